@@ -1,0 +1,417 @@
+//! Typed wire shapes of the Tautulli answers we read, parsed straight from the response body.
+//!
+//! Tautulli's types are loose: SQLite returns what was written, so an int field can arrive as
+//! an int, a digit string, `""` or `null`, and `watched_status` is a float. The deserialisers
+//! here accept exactly those forms and reject anything else with a precise serde error (which
+//! the client turns into `bad_response`), rather than silently reading garbage as zero.
+
+use serde::{de, Deserialize, Deserializer};
+
+/// `data` of `get_history`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HistoryPage {
+    /// Rows after the filters: what paging must reach.
+    #[serde(rename = "recordsFiltered", deserialize_with = "int_req")]
+    pub records_filtered: i64,
+    /// Rows of the whole table (ignores every filter): informative only.
+    #[serde(rename = "recordsTotal", default, deserialize_with = "int_opt")]
+    pub records_total: Option<i64>,
+    pub data: Vec<HistoryRow>,
+}
+
+/// One `get_history` row (grouped or not). Only the fields this project uses are read;
+/// unknown fields are ignored so newer Tautulli versions keep working.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct HistoryRow {
+    /// `MAX(id)` of the group; `null` for in-progress activity rows.
+    #[serde(deserialize_with = "int_opt")]
+    pub row_id: Option<i64>,
+    /// The group's first row id (equals `row_id` for an ungrouped row).
+    #[serde(deserialize_with = "int_opt")]
+    pub reference_id: Option<i64>,
+    /// Latest start in the group.
+    #[serde(deserialize_with = "int_opt")]
+    pub date: Option<i64>,
+    /// Earliest start in the group.
+    #[serde(deserialize_with = "int_opt")]
+    pub started: Option<i64>,
+    /// Latest stop in the group: the real completion time. `null` for activity rows.
+    #[serde(deserialize_with = "int_opt")]
+    pub stopped: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub duration: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub play_duration: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub paused_counter: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub user_id: Option<i64>,
+    #[serde(deserialize_with = "string_opt")]
+    pub user: Option<String>,
+    #[serde(deserialize_with = "string_opt")]
+    pub friendly_name: Option<String>,
+    #[serde(deserialize_with = "string_opt")]
+    pub media_type: Option<String>,
+    #[serde(deserialize_with = "int_opt")]
+    pub rating_key: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub parent_rating_key: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub grandparent_rating_key: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub section_id: Option<i64>,
+    /// Episode number.
+    #[serde(deserialize_with = "int_opt")]
+    pub media_index: Option<i64>,
+    /// Season number.
+    #[serde(deserialize_with = "int_opt")]
+    pub parent_media_index: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub year: Option<i64>,
+    #[serde(deserialize_with = "string_opt")]
+    pub title: Option<String>,
+    #[serde(deserialize_with = "string_opt")]
+    pub parent_title: Option<String>,
+    #[serde(deserialize_with = "string_opt")]
+    pub grandparent_title: Option<String>,
+    #[serde(deserialize_with = "string_opt")]
+    pub full_title: Option<String>,
+    /// The item's own guid (never the show's).
+    #[serde(deserialize_with = "string_opt")]
+    pub guid: Option<String>,
+    /// 0/1; Live TV rows carry movie/episode media types but `live: 1`.
+    #[serde(deserialize_with = "int_opt")]
+    pub live: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub percent_complete: Option<i64>,
+    /// 1, 0.75, 0.5, 0.25 or 0; 1 = Tautulli counts the play as watched.
+    #[serde(deserialize_with = "float_opt")]
+    pub watched_status: Option<f64>,
+    #[serde(deserialize_with = "string_opt")]
+    pub transcode_decision: Option<String>,
+    #[serde(deserialize_with = "int_opt")]
+    pub group_count: Option<i64>,
+    #[serde(deserialize_with = "string_opt")]
+    pub group_ids: Option<String>,
+    #[serde(deserialize_with = "string_opt")]
+    pub platform: Option<String>,
+    #[serde(deserialize_with = "string_opt")]
+    pub product: Option<String>,
+    #[serde(deserialize_with = "string_opt")]
+    pub player: Option<String>,
+    /// Set only on in-progress activity rows.
+    #[serde(deserialize_with = "string_opt")]
+    pub state: Option<String>,
+}
+
+impl HistoryRow {
+    /// True for an in-progress session mixed in by `include_activity=1`.
+    pub fn is_activity(&self) -> bool {
+        self.row_id.is_none() || self.state.is_some()
+    }
+
+    /// True for a Live TV row.
+    pub fn is_live(&self) -> bool {
+        self.live.unwrap_or(0) != 0
+    }
+}
+
+/// `data` of `get_metadata`: `{}` for a deleted or unknown item (or Plex unreachable).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Metadata {
+    #[serde(deserialize_with = "string_opt")]
+    pub media_type: Option<String>,
+    #[serde(deserialize_with = "int_opt")]
+    pub rating_key: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub parent_rating_key: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub grandparent_rating_key: Option<i64>,
+    #[serde(deserialize_with = "string_opt")]
+    pub title: Option<String>,
+    #[serde(deserialize_with = "string_opt")]
+    pub grandparent_title: Option<String>,
+    #[serde(deserialize_with = "int_opt")]
+    pub media_index: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub parent_media_index: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub year: Option<i64>,
+    #[serde(deserialize_with = "string_opt")]
+    pub guid: Option<String>,
+    #[serde(deserialize_with = "string_opt")]
+    pub parent_guid: Option<String>,
+    #[serde(deserialize_with = "string_opt")]
+    pub grandparent_guid: Option<String>,
+    /// The item's own external IDs (`imdb://tt..`, `tmdb://N`, ...).
+    #[serde(deserialize_with = "string_list")]
+    pub guids: Vec<String>,
+    /// The season's IDs: never to be used as the show's.
+    #[serde(deserialize_with = "string_list")]
+    pub parent_guids: Vec<String>,
+    /// The show's IDs.
+    #[serde(deserialize_with = "string_list")]
+    pub grandparent_guids: Vec<String>,
+}
+
+impl Metadata {
+    /// `{}`: Tautulli's answer for a deleted or unknown item.
+    pub fn is_empty(&self) -> bool {
+        *self == Metadata::default()
+    }
+}
+
+/// `data` of `get_tautulli_info` (used by health; every field optional).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct TautulliInfo {
+    #[serde(deserialize_with = "string_opt")]
+    pub tautulli_version: Option<String>,
+}
+
+/// Reads an int that may arrive as an int, a float with no fraction, a digit string, `""`
+/// or `null`. Anything else is an error naming what was found.
+pub fn int_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    d.deserialize_any(IntVisitor)
+}
+
+fn int_req<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    int_opt(d)?.ok_or_else(|| de::Error::custom("expected an integer, found null or \"\""))
+}
+
+struct IntVisitor;
+
+impl<'de> de::Visitor<'de> for IntVisitor {
+    type Value = Option<i64>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an integer, a digit string, \"\" or null")
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        i64::try_from(v)
+            .map(Some)
+            .map_err(|_| E::custom(format!("integer {v} out of range")))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        if v.fract() == 0.0 && v.is_finite() && v.abs() < 9.0e15 {
+            Ok(Some(v as i64))
+        } else {
+            Err(E::invalid_type(de::Unexpected::Float(v), &self))
+        }
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        let t = v.trim();
+        if t.is_empty() {
+            return Ok(None);
+        }
+        t.parse::<i64>()
+            .map(Some)
+            .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// Reads a float that may arrive as a number, a numeric string, `""` or `null`.
+pub fn float_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    struct V;
+    impl<'de> de::Visitor<'de> for V {
+        type Value = Option<f64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a number, a numeric string, \"\" or null")
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            let t = v.trim();
+            if t.is_empty() {
+                return Ok(None);
+            }
+            t.parse::<f64>()
+                .map(Some)
+                .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// Reads a string field; `null` and `""` become `None`. Numbers are accepted and rendered as
+/// text (older servers store some string fields as ints).
+pub fn string_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct V;
+    impl<'de> de::Visitor<'de> for V {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string, a number or null")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok((!v.is_empty()).then(|| v.to_owned()))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok((!v.is_empty()).then_some(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// Reads a list of strings; `null` and `""` are an empty list.
+fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum L {
+        List(Vec<String>),
+        Str(String),
+        Null(()),
+    }
+    match Option::<L>::deserialize(d)? {
+        None | Some(L::Null(())) => Ok(Vec::new()),
+        Some(L::List(v)) => Ok(v),
+        Some(L::Str(s)) if s.is_empty() => Ok(Vec::new()),
+        Some(L::Str(s)) => Err(de::Error::invalid_value(
+            de::Unexpected::Str(&s),
+            &"a list of guid strings",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real Tautulli 2.17.2 answer, copied into `fixtures/reference/`.
+    fn reference(name: &str) -> String {
+        let path = format!("{}/fixtures/reference/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn row(json: &str) -> Result<HistoryRow, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn ints_accept_every_real_form() {
+        let r = row(r#"{"row_id":5,"rating_key":"201","parent_rating_key":"","grandparent_rating_key":null,"year":2008.0}"#)
+            .unwrap();
+        assert_eq!(r.row_id, Some(5));
+        assert_eq!(r.rating_key, Some(201));
+        assert_eq!(r.parent_rating_key, None);
+        assert_eq!(r.grandparent_rating_key, None);
+        assert_eq!(r.year, Some(2008));
+    }
+
+    #[test]
+    fn ints_reject_text_and_fractions() {
+        let e = row(r#"{"rating_key":"abc"}"#).unwrap_err().to_string();
+        assert!(e.contains("abc"), "{e}");
+        assert!(row(r#"{"media_index":1.5}"#).is_err());
+        assert!(row(r#"{"media_index":[1]}"#).is_err());
+    }
+
+    #[test]
+    fn watched_status_is_a_float_in_any_form() {
+        assert_eq!(row(r#"{"watched_status":0.75}"#).unwrap().watched_status, Some(0.75));
+        assert_eq!(row(r#"{"watched_status":1}"#).unwrap().watched_status, Some(1.0));
+        assert_eq!(row(r#"{"watched_status":"0.5"}"#).unwrap().watched_status, Some(0.5));
+        assert_eq!(row(r#"{"watched_status":""}"#).unwrap().watched_status, None);
+    }
+
+    #[test]
+    fn strings_treat_empty_as_absent() {
+        let r = row(r#"{"guid":"","title":null,"user":"alice","grandparent_title":7}"#).unwrap();
+        assert_eq!(r.guid, None);
+        assert_eq!(r.title, None);
+        assert_eq!(r.user.as_deref(), Some("alice"));
+        assert_eq!(r.grandparent_title.as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn activity_rows_are_recognised() {
+        assert!(row(r#"{"row_id":null,"state":"playing"}"#).unwrap().is_activity());
+        assert!(!row(r#"{"row_id":3,"state":null}"#).unwrap().is_activity());
+    }
+
+    #[test]
+    fn reference_history_pages_parse() {
+        for name in ["get_history_default.json", "get_history_grouping0.json"] {
+            let text = reference(name);
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let page: HistoryPage =
+                serde_json::from_value(v["response"]["data"].clone()).unwrap();
+            assert_eq!(page.data.len() as i64, page.records_filtered, "{name}");
+            let grouped = page.data.iter().find(|r| r.group_count == Some(2));
+            if name == "get_history_default.json" {
+                let g = grouped.expect("the default page has a grouped row");
+                assert_eq!((g.row_id, g.reference_id), (Some(4), Some(3)));
+            }
+        }
+    }
+
+    #[test]
+    fn metadata_empty_object_means_deleted() {
+        let m: Metadata = serde_json::from_str("{}").unwrap();
+        assert!(m.is_empty());
+        let m: Metadata = serde_json::from_str(
+            r#"{"rating_key":"201","guids":["imdb://tt0959621"],"parent_guids":[],"grandparent_guids":null}"#,
+        )
+        .unwrap();
+        assert!(!m.is_empty());
+        assert_eq!(m.rating_key, Some(201));
+        assert_eq!(m.guids, vec!["imdb://tt0959621"]);
+    }
+
+    #[test]
+    fn reference_metadata_parses() {
+        for name in ["get_metadata_episode_fakepms.json", "get_metadata_movie_fakepms.json"] {
+            let text = reference(name);
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let m: Metadata = serde_json::from_value(v["response"]["data"].clone()).unwrap();
+            assert!(!m.guids.is_empty(), "{name}");
+        }
+    }
+}
