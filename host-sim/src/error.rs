@@ -1,0 +1,107 @@
+//! The host's error type: everything a command can fail with, each saying what to do.
+
+use std::path::PathBuf;
+
+use crosswatch_contract::{ErrorCode, PluginError};
+
+/// Errors of the simulated host. Plugin errors keep the plugin's code as a variant, so the
+/// CLI (and tests) can tell `auth_failed` from `unreachable` without parsing text.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HostError {
+    #[error("cannot load plugin {path}: {reason}\n  hint: build it with `cargo build --release -p tautulli-plugin`, or pass --plugin PATH")]
+    PluginLoad { path: PathBuf, reason: String },
+
+    #[error("plugin {path} is incompatible with this host's contract: {reason}\n  hint: rebuild the plugin and host-sim from the same checkout")]
+    PluginIncompatible { path: PathBuf, reason: String },
+
+    #[error("the plugin refused the write: the source is read-only ({0})")]
+    ReadOnly(String),
+    #[error("invalid configuration: {0}")]
+    ConfigInvalid(String),
+    #[error("authentication failed: {0}")]
+    AuthFailed(String),
+    #[error("Tautulli is unreachable: {0}")]
+    Unreachable(String),
+    #[error("Tautulli sent a bad response: {0}")]
+    BadResponse(String),
+    #[error("unsupported feature: {0}")]
+    UnsupportedFeature(String),
+    #[error("internal plugin error: {0}")]
+    PluginInternal(String),
+    #[error("plugin error with unknown code {code}: {message}")]
+    PluginUnknown { code: u32, message: String },
+
+    #[error("the plugin sent malformed {what}: {reason}")]
+    Protocol { what: &'static str, reason: String },
+
+    #[error("cannot read config {path}: {reason}")]
+    ConfigFile { path: PathBuf, reason: String },
+
+    #[error(transparent)]
+    Tracker(#[from] crate::tracker::TrackerError),
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl HostError {
+    /// The contract code behind this error, when it came from the plugin.
+    pub fn plugin_code(&self) -> Option<ErrorCode> {
+        Some(match self {
+            Self::ReadOnly(_) => ErrorCode::READ_ONLY,
+            Self::ConfigInvalid(_) => ErrorCode::CONFIG_INVALID,
+            Self::AuthFailed(_) => ErrorCode::AUTH_FAILED,
+            Self::Unreachable(_) => ErrorCode::UNREACHABLE,
+            Self::BadResponse(_) => ErrorCode::BAD_RESPONSE,
+            Self::UnsupportedFeature(_) => ErrorCode::UNSUPPORTED_FEATURE,
+            Self::PluginInternal(_) => ErrorCode::INTERNAL,
+            Self::PluginUnknown { code, .. } => ErrorCode(*code),
+            _ => return None,
+        })
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+impl From<PluginError> for HostError {
+    fn from(e: PluginError) -> Self {
+        let m = e.message.to_string();
+        match e.code {
+            ErrorCode::READ_ONLY => Self::ReadOnly(m),
+            ErrorCode::CONFIG_INVALID => Self::ConfigInvalid(m),
+            ErrorCode::AUTH_FAILED => Self::AuthFailed(m),
+            ErrorCode::UNREACHABLE => Self::Unreachable(m),
+            ErrorCode::BAD_RESPONSE => Self::BadResponse(m),
+            ErrorCode::UNSUPPORTED_FEATURE => Self::UnsupportedFeature(m),
+            ErrorCode::INTERNAL => Self::PluginInternal(m),
+            ErrorCode(code) => Self::PluginUnknown { code, message: m },
+        }
+    }
+}
+
+pub type Result<T, E = HostError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_contract_code_maps_to_its_own_variant_and_back() {
+        for code in ErrorCode::ALL {
+            let e = HostError::from(PluginError::new(code, "m"));
+            assert_eq!(e.plugin_code(), Some(code), "{e}");
+        }
+        let e = HostError::from(PluginError::new(ErrorCode(77), "later"));
+        assert!(matches!(e, HostError::PluginUnknown { code: 77, .. }), "{e}");
+    }
+}

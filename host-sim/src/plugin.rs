@@ -1,0 +1,263 @@
+//! Loading a provider plugin from a file through the contract, and typed wrappers over its
+//! JSON-carrying surface. The host never links the plugin's Rust code.
+
+use std::path::{Path, PathBuf};
+
+use abi_stable::library::{lib_header_from_path, LibraryError, RootModule};
+use abi_stable::std_types::{RResult, RStr};
+use crosswatch_contract::{
+    IndexCursorBox, IndexEntry, PluginMod_Ref, PluginResult, Progress, SourceProviderBox,
+    CONTRACT_VERSION,
+};
+use serde_json::Value;
+
+use crate::error::{HostError, Result};
+
+/// The plugin file name on this platform (`libtautulli_plugin.so` on Linux).
+pub fn default_file_name() -> String {
+    let dir = Path::new("");
+    PluginMod_Ref::get_library_path(dir)
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "libtautulli_plugin.so".into())
+}
+
+/// Where the host looks when no `--plugin` is given: next to its own executable.
+pub fn default_path() -> Result<PathBuf> {
+    let exe = std::env::current_exe().map_err(|e| HostError::io("cannot locate host-sim", e))?;
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    Ok(dir.join(default_file_name()))
+}
+
+/// A loaded plugin's root module.
+pub struct Plugin {
+    module: PluginMod_Ref,
+    path: PathBuf,
+}
+
+impl Plugin {
+    /// Loads the plugin at `path`, refusing one built against an incompatible contract.
+    ///
+    /// Uses `lib_header_from_path` rather than `load_from_file`, which caches one module per
+    /// process and would silently hand back the first plugin loaded.
+    pub fn load(path: &Path) -> Result<Plugin> {
+        if !path.is_file() {
+            return Err(HostError::PluginLoad {
+                path: path.to_owned(),
+                reason: "no such file".into(),
+            });
+        }
+        let header = lib_header_from_path(path).map_err(|e| HostError::PluginLoad {
+            path: path.to_owned(),
+            reason: summarize_library_error(&e),
+        })?;
+        let module = header
+            .init_root_module::<PluginMod_Ref>()
+            .map_err(|e| match e {
+                LibraryError::OpenError { .. } | LibraryError::GetSymbolError { .. } => {
+                    HostError::PluginLoad {
+                        path: path.to_owned(),
+                        reason: summarize_library_error(&e),
+                    }
+                }
+                other => HostError::PluginIncompatible {
+                    path: path.to_owned(),
+                    reason: summarize_library_error(&other),
+                },
+            })?;
+        let plugin_version = (module.contract_version())().to_string();
+        if major(&plugin_version) != major(CONTRACT_VERSION) {
+            return Err(HostError::PluginIncompatible {
+                path: path.to_owned(),
+                reason: format!(
+                    "plugin speaks contract payload version {plugin_version}, this host {CONTRACT_VERSION}"
+                ),
+            });
+        }
+        Ok(Plugin {
+            module,
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The payload version the plugin was built with.
+    pub fn contract_version(&self) -> String {
+        (self.module.contract_version())().to_string()
+    }
+
+    /// The manifest, available without a config.
+    pub fn manifest(&self) -> Result<Value> {
+        json(into(self.module.manifest()())?, "manifest")
+    }
+
+    /// Opens the source provider with the whole engine config and an instance id.
+    pub fn open_source(&self, config: &Value, instance: &str) -> Result<Source> {
+        let text = config.to_string();
+        let provider = into((self.module.open_source())(
+            RStr::from_str(&text),
+            RStr::from_str(instance),
+        ))?;
+        Ok(Source { provider })
+    }
+}
+
+fn major(v: &str) -> &str {
+    v.split('.').next().unwrap_or(v)
+}
+
+/// abi_stable's layout errors print both whole type trees; keep what differs: its own
+/// `Error:/Expected:/Found:` verdicts and the root-module fields on each side.
+fn summarize_library_error(e: &LibraryError) -> String {
+    summarize_abi_text(&e.to_string())
+}
+
+fn summarize_abi_text(full: &str) -> String {
+    let lines: Vec<&str> = full.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let mut parts = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if let Some(what) = l.strip_prefix("Error:") {
+            let after = |label: &str| {
+                lines[i..]
+                    .iter()
+                    .position(|x| *x == label)
+                    .and_then(|p| lines.get(i + p + 1))
+                    .copied()
+                    .unwrap_or("?")
+            };
+            parts.push(format!(
+                "{} (expected `{}`, found `{}`)",
+                what.trim(),
+                after("Expected:"),
+                after("Found:")
+            ));
+        }
+    }
+    let fields_after = |marker: &str| -> Option<String> {
+        let start = lines.iter().position(|l| *l == marker)?;
+        let rest = &lines[start + 1..];
+        let end = rest
+            .iter()
+            .position(|l| l.starts_with("Layout of ") || l.starts_with("Error:"))
+            .unwrap_or(rest.len());
+        let names: Vec<&str> = rest[..end]
+            .iter()
+            .filter_map(|l| l.strip_prefix("field_name:"))
+            .filter(|n| n.parse::<u32>().is_err())
+            .collect();
+        (!names.is_empty()).then(|| names.join(", "))
+    };
+    if let (Some(exp), Some(found)) = (
+        fields_after("Layout of expected type:"),
+        fields_after("Layout of found type:"),
+    ) {
+        if exp != found {
+            parts.push(format!(
+                "root module fields differ: host expects [{exp}], plugin has [{found}]"
+            ));
+        }
+    }
+    if parts.is_empty() {
+        full.lines().take(8).collect::<Vec<_>>().join(" / ")
+    } else {
+        parts.join("; ")
+    }
+}
+
+fn into<T>(r: PluginResult<T>) -> Result<T> {
+    match r {
+        RResult::ROk(v) => Ok(v),
+        RResult::RErr(e) => Err(e.into()),
+    }
+}
+
+fn json(text: impl AsRef<str>, what: &'static str) -> Result<Value> {
+    serde_json::from_str(text.as_ref()).map_err(|e| HostError::Protocol {
+        what,
+        reason: e.to_string(),
+    })
+}
+
+/// An open source provider.
+pub struct Source {
+    provider: SourceProviderBox,
+}
+
+impl Source {
+    pub fn name(&self) -> Result<String> {
+        Ok(into(self.provider.name())?.into())
+    }
+    pub fn label(&self) -> Result<String> {
+        Ok(into(self.provider.label())?.into())
+    }
+    pub fn features(&self) -> Result<Value> {
+        json(into(self.provider.features())?, "features")
+    }
+    pub fn capabilities(&self) -> Result<Value> {
+        json(into(self.provider.capabilities())?, "capabilities")
+    }
+    pub fn manifest(&self) -> Result<Value> {
+        json(into(self.provider.manifest())?, "manifest")
+    }
+    pub fn health(&mut self) -> Result<Value> {
+        json(into(self.provider.health())?, "health")
+    }
+    /// Starts an index read; drive it with [`Cursor::next`].
+    pub fn index(&mut self, feature: &str, options: &Value) -> Result<Cursor> {
+        let opts = options.to_string();
+        let cursor = into(
+            self.provider
+                .index(RStr::from_str(feature), RStr::from_str(&opts)),
+        )?;
+        Ok(Cursor { cursor })
+    }
+    pub fn add(&mut self, feature: &str, items: &Value, dry_run: bool) -> Result<Value> {
+        let text = items.to_string();
+        json(
+            into(
+                self.provider
+                    .add(RStr::from_str(feature), RStr::from_str(&text), dry_run),
+            )?,
+            "add result",
+        )
+    }
+    pub fn remove(&mut self, feature: &str, items: &Value, dry_run: bool) -> Result<Value> {
+        let text = items.to_string();
+        json(
+            into(
+                self.provider
+                    .remove(RStr::from_str(feature), RStr::from_str(&text), dry_run),
+            )?,
+            "remove result",
+        )
+    }
+}
+
+/// One step of an index read, in host types.
+pub struct Step {
+    pub progress: Progress,
+    pub entries: Vec<IndexEntry>,
+    pub done: bool,
+}
+
+/// A running index read.
+pub struct Cursor {
+    cursor: IndexCursorBox,
+}
+
+impl Cursor {
+    pub fn next(&mut self) -> Result<Step> {
+        let step = into(self.cursor.next())?;
+        Ok(Step {
+            progress: step.progress,
+            entries: step.entries.into_vec(),
+            done: step.done,
+        })
+    }
+    pub fn report(&self) -> Result<Value> {
+        json(into(self.cursor.report())?, "index report")
+    }
+}

@@ -1,0 +1,767 @@
+//! The plugin's view of the engine config: the `tautulli` block, checked key by key.
+//!
+//! The engine hands over its whole config; we read only `tautulli` (and
+//! `tautulli.instances.<id>` for a named instance). Every wrong value is reported with the exact
+//! key path, what was found and what is expected, because a user fixing a config file needs all
+//! three. Unknown keys are ignored: the engine's block carries more than we read.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// Largest page Tautulli is asked for: 10 000-row pages are ~15 MB and answer fine.
+pub const MAX_PER_PAGE: u32 = 10_000;
+
+/// The Tautulli API key. Its `Debug` and `Display` print `***` so it cannot leak through
+/// logs, error messages or `{:?}` of a containing struct; [`ApiKey::expose`] is the one way out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+
+    /// The key itself, for the request body only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Which time of a (grouped) history row becomes the play's `watched_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeField {
+    /// `stopped`: the latest stop, i.e. when the user finished watching (what users expect).
+    #[default]
+    Stopped,
+    /// `date`: the latest start in the group.
+    Date,
+    /// `started`: the earliest start in the group (can be weeks before the finish).
+    Started,
+}
+
+impl TimeField {
+    pub const ALL: [Self; 3] = [Self::Stopped, Self::Date, Self::Started];
+
+    /// The config spelling (and the Tautulli field name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stopped => "stopped",
+            Self::Date => "date",
+            Self::Started => "started",
+        }
+    }
+}
+
+/// How history is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Read the whole (filtered) history every run.
+    #[default]
+    Full,
+    /// Reserved for a later checkpointed read; accepted and stored, read as `full` for now.
+    Incremental,
+}
+
+impl Mode {
+    pub const ALL: [Self; 2] = [Self::Full, Self::Incremental];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Incremental => "incremental",
+        }
+    }
+}
+
+/// `tautulli.history.*`: which rows are read and which plays count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryConfig {
+    /// Only this Tautulli user; `None` = everyone.
+    pub user_id: Option<i64>,
+    /// Rows per `get_history` page, 1..=[`MAX_PER_PAGE`].
+    pub per_page: u32,
+    /// Safety cap on pages per read; hitting it makes the read incomplete, never silently short.
+    pub max_pages: u32,
+    /// Keep only completed plays.
+    pub watched_only: bool,
+    /// Completion threshold (percent) used when `watched_status` does not say "watched".
+    pub min_percent: u8,
+    /// Keep Live TV rows (off: live recordings have no stable IDs to sync).
+    pub include_live: bool,
+    /// Which row time becomes `watched_at`.
+    pub watched_at: TimeField,
+    /// Keep every play (event keys) instead of the newest per item.
+    pub rewatches: bool,
+    pub mode: Mode,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        Self {
+            user_id: None,
+            per_page: 1000,
+            max_pages: 5000,
+            watched_only: true,
+            min_percent: 85,
+            include_live: false,
+            watched_at: TimeField::Stopped,
+            rewatches: false,
+            mode: Mode::Full,
+        }
+    }
+}
+
+/// The checked `tautulli` block (base block, or a named instance merged over it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TautulliConfig {
+    /// `""` for the base block, else the instance id.
+    pub instance: String,
+    /// Normalised base URL: scheme present, no trailing `/`, may carry a path root
+    /// (`https://host/tautulli`). The API lives at `{server_url}/api/v2`.
+    pub server_url: String,
+    /// The key path `server_url` was read from, so errors about it name the right key.
+    pub server_url_key: String,
+    pub api_key: ApiKey,
+    pub verify_ssl: bool,
+    /// Per-request network timeout (connect, and each wait for data).
+    pub timeout: Duration,
+    /// Retries after the first attempt on network errors, timeouts, 429 and 5xx.
+    pub max_retries: u32,
+    /// Advanced: base of the exponential backoff between retries (`backoff_ms * 2^attempt`).
+    pub backoff_ms: u64,
+    /// Parallel metadata lookups.
+    pub concurrency: usize,
+    pub history: HistoryConfig,
+}
+
+impl TautulliConfig {
+    /// Reads the `tautulli` block of the engine's whole config. `instance` `""` is the base
+    /// block; any other id is `tautulli.instances.<id>` merged over the base block (objects
+    /// merged key by key, the instance winning; an instance `null` leaf means "default").
+    pub fn from_engine_config(cfg: &Value, instance: &str) -> Result<Self> {
+        let base = match cfg.get("tautulli") {
+            Some(Value::Object(m)) => m,
+            None | Some(Value::Null) => {
+                return Err(invalid(
+                    "tautulli",
+                    "the config has no `tautulli` block; add one with at least `server_url` and \
+                     `api_key`",
+                ))
+            }
+            Some(other) => {
+                return Err(invalid(
+                    "tautulli",
+                    format!("found {}, expected an object", describe(other)),
+                ))
+            }
+        };
+        let mut layers = Vec::with_capacity(2);
+        if !instance.is_empty() {
+            let key = format!("tautulli.instances.{instance}");
+            let instances = match base.get("instances") {
+                Some(Value::Object(m)) => Some(m),
+                None | Some(Value::Null) => None,
+                Some(other) => {
+                    return Err(invalid(
+                        "tautulli.instances",
+                        format!("found {}, expected an object of named instances", describe(other)),
+                    ))
+                }
+            };
+            match instances.and_then(|m| m.get(instance)) {
+                Some(Value::Object(m)) => layers.push(Layer { map: m, prefix: key }),
+                Some(other) => {
+                    return Err(invalid(
+                        &key,
+                        format!("found {}, expected an object", describe(other)),
+                    ))
+                }
+                None => {
+                    let known: Vec<&str> = instances
+                        .map(|m| m.keys().map(String::as_str).collect())
+                        .unwrap_or_default();
+                    let known = if known.is_empty() {
+                        "none are defined".to_string()
+                    } else {
+                        format!("defined: {}", known.join(", "))
+                    };
+                    return Err(invalid(
+                        &key,
+                        format!("no Tautulli instance named `{instance}` ({known})"),
+                    ));
+                }
+            }
+        }
+        layers.push(Layer {
+            map: base,
+            prefix: "tautulli".to_string(),
+        });
+        Self::from_layers(&Layers(layers), instance)
+    }
+
+    fn from_layers(l: &Layers<'_>, instance: &str) -> Result<Self> {
+        let (url, server_url_key) = l.server_url()?;
+        let server_url = normalise_url(&url).map_err(|reason| invalid(&server_url_key, reason))?;
+
+        let (key_value, api_key_path) = l.get(&["api_key"])?;
+        let api_key = match key_value {
+            Some(Value::String(s)) if !s.trim().is_empty() => {
+                let s = s.trim();
+                if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return Err(invalid(
+                        &api_key_path,
+                        "the key contains spaces or control characters; copy it again from \
+                         Tautulli's Settings > Web Interface > API",
+                    ));
+                }
+                ApiKey::new(s)
+            }
+            None | Some(Value::Null) | Some(Value::String(_)) => {
+                return Err(invalid(
+                    &api_key_path,
+                    "missing; set it to Tautulli's API key (Settings > Web Interface > API)",
+                ))
+            }
+            // Never echo the value: it may be the key itself.
+            Some(other) => {
+                return Err(invalid(
+                    &api_key_path,
+                    format!("found {}, expected a string", type_name(other)),
+                ))
+            }
+        };
+
+        let verify_ssl = l.bool(&["verify_ssl"], true)?;
+        let (t, tkey) = l.get(&["timeout"])?;
+        let timeout = match t {
+            None => 10.0,
+            Some(v) if is_blank(v) => 10.0,
+            Some(v) => match number(v) {
+                Some(n) if n > 0.0 && n <= 3600.0 => n,
+                _ => {
+                    return Err(invalid(
+                        &tkey,
+                        format!(
+                            "found {}, expected a number of seconds above 0 and at most 3600",
+                            describe(v)
+                        ),
+                    ))
+                }
+            },
+        };
+        let max_retries = l.int(&["max_retries"], 3, 0, 20)? as u32;
+        let backoff_ms = l.int(&["backoff_ms"], 500, 0, 60_000)? as u64;
+        let concurrency = l.int(&["concurrency"], 4, 1, 64)? as usize;
+
+        let (u, ukey) = l.get(&["history", "user_id"])?;
+        let user_id = match u {
+            None => None,
+            Some(v) if is_blank(v) => None,
+            Some(v) => match integer(v) {
+                Some(n) if n >= 0 => Some(n),
+                _ => {
+                    return Err(invalid(
+                        &ukey,
+                        format!(
+                            "found {}, expected a Tautulli user id (a whole number, or \"\" for \
+                             every user)",
+                            describe(v)
+                        ),
+                    ))
+                }
+            },
+        };
+        let d = HistoryConfig::default();
+        let history = HistoryConfig {
+            user_id,
+            per_page: l.int(
+                &["history", "per_page"],
+                d.per_page.into(),
+                1,
+                MAX_PER_PAGE.into(),
+            )? as u32,
+            max_pages: l.int(&["history", "max_pages"], d.max_pages.into(), 1, 1_000_000)? as u32,
+            watched_only: l.bool(&["history", "watched_only"], d.watched_only)?,
+            min_percent: l.int(&["history", "min_percent"], d.min_percent.into(), 0, 100)? as u8,
+            include_live: l.bool(&["history", "include_live"], d.include_live)?,
+            watched_at: l.choice(&["history", "watched_at"], &TimeField::ALL, TimeField::as_str)?,
+            rewatches: l.bool(&["history", "rewatches"], d.rewatches)?,
+            mode: l.choice(&["history", "mode"], &Mode::ALL, Mode::as_str)?,
+        };
+        Ok(Self {
+            instance: instance.to_string(),
+            server_url,
+            server_url_key,
+            api_key,
+            verify_ssl,
+            timeout: Duration::from_secs_f64(timeout),
+            max_retries,
+            backoff_ms,
+            concurrency,
+            history,
+        })
+    }
+}
+
+/// One config object and the key path it sits at; the most specific layer comes first.
+struct Layer<'a> {
+    map: &'a Map<String, Value>,
+    prefix: String,
+}
+
+struct Layers<'a>(Vec<Layer<'a>>);
+
+impl Layers<'_> {
+    /// The value at `path` in the most specific layer that has it, with its full key path.
+    /// A `null` intermediate object means "not set here"; any other non-object is an error.
+    fn get(&self, path: &[&str]) -> Result<(Option<&Value>, String)> {
+        for layer in &self.0 {
+            let mut cur = layer.map;
+            let mut key = layer.prefix.clone();
+            let mut found = None;
+            for (i, part) in path.iter().enumerate() {
+                key = format!("{key}.{part}");
+                match cur.get(*part) {
+                    None => break,
+                    Some(v) if i + 1 == path.len() => found = Some(v),
+                    Some(Value::Object(m)) => cur = m,
+                    Some(Value::Null) => break,
+                    Some(other) => {
+                        return Err(invalid(
+                            &key,
+                            format!("found {}, expected an object", describe(other)),
+                        ))
+                    }
+                }
+            }
+            if found.is_some() {
+                return Ok((found, key));
+            }
+        }
+        let prefix = self.0.last().map_or("tautulli", |l| l.prefix.as_str());
+        Ok((None, format!("{prefix}.{}", path.join("."))))
+    }
+
+    /// `server_url`, or the legacy `server`, from the most specific layer that sets either.
+    fn server_url(&self) -> Result<(String, String)> {
+        for layer in &self.0 {
+            for name in ["server_url", "server"] {
+                let key = format!("{}.{name}", layer.prefix);
+                match layer.map.get(name) {
+                    None | Some(Value::Null) => {}
+                    Some(Value::String(s)) if s.trim().is_empty() => {}
+                    Some(Value::String(s)) => return Ok((s.trim().to_string(), key)),
+                    Some(other) => {
+                        return Err(invalid(
+                            &key,
+                            format!(
+                                "found {}, expected a URL such as \"http://192.168.1.10:8181\"",
+                                describe(other)
+                            ),
+                        ))
+                    }
+                }
+            }
+        }
+        let prefix = self.0.first().map_or("tautulli", |l| l.prefix.as_str());
+        Err(invalid(
+            &format!("{prefix}.server_url"),
+            "missing; set it to Tautulli's address, e.g. \"http://192.168.1.10:8181\" (add the \
+             path root if Tautulli runs behind a reverse proxy: \"https://host/tautulli\")",
+        ))
+    }
+
+    fn bool(&self, path: &[&str], default: bool) -> Result<bool> {
+        let (v, key) = self.get(path)?;
+        match v {
+            None => Ok(default),
+            Some(v) if is_blank(v) => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => Ok(true),
+            Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("false") => Ok(false),
+            Some(other) => Err(invalid(
+                &key,
+                format!("found {}, expected true or false", describe(other)),
+            )),
+        }
+    }
+
+    fn int(&self, path: &[&str], default: i64, min: i64, max: i64) -> Result<i64> {
+        let (v, key) = self.get(path)?;
+        match v {
+            None => Ok(default),
+            Some(v) if is_blank(v) => Ok(default),
+            Some(v) => match integer(v) {
+                Some(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(invalid(
+                    &key,
+                    format!(
+                        "found {}, expected a whole number from {min} to {max}",
+                        describe(v)
+                    ),
+                )),
+            },
+        }
+    }
+
+    fn choice<T: Copy + Default>(
+        &self,
+        path: &[&str],
+        all: &[T],
+        name: fn(T) -> &'static str,
+    ) -> Result<T> {
+        let (v, key) = self.get(path)?;
+        let names = || {
+            all.iter()
+                .map(|t| format!("\"{}\"", name(*t)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let Some(v) = v.filter(|v| !is_blank(v)) else {
+            return Ok(T::default());
+        };
+        v.as_str()
+            .and_then(|s| {
+                all.iter()
+                    .copied()
+                    .find(|t| name(*t).eq_ignore_ascii_case(s.trim()))
+            })
+            .ok_or_else(|| {
+                invalid(
+                    &key,
+                    format!("found {}, expected one of {}", describe(v), names()),
+                )
+            })
+    }
+}
+
+fn invalid(key: &str, reason: impl Into<String>) -> Error {
+    Error::ConfigInvalid {
+        key: key.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// `null` and `""` stand for "use the default" in optional keys.
+fn is_blank(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        _ => false,
+    }
+}
+
+/// A whole number given as a JSON integer, an integral float or a digit string.
+fn integer(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        }),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Any finite number, given as a JSON number or a numeric string.
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|f: &f64| f.is_finite())
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// What was found, for an error message: the type and a short rendering of the value.
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "null".to_string(),
+        Value::Array(_) | Value::Object(_) => type_name(v).to_string(),
+        _ => {
+            let text = v.to_string();
+            let short: String = text.chars().take(60).collect();
+            let cut = if short.len() < text.len() { "..." } else { "" };
+            format!("{} {short}{cut}", type_name(v))
+        }
+    }
+}
+
+/// Adds `http://` when no scheme is given, allows only http/https, trims trailing `/` and a
+/// pasted `/api/v2` suffix (the client appends it), and refuses queries and fragments.
+fn normalise_url(raw: &str) -> std::result::Result<String, String> {
+    let raw = raw.trim();
+    let expected = "expected a URL such as \"http://192.168.1.10:8181\" or \"https://host/tautulli\"";
+    let with_scheme = match raw.find("://") {
+        Some(i) => {
+            let scheme = raw[..i].to_ascii_lowercase();
+            if scheme != "http" && scheme != "https" {
+                return Err(format!(
+                    "found \"{raw}\" with scheme `{scheme}`, expected http:// or https://"
+                ));
+            }
+            format!("{scheme}{}", &raw[i..])
+        }
+        None => format!("http://{raw}"),
+    };
+    if with_scheme.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("found \"{raw}\" containing spaces, {expected}"));
+    }
+    if with_scheme.contains(['?', '#']) {
+        return Err(format!(
+            "found \"{raw}\" with a query or fragment, {expected} (the API path is added for you)"
+        ));
+    }
+    let mut url = with_scheme.trim_end_matches('/').to_string();
+    if url.to_ascii_lowercase().ends_with("/api/v2") {
+        url.truncate(url.len() - "/api/v2".len());
+        url = url.trim_end_matches('/').to_string();
+    }
+    let after_scheme = &url[url.find("://").map_or(0, |i| i + 3)..];
+    let host = after_scheme.split('/').next().unwrap_or("");
+    if host.is_empty() || host.starts_with(':') {
+        return Err(format!("found \"{raw}\" without a host, {expected}"));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    fn base(extra: Value) -> Value {
+        let mut t = json!({"server_url": "http://127.0.0.1:8181", "api_key": KEY});
+        if let (Value::Object(t), Value::Object(e)) = (&mut t, extra) {
+            t.extend(e);
+        }
+        json!({ "tautulli": t, "plex": {"token": "x"} })
+    }
+
+    fn load(extra: Value) -> Result<TautulliConfig> {
+        TautulliConfig::from_engine_config(&base(extra), "")
+    }
+
+    fn config_err(extra: Value) -> (String, String) {
+        match load(extra) {
+            Err(Error::ConfigInvalid { key, reason }) => (key, reason),
+            other => panic!("expected config_invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_apply_to_a_minimal_block() {
+        let c = load(json!({})).unwrap();
+        assert_eq!(c.server_url, "http://127.0.0.1:8181");
+        assert_eq!(c.api_key.expose(), KEY);
+        assert!(c.verify_ssl);
+        assert_eq!(c.timeout, Duration::from_secs(10));
+        assert_eq!((c.max_retries, c.backoff_ms, c.concurrency), (3, 500, 4));
+        assert_eq!(c.history, HistoryConfig::default());
+        assert_eq!(c.history.per_page, 1000);
+        assert_eq!(c.history.min_percent, 85);
+        assert_eq!(c.history.watched_at.as_str(), "stopped");
+    }
+
+    #[test]
+    fn every_key_is_read() {
+        let c = load(json!({
+            "verify_ssl": false, "timeout": 2.5, "max_retries": 0, "backoff_ms": 10,
+            "concurrency": 8, "unknown_key": [1],
+            "history": {"user_id": "42", "per_page": 10000, "max_pages": 7, "watched_only": false,
+                        "min_percent": 0, "include_live": true, "watched_at": "Started",
+                        "rewatches": "true", "mode": "incremental", "other": 1}
+        }))
+        .unwrap();
+        assert!(!c.verify_ssl);
+        assert_eq!(c.timeout, Duration::from_millis(2500));
+        assert_eq!((c.max_retries, c.backoff_ms, c.concurrency), (0, 10, 8));
+        let h = c.history;
+        assert_eq!(h.user_id, Some(42));
+        assert_eq!((h.per_page, h.max_pages), (10_000, 7));
+        assert!(!h.watched_only && h.include_live && h.rewatches);
+        assert_eq!(h.min_percent, 0);
+        assert_eq!(h.watched_at, TimeField::Started);
+        assert_eq!(h.mode, Mode::Incremental);
+    }
+
+    #[test]
+    fn null_and_empty_mean_default() {
+        let c = load(json!({"timeout": null, "verify_ssl": "",
+            "history": {"user_id": "", "per_page": null, "watched_at": ""}}))
+        .unwrap();
+        assert_eq!(c.timeout, Duration::from_secs(10));
+        assert!(c.verify_ssl);
+        assert_eq!(c.history.user_id, None);
+        assert_eq!(c.history.per_page, 1000);
+        assert_eq!(c.history.watched_at, TimeField::Stopped);
+        assert_eq!(load(json!({"history": null})).unwrap().history, HistoryConfig::default());
+        assert_eq!(
+            load(json!({"history": {"user_id": 7}})).unwrap().history.user_id,
+            Some(7)
+        );
+    }
+
+    #[test]
+    fn urls_are_normalised() {
+        for (given, want) in [
+            ("192.168.1.10:8181", "http://192.168.1.10:8181"),
+            ("http://host:8181/", "http://host:8181"),
+            ("HTTPS://host/tautulli//", "https://host/tautulli"),
+            ("https://host/tautulli/api/v2/", "https://host/tautulli"),
+            ("  http://[::1]:8181 ", "http://[::1]:8181"),
+        ] {
+            assert_eq!(
+                load(json!({"server_url": given})).unwrap().server_url,
+                want,
+                "{given}"
+            );
+        }
+        let (key, reason) = config_err(json!({"server_url": "ftp://host"}));
+        assert_eq!(key, "tautulli.server_url");
+        assert!(reason.contains("ftp") && reason.contains("http://"), "{reason}");
+        let (_, reason) = config_err(json!({"server_url": "http://host:8181/?x=1"}));
+        assert!(reason.contains("query"), "{reason}");
+        let (_, reason) = config_err(json!({"server_url": "http://"}));
+        assert!(reason.contains("without a host"), "{reason}");
+        let (key, reason) = config_err(json!({"server_url": 8181}));
+        assert_eq!(key, "tautulli.server_url");
+        assert!(reason.contains("a number 8181"), "{reason}");
+    }
+
+    #[test]
+    fn legacy_server_key_is_read() {
+        let cfg = json!({"tautulli": {"server": "tautulli.lan:8181", "api_key": KEY}});
+        let c = TautulliConfig::from_engine_config(&cfg, "").unwrap();
+        assert_eq!(c.server_url, "http://tautulli.lan:8181");
+        assert_eq!(c.server_url_key, "tautulli.server");
+    }
+
+    #[test]
+    fn missing_required_keys_are_config_invalid_with_a_hint() {
+        let e = TautulliConfig::from_engine_config(&json!({"tautulli": {"api_key": KEY}}), "")
+            .unwrap_err();
+        assert_eq!(e.code(), crosswatch_contract::ErrorCode::CONFIG_INVALID);
+        assert!(e.to_string().contains("tautulli.server_url"), "{e}");
+        assert!(e.to_string().contains("http://"), "{e}");
+        let (key, reason) = config_err(json!({"api_key": "  "}));
+        assert_eq!(key, "tautulli.api_key");
+        assert!(reason.contains("Settings > Web Interface > API"), "{reason}");
+        let e = TautulliConfig::from_engine_config(&json!({"other": {}}), "").unwrap_err();
+        assert!(e.to_string().contains("`tautulli`"), "{e}");
+    }
+
+    #[test]
+    fn wrong_values_name_key_found_and_expected() {
+        let cases = [
+            (json!({"history": {"per_page": 0}}), "tautulli.history.per_page", "1 to 10000"),
+            (json!({"history": {"per_page": 10001}}), "tautulli.history.per_page", "10001"),
+            (json!({"history": {"per_page": "abc"}}), "tautulli.history.per_page", "\"abc\""),
+            (json!({"history": {"min_percent": 101}}), "tautulli.history.min_percent", "0 to 100"),
+            (json!({"history": {"user_id": "bob"}}), "tautulli.history.user_id", "\"bob\""),
+            (json!({"history": {"user_id": -1}}), "tautulli.history.user_id", "-1"),
+            (json!({"history": {"watched_at": "end"}}), "tautulli.history.watched_at", "\"stopped\", \"date\", \"started\""),
+            (json!({"history": {"mode": 3}}), "tautulli.history.mode", "\"full\", \"incremental\""),
+            (json!({"history": {"watched_only": "yes"}}), "tautulli.history.watched_only", "true or false"),
+            (json!({"history": 5}), "tautulli.history", "expected an object"),
+            (json!({"timeout": 0}), "tautulli.timeout", "above 0"),
+            (json!({"timeout": "soon"}), "tautulli.timeout", "\"soon\""),
+            (json!({"verify_ssl": 1}), "tautulli.verify_ssl", "a number 1"),
+            (json!({"max_retries": 2.5}), "tautulli.max_retries", "2.5"),
+            (json!({"concurrency": 0}), "tautulli.concurrency", "1 to 64"),
+        ];
+        for (extra, want_key, want_text) in cases {
+            let (key, reason) = config_err(extra.clone());
+            assert_eq!(key, want_key, "{extra}");
+            assert!(reason.contains(want_text), "{extra}: {reason}");
+            assert!(reason.contains("found"), "{extra}: {reason}");
+        }
+    }
+
+    #[test]
+    fn api_key_never_printed() {
+        let c = load(json!({})).unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains(KEY), "{debug}");
+        assert!(debug.contains("***"));
+        assert_eq!(c.api_key.to_string(), "***");
+        let (key, reason) = config_err(json!({"api_key": 12345678}));
+        assert_eq!(key, "tautulli.api_key");
+        assert!(!reason.contains("12345678"), "{reason}");
+    }
+
+    #[test]
+    fn instances_merge_over_the_base_block() {
+        let cfg = json!({"tautulli": {
+            "server_url": "http://base:8181", "api_key": KEY, "timeout": 5,
+            "history": {"per_page": 200, "min_percent": 90},
+            "instances": {
+                "second": {"server_url": "http://second:8181",
+                           "history": {"min_percent": 50, "user_id": 3}},
+                "nulls": {"timeout": null, "history": null},
+                "broken": {"history": {"per_page": -5}}
+            }
+        }});
+        let c = TautulliConfig::from_engine_config(&cfg, "second").unwrap();
+        assert_eq!(c.instance, "second");
+        assert_eq!(c.server_url, "http://second:8181");
+        assert_eq!(c.server_url_key, "tautulli.instances.second.server_url");
+        assert_eq!(c.api_key.expose(), KEY);
+        assert_eq!(c.timeout, Duration::from_secs(5));
+        assert_eq!(c.history.per_page, 200);
+        assert_eq!(c.history.min_percent, 50);
+        assert_eq!(c.history.user_id, Some(3));
+
+        let c = TautulliConfig::from_engine_config(&cfg, "nulls").unwrap();
+        assert_eq!(c.timeout, Duration::from_secs(10), "instance null = default");
+        assert_eq!(c.history.per_page, 200, "a null object does not hide the base block");
+
+        let base = TautulliConfig::from_engine_config(&cfg, "").unwrap();
+        assert_eq!(base.server_url, "http://base:8181");
+        assert_eq!(base.history.min_percent, 90);
+
+        match TautulliConfig::from_engine_config(&cfg, "broken") {
+            Err(Error::ConfigInvalid { key, .. }) => {
+                assert_eq!(key, "tautulli.instances.broken.history.per_page")
+            }
+            other => panic!("{other:?}"),
+        }
+        match TautulliConfig::from_engine_config(&cfg, "third") {
+            Err(Error::ConfigInvalid { key, reason }) => {
+                assert_eq!(key, "tautulli.instances.third");
+                assert!(reason.contains("second"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Every way the plugin can fail, as one typed error that maps onto the contract's codes.
+//!
+//! Each message says what went wrong and what the user can do about it. Messages never carry
+//! the API key: the client scrubs every text taken from a response or a transport error before
+//! it lands in a variant.
+//!
+//! Code choices for the server-side failures:
+//! - [`Error::TautulliError`] (Tautulli answered `result: error`) is `bad_response`: Tautulli is
+//!   up but refused this request, so retrying the run will not help.
+//! - [`Error::ServerError`] after retries: 502/503/504 come from a gateway in front of a down
+//!   Tautulli, so they are `unreachable` (the engine then skips the pair as "down"); any other
+//!   5xx (500 = an exception inside Tautulli) is `bad_response`.
+//! - [`Error::RateLimited`] after retries is `unreachable`: the service is not available to us
+//!   right now, the same thing the engine does for a down source.
+
+use crosswatch_contract::{ErrorCode, PluginError};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A config key is missing or has the wrong type or value.
+    #[error("config key `{key}` is invalid: {reason}")]
+    ConfigInvalid { key: String, reason: String },
+
+    /// Tautulli (or a proxy in front of it) refused our credentials.
+    #[error("Tautulli refused access: {reason}")]
+    AuthFailed { reason: String },
+
+    /// No answer at all: refused connection, DNS, TLS or timeout, after the retries.
+    #[error("Tautulli is unreachable: {reason}")]
+    Unreachable { reason: String },
+
+    /// Something answered, but not with Tautulli's JSON API (HTML page, malformed or truncated
+    /// JSON, wrong types). `excerpt` is a short, whitespace-collapsed, scrubbed piece of it.
+    #[error(
+        "unexpected answer to `{cmd}` (HTTP {status}): {reason}; the answer was: \"{excerpt}\""
+    )]
+    BadResponse {
+        cmd: &'static str,
+        status: u16,
+        reason: String,
+        excerpt: String,
+    },
+
+    /// Tautulli answered `result: error`.
+    #[error("Tautulli could not answer `{cmd}` (HTTP {status}): {message}")]
+    TautulliError {
+        cmd: &'static str,
+        status: u16,
+        message: String,
+    },
+
+    /// HTTP 429 on every attempt.
+    #[error(
+        "Tautulli (or a proxy in front of it) kept answering `{cmd}` with HTTP 429 Too Many \
+         Requests after {attempts} attempts: lower tautulli.concurrency or try again later"
+    )]
+    RateLimited { cmd: &'static str, attempts: u32 },
+
+    /// A 5xx on every attempt.
+    #[error(
+        "`{cmd}` failed with HTTP {status} after {attempts} attempts ({message}): check that \
+         Tautulli (and Plex, for metadata) is running and look at Tautulli's logs"
+    )]
+    ServerError {
+        cmd: &'static str,
+        status: u16,
+        attempts: u32,
+        message: String,
+    },
+
+    /// A write was asked of this read-only source; nothing was sent to Tautulli.
+    #[error(
+        "Tautulli is a read-only source: `{feature}` writes are refused and nothing was sent; \
+         use Tautulli only as the source of a pair"
+    )]
+    ReadOnly { feature: String },
+
+    /// The engine asked for a feature this provider does not offer.
+    #[error("the Tautulli provider does not offer `{feature}`; it provides `history` only")]
+    UnsupportedFeature { feature: String },
+
+    /// A bug inside the plugin.
+    #[error("internal error in the Tautulli plugin (please report it): {reason}")]
+    Internal { reason: String },
+}
+
+impl Error {
+    /// The contract's error code for this failure (see the module docs for the choices).
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::ConfigInvalid { .. } => ErrorCode::CONFIG_INVALID,
+            Self::AuthFailed { .. } => ErrorCode::AUTH_FAILED,
+            Self::Unreachable { .. } | Self::RateLimited { .. } => ErrorCode::UNREACHABLE,
+            Self::ServerError { status, .. } if matches!(status, 502..=504) => {
+                ErrorCode::UNREACHABLE
+            }
+            Self::BadResponse { .. } | Self::TautulliError { .. } | Self::ServerError { .. } => {
+                ErrorCode::BAD_RESPONSE
+            }
+            Self::ReadOnly { .. } => ErrorCode::READ_ONLY,
+            Self::UnsupportedFeature { .. } => ErrorCode::UNSUPPORTED_FEATURE,
+            Self::Internal { .. } => ErrorCode::INTERNAL,
+        }
+    }
+}
+
+impl From<Error> for PluginError {
+    fn from(e: Error) -> Self {
+        PluginError::new(e.code(), e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_follow_the_documented_mapping() {
+        let server = |status| Error::ServerError {
+            cmd: "get_history",
+            status,
+            attempts: 4,
+            message: "x".into(),
+        };
+        let cases = [
+            (
+                Error::ConfigInvalid {
+                    key: "k".into(),
+                    reason: "r".into(),
+                },
+                "config_invalid",
+            ),
+            (Error::AuthFailed { reason: "r".into() }, "auth_failed"),
+            (Error::Unreachable { reason: "r".into() }, "unreachable"),
+            (
+                Error::RateLimited {
+                    cmd: "status",
+                    attempts: 4,
+                },
+                "unreachable",
+            ),
+            (server(502), "unreachable"),
+            (server(504), "unreachable"),
+            (server(500), "bad_response"),
+            (
+                Error::TautulliError {
+                    cmd: "get_history",
+                    status: 400,
+                    message: "m".into(),
+                },
+                "bad_response",
+            ),
+            (
+                Error::BadResponse {
+                    cmd: "get_history",
+                    status: 200,
+                    reason: "r".into(),
+                    excerpt: "e".into(),
+                },
+                "bad_response",
+            ),
+            (
+                Error::ReadOnly {
+                    feature: "history".into(),
+                },
+                "read_only",
+            ),
+            (
+                Error::UnsupportedFeature {
+                    feature: "ratings".into(),
+                },
+                "unsupported_feature",
+            ),
+            (Error::Internal { reason: "r".into() }, "internal"),
+        ];
+        for (e, name) in cases {
+            assert_eq!(e.code().name(), name, "{e}");
+            let p = PluginError::from(e.clone());
+            assert_eq!(p.code, e.code());
+            assert_eq!(p.message.as_str(), e.to_string());
+        }
+    }
+
+    #[test]
+    fn messages_say_what_to_do() {
+        let e = Error::ReadOnly {
+            feature: "history".into(),
+        };
+        assert!(e.to_string().contains("nothing was sent"), "{e}");
+        let e = Error::RateLimited {
+            cmd: "get_metadata",
+            attempts: 4,
+        };
+        assert!(e.to_string().contains("4 attempts"), "{e}");
+        assert!(e.to_string().contains("concurrency"), "{e}");
+    }
+}

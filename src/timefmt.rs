@@ -1,0 +1,206 @@
+//! UTC timestamps in the engine's `YYYY-MM-DDTHH:MM:SSZ` form, without a date-time dependency.
+//!
+//! Uses Howard Hinnant's days-from-civil / civil-from-days algorithms (proleptic Gregorian
+//! calendar), which are exact for every `i64` epoch second we can meet.
+
+const SECS_PER_DAY: i64 = 86_400;
+
+/// Civil date (year, month 1-12, day 1-31) of a count of days since 1970-01-01.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // [0, 146096]
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11]
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32; // [1, 31]
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32; // [1, 12]
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Days since 1970-01-01 of a civil date (month 1-12, day 1-31).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400); // [0, 399]
+    let m = i64::from(m);
+    let mp = if m > 2 { m - 3 } else { m + 9 }; // [0, 11]
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1; // [0, 365]
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
+    era * 146_097 + doe - 719_468
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap(y) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` of an epoch second. Years outside 0000-9999 are written with as
+/// many digits as they need (and a `-` sign before year 0): such values never come from
+/// Tautulli, and [`parse_utc`] refuses them.
+pub fn format_utc(epoch: i64) -> String {
+    let days = epoch.div_euclid(SECS_PER_DAY);
+    let secs = epoch.rem_euclid(SECS_PER_DAY);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3_600,
+        secs % 3_600 / 60,
+        secs % 60
+    )
+}
+
+/// Reads exactly `YYYY-MM-DDTHH:MM:SSZ` (the form [`format_utc`] writes) into epoch seconds.
+/// Anything else (other lengths, offsets, fractions, out-of-range fields, leap second 60)
+/// is `None`.
+pub fn parse_utc(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'Z'
+    {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<i64> {
+        let digits = &b[from..to];
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(
+            digits
+                .iter()
+                .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')),
+        )
+    };
+    let y = num(0, 4)?;
+    let mo = u32::try_from(num(5, 7)?).ok()?;
+    let d = u32::try_from(num(8, 10)?).ok()?;
+    let h = num(11, 13)?;
+    let mi = num(14, 16)?;
+    let se = num(17, 19)?;
+    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) {
+        return None;
+    }
+    if h > 23 || mi > 59 || se > 59 {
+        return None;
+    }
+    Some(days_from_civil(y, mo, d) * SECS_PER_DAY + h * 3_600 + mi * 60 + se)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_instants() {
+        let cases = [
+            (0, "1970-01-01T00:00:00Z"),
+            (-1, "1969-12-31T23:59:59Z"),
+            (951_782_400, "2000-02-29T00:00:00Z"),
+            (2_147_483_647, "2038-01-19T03:14:07Z"),
+            (2_147_483_648, "2038-01-19T03:14:08Z"),
+            (4_102_444_800, "2100-01-01T00:00:00Z"),
+            (253_402_300_799, "9999-12-31T23:59:59Z"),
+            (-62_135_596_800, "0001-01-01T00:00:00Z"),
+            (1_794_349_020, "2026-11-10T22:17:00Z"),
+            (1_794_776_200, "2026-11-15T20:56:40Z"),
+        ];
+        for (epoch, text) in cases {
+            assert_eq!(format_utc(epoch), text, "{epoch}");
+            assert_eq!(parse_utc(text), Some(epoch), "{text}");
+        }
+    }
+
+    #[test]
+    fn leap_days() {
+        // 2000 is a leap year (divisible by 400), 1900 and 2100 are not, 2024 is.
+        assert!(parse_utc("2000-02-29T00:00:00Z").is_some());
+        assert!(parse_utc("2024-02-29T12:00:00Z").is_some());
+        assert_eq!(parse_utc("1900-02-29T00:00:00Z"), None);
+        assert_eq!(parse_utc("2100-02-29T00:00:00Z"), None);
+        assert_eq!(parse_utc("2023-02-29T00:00:00Z"), None);
+        assert_eq!(
+            parse_utc("2024-03-01T00:00:00Z").unwrap() - parse_utc("2024-02-28T00:00:00Z").unwrap(),
+            2 * SECS_PER_DAY
+        );
+        assert_eq!(
+            parse_utc("2023-03-01T00:00:00Z").unwrap() - parse_utc("2023-02-28T00:00:00Z").unwrap(),
+            SECS_PER_DAY
+        );
+    }
+
+    #[test]
+    fn round_trips_across_eras() {
+        // Every day boundary from 1600 to 2500 plus an odd second, checked against the
+        // independent day counter.
+        let start = parse_utc("1600-01-01T00:00:00Z").unwrap();
+        let end = parse_utc("2500-01-01T00:00:00Z").unwrap();
+        let mut t = start;
+        let mut prev_day = None;
+        while t < end {
+            let probe = t + 3_723; // 01:02:03
+            let s = format_utc(probe);
+            assert_eq!(parse_utc(&s), Some(probe), "{s}");
+            assert!(s.ends_with("T01:02:03Z"), "{s}");
+            let day: u32 = s[8..10].parse().unwrap();
+            if let Some(p) = prev_day {
+                assert!(day == p + 1 || day == 1, "{s} after day {p}");
+            }
+            prev_day = Some(day);
+            t += SECS_PER_DAY;
+        }
+    }
+
+    #[test]
+    fn negative_epochs_before_1970() {
+        assert_eq!(format_utc(-86_400), "1969-12-31T00:00:00Z");
+        assert_eq!(format_utc(-86_401), "1969-12-30T23:59:59Z");
+        assert_eq!(parse_utc("1969-07-20T20:17:40Z"), Some(-14_182_940));
+        assert_eq!(format_utc(-14_182_940), "1969-07-20T20:17:40Z");
+    }
+
+    #[test]
+    fn rejects_other_forms() {
+        for bad in [
+            "",
+            "2026-11-10T22:17:00",
+            "2026-11-10 22:17:00Z",
+            "2026-11-10T22:17:00+00:00",
+            "2026-11-10T22:17:00.5Z",
+            "2026-13-10T22:17:00Z",
+            "2026-00-10T22:17:00Z",
+            "2026-11-00T22:17:00Z",
+            "2026-11-31T22:17:00Z",
+            "2026-11-10T24:00:00Z",
+            "2026-11-10T22:60:00Z",
+            "2026-11-10T22:17:60Z",
+            "2026-1a-10T22:17:00Z",
+            "+026-11-10T22:17:00Z",
+            "2026-11-10t22:17:00z",
+        ] {
+            assert_eq!(parse_utc(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn extreme_epochs_do_not_panic() {
+        for t in [i64::MIN / 2, i64::MAX / 2, i64::MIN, i64::MAX] {
+            let s = format_utc(t);
+            assert!(s.ends_with('Z'), "{s}");
+        }
+    }
+}

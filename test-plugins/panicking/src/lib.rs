@@ -1,0 +1,81 @@
+//! A plugin whose every entry point panics, to prove that panics are caught at the boundary
+//! (by `crosswatch_contract::guard`) and reach the host as `internal` errors instead of
+//! ending the host process.
+#![allow(non_local_definitions)]
+
+use abi_stable::{
+    export_root_module,
+    prefix_type::PrefixTypeTrait,
+    sabi_extern_fn,
+    std_types::{RStr, RString},
+};
+use crosswatch_contract::{
+    guard, IndexCursorBox, PluginError, PluginMod, PluginMod_Ref, PluginResult, SourceProvider,
+    SourceProviderBox, SourceProvider_TO, CONTRACT_VERSION,
+};
+
+#[export_root_module]
+fn get_library() -> PluginMod_Ref {
+    PluginMod {
+        contract_version,
+        manifest,
+        open_source,
+    }
+    .leak_into_prefix()
+}
+
+#[sabi_extern_fn]
+fn contract_version() -> RString {
+    CONTRACT_VERSION.into()
+}
+
+#[sabi_extern_fn]
+fn manifest() -> PluginResult<RString> {
+    guard(|| panic!("manifest exploded"))
+}
+
+#[sabi_extern_fn]
+fn open_source(_config: RStr<'_>, _instance: RStr<'_>) -> PluginResult<SourceProviderBox> {
+    guard(|| {
+        Ok(SourceProvider_TO::from_value(
+            Panicker,
+            abi_stable::sabi_trait::TD_Opaque,
+        ))
+    })
+}
+
+struct Panicker;
+
+fn boom<T>(what: &str) -> Result<T, PluginError> {
+    panic!("{what} exploded")
+}
+
+impl SourceProvider for Panicker {
+    fn name(&self) -> PluginResult<RString> {
+        guard(|| boom("name"))
+    }
+    fn label(&self) -> PluginResult<RString> {
+        guard(|| boom("label"))
+    }
+    fn features(&self) -> PluginResult<RString> {
+        guard(|| boom("features"))
+    }
+    fn capabilities(&self) -> PluginResult<RString> {
+        guard(|| boom("capabilities"))
+    }
+    fn manifest(&self) -> PluginResult<RString> {
+        guard(|| boom("manifest"))
+    }
+    fn health(&mut self) -> PluginResult<RString> {
+        guard(|| boom("health"))
+    }
+    fn index(&mut self, _: RStr<'_>, _: RStr<'_>) -> PluginResult<IndexCursorBox> {
+        guard(|| boom("index"))
+    }
+    fn add(&mut self, _: RStr<'_>, _: RStr<'_>, _: bool) -> PluginResult<RString> {
+        guard(|| boom("add"))
+    }
+    fn remove(&mut self, _: RStr<'_>, _: RStr<'_>, _: bool) -> PluginResult<RString> {
+        guard(|| boom("remove"))
+    }
+}
