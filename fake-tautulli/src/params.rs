@@ -1,0 +1,114 @@
+//! Request parameters: query strings and `application/x-www-form-urlencoded` bodies decoded
+//! into one map, plus the small value parsers Tautulli applies to them.
+
+use std::collections::BTreeMap;
+
+/// Decoded parameters; a later duplicate wins (the body over the query string).
+pub type Params = BTreeMap<String, String>;
+
+/// Decodes `a=1&b=x+y%21` into pairs (`+` is a space, `%XX` a byte; bad escapes are kept).
+pub fn parse_urlencoded(text: &str) -> Vec<(String, String)> {
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Tautulli's `bool_true`: `1`/`true` (any case) is true, `0`/`false` false; anything else
+/// (including `""`) means "not given", so the server setting applies.
+pub fn parse_bool(v: &str) -> Option<bool> {
+    let v = v.trim();
+    if v == "1" || v.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if v == "0" || v.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// A comma list of integers; values that are not integers match nothing and are dropped.
+pub fn parse_int_list(v: &str) -> Vec<i64> {
+    v.split(',').filter_map(|x| x.trim().parse().ok()).collect()
+}
+
+/// `YYYY-MM-DD` as days since 1970-01-01; `None` when malformed.
+pub fn parse_day(v: &str) -> Option<i64> {
+    let mut it = v.trim().splitn(3, '-');
+    let y: i64 = it.next()?.parse().ok()?;
+    let m: u32 = it.next()?.parse().ok()?;
+    let d: u32 = it.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    Some(days_from_civil(y, m, d))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_forms() {
+        assert_eq!(
+            parse_urlencoded("cmd=get_history&user=J%C3%BCrgen+K&x=%zz&flag"),
+            vec![
+                ("cmd".into(), "get_history".into()),
+                ("user".into(), "Jürgen K".into()),
+                ("x".into(), "%zz".into()),
+                ("flag".into(), "".into()),
+            ]
+        );
+        assert_eq!(parse_urlencoded("a=%4"), vec![("a".into(), "%4".into())]);
+    }
+
+    #[test]
+    fn parses_values() {
+        assert_eq!(parse_bool("1"), Some(true));
+        assert_eq!(parse_bool("False"), Some(false));
+        assert_eq!(parse_bool(""), None);
+        assert_eq!(parse_int_list("1, 2,x,3"), vec![1, 2, 3]);
+        assert_eq!(parse_day("1970-01-02"), Some(1));
+        assert_eq!(parse_day("2026-01-01"), Some(20_454));
+        assert_eq!(parse_day("2026-13-01"), None);
+    }
+}

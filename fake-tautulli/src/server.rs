@@ -1,0 +1,586 @@
+//! The running fake: an HTTP server on 127.0.0.1 (several worker threads, since clients make
+//! up to 4 concurrent requests) that records every request, applies injected faults and
+//! latency, and answers Tautulli's API v2 from a [`Scenario`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::answer::{Answer, HTML};
+use crate::catalog::Catalog;
+use crate::commands::{self, Command, Read, KNOWN_COMMANDS};
+use crate::faults::{self, Effect, FaultRule};
+use crate::history::{self, Ctx, HistoryRequest, View, ViewKey};
+use crate::metadata;
+use crate::params::{parse_bool, parse_urlencoded, Params};
+use crate::scenario::{ActivitySession, Scenario, Session};
+
+pub use crate::faults::Fault;
+
+/// Worker threads answering requests (more than a client's 4 concurrent requests, so a
+/// `Slow` fault on one command does not stall the others).
+const WORKERS: usize = 8;
+/// Views kept per server state; more distinct queries than this start the cache afresh.
+const VIEW_CACHE: usize = 8;
+/// Largest request body read (a form post is tiny; this only bounds a misbehaving client).
+const MAX_BODY: u64 = 1 << 20;
+
+/// One request as the fake received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// The URL path without the query string, e.g. `/tautulli/api/v2`.
+    pub path: String,
+    pub cmd: Option<String>,
+    /// Query and form parameters merged (form wins), `apikey` removed.
+    pub params: BTreeMap<String, String>,
+    /// The request carried the scenario's key.
+    pub apikey_valid: bool,
+}
+
+/// The name the rest of the project may know the server by.
+pub type FakeTautulli = FakeServer;
+
+/// The mutable play data; views are cached per [`ViewKey`] until it changes.
+struct Plays {
+    sessions: Arc<Vec<Session>>,
+    /// `catalog.items` index per session.
+    items: Arc<Vec<u32>>,
+    activity: Arc<Vec<ActivitySession>>,
+    generation: u64,
+    cache: HashMap<ViewKey, Arc<View>>,
+}
+
+/// A consistent copy of the play data for answering one request without holding the lock.
+struct Snapshot {
+    sessions: Arc<Vec<Session>>,
+    items: Arc<Vec<u32>>,
+    activity: Arc<Vec<ActivitySession>>,
+    generation: u64,
+}
+
+struct Pending {
+    remaining: usize,
+    sessions: Vec<Session>,
+}
+
+struct Shared {
+    /// The scenario without its sessions and activity (those live in `plays`).
+    scenario: Scenario,
+    catalog: Catalog,
+    root: String,
+    stop: AtomicBool,
+    plays: Mutex<Plays>,
+    requests: Mutex<Vec<RecordedRequest>>,
+    faults: Mutex<Vec<FaultRule>>,
+    pending: Mutex<Vec<Pending>>,
+    latency: Mutex<HashMap<Option<String>, Duration>>,
+}
+
+/// A running fake Tautulli. Stops (and joins its threads) when dropped.
+pub struct FakeServer {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for FakeServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeServer")
+            .field("url", &self.url())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking test thread must not take the whole server down with a poisoned lock.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `"/tautulli/"` -> `"/tautulli"`, `"/"` or `""` -> `""`.
+fn normalise_root(root: &str) -> String {
+    let t = root.trim().trim_end_matches('/');
+    if t.is_empty() {
+        String::new()
+    } else if t.starts_with('/') {
+        t.to_owned()
+    } else {
+        format!("/{t}")
+    }
+}
+
+impl FakeServer {
+    /// Starts a fake serving `{url}/api/v2` on an ephemeral port of 127.0.0.1.
+    pub fn start(scenario: Scenario) -> std::io::Result<FakeServer> {
+        FakeServer::start_with_root(scenario, "")
+    }
+
+    /// Starts a fake serving under an HTTP root, e.g. `/tautulli` (reverse-proxy setups).
+    pub fn start_with_root(mut scenario: Scenario, http_root: &str) -> std::io::Result<FakeServer> {
+        let catalog = Catalog::new(&scenario);
+        let sessions = std::mem::take(&mut scenario.sessions);
+        let activity = std::mem::take(&mut scenario.activity);
+        let items = sessions
+            .iter()
+            .map(|s| item_index(&catalog, s))
+            .collect::<std::io::Result<Vec<u32>>>()?;
+        let server = tiny_http::Server::http("127.0.0.1:0").map_err(std::io::Error::other)?;
+        let addr = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| std::io::Error::other("fake Tautulli did not bind an IP address"))?;
+        let shared = Arc::new(Shared {
+            scenario,
+            catalog,
+            root: normalise_root(http_root),
+            stop: AtomicBool::new(false),
+            plays: Mutex::new(Plays {
+                sessions: Arc::new(sessions),
+                items: Arc::new(items),
+                activity: Arc::new(activity),
+                generation: 0,
+                cache: HashMap::new(),
+            }),
+            requests: Mutex::new(Vec::new()),
+            faults: Mutex::new(Vec::new()),
+            pending: Mutex::new(Vec::new()),
+            latency: Mutex::new(HashMap::new()),
+        });
+        let server = Arc::new(server);
+        let workers = (0..WORKERS)
+            .map(|i| {
+                let shared = Arc::clone(&shared);
+                let server = Arc::clone(&server);
+                std::thread::Builder::new()
+                    .name(format!("fake-tautulli-{i}"))
+                    .spawn(move || worker(&shared, &server))
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok(FakeServer {
+            shared,
+            addr,
+            workers,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT` plus the HTTP root: what a client's `server_url` should be.
+    pub fn url(&self) -> String {
+        format!("http://{}{}", self.addr, self.shared.root)
+    }
+
+    /// The scenario's API key (for test clients; never print it).
+    pub fn api_key(&self) -> String {
+        self.shared.scenario.api_key.expose().to_owned()
+    }
+
+    /// Every request received so far, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.requests).clone()
+    }
+
+    pub fn clear_requests(&self) {
+        lock(&self.shared.requests).clear();
+    }
+
+    /// Adds a fault rule. Rules are tried in push order; the first matching one with uses
+    /// left applies.
+    pub fn push_fault(&self, rule: FaultRule) {
+        lock(&self.shared.faults).push(rule);
+    }
+
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+    }
+
+    /// Adds `sessions` right after the `n`-th `get_history` request (counted from this call)
+    /// has been answered with data, before that answer is sent: the next page a client asks
+    /// for already sees them, as when plays finish while a client pages.
+    ///
+    /// Panics when a session names an item, user or client the scenario lacks.
+    pub fn insert_sessions_after_history_requests(&self, n: usize, sessions: Vec<Session>) {
+        for s in &sessions {
+            self.check_session(s);
+        }
+        if n == 0 {
+            self.add_sessions(sessions);
+        } else {
+            lock(&self.shared.pending).push(Pending {
+                remaining: n,
+                sessions,
+            });
+        }
+    }
+
+    /// Adds finished plays now. Panics when a session names an item, user or client the
+    /// scenario lacks.
+    pub fn add_sessions(&self, sessions: Vec<Session>) {
+        for s in &sessions {
+            self.check_session(s);
+        }
+        self.shared.add_sessions(sessions);
+    }
+
+    fn check_session(&self, s: &Session) {
+        let sc = &self.shared.scenario;
+        assert!(
+            self.shared.catalog.item_index(s.rating_key).is_some(),
+            "session {}: rating_key {} is no movie or episode of the scenario",
+            s.id,
+            s.rating_key
+        );
+        assert!(
+            sc.users.iter().any(|u| u.user_id == s.user_id),
+            "session {}: user_id {} is not in the scenario",
+            s.id,
+            s.user_id
+        );
+        assert!(
+            (s.client as usize) < sc.clients.len().max(1),
+            "session {}: client {} is not in the scenario",
+            s.id,
+            s.client
+        );
+    }
+
+    /// Delays every answer to `cmd` (`None`: every command) by `delay`; zero removes it.
+    pub fn set_latency(&self, cmd: Option<&str>, delay: Duration) {
+        let mut l = lock(&self.shared.latency);
+        let key = cmd.map(str::to_owned);
+        if delay.is_zero() {
+            l.remove(&key);
+        } else {
+            l.insert(key, delay);
+        }
+    }
+
+    /// Number of finished plays currently in the history table.
+    pub fn session_count(&self) -> usize {
+        lock(&self.shared.plays).sessions.len()
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
+
+fn item_index(catalog: &Catalog, s: &Session) -> std::io::Result<u32> {
+    catalog.item_index(s.rating_key).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "session {} plays rating_key {}, which is no movie or episode of the scenario",
+                s.id, s.rating_key
+            ),
+        )
+    })
+}
+
+fn worker(shared: &Shared, server: &tiny_http::Server) {
+    while !shared.stop.load(Ordering::SeqCst) {
+        match server.recv_timeout(Duration::from_millis(50)) {
+            Ok(Some(request)) => serve(shared, request),
+            Ok(None) => {}
+            Err(_) => break,
+        }
+    }
+}
+
+fn serve(shared: &Shared, mut request: tiny_http::Request) {
+    let method = request.method().as_str().to_ascii_uppercase();
+    let url = request.url().to_owned();
+    let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
+    let mut params: Params = parse_urlencoded(query).into_iter().collect();
+    let is_form = request.headers().iter().any(|h| {
+        h.field.equiv("Content-Type")
+            && h.value
+                .as_str()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+    });
+    if is_form {
+        let mut body = String::new();
+        let _ = request.as_reader().take(MAX_BODY).read_to_string(&mut body);
+        params.extend(parse_urlencoded(&body));
+    }
+    let apikey = params.remove("apikey");
+    let apikey_valid = apikey.as_deref() == Some(shared.scenario.api_key.expose());
+    let cmd = params.get("cmd").cloned();
+    lock(&shared.requests).push(RecordedRequest {
+        method,
+        path: path.to_owned(),
+        cmd: cmd.clone(),
+        params: params.clone(),
+        apikey_valid,
+    });
+
+    let answer = shared.answer(path, cmd.as_deref(), &params, apikey.as_deref());
+
+    let mut response = tiny_http::Response::from_data(answer.body)
+        .with_status_code(answer.status)
+        .with_header(
+            tiny_http::Header::from_bytes("Content-Type", answer.content_type)
+                .expect("static header is valid"),
+        );
+    for (name, value) in &answer.headers {
+        if let Ok(h) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+            response.add_header(h);
+        }
+    }
+    // The client may have gone away (timeouts are part of the tests): nothing to do then.
+    let _ = request.respond(response);
+}
+
+enum Route {
+    ApiV2,
+    OldApi,
+    NotFound,
+}
+
+impl Shared {
+    fn route(&self, path: &str) -> Route {
+        let Some(rel) = path.strip_prefix(self.root.as_str()) else {
+            return Route::NotFound;
+        };
+        match rel.trim_end_matches('/') {
+            "/api/v2" => Route::ApiV2,
+            "/api" => Route::OldApi,
+            _ => Route::NotFound,
+        }
+    }
+
+    /// Sleeps up to `d`, waking early when the server stops.
+    fn pause(&self, d: Duration) {
+        let end = Instant::now() + d;
+        while !self.stop.load(Ordering::SeqCst) {
+            let now = Instant::now();
+            if now >= end {
+                break;
+            }
+            std::thread::sleep((end - now).min(Duration::from_millis(20)));
+        }
+    }
+
+    fn take_fault(&self, cmd: Option<&str>) -> Option<Fault> {
+        let mut faults = lock(&self.faults);
+        let rule = faults.iter_mut().find(|r| r.matches(cmd))?;
+        if let Some(t) = &mut rule.times {
+            *t -= 1;
+        }
+        Some(rule.fault.clone())
+    }
+
+    fn answer(&self, path: &str, cmd: Option<&str>, p: &Params, apikey: Option<&str>) -> Answer {
+        let delay = {
+            let l = lock(&self.latency);
+            l.get(&cmd.map(str::to_owned))
+                .or_else(|| l.get(&None))
+                .copied()
+        };
+        if let Some(d) = delay {
+            self.pause(d);
+        }
+        let mut after = None;
+        if let Some(fault) = self.take_fault(cmd) {
+            match fault.effect() {
+                Effect::Replace(a) => return a,
+                Effect::Delay(d) => self.pause(d),
+                other => after = Some(other),
+            }
+        }
+        let normal = match self.route(path) {
+            Route::ApiV2 => self.api(cmd, p, apikey),
+            Route::OldApi => Answer::error(200, Some("Please use the /api/v2 endpoint.")),
+            Route::NotFound => Answer::other(
+                404,
+                HTML,
+                "<!DOCTYPE html><html><head><title>404 Not Found</title></head>\
+                 <body><h2>404 Not Found</h2><p>The path was not found.</p></body></html>",
+            ),
+        };
+        match after {
+            Some(Effect::Truncate) => faults::truncate(normal),
+            Some(Effect::WrongTypes) => faults::wrong_types(normal, cmd),
+            _ => normal,
+        }
+    }
+
+    /// Tautulli's `_api_validate` order: missing key, missing cmd, unknown cmd (so an unknown
+    /// command is reported even with a wrong key), then the key itself.
+    fn api(&self, cmd: Option<&str>, p: &Params, apikey: Option<&str>) -> Answer {
+        let Some(key) = apikey else {
+            return Answer::error(400, Some("Parameter apikey is required"));
+        };
+        let Some(cmd) = cmd else {
+            return Answer::error(
+                400,
+                Some(&format!(
+                    "Parameter cmd is required. Possible commands are: {}",
+                    KNOWN_COMMANDS.join(", ")
+                )),
+            );
+        };
+        let Some(kind) = commands::classify(cmd) else {
+            return Answer::error(400, Some(&commands::unknown_command_message(cmd)));
+        };
+        if key != self.scenario.api_key.expose() {
+            return Answer::error(400, Some("Invalid apikey"));
+        }
+        match kind {
+            Command::Write => Answer::success(&serde_json::json!({})),
+            Command::NotImplemented => {
+                Answer::server_error().with_header("X-Fake-Tautulli", "not-implemented")
+            }
+            Command::Read(r) => self.read(r, p),
+        }
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let p = lock(&self.plays);
+        Snapshot {
+            sessions: Arc::clone(&p.sessions),
+            items: Arc::clone(&p.items),
+            activity: Arc::clone(&p.activity),
+            generation: p.generation,
+        }
+    }
+
+    fn ctx<'a>(&'a self, snap: &'a Snapshot) -> Ctx<'a> {
+        Ctx {
+            scenario: &self.scenario,
+            catalog: &self.catalog,
+            sessions: &snap.sessions,
+            session_items: &snap.items,
+            activity: &snap.activity,
+        }
+    }
+
+    fn read(&self, r: Read, p: &Params) -> Answer {
+        let snap = self.snapshot();
+        let ctx = self.ctx(&snap);
+        match r {
+            Read::History => {
+                let answer = self.history(&snap, p);
+                if answer.is_success() {
+                    self.history_answered();
+                }
+                answer
+            }
+            Read::Metadata => {
+                let rk = p.get("rating_key").map(|v| v.trim()).unwrap_or("");
+                if rk.is_empty() {
+                    return Answer::error(400, None);
+                }
+                match rk
+                    .parse()
+                    .ok()
+                    .and_then(|rk| metadata::lookup(&self.scenario, &self.catalog, rk))
+                {
+                    Some(m) => Answer::success(&m),
+                    None => Answer::success(&serde_json::json!({})),
+                }
+            }
+            Read::TautulliInfo => Answer::success(&commands::tautulli_info(&ctx)),
+            Read::Users => Answer::success(&commands::users(&ctx)),
+            Read::LibraryNames => Answer::success(&commands::library_names(&ctx)),
+            Read::LibrariesTable => {
+                let grouping = p
+                    .get("grouping")
+                    .and_then(|v| parse_bool(v))
+                    .unwrap_or(self.scenario.server.grouping);
+                Answer::success(&commands::libraries_table(&ctx, grouping))
+            }
+            Read::Status => Answer::success(&commands::status()),
+        }
+    }
+
+    fn history(&self, snap: &Snapshot, p: &Params) -> Answer {
+        let Ok(req) = HistoryRequest::parse(p, &self.scenario.server) else {
+            return Answer::server_error();
+        };
+        let ctx = self.ctx(snap);
+        let cached = lock(&self.plays).cache.get(&req.key).cloned();
+        let view = match cached {
+            Some(v) => v,
+            None => {
+                let v = Arc::new(history::build_view(&ctx, &req.key));
+                let mut plays = lock(&self.plays);
+                if plays.generation == snap.generation {
+                    if plays.cache.len() >= VIEW_CACHE {
+                        plays.cache.clear();
+                    }
+                    plays.cache.insert(req.key.clone(), Arc::clone(&v));
+                }
+                v
+            }
+        };
+        Answer::success_with(|out| history::write_page(out, ctx, &view, &req))
+            .unwrap_or_else(|_| Answer::server_error())
+    }
+
+    /// Counts an answered `get_history` and applies the insertions that are due.
+    fn history_answered(&self) {
+        let due: Vec<Session> = {
+            let mut pending = lock(&self.pending);
+            let mut due = Vec::new();
+            pending.retain_mut(|p| {
+                p.remaining -= 1;
+                if p.remaining == 0 {
+                    due.append(&mut p.sessions);
+                    false
+                } else {
+                    true
+                }
+            });
+            due
+        };
+        if !due.is_empty() {
+            self.add_sessions(due);
+        }
+    }
+
+    fn add_sessions(&self, sessions: Vec<Session>) {
+        let items: Vec<u32> = sessions
+            .iter()
+            .map(|s| item_index(&self.catalog, s).expect("sessions are checked when queued"))
+            .collect();
+        let mut plays = lock(&self.plays);
+        Arc::make_mut(&mut plays.sessions).extend(sessions);
+        Arc::make_mut(&mut plays.items).extend(items);
+        plays.generation += 1;
+        plays.cache.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roots_are_normalised() {
+        assert_eq!(normalise_root(""), "");
+        assert_eq!(normalise_root("/"), "");
+        assert_eq!(normalise_root("tautulli/"), "/tautulli");
+        assert_eq!(normalise_root("/a/b"), "/a/b");
+    }
+
+    #[test]
+    fn routes_respect_the_root() {
+        let server = FakeServer::start_with_root(Scenario::reference(), "/tautulli").unwrap();
+        let s = &server.shared;
+        assert!(matches!(s.route("/tautulli/api/v2"), Route::ApiV2));
+        assert!(matches!(s.route("/tautulli/api/v2/"), Route::ApiV2));
+        assert!(matches!(s.route("/tautulli/api"), Route::OldApi));
+        assert!(matches!(s.route("/api/v2"), Route::NotFound));
+        assert!(server.url().ends_with("/tautulli"));
+        assert!(!format!("{server:?}").contains(&server.api_key()));
+    }
+}

@@ -1,0 +1,51 @@
+//! The benchmark's size: 1M plays. Ignored by default (slow in debug builds); run with
+//! `cargo test -p fake-tautulli --release --test scale -- --ignored --nocapture`.
+
+mod common;
+
+use std::time::Instant;
+
+use common::history;
+use fake_tautulli::generate::{generate, GenSpec};
+use fake_tautulli::FakeServer;
+
+#[test]
+#[ignore = "1M plays: run explicitly, preferably with --release"]
+fn a_million_plays_page_quickly() {
+    let t = Instant::now();
+    let scenario = generate(&GenSpec::default());
+    eprintln!("generate: {:?}", t.elapsed());
+    assert_eq!(scenario.sessions.len(), 1_000_000);
+    let t = Instant::now();
+    let s = FakeServer::start(scenario).unwrap();
+    eprintln!("start: {:?}", t.elapsed());
+    let mut seen = 0;
+    for page in 0..5 {
+        let t = Instant::now();
+        let start = (page * 10_000).to_string();
+        let p = history(
+            &s,
+            &[
+                ("grouping", "1"),
+                ("include_activity", "0"),
+                ("start", &start),
+                ("length", "10000"),
+            ],
+        );
+        eprintln!("page {page}: {:?}", t.elapsed());
+        assert_eq!(p["recordsTotal"], 1_000_000);
+        seen += p["data"].as_array().unwrap().len();
+    }
+    assert_eq!(seen, 50_000);
+    // Server side only (no JSON parsing in the client), another grouping.
+    for page in 0..3 {
+        let t = Instant::now();
+        let start = (page * 10_000).to_string();
+        let r = common::api(
+            &s,
+            "get_history",
+            &[("grouping", "0"), ("start", &start), ("length", "10000")],
+        );
+        eprintln!("raw page {page}: {:?}, {} bytes", t.elapsed(), r.body.len());
+    }
+}

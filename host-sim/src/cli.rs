@@ -1,0 +1,297 @@
+//! The command line: argument parsing and one function per subcommand. Commands print their
+//! result (human text, or JSON with `--json`) on stdout and diagnostics on stderr.
+
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{json, Value};
+
+use crate::config::EngineConfig;
+use crate::error::{HostError, Result};
+use crate::plugin::{Plugin, Source};
+use crate::progress::ProgressDisplay;
+use crate::sync;
+use crate::tracker::Tracker;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "host-sim",
+    version,
+    about = "A simulated CrossWatch host: import Tautulli watch history into a Tracker through the plugin contract",
+    after_help = "Start with `host-sim demo`: it needs no Tautulli and no setup."
+)]
+pub struct Cli {
+    /// Engine config file (JSON with `tautulli`, `crosswatch` and `pairs` blocks).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        default_value = "config.json"
+    )]
+    pub config: PathBuf,
+    /// Machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The plugin file (default: libtautulli_plugin.so next to this executable).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub plugin: Option<PathBuf>,
+    /// Named Tautulli instance (`tautulli.instances.<ID>`, merged over the base block).
+    #[arg(long, global = true, value_name = "ID", default_value = "")]
+    pub instance: String,
+    /// Tracker folder (overrides the config's `crosswatch.root_dir`).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub tracker: Option<PathBuf>,
+    /// Never draw the progress display.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import a bundled demo library from a built-in fake Tautulli on 127.0.0.1 (no setup).
+    Demo {
+        /// Where to put the demo Tracker (default: a new temporary directory, kept).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Check that Tautulli answers and accepts the API key.
+    Health,
+    /// Print the normalised index: canonical key -> item.
+    Index {
+        #[arg(long, default_value = "history")]
+        feature: String,
+        /// With --json, put the report inside the JSON (`{"items":..,"report":..}`).
+        #[arg(long)]
+        report: bool,
+    },
+    /// Run the config's pairs (Tautulli -> Tracker imports).
+    Sync {
+        /// Print the plan and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Inspect or export the Tracker.
+    Tracker(TrackerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrackerArgs {
+    #[command(subcommand)]
+    pub command: TrackerCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrackerCommand {
+    /// Write history.json and snapshots/<stamp>-history.json, the files CrossWatch's Editor imports.
+    Export {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[arg(long, default_value = "history")]
+        feature: String,
+    },
+    /// List snapshots, newest first, with counts.
+    Snapshots {
+        #[arg(long, default_value = "history")]
+        feature: String,
+    },
+}
+
+/// Runs a parsed command line; the caller turns the error into an exit code.
+pub fn run(cli: Cli) -> Result<i32> {
+    match &cli.command {
+        Command::Demo { out } => crate::demo::run(&cli, out.as_deref()),
+        Command::Health => health(&cli),
+        Command::Index { feature, report } => index(&cli, feature, *report),
+        Command::Sync { dry_run } => sync_cmd(&cli, *dry_run),
+        Command::Tracker(t) => match &t.command {
+            TrackerCommand::Export { out, feature } => export(&cli, out, feature),
+            TrackerCommand::Snapshots { feature } => snapshots(&cli, feature),
+        },
+    }
+}
+
+fn load_config(cli: &Cli) -> Result<EngineConfig> {
+    let mut cfg = EngineConfig::load(&cli.config)?;
+    if let Some(dir) = &cli.tracker {
+        cfg.root_dir = dir.clone();
+    }
+    Ok(cfg)
+}
+
+/// Loads the plugin and opens its source provider.
+pub fn open_source(cli: &Cli, cfg: &EngineConfig) -> Result<Source> {
+    let path = match &cli.plugin {
+        Some(p) => p.clone(),
+        None => crate::plugin::default_path()?,
+    };
+    let plugin = Plugin::load(&path)?;
+    plugin.open_source(&cfg.raw, &cli.instance)
+}
+
+fn progress_enabled(cli: &Cli) -> bool {
+    !cli.no_progress
+}
+
+fn stdout_json(v: &Value) -> Result<()> {
+    let mut out = io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, v)
+        .map_err(|e| HostError::io("cannot write to stdout", e.into()))?;
+    writeln!(out).map_err(|e| HostError::io("cannot write to stdout", e))
+}
+
+fn health(cli: &Cli) -> Result<i32> {
+    let cfg = load_config(cli)?;
+    let mut source = open_source(cli, &cfg)?;
+    let h = source.health()?;
+    let ok = h.get("ok").and_then(Value::as_bool).unwrap_or(false);
+    if cli.json {
+        stdout_json(&h)?;
+    } else {
+        let status = h.get("status").and_then(Value::as_str).unwrap_or("?");
+        let latency = h.get("latency_ms").and_then(Value::as_u64).unwrap_or(0);
+        println!("{status} ({latency} ms)");
+        if let Some(d) = h.get("details") {
+            for (k, v) in d.as_object().into_iter().flatten() {
+                println!(
+                    "  {k}: {}",
+                    v.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| v.to_string())
+                );
+            }
+        }
+    }
+    Ok(if ok { 0 } else { 1 })
+}
+
+fn index(cli: &Cli, feature: &str, with_report: bool) -> Result<i32> {
+    let cfg = load_config(cli)?;
+    let mut source = open_source(cli, &cfg)?;
+    let mut cursor = source.index(feature, &json!({}))?;
+    let mut display = ProgressDisplay::new(progress_enabled(cli));
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let w = |e: io::Error| HostError::io("cannot write to stdout", e);
+    let mut first = true;
+    if cli.json {
+        out.write_all(if with_report { b"{\"items\":{" } else { b"{" })
+            .map_err(w)?;
+    }
+    loop {
+        let step = cursor.next()?;
+        display.update(&step.progress);
+        for e in &step.entries {
+            if cli.json {
+                if !first {
+                    out.write_all(b",").map_err(w)?;
+                }
+                let key = serde_json::to_string(e.key.as_str()).unwrap_or_default();
+                write!(out, "\n  {key}: {}", e.item_json).map_err(w)?;
+            } else {
+                let item: Value = serde_json::from_str(&e.item_json).unwrap_or(Value::Null);
+                let s = |k: &str| {
+                    item.get(k)
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string()
+                };
+                let title = match item.get("series_title").and_then(Value::as_str) {
+                    Some(series) => format!("{series} - {}", s("title")),
+                    None => s("title"),
+                };
+                writeln!(out, "{:<34} {}  {}", e.key, s("watched_at"), title).map_err(w)?;
+            }
+            first = false;
+        }
+        if step.done {
+            break;
+        }
+    }
+    display.finish();
+    let report = cursor.report()?;
+    if cli.json {
+        out.write_all(b"\n}").map_err(w)?;
+        if with_report {
+            out.write_all(b",\"report\":").map_err(w)?;
+            serde_json::to_writer(&mut out, &report).map_err(|e| w(e.into()))?;
+            out.write_all(b"}").map_err(w)?;
+        }
+        out.write_all(b"\n").map_err(w)?;
+    }
+    out.flush().map_err(w)?;
+    if !(cli.json && with_report) {
+        eprint!("{}", crate::report::render_report(&report));
+    }
+    Ok(0)
+}
+
+fn sync_cmd(cli: &Cli, dry_run: bool) -> Result<i32> {
+    let cfg = load_config(cli)?;
+    let mut source = open_source(cli, &cfg)?;
+    let results = sync::run_pairs(&mut source, &cfg, dry_run, progress_enabled(cli))?;
+    if cli.json {
+        stdout_json(&json!({ "dry_run": dry_run, "pairs": results }))?;
+    } else {
+        for r in &results {
+            print!("{}", sync::render_human(r));
+        }
+    }
+    Ok(0)
+}
+
+fn tracker_dir(cli: &Cli) -> Result<PathBuf> {
+    match &cli.tracker {
+        Some(d) => Ok(d.clone()),
+        None => Ok(load_config(cli)?.root_dir),
+    }
+}
+
+fn open_tracker(dir: &Path) -> Result<Tracker> {
+    Tracker::open_existing_read_only(dir)?.ok_or_else(|| {
+        HostError::ConfigInvalid(format!(
+            "no Tracker at {}: run `host-sim sync` first (or pass --tracker DIR)",
+            dir.display()
+        ))
+    })
+}
+
+fn export(cli: &Cli, out: &Path, feature: &str) -> Result<i32> {
+    let tracker = open_tracker(&tracker_dir(cli)?)?;
+    let summary = tracker.export(feature, out)?;
+    if cli.json {
+        stdout_json(&serde_json::to_value(&summary).unwrap_or(Value::Null))?;
+    } else {
+        println!(
+            "exported {} item(s) and {} snapshot(s) to {}",
+            summary.item_count,
+            summary.snapshot_files.len(),
+            out.display()
+        );
+    }
+    Ok(0)
+}
+
+fn snapshots(cli: &Cli, feature: &str) -> Result<i32> {
+    let tracker = open_tracker(&tracker_dir(cli)?)?;
+    let list = tracker.snapshots(feature)?;
+    if cli.json {
+        stdout_json(&serde_json::to_value(&list).unwrap_or(Value::Null))?;
+    } else if list.is_empty() {
+        println!("no snapshots yet");
+    } else {
+        println!(
+            "{:<18} {:>8} {:>8} {:>8}",
+            "snapshot", "items", "added", "updated"
+        );
+        for s in &list {
+            println!(
+                "{:<18} {:>8} {:>8} {:>8}",
+                s.stamp, s.item_count, s.added, s.updated
+            );
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,296 @@
+//! Running pairs: Tautulli -> Tracker imports (streamed batch by batch into one Tracker
+//! transaction), and writes aimed at the read-only source, which the plugin must refuse.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::config::{EngineConfig, Pair};
+use crate::error::{HostError, Result};
+use crate::plugin::Source;
+use crate::progress::ProgressDisplay;
+use crate::tracker::{ImportOutcome, SnapshotInfo, Tracker};
+
+/// The provider name of the plugin's source and of the Tracker.
+pub const TAUTULLI: &str = "TAUTULLI";
+pub const CROSSWATCH: &str = "CROSSWATCH";
+
+pub fn now_epoch() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// What one pair did (or, in a dry run, would do).
+#[derive(Debug, Serialize)]
+pub struct PairResult {
+    pub source: String,
+    pub target: String,
+    pub feature: String,
+    pub dry_run: bool,
+    #[serde(flatten)]
+    pub kind: PairKind,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PairKind {
+    /// Tautulli -> Tracker.
+    Import {
+        /// The plugin's index report (pages, rows, skipped by reason, unresolved, complete...).
+        report: Value,
+        added: u64,
+        updated: u64,
+        unchanged: u64,
+        total_after: u64,
+        sample_added: Vec<String>,
+        sample_updated: Vec<String>,
+        snapshot: Option<SnapshotInfo>,
+        snapshots_pruned: usize,
+        unresolved_file: Option<String>,
+    },
+    /// Tracker -> Tautulli: every item refused by the read-only source.
+    Rejected {
+        code: String,
+        message: String,
+        rejected_keys: u64,
+        sample_keys: Vec<String>,
+    },
+}
+
+/// Runs every pair of the config in order.
+pub fn run_pairs(
+    source: &mut Source,
+    cfg: &EngineConfig,
+    dry_run: bool,
+    progress: bool,
+) -> Result<Vec<PairResult>> {
+    let mut results = Vec::new();
+    for pair in &cfg.pairs {
+        results.push(run_pair(source, cfg, pair, dry_run, progress)?);
+    }
+    Ok(results)
+}
+
+pub fn run_pair(
+    source: &mut Source,
+    cfg: &EngineConfig,
+    pair: &Pair,
+    dry_run: bool,
+    progress: bool,
+) -> Result<PairResult> {
+    let kind = match (pair.source.as_str(), pair.target.as_str()) {
+        (TAUTULLI, CROSSWATCH) => import(source, cfg, &pair.feature, dry_run, progress)?,
+        (CROSSWATCH, TAUTULLI) => write_into_source(source, cfg, &pair.feature, dry_run)?,
+        (s, t) => {
+            return Err(HostError::ConfigInvalid(format!(
+                "pair {s} -> {t} is not something this host runs: use TAUTULLI -> CROSSWATCH \
+                 (import), or CROSSWATCH -> TAUTULLI (refused: Tautulli is read-only)"
+            )))
+        }
+    };
+    Ok(PairResult {
+        source: pair.source.clone(),
+        target: pair.target.clone(),
+        feature: pair.feature.clone(),
+        dry_run,
+        kind,
+    })
+}
+
+/// Reads the plugin's index and folds it into the Tracker in one transaction.
+fn import(
+    source: &mut Source,
+    cfg: &EngineConfig,
+    feature: &str,
+    dry_run: bool,
+    progress: bool,
+) -> Result<PairKind> {
+    let mut cursor = source.index(feature, &json!({}))?;
+    // A dry run must not even create the Tracker: plan against the stored state, or an
+    // empty throwaway one when there is none yet.
+    let mut scratch = None;
+    let mut tracker = if dry_run {
+        match Tracker::open_existing_read_only(&cfg.root_dir)? {
+            Some(t) => t,
+            None => {
+                let dir = tempfile::tempdir()
+                    .map_err(|e| HostError::io("cannot create a scratch directory", e))?;
+                let t = Tracker::open(dir.path())?;
+                scratch = Some(dir);
+                t
+            }
+        }
+    } else {
+        Tracker::open(&cfg.root_dir)?
+    };
+    let mut display = ProgressDisplay::new(progress);
+    let outcome: ImportOutcome = {
+        let mut import = tracker.begin_import(feature, dry_run)?;
+        let mut batch: Vec<(String, String)> = Vec::new();
+        loop {
+            let step = cursor.next()?;
+            display.update(&step.progress);
+            if !step.entries.is_empty() {
+                batch.clear();
+                batch.extend(
+                    step.entries
+                        .into_iter()
+                        .map(|e| (e.key.into_string(), e.item_json.into_string())),
+                );
+                import.add_batch(&batch)?;
+            }
+            if step.done {
+                break;
+            }
+        }
+        import.finish(now_epoch())?
+    };
+    display.finish();
+    let report = cursor.report()?;
+
+    let mut pruned = 0;
+    let mut unresolved_file = None;
+    if !dry_run {
+        pruned = tracker.apply_retention(feature, cfg.retention, now_epoch())?;
+        let lines: Vec<String> = report
+            .get("unresolved")
+            .and_then(Value::as_array)
+            .map(|list| list.iter().map(Value::to_string).collect())
+            .unwrap_or_default();
+        let path = tracker.write_unresolved(&lines)?;
+        if !lines.is_empty() {
+            unresolved_file = Some(path.display().to_string());
+        }
+    }
+    drop(scratch);
+    Ok(PairKind::Import {
+        report,
+        added: outcome.added,
+        updated: outcome.updated,
+        unchanged: outcome.unchanged,
+        total_after: outcome.total_after,
+        sample_added: outcome.sample_added,
+        sample_updated: outcome.sample_updated,
+        snapshot: outcome.snapshot,
+        snapshots_pruned: pruned,
+        unresolved_file,
+    })
+}
+
+/// Sends the Tracker's items to the source's `add`: the plugin must refuse them all with
+/// `read_only`. Any other answer is reported as the error it is.
+fn write_into_source(
+    source: &mut Source,
+    cfg: &EngineConfig,
+    feature: &str,
+    dry_run: bool,
+) -> Result<PairKind> {
+    let state = match Tracker::open_existing_read_only(&cfg.root_dir)? {
+        Some(t) => t.state(feature)?,
+        None => Vec::new(),
+    };
+    let keys: Vec<String> = state.iter().map(|(k, _)| k.clone()).collect();
+    let mut items = Vec::with_capacity(state.len());
+    for (key, item) in &state {
+        let v: Value = serde_json::from_str(item).map_err(|e| HostError::Protocol {
+            what: "tracker item",
+            reason: format!("{key}: {e}"),
+        })?;
+        items.push(v);
+    }
+    match source.add(feature, &Value::Array(items), dry_run) {
+        Err(HostError::ReadOnly(message)) => Ok(PairKind::Rejected {
+            code: "read_only".into(),
+            message,
+            rejected_keys: keys.len() as u64,
+            sample_keys: keys.into_iter().take(20).collect(),
+        }),
+        Err(other) => Err(other),
+        Ok(answer) => Err(HostError::Protocol {
+            what: "write answer",
+            reason: format!("a read-only source accepted a write: {answer}"),
+        }),
+    }
+}
+
+/// Human-readable lines for one pair.
+pub fn render_human(r: &PairResult) -> String {
+    let mut out = format!(
+        "{} -> {} ({}){}\n",
+        r.source,
+        r.target,
+        r.feature,
+        if r.dry_run {
+            "  [dry run: nothing written]"
+        } else {
+            ""
+        }
+    );
+    match &r.kind {
+        PairKind::Import {
+            report,
+            added,
+            updated,
+            unchanged,
+            total_after,
+            sample_added,
+            sample_updated,
+            snapshot,
+            snapshots_pruned,
+            unresolved_file,
+        } => {
+            out += &crate::report::render_report(report);
+            if r.dry_run {
+                out += &format!("  plan: {added} to add, {unchanged} already present, {updated} newer play than stored\n");
+                if !sample_added.is_empty() {
+                    out += &format!(
+                        "    e.g. to add: {}\n",
+                        sample_added
+                            .iter()
+                            .take(5)
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+                if !sample_updated.is_empty() {
+                    out += &format!(
+                        "    e.g. newer: {}\n",
+                        sample_updated
+                            .iter()
+                            .take(5)
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+            } else {
+                out += &format!(
+                    "  tracker: {added} added, {updated} updated (newer play), {unchanged} unchanged; {total_after} items in total\n"
+                );
+                match snapshot {
+                    Some(s) => out += &format!("  snapshot {} ({} items)\n", s.stamp, s.item_count),
+                    None => out += "  no change: no new snapshot\n",
+                }
+                if *snapshots_pruned > 0 {
+                    out += &format!("  retention removed {snapshots_pruned} old snapshot(s)\n");
+                }
+                if let Some(f) = unresolved_file {
+                    out += &format!("  unresolved items listed in {f}\n");
+                }
+            }
+        }
+        PairKind::Rejected {
+            code,
+            message,
+            rejected_keys,
+            ..
+        } => {
+            out += &format!("  {rejected_keys} item(s) rejected: {code} ({message})\n");
+        }
+    }
+    out
+}

@@ -1,0 +1,207 @@
+//! The Tautulli source provider: the engine's provider surface in plain Rust types. The
+//! [`ffi`](crate::ffi) module puts it behind the contract.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use crate::client::{Client, Command};
+use crate::config::TautulliConfig;
+use crate::cursor::HistoryCursor;
+use crate::error::{Error, Result};
+use crate::rows::TautulliInfo;
+
+/// Upper-case provider id, as the engine names providers.
+pub const NAME: &str = "TAUTULLI";
+pub const LABEL: &str = "Tautulli";
+/// The only feature this source provides.
+pub const HISTORY: &str = "history";
+
+pub fn features() -> Value {
+    json!({"watchlist": false, "ratings": false, "history": true, "playlists": false})
+}
+
+/// Static capabilities. `index_semantics` is what a *complete* read offers; every index
+/// report restates the semantics of that particular read (`delta` when it was cut short).
+pub fn capabilities() -> Value {
+    json!({
+        "bidirectional": false,
+        "provides_ids": true,
+        "index_semantics": "present",
+        "can_source": true,
+        "can_target": false,
+        "read_only": true,
+        "observed_deletes": false,
+        "rewatches": true
+    })
+}
+
+pub fn manifest() -> Value {
+    json!({
+        "name": NAME,
+        "label": LABEL,
+        "version": env!("CARGO_PKG_VERSION"),
+        "type": "sync",
+        "bidirectional": false,
+        "features": features(),
+        "requires": [],
+        "capabilities": capabilities(),
+        "description": "Read-only import of Plex watch history recorded by Tautulli: completed \
+                        plays only, external IDs resolved per show, newest play per item or \
+                        every rewatch. Writes are refused."
+    })
+}
+
+/// An open Tautulli source: a checked config and an HTTP client.
+pub struct TautulliSource {
+    cfg: TautulliConfig,
+    client: Arc<Client>,
+}
+
+impl TautulliSource {
+    /// Opens the source from the engine's whole config (JSON) and an instance id.
+    pub fn open(config_json: &str, instance: &str) -> Result<Self> {
+        let cfg: Value = serde_json::from_str(config_json).map_err(|e| Error::ConfigInvalid {
+            key: "(config)".into(),
+            reason: format!("not valid JSON: {e}"),
+        })?;
+        let cfg = TautulliConfig::from_engine_config(&cfg, instance)?;
+        let client = Arc::new(Client::new(&cfg)?);
+        Ok(Self { cfg, client })
+    }
+
+    pub fn config(&self) -> &TautulliConfig {
+        &self.cfg
+    }
+
+    /// `{ok, status, latency_ms, details}`: `ok`, `auth_failed` (the engine then skips the
+    /// pair), `down` (unreachable) or `degraded` (it answers, but not as Tautulli should).
+    pub fn health(&self) -> Value {
+        let started = Instant::now();
+        let answer: Result<TautulliInfo> = self.client.call(Command::GetTautulliInfo, &[]);
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let (ok, status, details) = match answer {
+            Ok(info) => (
+                true,
+                "ok",
+                json!({"tautulli_version": info.tautulli_version, "server_url": self.client.server_url()}),
+            ),
+            Err(e) => {
+                let status = match &e {
+                    Error::AuthFailed { .. } => "auth_failed",
+                    Error::Unreachable { .. } | Error::RateLimited { .. } => "down",
+                    Error::ServerError { status, .. } if matches!(status, 502..=504) => "down",
+                    _ => "degraded",
+                };
+                (
+                    false,
+                    status,
+                    json!({"error": e.to_string(), "code": e.code().name(), "server_url": self.client.server_url()}),
+                )
+            }
+        };
+        json!({
+            "ok": ok,
+            "status": status,
+            "latency_ms": latency_ms,
+            "details": details,
+            "features": features(),
+        })
+    }
+
+    /// Starts an index read of `feature` (only `history`).
+    pub fn index(&self, feature: &str, options_json: &str) -> Result<HistoryCursor> {
+        check_feature(feature)?;
+        let options: Value = if options_json.trim().is_empty() {
+            json!({})
+        } else {
+            serde_json::from_str(options_json).map_err(|e| Error::ConfigInvalid {
+                key: "(index options)".into(),
+                reason: format!("not valid JSON: {e}"),
+            })?
+        };
+        if !options.is_object() {
+            return Err(Error::ConfigInvalid {
+                key: "(index options)".into(),
+                reason: format!("expected a JSON object, found {options}"),
+            });
+        }
+        Ok(HistoryCursor::new(self.client.clone(), self.cfg.clone()))
+    }
+
+    /// `add` and `remove`: always refused, for every feature, before anything is parsed or
+    /// sent. A typed `read_only` error, never a silent `ok:true, count:0`.
+    pub fn write(&self, feature: &str) -> Result<String> {
+        Err(Error::ReadOnly {
+            feature: feature.to_string(),
+        })
+    }
+}
+
+fn check_feature(feature: &str) -> Result<()> {
+    if feature == HISTORY {
+        Ok(())
+    } else {
+        Err(Error::UnsupportedFeature {
+            feature: feature.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source() -> TautulliSource {
+        // Port 9 (discard) on loopback: nothing is sent in these tests.
+        TautulliSource::open(
+            r#"{"tautulli":{"server_url":"127.0.0.1:9","api_key":"0123456789abcdef0123456789abcdef"}}"#,
+            "",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn manifest_says_read_only_history_source() {
+        let m = manifest();
+        assert_eq!(m["name"], "TAUTULLI");
+        assert_eq!(m["type"], "sync");
+        assert_eq!(m["features"]["history"], true);
+        assert_eq!(m["features"]["watchlist"], false);
+        assert_eq!(m["capabilities"]["read_only"], true);
+        assert_eq!(m["capabilities"]["can_target"], false);
+    }
+
+    #[test]
+    fn writes_are_refused_for_every_feature() {
+        let s = source();
+        for f in ["history", "watchlist", "ratings", "nonsense", ""] {
+            let e = s.write(f).unwrap_err();
+            assert_eq!(e.code(), crosswatch_contract::ErrorCode::READ_ONLY, "{f}");
+        }
+    }
+
+    #[test]
+    fn index_accepts_only_history_and_object_options() {
+        let s = source();
+        assert!(matches!(
+            s.index("watchlist", "{}").err().unwrap(),
+            Error::UnsupportedFeature { .. }
+        ));
+        assert!(matches!(
+            s.index("history", "[1]").err().unwrap(),
+            Error::ConfigInvalid { .. }
+        ));
+        assert!(matches!(
+            s.index("history", "{oops").err().unwrap(),
+            Error::ConfigInvalid { .. }
+        ));
+    }
+
+    #[test]
+    fn bad_config_json_is_config_invalid() {
+        let e = TautulliSource::open("{not json", "").err().unwrap();
+        assert_eq!(e.code(), crosswatch_contract::ErrorCode::CONFIG_INVALID);
+    }
+}
