@@ -155,22 +155,21 @@ impl TautulliConfig {
     /// block; any other id is `tautulli.instances.<id>` merged over the base block (objects
     /// merged key by key, the instance winning; an instance `null` leaf means "default").
     pub fn from_engine_config(cfg: &Value, instance: &str) -> Result<Self> {
-        let base = match cfg.get("tautulli") {
-            Some(Value::Object(m)) => m,
-            None | Some(Value::Null) => {
-                return Err(invalid(
+        let base =
+            match cfg.get("tautulli") {
+                Some(Value::Object(m)) => m,
+                None | Some(Value::Null) => return Err(invalid(
                     "tautulli",
                     "the config has no `tautulli` block; add one with at least `server_url` and \
                      `api_key`",
-                ))
-            }
-            Some(other) => {
-                return Err(invalid(
-                    "tautulli",
-                    format!("found {}, expected an object", describe(other)),
-                ))
-            }
-        };
+                )),
+                Some(other) => {
+                    return Err(invalid(
+                        "tautulli",
+                        format!("found {}, expected an object", describe(other)),
+                    ))
+                }
+            };
         let mut layers = Vec::with_capacity(2);
         if !instance.is_empty() {
             let key = format!("tautulli.instances.{instance}");
@@ -180,12 +179,18 @@ impl TautulliConfig {
                 Some(other) => {
                     return Err(invalid(
                         "tautulli.instances",
-                        format!("found {}, expected an object of named instances", describe(other)),
+                        format!(
+                            "found {}, expected an object of named instances",
+                            describe(other)
+                        ),
                     ))
                 }
             };
             match instances.and_then(|m| m.get(instance)) {
-                Some(Value::Object(m)) => layers.push(Layer { map: m, prefix: key }),
+                Some(Value::Object(m)) => layers.push(Layer {
+                    map: m,
+                    prefix: key,
+                }),
                 Some(other) => {
                     return Err(invalid(
                         &key,
@@ -300,7 +305,11 @@ impl TautulliConfig {
             watched_only: l.bool(&["history", "watched_only"], d.watched_only)?,
             min_percent: l.int(&["history", "min_percent"], d.min_percent.into(), 0, 100)? as u8,
             include_live: l.bool(&["history", "include_live"], d.include_live)?,
-            watched_at: l.choice(&["history", "watched_at"], &TimeField::ALL, TimeField::as_str)?,
+            watched_at: l.choice(
+                &["history", "watched_at"],
+                &TimeField::ALL,
+                TimeField::as_str,
+            )?,
             rewatches: l.bool(&["history", "rewatches"], d.rewatches)?,
             mode: l.choice(&["history", "mode"], &Mode::ALL, Mode::as_str)?,
         };
@@ -519,38 +528,37 @@ fn describe(v: &Value) -> String {
 /// pasted `/api/v2` suffix (the client appends it), and refuses queries and fragments.
 fn normalise_url(raw: &str) -> std::result::Result<String, String> {
     let raw = raw.trim();
-    let expected = "expected a URL such as \"http://192.168.1.10:8181\" or \"https://host/tautulli\"";
-    let with_scheme = match raw.find("://") {
-        Some(i) => {
-            let scheme = raw[..i].to_ascii_lowercase();
+    let expected =
+        "expected a URL such as \"http://192.168.1.10:8181\" or \"https://host/tautulli\"";
+    let (scheme, rest) = match raw.split_once("://") {
+        Some((scheme, rest)) => {
+            let scheme = scheme.to_ascii_lowercase();
             if scheme != "http" && scheme != "https" {
                 return Err(format!(
                     "found \"{raw}\" with scheme `{scheme}`, expected http:// or https://"
                 ));
             }
-            format!("{scheme}{}", &raw[i..])
+            (scheme, rest)
         }
-        None => format!("http://{raw}"),
+        None => ("http".to_string(), raw),
     };
-    if with_scheme.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!("found \"{raw}\" containing spaces, {expected}"));
     }
-    if with_scheme.contains(['?', '#']) {
+    if rest.contains(['?', '#']) {
         return Err(format!(
             "found \"{raw}\" with a query or fragment, {expected} (the API path is added for you)"
         ));
     }
-    let mut url = with_scheme.trim_end_matches('/').to_string();
-    if url.to_ascii_lowercase().ends_with("/api/v2") {
-        url.truncate(url.len() - "/api/v2".len());
-        url = url.trim_end_matches('/').to_string();
+    let mut rest = rest.trim_end_matches('/');
+    if rest.to_ascii_lowercase().ends_with("/api/v2") {
+        rest = rest[..rest.len() - "/api/v2".len()].trim_end_matches('/');
     }
-    let after_scheme = &url[url.find("://").map_or(0, |i| i + 3)..];
-    let host = after_scheme.split('/').next().unwrap_or("");
+    let host = rest.split('/').next().unwrap_or("");
     if host.is_empty() || host.starts_with(':') {
         return Err(format!("found \"{raw}\" without a host, {expected}"));
     }
-    Ok(url)
+    Ok(format!("{scheme}://{rest}"))
 }
 
 #[cfg(test)]
@@ -625,9 +633,15 @@ mod tests {
         assert_eq!(c.history.user_id, None);
         assert_eq!(c.history.per_page, 1000);
         assert_eq!(c.history.watched_at, TimeField::Stopped);
-        assert_eq!(load(json!({"history": null})).unwrap().history, HistoryConfig::default());
         assert_eq!(
-            load(json!({"history": {"user_id": 7}})).unwrap().history.user_id,
+            load(json!({"history": null})).unwrap().history,
+            HistoryConfig::default()
+        );
+        assert_eq!(
+            load(json!({"history": {"user_id": 7}}))
+                .unwrap()
+                .history
+                .user_id,
             Some(7)
         );
     }
@@ -649,7 +663,10 @@ mod tests {
         }
         let (key, reason) = config_err(json!({"server_url": "ftp://host"}));
         assert_eq!(key, "tautulli.server_url");
-        assert!(reason.contains("ftp") && reason.contains("http://"), "{reason}");
+        assert!(
+            reason.contains("ftp") && reason.contains("http://"),
+            "{reason}"
+        );
         let (_, reason) = config_err(json!({"server_url": "http://host:8181/?x=1"}));
         assert!(reason.contains("query"), "{reason}");
         let (_, reason) = config_err(json!({"server_url": "http://"}));
@@ -676,7 +693,10 @@ mod tests {
         assert!(e.to_string().contains("http://"), "{e}");
         let (key, reason) = config_err(json!({"api_key": "  "}));
         assert_eq!(key, "tautulli.api_key");
-        assert!(reason.contains("Settings > Web Interface > API"), "{reason}");
+        assert!(
+            reason.contains("Settings > Web Interface > API"),
+            "{reason}"
+        );
         let e = TautulliConfig::from_engine_config(&json!({"other": {}}), "").unwrap_err();
         assert!(e.to_string().contains("`tautulli`"), "{e}");
     }
@@ -684,19 +704,63 @@ mod tests {
     #[test]
     fn wrong_values_name_key_found_and_expected() {
         let cases = [
-            (json!({"history": {"per_page": 0}}), "tautulli.history.per_page", "1 to 10000"),
-            (json!({"history": {"per_page": 10001}}), "tautulli.history.per_page", "10001"),
-            (json!({"history": {"per_page": "abc"}}), "tautulli.history.per_page", "\"abc\""),
-            (json!({"history": {"min_percent": 101}}), "tautulli.history.min_percent", "0 to 100"),
-            (json!({"history": {"user_id": "bob"}}), "tautulli.history.user_id", "\"bob\""),
-            (json!({"history": {"user_id": -1}}), "tautulli.history.user_id", "-1"),
-            (json!({"history": {"watched_at": "end"}}), "tautulli.history.watched_at", "\"stopped\", \"date\", \"started\""),
-            (json!({"history": {"mode": 3}}), "tautulli.history.mode", "\"full\", \"incremental\""),
-            (json!({"history": {"watched_only": "yes"}}), "tautulli.history.watched_only", "true or false"),
-            (json!({"history": 5}), "tautulli.history", "expected an object"),
+            (
+                json!({"history": {"per_page": 0}}),
+                "tautulli.history.per_page",
+                "1 to 10000",
+            ),
+            (
+                json!({"history": {"per_page": 10001}}),
+                "tautulli.history.per_page",
+                "10001",
+            ),
+            (
+                json!({"history": {"per_page": "abc"}}),
+                "tautulli.history.per_page",
+                "\"abc\"",
+            ),
+            (
+                json!({"history": {"min_percent": 101}}),
+                "tautulli.history.min_percent",
+                "0 to 100",
+            ),
+            (
+                json!({"history": {"user_id": "bob"}}),
+                "tautulli.history.user_id",
+                "\"bob\"",
+            ),
+            (
+                json!({"history": {"user_id": -1}}),
+                "tautulli.history.user_id",
+                "-1",
+            ),
+            (
+                json!({"history": {"watched_at": "end"}}),
+                "tautulli.history.watched_at",
+                "\"stopped\", \"date\", \"started\"",
+            ),
+            (
+                json!({"history": {"mode": 3}}),
+                "tautulli.history.mode",
+                "\"full\", \"incremental\"",
+            ),
+            (
+                json!({"history": {"watched_only": "yes"}}),
+                "tautulli.history.watched_only",
+                "true or false",
+            ),
+            (
+                json!({"history": 5}),
+                "tautulli.history",
+                "expected an object",
+            ),
             (json!({"timeout": 0}), "tautulli.timeout", "above 0"),
             (json!({"timeout": "soon"}), "tautulli.timeout", "\"soon\""),
-            (json!({"verify_ssl": 1}), "tautulli.verify_ssl", "a number 1"),
+            (
+                json!({"verify_ssl": 1}),
+                "tautulli.verify_ssl",
+                "a number 1",
+            ),
             (json!({"max_retries": 2.5}), "tautulli.max_retries", "2.5"),
             (json!({"concurrency": 0}), "tautulli.concurrency", "1 to 64"),
         ];
@@ -743,8 +807,15 @@ mod tests {
         assert_eq!(c.history.user_id, Some(3));
 
         let c = TautulliConfig::from_engine_config(&cfg, "nulls").unwrap();
-        assert_eq!(c.timeout, Duration::from_secs(10), "instance null = default");
-        assert_eq!(c.history.per_page, 200, "a null object does not hide the base block");
+        assert_eq!(
+            c.timeout,
+            Duration::from_secs(10),
+            "instance null = default"
+        );
+        assert_eq!(
+            c.history.per_page, 200,
+            "a null object does not hide the base block"
+        );
 
         let base = TautulliConfig::from_engine_config(&cfg, "").unwrap();
         assert_eq!(base.server_url, "http://base:8181");

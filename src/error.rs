@@ -94,9 +94,9 @@ impl Error {
             Self::ConfigInvalid { .. } => ErrorCode::CONFIG_INVALID,
             Self::AuthFailed { .. } => ErrorCode::AUTH_FAILED,
             Self::Unreachable { .. } | Self::RateLimited { .. } => ErrorCode::UNREACHABLE,
-            Self::ServerError { status, .. } if matches!(status, 502..=504) => {
-                ErrorCode::UNREACHABLE
-            }
+            Self::ServerError {
+                status: 502..=504, ..
+            } => ErrorCode::UNREACHABLE,
             Self::BadResponse { .. } | Self::TautulliError { .. } | Self::ServerError { .. } => {
                 ErrorCode::BAD_RESPONSE
             }

@@ -294,7 +294,10 @@ mod tests {
             }
         );
         for (raw, level) in [
-            ("plex://episode/5d9c0873ffd9ef001e99b9dc", PlexLevel::Episode),
+            (
+                "plex://episode/5d9c0873ffd9ef001e99b9dc",
+                PlexLevel::Episode,
+            ),
             ("PLEX://Show/abc?lang=en", PlexLevel::Show),
             ("  plex://season/602e67e6#frag ", PlexLevel::Season),
         ] {
@@ -334,11 +337,17 @@ mod tests {
     #[test]
     fn legacy_tmdb_movie_and_tv() {
         let g = legacy("com.plexapp.agents.themoviedb://550?lang=en");
-        assert_eq!((g.kind, g.value.as_str(), g.level), (IdKind::Tmdb, "550", IdLevel::Item));
+        assert_eq!(
+            (g.kind, g.value.as_str(), g.level),
+            (IdKind::Tmdb, "550", IdLevel::Item)
+        );
         assert_eq!((g.season, g.episode), (None, None));
 
         let g = legacy("com.plexapp.agents.themoviedb://1399/1/1?lang=en");
-        assert_eq!((g.kind, g.value.as_str(), g.level), (IdKind::Tmdb, "1399", IdLevel::Show));
+        assert_eq!(
+            (g.kind, g.value.as_str(), g.level),
+            (IdKind::Tmdb, "1399", IdLevel::Show)
+        );
         assert_eq!((g.season, g.episode), (Some(1), Some(1)));
     }
 
@@ -346,7 +355,10 @@ mod tests {
     fn legacy_tvdb_is_always_the_show() {
         let g = legacy("com.plexapp.agents.thetvdb://121361/6/1?lang=en");
         assert_eq!(g.agent, Agent::TheTvdb);
-        assert_eq!((g.kind, g.value.as_str(), g.level), (IdKind::Tvdb, "121361", IdLevel::Show));
+        assert_eq!(
+            (g.kind, g.value.as_str(), g.level),
+            (IdKind::Tvdb, "121361", IdLevel::Show)
+        );
         assert_eq!((g.season, g.episode), (Some(6), Some(1)));
 
         let g = legacy("com.plexapp.agents.thetvdb://121361");
@@ -356,18 +368,27 @@ mod tests {
         assert_eq!((g.season, g.episode), (Some(6), None));
 
         let g = legacy("com.plexapp.agents.thetvdbdvd://121361/6/10");
-        assert_eq!((g.kind, g.season, g.episode), (IdKind::Tvdb, Some(6), Some(10)));
+        assert_eq!(
+            (g.kind, g.season, g.episode),
+            (IdKind::Tvdb, Some(6), Some(10))
+        );
     }
 
     #[test]
     fn hama_forms() {
         let g = legacy("com.plexapp.agents.hama://anidb-23/1/1?lang=en");
         assert_eq!(g.agent, Agent::Hama);
-        assert_eq!((g.kind, g.value.as_str(), g.level), (IdKind::Anidb, "23", IdLevel::Show));
+        assert_eq!(
+            (g.kind, g.value.as_str(), g.level),
+            (IdKind::Anidb, "23", IdLevel::Show)
+        );
         assert_eq!((g.season, g.episode, g.ordering), (Some(1), Some(1), None));
 
         let g = legacy("com.plexapp.agents.hama://tvdb-81189/2/3");
-        assert_eq!((g.kind, g.value.as_str(), g.ordering), (IdKind::Tvdb, "81189", None));
+        assert_eq!(
+            (g.kind, g.value.as_str(), g.ordering),
+            (IdKind::Tvdb, "81189", None)
+        );
         for n in 2..=6u8 {
             let g = legacy(&format!("com.plexapp.agents.hama://TVDB{n}-81189/1/5"));
             assert_eq!((g.kind, g.value.as_str()), (IdKind::Tvdb, "81189"));
@@ -375,26 +396,62 @@ mod tests {
             assert_eq!((g.season, g.episode), (Some(1), Some(5)));
         }
         let g = legacy("com.plexapp.agents.hama://tmdb-129");
-        assert_eq!((g.kind, g.value.as_str(), g.level), (IdKind::Tmdb, "129", IdLevel::Item));
+        assert_eq!(
+            (g.kind, g.value.as_str(), g.level),
+            (IdKind::Tmdb, "129", IdLevel::Item)
+        );
         let g = legacy("com.plexapp.agents.hama://imdb-tt0245429?lang=ja");
-        assert_eq!((g.kind, g.value.as_str(), g.level), (IdKind::Imdb, "tt0245429", IdLevel::Item));
+        assert_eq!(
+            (g.kind, g.value.as_str(), g.level),
+            (IdKind::Imdb, "tt0245429", IdLevel::Item)
+        );
         let g = legacy("com.plexapp.agents.hama://anidb2-23/1/1");
         assert_eq!((g.kind, g.ordering), (IdKind::Anidb, Some(2)));
 
-        assert!(matches!(parse("com.plexapp.agents.hama://foo-23/1/1"), Guid::Unknown(_)));
-        assert!(matches!(parse("com.plexapp.agents.hama://anidb23"), Guid::Unknown(_)));
-        assert!(matches!(parse("com.plexapp.agents.hama://anidb-0/1/1"), Guid::Unknown(_)));
+        assert!(matches!(
+            parse("com.plexapp.agents.hama://foo-23/1/1"),
+            Guid::Unknown(_)
+        ));
+        assert!(matches!(
+            parse("com.plexapp.agents.hama://anidb23"),
+            Guid::Unknown(_)
+        ));
+        assert!(matches!(
+            parse("com.plexapp.agents.hama://anidb-0/1/1"),
+            Guid::Unknown(_)
+        ));
     }
 
     #[test]
     fn metadata_list_entries_are_external() {
-        assert_eq!(parse("imdb://tt0133093"), Guid::External(IdKind::Imdb, "tt0133093".into()));
-        assert_eq!(parse("IMDB://TT0133093"), Guid::External(IdKind::Imdb, "tt0133093".into()));
-        assert_eq!(parse("tmdb://603"), Guid::External(IdKind::Tmdb, "603".into()));
-        assert_eq!(parse("tvdb://169?x=1"), Guid::External(IdKind::Tvdb, "169".into()));
-        assert_eq!(parse("trakt://481"), Guid::External(IdKind::Trakt, "481".into()));
-        assert_eq!(parse("anidb://23"), Guid::External(IdKind::Anidb, "23".into()));
-        assert_eq!(parse("tmdb://movie/603"), Guid::External(IdKind::Tmdb, "603".into()));
+        assert_eq!(
+            parse("imdb://tt0133093"),
+            Guid::External(IdKind::Imdb, "tt0133093".into())
+        );
+        assert_eq!(
+            parse("IMDB://TT0133093"),
+            Guid::External(IdKind::Imdb, "tt0133093".into())
+        );
+        assert_eq!(
+            parse("tmdb://603"),
+            Guid::External(IdKind::Tmdb, "603".into())
+        );
+        assert_eq!(
+            parse("tvdb://169?x=1"),
+            Guid::External(IdKind::Tvdb, "169".into())
+        );
+        assert_eq!(
+            parse("trakt://481"),
+            Guid::External(IdKind::Trakt, "481".into())
+        );
+        assert_eq!(
+            parse("anidb://23"),
+            Guid::External(IdKind::Anidb, "23".into())
+        );
+        assert_eq!(
+            parse("tmdb://movie/603"),
+            Guid::External(IdKind::Tmdb, "603".into())
+        );
         assert!(matches!(parse("tmdb://abc"), Guid::Unknown(_)));
         assert!(matches!(parse("tmdb://0"), Guid::Unknown(_)));
         assert!(matches!(parse("imdb://nm0000206"), Guid::Unknown(_)));
@@ -406,7 +463,10 @@ mod tests {
     fn unmatched_and_unknown() {
         assert_eq!(parse("local://9001"), Guid::Unmatched);
         assert_eq!(parse("LOCAL://9001"), Guid::Unmatched);
-        assert_eq!(parse("com.plexapp.agents.none://abc?lang=xn"), Guid::Unmatched);
+        assert_eq!(
+            parse("com.plexapp.agents.none://abc?lang=xn"),
+            Guid::Unmatched
+        );
         assert_eq!(parse("com.plexapp.agents.localmedia://1"), Guid::Unmatched);
         assert_eq!(
             parse(" com.plexapp.agents.youtube://xyz?lang=en "),
@@ -414,24 +474,40 @@ mod tests {
         );
         assert_eq!(parse("garbage"), Guid::Unknown("garbage".into()));
         assert_eq!(parse(""), Guid::Unknown(String::new()));
-        assert!(matches!(parse("com.plexapp.agents.imdb://nope"), Guid::Unknown(_)));
-        assert!(matches!(parse("com.plexapp.agents.themoviedb://12ab/1/1"), Guid::Unknown(_)));
+        assert!(matches!(
+            parse("com.plexapp.agents.imdb://nope"),
+            Guid::Unknown(_)
+        ));
+        assert!(matches!(
+            parse("com.plexapp.agents.themoviedb://12ab/1/1"),
+            Guid::Unknown(_)
+        ));
     }
 
     #[test]
     fn fragment_without_query_is_ignored() {
         let g = legacy("com.plexapp.agents.thetvdb://121361/6/1#x?y");
-        assert_eq!((g.value.as_str(), g.season, g.episode), ("121361", Some(6), Some(1)));
+        assert_eq!(
+            (g.value.as_str(), g.season, g.episode),
+            ("121361", Some(6), Some(1))
+        );
         let g = legacy("com.plexapp.agents.thetvdb://121361/6/2?lang=en#x");
         assert_eq!(g.episode, Some(2));
     }
 
     #[test]
     fn lists_keep_one_level() {
-        let list: Vec<String> = ["imdb://tt0903747", "tmdb://1396", "tvdb://81189", "tmdb://9", "junk", "plex://show/abc"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let list: Vec<String> = [
+            "imdb://tt0903747",
+            "tmdb://1396",
+            "tvdb://81189",
+            "tmdb://9",
+            "junk",
+            "plex://show/abc",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let ids = ids_from_list(&list);
         assert_eq!(
             serde_json::to_string(&ids).unwrap(),

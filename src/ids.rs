@@ -386,7 +386,17 @@ mod tests {
 
     #[test]
     fn placeholders_are_not_ids() {
-        for p in ["", "  ", "0", "none", "NONE", "Null", "unknown", "NaN", "undefined"] {
+        for p in [
+            "",
+            "  ",
+            "0",
+            "none",
+            "NONE",
+            "Null",
+            "unknown",
+            "NaN",
+            "undefined",
+        ] {
             for k in IdKind::ALL {
                 assert_eq!(normalise_value(k, p), None, "{k} {p:?}");
             }
@@ -397,16 +407,29 @@ mod tests {
     fn numeric_kinds_keep_digits_only() {
         for k in IdKind::ALL.into_iter().filter(|k| k.is_numeric()) {
             assert_eq!(normalise_value(k, " 603 ").as_deref(), Some("603"), "{k}");
-            assert_eq!(normalise_value(k, "tmdb-603").as_deref(), Some("603"), "{k}");
+            assert_eq!(
+                normalise_value(k, "tmdb-603").as_deref(),
+                Some("603"),
+                "{k}"
+            );
             assert_eq!(normalise_value(k, "abc"), None, "{k}");
             assert_eq!(normalise_value(k, "000"), None, "{k}");
         }
-        assert_eq!(normalise_value(IdKind::Tvdb, "0121361").as_deref(), Some("0121361"));
+        assert_eq!(
+            normalise_value(IdKind::Tvdb, "0121361").as_deref(),
+            Some("0121361")
+        );
     }
 
     #[test]
     fn imdb_is_tt_plus_digits_lower_case() {
-        for raw in ["tt0111161", "TT0111161", " tt0111161 ", "0111161", "imdb-tt0111161"] {
+        for raw in [
+            "tt0111161",
+            "TT0111161",
+            " tt0111161 ",
+            "0111161",
+            "imdb-tt0111161",
+        ] {
             assert_eq!(
                 normalise_value(IdKind::Imdb, raw).as_deref(),
                 Some("tt0111161"),
@@ -481,8 +504,12 @@ mod tests {
 
     #[test]
     fn external_means_not_plex_guid_or_slug() {
-        assert!(!ids(&[(IdKind::Plex, "1"), (IdKind::Guid, "g"), (IdKind::Slug, "s")])
-            .has_external());
+        assert!(!ids(&[
+            (IdKind::Plex, "1"),
+            (IdKind::Guid, "g"),
+            (IdKind::Slug, "s")
+        ])
+        .has_external());
         assert!(ids(&[(IdKind::Plex, "1"), (IdKind::Kitsu, "7")]).has_external());
     }
 
@@ -522,7 +549,10 @@ mod tests {
             r#"{"tmdb":"603","imdb":"tt0133093","plex":"101"}"#
         );
         assert_eq!(serde_json::to_string(&Ids::new()).unwrap(), "{}");
-        assert_eq!(format!("{ids:?}"), r#"{"tmdb": "603", "imdb": "tt0133093", "plex": "101"}"#);
+        assert_eq!(
+            format!("{ids:?}"),
+            r#"{"tmdb": "603", "imdb": "tt0133093", "plex": "101"}"#
+        );
     }
 
     #[test]
@@ -531,7 +561,10 @@ mod tests {
             r#"{"imdb":"TT0133093","tmdb":603,"jellyfin":"x","tvdb":null,"plex":"0","slug":[1]}"#,
         )
         .unwrap();
-        assert_eq!(serde_json::to_string(&ids).unwrap(), r#"{"tmdb":"603","imdb":"tt0133093"}"#);
+        assert_eq!(
+            serde_json::to_string(&ids).unwrap(),
+            r#"{"tmdb":"603","imdb":"tt0133093"}"#
+        );
     }
 
     #[test]

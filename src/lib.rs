@@ -4,4 +4,18 @@
 //! (typed wire rows) -> [`normalise`] (row -> item, using [`guid`], [`ids`], [`keys`]) ->
 //! [`index`] (newest-wins, report) -> [`provider`] / [`ffi`] (the contract).
 
+pub mod client;
+pub mod config;
+pub mod cursor;
+pub mod error;
+mod ffi;
+pub mod guid;
+pub mod history;
+pub mod ids;
+pub mod index;
+pub mod item;
+pub mod keys;
+pub mod normalise;
+pub mod provider;
 pub mod rows;
+pub mod timefmt;

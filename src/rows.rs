@@ -355,10 +355,22 @@ mod tests {
 
     #[test]
     fn watched_status_is_a_float_in_any_form() {
-        assert_eq!(row(r#"{"watched_status":0.75}"#).unwrap().watched_status, Some(0.75));
-        assert_eq!(row(r#"{"watched_status":1}"#).unwrap().watched_status, Some(1.0));
-        assert_eq!(row(r#"{"watched_status":"0.5"}"#).unwrap().watched_status, Some(0.5));
-        assert_eq!(row(r#"{"watched_status":""}"#).unwrap().watched_status, None);
+        assert_eq!(
+            row(r#"{"watched_status":0.75}"#).unwrap().watched_status,
+            Some(0.75)
+        );
+        assert_eq!(
+            row(r#"{"watched_status":1}"#).unwrap().watched_status,
+            Some(1.0)
+        );
+        assert_eq!(
+            row(r#"{"watched_status":"0.5"}"#).unwrap().watched_status,
+            Some(0.5)
+        );
+        assert_eq!(
+            row(r#"{"watched_status":""}"#).unwrap().watched_status,
+            None
+        );
     }
 
     #[test]
@@ -372,7 +384,9 @@ mod tests {
 
     #[test]
     fn activity_rows_are_recognised() {
-        assert!(row(r#"{"row_id":null,"state":"playing"}"#).unwrap().is_activity());
+        assert!(row(r#"{"row_id":null,"state":"playing"}"#)
+            .unwrap()
+            .is_activity());
         assert!(!row(r#"{"row_id":3,"state":null}"#).unwrap().is_activity());
     }
 
@@ -381,8 +395,7 @@ mod tests {
         for name in ["get_history_default.json", "get_history_grouping0.json"] {
             let text = reference(name);
             let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-            let page: HistoryPage =
-                serde_json::from_value(v["response"]["data"].clone()).unwrap();
+            let page: HistoryPage = serde_json::from_value(v["response"]["data"].clone()).unwrap();
             assert_eq!(page.data.len() as i64, page.records_filtered, "{name}");
             let grouped = page.data.iter().find(|r| r.group_count == Some(2));
             if name == "get_history_default.json" {
@@ -407,7 +420,10 @@ mod tests {
 
     #[test]
     fn reference_metadata_parses() {
-        for name in ["get_metadata_episode_fakepms.json", "get_metadata_movie_fakepms.json"] {
+        for name in [
+            "get_metadata_episode_fakepms.json",
+            "get_metadata_movie_fakepms.json",
+        ] {
             let text = reference(name);
             let v: serde_json::Value = serde_json::from_str(&text).unwrap();
             let m: Metadata = serde_json::from_value(v["response"]["data"].clone()).unwrap();

@@ -216,7 +216,12 @@ pub trait SourceProvider: Send {
     fn manifest(&self) -> PluginResult<RString>;
     fn health(&mut self) -> PluginResult<RString>;
     fn index(&mut self, feature: RStr<'_>, options_json: RStr<'_>) -> PluginResult<IndexCursorBox>;
-    fn add(&mut self, feature: RStr<'_>, items_json: RStr<'_>, dry_run: bool) -> PluginResult<RString>;
+    fn add(
+        &mut self,
+        feature: RStr<'_>,
+        items_json: RStr<'_>,
+        dry_run: bool,
+    ) -> PluginResult<RString>;
 
     #[sabi(last_prefix_field)]
     fn remove(

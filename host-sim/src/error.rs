@@ -102,6 +102,9 @@ mod tests {
             assert_eq!(e.plugin_code(), Some(code), "{e}");
         }
         let e = HostError::from(PluginError::new(ErrorCode(77), "later"));
-        assert!(matches!(e, HostError::PluginUnknown { code: 77, .. }), "{e}");
+        assert!(
+            matches!(e, HostError::PluginUnknown { code: 77, .. }),
+            "{e}"
+        );
     }
 }

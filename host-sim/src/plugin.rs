@@ -116,7 +116,11 @@ fn summarize_library_error(e: &LibraryError) -> String {
 }
 
 fn summarize_abi_text(full: &str) -> String {
-    let lines: Vec<&str> = full.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = full
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     let mut parts = Vec::new();
     for (i, l) in lines.iter().enumerate() {
         if let Some(what) = l.strip_prefix("Error:") {

@@ -12,12 +12,19 @@ fn incompatible_plugin_is_refused_naming_what_differs() {
     let path = common::cdylib("test-plugin-incompatible");
     let err = Plugin::load(&path).err().expect("must be refused");
     let text = err.to_string();
-    assert!(matches!(err, HostError::PluginIncompatible { .. }), "{text}");
+    assert!(
+        matches!(err, HostError::PluginIncompatible { .. }),
+        "{text}"
+    );
     // It names what differs, briefly, instead of dumping both type trees.
     assert!(text.contains("mismatched package"), "{text}");
     assert!(text.contains("test-plugin-incompatible"), "{text}");
     assert!(text.contains("api_level"), "{text}");
-    assert!(text.len() < 600, "error should be short, got {} bytes", text.len());
+    assert!(
+        text.len() < 600,
+        "error should be short, got {} bytes",
+        text.len()
+    );
 }
 
 #[test]
@@ -37,13 +44,36 @@ fn panicking_plugin_reports_internal_and_the_host_survives() {
         ("features", source.features().unwrap_err()),
         ("capabilities", source.capabilities().unwrap_err()),
         ("health", source.health().unwrap_err()),
-        ("index", source.index("history", &serde_json::json!({})).err().unwrap()),
-        ("add", source.add("history", &serde_json::json!([]), false).unwrap_err()),
-        ("remove", source.remove("history", &serde_json::json!([]), true).unwrap_err()),
+        (
+            "index",
+            source
+                .index("history", &serde_json::json!({}))
+                .err()
+                .unwrap(),
+        ),
+        (
+            "add",
+            source
+                .add("history", &serde_json::json!([]), false)
+                .unwrap_err(),
+        ),
+        (
+            "remove",
+            source
+                .remove("history", &serde_json::json!([]), true)
+                .unwrap_err(),
+        ),
     ];
     for (what, err) in checks {
-        assert_eq!(err.plugin_code(), Some(ErrorCode::INTERNAL), "{what}: {err}");
-        assert!(err.to_string().contains(&format!("{what} exploded")), "{what}: {err}");
+        assert_eq!(
+            err.plugin_code(),
+            Some(ErrorCode::INTERNAL),
+            "{what}: {err}"
+        );
+        assert!(
+            err.to_string().contains(&format!("{what} exploded")),
+            "{what}: {err}"
+        );
     }
     // Still alive, and still answering.
     assert!(source.name().is_err());

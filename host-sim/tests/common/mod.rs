@@ -17,7 +17,12 @@ pub fn cdylib(package: &str) -> PathBuf {
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["build", "-p", package, "--message-format=json-render-diagnostics"])
+        .args([
+            "build",
+            "-p",
+            package,
+            "--message-format=json-render-diagnostics",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run cargo build");
@@ -37,7 +42,10 @@ pub fn cdylib(package: &str) -> PathBuf {
         })
         .flat_map(|m| m["filenames"].as_array().cloned().unwrap_or_default())
         .filter_map(|f| f.as_str().map(PathBuf::from))
-        .find(|f| f.extension().is_some_and(|e| e == "so" || e == "dylib" || e == "dll"))
+        .find(|f| {
+            f.extension()
+                .is_some_and(|e| e == "so" || e == "dylib" || e == "dll")
+        })
         .unwrap_or_else(|| panic!("no cdylib artifact for {package}"));
     map.insert(package.to_string(), path.clone());
     path

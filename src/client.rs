@@ -1,0 +1,1350 @@
+//! The HTTP side of Tautulli's API v2: a fixed allow-list of read commands, retries, and the
+//! mapping of every answer (or non-answer) to a typed [`Error`].
+//!
+//! Why it looks like this:
+//! - Requests are POST forms so the API key travels in the body, never in a URL that proxies
+//!   and access logs keep. Every text that goes into an error is scrubbed of the key anyway
+//!   (a misbehaving server or proxy can echo it back).
+//! - Only [`Command`] values can be sent: a read-only plugin must not be able to send a
+//!   command that changes Tautulli's data, whatever its callers do.
+//! - ureq is told not to turn HTTP statuses into errors and not to follow redirects: Tautulli
+//!   answers its own errors with 400 + a JSON message we need to read, and a redirect would
+//!   turn our POST into a GET without the form (and the key).
+//! - `data` is kept as raw JSON and parsed straight into the caller's type, so an error
+//!   envelope's `{}` never has to fit that type and no `serde_json::Value` tree is built.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::config::{ApiKey, TautulliConfig};
+use crate::error::{Error, Result};
+
+/// Largest answer we read: a 10 000-row history page is ~15 MB, so this only stops a runaway.
+const BODY_LIMIT: u64 = 1 << 30;
+/// Longest wait between two attempts, whatever the backoff or `Retry-After` say.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const MAX_RETRY_AFTER_SECS: u64 = 120;
+/// Error excerpts are at most this many characters.
+const EXCERPT_CHARS: usize = 120;
+/// Form fields the client sets itself (or that would change the answer's format).
+const RESERVED_PARAMS: [&str; 4] = ["apikey", "cmd", "out_type", "callback"];
+
+/// The read commands this plugin may send. Nothing else can be sent: there is no public way
+/// to put any other `cmd` on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Command {
+    GetHistory,
+    GetMetadata,
+    GetTautulliInfo,
+    GetUsers,
+    GetLibraryNames,
+    GetLibrariesTable,
+    GetChildrenMetadata,
+    GetCollectionsTable,
+    GetPlaysByDate,
+    GetPlaysByHourOfDay,
+    GetPlaysByDayOfWeek,
+    GetPlaysByStreamType,
+    GetConcurrentStreamsByStreamType,
+    GetItemWatchTimeStats,
+    GetItemUserStats,
+    Status,
+}
+
+impl Command {
+    /// Every allowed command, in declaration order.
+    pub const ALL: [Command; 16] = [
+        Self::GetHistory,
+        Self::GetMetadata,
+        Self::GetTautulliInfo,
+        Self::GetUsers,
+        Self::GetLibraryNames,
+        Self::GetLibrariesTable,
+        Self::GetChildrenMetadata,
+        Self::GetCollectionsTable,
+        Self::GetPlaysByDate,
+        Self::GetPlaysByHourOfDay,
+        Self::GetPlaysByDayOfWeek,
+        Self::GetPlaysByStreamType,
+        Self::GetConcurrentStreamsByStreamType,
+        Self::GetItemWatchTimeStats,
+        Self::GetItemUserStats,
+        Self::Status,
+    ];
+
+    /// The `cmd` value Tautulli knows the command by.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GetHistory => "get_history",
+            Self::GetMetadata => "get_metadata",
+            Self::GetTautulliInfo => "get_tautulli_info",
+            Self::GetUsers => "get_users",
+            Self::GetLibraryNames => "get_library_names",
+            Self::GetLibrariesTable => "get_libraries_table",
+            Self::GetChildrenMetadata => "get_children_metadata",
+            Self::GetCollectionsTable => "get_collections_table",
+            Self::GetPlaysByDate => "get_plays_by_date",
+            Self::GetPlaysByHourOfDay => "get_plays_by_hourofday",
+            Self::GetPlaysByDayOfWeek => "get_plays_by_dayofweek",
+            Self::GetPlaysByStreamType => "get_plays_by_stream_type",
+            Self::GetConcurrentStreamsByStreamType => "get_concurrent_streams_by_stream_type",
+            Self::GetItemWatchTimeStats => "get_item_watch_time_stats",
+            Self::GetItemUserStats => "get_item_user_stats",
+            Self::Status => "status",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A Tautulli API client. Cheap to share: every method takes `&self` and it is `Send + Sync`,
+/// so metadata lookups can run on several threads at once.
+pub struct Client {
+    agent: ureq::Agent,
+    /// `{server_url}/api/v2`.
+    endpoint: String,
+    server_url: String,
+    server_url_key: String,
+    key: ApiKey,
+    timeout: Duration,
+    max_retries: u32,
+    backoff_ms: u64,
+    /// HTTP requests sent per command (retries included), indexed by [`Command::index`].
+    sent: [AtomicU64; Command::ALL.len()],
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.endpoint)
+            .field("key", &self.key)
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A complete HTTP answer (body read).
+struct Answer {
+    status: u16,
+    content_type: String,
+    retry_after: Option<u64>,
+    location: Option<String>,
+    body: Vec<u8>,
+}
+
+/// Why an attempt produced no usable answer.
+enum Failure {
+    Transport(ureq::Error),
+    TooLarge { status: u16 },
+}
+
+/// `{"response": {...}}` with `data` left raw.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    response: Inner<'a>,
+}
+
+#[derive(Deserialize)]
+struct Inner<'a> {
+    #[serde(default)]
+    result: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
+impl Client {
+    /// Builds the client from a checked config. Proxies from the environment are honoured,
+    /// except for a loopback `server_url`.
+    pub fn new(cfg: &TautulliConfig) -> Result<Self> {
+        let endpoint = format!("{}/api/v2", cfg.server_url);
+        if let Err(e) = ureq::http::Uri::try_from(endpoint.as_str()) {
+            return Err(Error::ConfigInvalid {
+                key: cfg.server_url_key.clone(),
+                reason: format!(
+                    "\"{}\" is not a usable URL ({e}); expected e.g. \"http://192.168.1.10:8181\"",
+                    cfg.server_url
+                ),
+            });
+        }
+        let tls = ureq::tls::TlsConfig::builder()
+            .disable_verification(!cfg.verify_ssl)
+            .build();
+        let proxy = if is_loopback(&cfg.server_url) {
+            None
+        } else {
+            ureq::Proxy::try_from_env()
+        };
+        // Like Python requests' `timeout`: a bound on connecting and on each wait for data,
+        // not on the whole transfer, so a large page that keeps arriving is not cut off.
+        let t = Some(cfg.timeout);
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .timeout_resolve(t)
+            .timeout_connect(t)
+            .timeout_per_read(t)
+            .timeout_per_write(t)
+            .tls_config(tls)
+            .proxy(proxy)
+            .user_agent(concat!("tautulli-plugin/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(Self {
+            agent: ureq::Agent::new_with_config(config),
+            endpoint,
+            server_url: cfg.server_url.clone(),
+            server_url_key: cfg.server_url_key.clone(),
+            key: cfg.api_key.clone(),
+            timeout: cfg.timeout,
+            max_retries: cfg.max_retries,
+            backoff_ms: cfg.backoff_ms,
+            sent: std::array::from_fn(|_| AtomicU64::new(0)),
+        })
+    }
+
+    /// The normalised base URL (no key in it), for reports.
+    pub fn server_url(&self) -> &str {
+        &self.server_url
+    }
+
+    /// Sends `cmd` with `params` and parses the envelope's `data` into `T`.
+    ///
+    /// `params` must not set `apikey`, `cmd`, `out_type` or `callback` (an
+    /// [`Error::Internal`]: the client sets the first two itself and the others would change
+    /// the answer's format).
+    pub fn call<T: DeserializeOwned>(&self, cmd: Command, params: &[(&str, String)]) -> Result<T> {
+        let form = form(cmd, &self.key, params)?;
+        let (outcome, attempts) = self.exchange(cmd, &form);
+        let answer = match outcome {
+            Ok(a) => a,
+            Err(Failure::TooLarge { status }) => {
+                return Err(Error::BadResponse {
+                    cmd: cmd.as_str(),
+                    status,
+                    reason: format!(
+                        "the answer is larger than {} MiB; lower tautulli.history.per_page",
+                        BODY_LIMIT >> 20
+                    ),
+                    excerpt: String::new(),
+                })
+            }
+            Err(Failure::Transport(e)) => return Err(self.transport_error(&e, attempts)),
+        };
+        self.interpret(cmd, &answer, attempts)
+    }
+
+    /// HTTP requests sent so far per command name (retries included); commands never sent
+    /// are left out.
+    pub fn stats(&self) -> BTreeMap<&'static str, u64> {
+        Command::ALL
+            .iter()
+            .map(|c| (c.as_str(), self.sent[c.index()].load(Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    /// Sends until an answer is final or the retries run out. Returns the last outcome and
+    /// how many attempts were made.
+    fn exchange(&self, cmd: Command, form: &[(&str, &str)]) -> (Result<Answer, Failure>, u32) {
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            self.sent[cmd.index()].fetch_add(1, Ordering::Relaxed);
+            let outcome = self.send_once(form);
+            let wait = match &outcome {
+                Err(Failure::Transport(e)) if is_transient(e) => Some(self.backoff(attempt)),
+                Ok(a) if a.status == 429 => Some(
+                    a.retry_after
+                        .map(|s| Duration::from_secs(s.min(MAX_RETRY_AFTER_SECS)))
+                        .unwrap_or_else(|| self.backoff(attempt)),
+                ),
+                Ok(a) if a.status >= 500 => Some(self.backoff(attempt)),
+                _ => None,
+            };
+            match wait {
+                Some(d) if attempt <= self.max_retries => std::thread::sleep(d),
+                _ => return (outcome, attempt),
+            }
+        }
+    }
+
+    /// `backoff_ms * 2^(attempt-1)`, capped.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 1u64 << attempt.saturating_sub(1).min(20);
+        Duration::from_millis(self.backoff_ms.saturating_mul(factor)).min(MAX_BACKOFF)
+    }
+
+    fn send_once(&self, form: &[(&str, &str)]) -> Result<Answer, Failure> {
+        let mut resp = self
+            .agent
+            .post(&self.endpoint)
+            .header("Accept", "application/json")
+            .send_form(form.iter().copied())
+            .map_err(Failure::Transport)?;
+        let status = resp.status().as_u16();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.trim().to_string())
+        };
+        let content_type = header("content-type").unwrap_or_default();
+        let retry_after = header("retry-after").and_then(|s| s.parse::<u64>().ok());
+        let location = header("location");
+        let body = match resp
+            .body_mut()
+            .with_config()
+            .limit(BODY_LIMIT)
+            .read_to_vec()
+        {
+            Ok(b) => b,
+            Err(ureq::Error::BodyExceedsLimit(_)) => return Err(Failure::TooLarge { status }),
+            Err(e) => return Err(Failure::Transport(e)),
+        };
+        Ok(Answer {
+            status,
+            content_type,
+            retry_after,
+            location,
+            body,
+        })
+    }
+
+    /// Replaces the API key (raw and form-encoded) with `***`.
+    fn scrub(&self, text: &str) -> String {
+        scrub(text, self.key.expose())
+    }
+
+    fn transport_error(&self, e: &ureq::Error, attempts: u32) -> Error {
+        let url = &self.server_url;
+        let tries = if attempts == 1 {
+            "1 attempt".to_string()
+        } else {
+            format!("{attempts} attempts")
+        };
+        let reason = match e {
+            ureq::Error::Timeout(what) => format!(
+                "no answer from {url} within the {}s timeout ({what}) after {tries}: check that \
+                 Tautulli is running and reachable, or raise tautulli.timeout",
+                self.timeout.as_secs_f64()
+            ),
+            ureq::Error::HostNotFound => format!(
+                "the host of {url} could not be resolved (DNS) after {tries}: check \
+                 tautulli.server_url"
+            ),
+            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => format!(
+                "{url} refused the connection after {tries}: is Tautulli running on that host \
+                 and port?"
+            ),
+            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => format!(
+                "no answer from {url} within the {}s timeout after {tries}: check that Tautulli \
+                 is running and reachable, or raise tautulli.timeout",
+                self.timeout.as_secs_f64()
+            ),
+            ureq::Error::BadUri(_) | ureq::Error::Http(_) => {
+                return Error::ConfigInvalid {
+                    key: self.server_url_key.clone(),
+                    reason: format!(
+                        "\"{url}\" is not a usable URL: {}",
+                        self.scrub(&e.to_string())
+                    ),
+                }
+            }
+            other if is_tls(other) => format!(
+                "the TLS connection to {url} failed ({}): if Tautulli uses a self-signed \
+                 certificate set tautulli.verify_ssl to false, or use http:// on a trusted network",
+                self.scrub(&other.to_string())
+            ),
+            other => format!(
+                "network error talking to {url} after {tries} ({})",
+                self.scrub(&other.to_string())
+            ),
+        };
+        Error::Unreachable { reason }
+    }
+
+    /// Maps a final HTTP answer to `T` or to the error it stands for.
+    fn interpret<T: DeserializeOwned>(&self, cmd: Command, a: &Answer, attempts: u32) -> Result<T> {
+        let name = cmd.as_str();
+        let status = a.status;
+        let url = &self.server_url;
+        match status {
+            429 => {
+                return Err(Error::RateLimited {
+                    cmd: name,
+                    attempts,
+                })
+            }
+            500..=599 => {
+                return Err(Error::ServerError {
+                    cmd: name,
+                    status,
+                    attempts,
+                    message: self.summary(a),
+                })
+            }
+            401 | 403 => {
+                return Err(Error::AuthFailed {
+                    reason: format!(
+                        "HTTP {status} from {url}: a reverse proxy in front of Tautulli asks for \
+                         its own login; let /api/v2 through the proxy without it or point \
+                         tautulli.server_url at Tautulli directly"
+                    ),
+                })
+            }
+            404 => {
+                return Err(Error::ConfigInvalid {
+                    key: self.server_url_key.clone(),
+                    reason: format!(
+                        "no Tautulli API at {url}/api/v2 (HTTP 404): check the address, and if \
+                         Tautulli runs behind a reverse proxy or has an HTTP Root set, include \
+                         that path (e.g. \"https://host/tautulli\")"
+                    ),
+                })
+            }
+            300..=399 => {
+                let to = a
+                    .location
+                    .as_deref()
+                    .map(|l| self.scrub(l))
+                    .unwrap_or_else(|| "somewhere else".to_string());
+                return Err(Error::ConfigInvalid {
+                    key: self.server_url_key.clone(),
+                    reason: format!(
+                        "{url}/api/v2 redirects (HTTP {status}) to {to}; set tautulli.server_url \
+                         to the address it redirects to (e.g. https:// instead of http://)"
+                    ),
+                });
+            }
+            _ => {}
+        }
+        if looks_like_html(a) {
+            return Err(self.bad(
+                name,
+                status,
+                "an HTML page answered instead of Tautulli's JSON API: a reverse proxy or login \
+                 page answered instead of Tautulli; check tautulli.server_url"
+                    .to_string(),
+                &a.body,
+                None,
+            ));
+        }
+        let text = match std::str::from_utf8(&a.body) {
+            Ok(t) => t,
+            Err(e) => {
+                return Err(self.bad(
+                    name,
+                    status,
+                    format!("the answer is not UTF-8 text ({e})"),
+                    &a.body,
+                    Some(e.valid_up_to()),
+                ))
+            }
+        };
+        let env: Envelope = match serde_json::from_str(text) {
+            Ok(env) => env,
+            Err(e) => {
+                let reason = if e.is_eof() {
+                    format!("the JSON answer is truncated ({e}): a proxy limit or a dropped connection?")
+                } else {
+                    format!("the answer is not Tautulli's JSON envelope ({e})")
+                };
+                return Err(self.bad(name, status, reason, &a.body, error_offset(text, &e)));
+            }
+        };
+        let inner = env.response;
+        match inner.result.as_deref() {
+            Some("success") => {
+                let raw = inner.data.map_or("null", RawValue::get);
+                serde_json::from_str(raw).map_err(|e| {
+                    self.bad(
+                        name,
+                        status,
+                        format!("`data` does not have the expected shape ({e})"),
+                        raw.as_bytes(),
+                        error_offset(raw, &e),
+                    )
+                })
+            }
+            Some("error") => Err(self.tautulli_error(cmd, status, inner.message.as_deref())),
+            other => Err(self.bad(
+                name,
+                status,
+                format!(
+                    "`response.result` is {}, expected \"success\" or \"error\"",
+                    other.map_or("missing".to_string(), |r| format!("\"{}\"", self.scrub(r)))
+                ),
+                &a.body,
+                None,
+            )),
+        }
+    }
+
+    /// `result: error`, by message.
+    fn tautulli_error(&self, cmd: Command, status: u16, message: Option<&str>) -> Error {
+        let message = message.map(|m| self.scrub(m.trim())).unwrap_or_default();
+        let lower = message.to_ascii_lowercase();
+        if lower.contains("invalid apikey") {
+            return Error::AuthFailed {
+                reason: "Tautulli rejected the API key: copy it from Settings > Web Interface > \
+                         API into tautulli.api_key"
+                    .to_string(),
+            };
+        }
+        if lower.contains("parameter apikey is required") {
+            return Error::AuthFailed {
+                reason: "Tautulli received no API key: a reverse proxy in front of it may drop \
+                         POST bodies; point tautulli.server_url at Tautulli directly"
+                    .to_string(),
+            };
+        }
+        if lower.contains("api not enabled") {
+            return Error::AuthFailed {
+                reason: "Tautulli's API is disabled: enable it in Settings > Web Interface > API"
+                    .to_string(),
+            };
+        }
+        if lower.contains("please use the /api/v2 endpoint") {
+            return Error::ConfigInvalid {
+                key: self.server_url_key.clone(),
+                reason: format!(
+                    "{} answered as an older API path: set tautulli.server_url to Tautulli's base \
+                     address (without /api)",
+                    self.server_url
+                ),
+            };
+        }
+        let message = if message.is_empty() {
+            format!(
+                "{} returned nothing (HTTP {status}, no message): a required parameter is missing",
+                cmd.as_str()
+            )
+        } else if lower.starts_with("unknown command") {
+            format!("{message} (this Tautulli version lacks the command: update Tautulli)")
+        } else {
+            message
+        };
+        Error::TautulliError {
+            cmd: cmd.as_str(),
+            status,
+            message,
+        }
+    }
+
+    /// A short description of a 5xx answer for [`Error::ServerError`].
+    fn summary(&self, a: &Answer) -> String {
+        if looks_like_html(a) {
+            return format!(
+                "an HTML error page, probably from a reverse proxy: \"{}\"",
+                excerpt(&self.scrub(&String::from_utf8_lossy(&a.body)), 0)
+            );
+        }
+        let text = String::from_utf8_lossy(&a.body);
+        match serde_json::from_str::<Envelope>(&text) {
+            Ok(Envelope {
+                response: Inner {
+                    message: Some(m), ..
+                },
+            }) if !m.trim().is_empty() => format!("Tautulli said \"{}\"", self.scrub(m.trim())),
+            _ if text.trim().is_empty() => "empty answer".to_string(),
+            _ => format!("\"{}\"", excerpt(&self.scrub(&text), 0)),
+        }
+    }
+
+    /// A [`Error::BadResponse`] with a scrubbed excerpt around `at` (a byte offset in `body`).
+    fn bad(
+        &self,
+        cmd: &'static str,
+        status: u16,
+        reason: String,
+        body: &[u8],
+        at: Option<usize>,
+    ) -> Error {
+        let text = String::from_utf8_lossy(body);
+        let at = at.unwrap_or(0).min(text.len());
+        // Scrub the whole text first (a window could cut a key in half), then find the
+        // position again in the scrubbed text.
+        let at = text.get(..at).map_or(0, |before| self.scrub(before).len());
+        Error::BadResponse {
+            cmd,
+            status,
+            reason: self.scrub(&reason),
+            excerpt: excerpt(&self.scrub(&text), at),
+        }
+    }
+}
+
+/// The form body: `apikey`, `cmd`, then the caller's parameters. The only way a `cmd` gets
+/// on the wire.
+fn form<'a>(
+    cmd: Command,
+    key: &'a ApiKey,
+    params: &'a [(&'a str, String)],
+) -> Result<Vec<(&'a str, &'a str)>> {
+    if let Some((name, _)) = params
+        .iter()
+        .find(|(n, _)| RESERVED_PARAMS.contains(&n.trim().to_ascii_lowercase().as_str()))
+    {
+        return Err(Error::Internal {
+            reason: format!("parameter `{name}` is set by the client and may not be passed in"),
+        });
+    }
+    let mut form = Vec::with_capacity(params.len() + 2);
+    form.push(("apikey", key.expose()));
+    form.push(("cmd", cmd.as_str()));
+    form.extend(params.iter().map(|(n, v)| (*n, v.as_str())));
+    Ok(form)
+}
+
+/// Network trouble worth another attempt (not TLS or URL problems, which will not change).
+fn is_transient(e: &ureq::Error) -> bool {
+    !is_tls(e)
+        && matches!(
+            e,
+            ureq::Error::Timeout(_)
+                | ureq::Error::Io(_)
+                | ureq::Error::HostNotFound
+                | ureq::Error::ConnectionFailed
+                | ureq::Error::Protocol(_)
+                | ureq::Error::BodyStalled
+        )
+}
+
+fn is_tls(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => true,
+        ureq::Error::Io(io) => {
+            let text = io.to_string().to_ascii_lowercase();
+            text.contains("certificate") || text.contains("tls") || text.contains("handshake")
+        }
+        _ => false,
+    }
+}
+
+fn looks_like_html(a: &Answer) -> bool {
+    a.content_type.to_ascii_lowercase().contains("text/html")
+        || a.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<')
+}
+
+fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host.starts_with('[') {
+        host.split(']').next().unwrap_or("").trim_start_matches('[')
+    } else {
+        host.split(':').next().unwrap_or("")
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Byte offset of a serde_json error in `text` (its line and column are 1-based).
+fn error_offset(text: &str, e: &serde_json::Error) -> Option<usize> {
+    if e.line() == 0 {
+        return None;
+    }
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(e.line() - 1)
+        .map(str::len)
+        .sum();
+    Some((line_start + e.column().saturating_sub(1)).min(text.len()))
+}
+
+/// Up to [`EXCERPT_CHARS`] characters of `text` around byte offset `at`, whitespace collapsed.
+fn excerpt(text: &str, at: usize) -> String {
+    let mut start = at.saturating_sub(EXCERPT_CHARS / 2).min(text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let collapsed: Vec<&str> = text[start..].split_whitespace().collect();
+    let mut out = String::new();
+    let lead = if start > 0 { "..." } else { "" };
+    let budget = EXCERPT_CHARS - lead.len();
+    let mut count = 0;
+    let mut truncated = false;
+    'words: for (i, word) in collapsed.iter().enumerate() {
+        if i > 0 {
+            if count + 1 > budget {
+                truncated = true;
+                break;
+            }
+            out.push(' ');
+            count += 1;
+        }
+        for c in word.chars() {
+            if count + 1 > budget {
+                truncated = true;
+                break 'words;
+            }
+            out.push(c);
+            count += 1;
+        }
+    }
+    if truncated {
+        // Make room for the trailing marker inside the budget.
+        let keep = budget.saturating_sub(3);
+        out = out.chars().take(keep).collect();
+        out.push_str("...");
+    }
+    format!("{lead}{out}")
+}
+
+fn scrub(text: &str, key: &str) -> String {
+    if key.is_empty() {
+        return text.to_string();
+    }
+    let mut out = text.replace(key, "***");
+    let encoded = form_encode(key);
+    if encoded != key {
+        out = out.replace(&encoded, "***");
+    }
+    out
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value (for scrubbing echoes of it).
+fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rows::{HistoryPage, Metadata};
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    const KEY: &str = "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6";
+
+    /// One scripted answer of the canned server.
+    enum Reply {
+        /// A raw HTTP response, written as is.
+        Raw(String),
+        /// Read the request, then say nothing for this long and close.
+        Silent(Duration),
+    }
+
+    fn http(status: &str, content_type: &str, extra: &str, body: &str) -> Reply {
+        Reply::Raw(format!(
+            "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+             Connection: close\r\n{extra}\r\n{body}",
+            body.len()
+        ))
+    }
+
+    fn json(status: &str, body: &str) -> Reply {
+        http(status, "application/json", "", body)
+    }
+
+    fn ok(data: &str) -> Reply {
+        json(
+            "200 OK",
+            &format!(r#"{{"response":{{"result":"success","message":null,"data":{data}}}}}"#),
+        )
+    }
+
+    /// A tiny HTTP server on 127.0.0.1 answering one scripted reply per connection and
+    /// recording every request (head and body) it read.
+    struct Canned {
+        url: String,
+        requests: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Canned {
+        fn start(script: Vec<Reply>) -> Self {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let requests = Arc::new(Mutex::new(Vec::new()));
+            let log = Arc::clone(&requests);
+            std::thread::spawn(move || {
+                for reply in script {
+                    let Ok((mut stream, _)) = listener.accept() else {
+                        return;
+                    };
+                    let request = read_request(&mut stream);
+                    log.lock().unwrap().push(request);
+                    match reply {
+                        Reply::Raw(text) => {
+                            let _ = stream.write_all(text.as_bytes());
+                        }
+                        Reply::Silent(d) => std::thread::sleep(d),
+                    }
+                }
+            });
+            Self { url, requests }
+        }
+
+        fn requests(&self) -> Vec<String> {
+            self.requests.lock().unwrap().clone()
+        }
+    }
+
+    fn read_request(stream: &mut TcpStream) -> String {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&buf).to_string();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                if buf.len() >= end + 4 + length {
+                    return text;
+                }
+            }
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return String::from_utf8_lossy(&buf).to_string(),
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    fn config(url: &str, timeout: f64, max_retries: u32) -> TautulliConfig {
+        let cfg = serde_json::json!({"tautulli": {
+            "server_url": url, "api_key": KEY, "timeout": timeout,
+            "max_retries": max_retries, "backoff_ms": 10
+        }});
+        TautulliConfig::from_engine_config(&cfg, "").unwrap()
+    }
+
+    fn client(server: &Canned, max_retries: u32) -> Client {
+        Client::new(&config(&server.url, 5.0, max_retries)).unwrap()
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Info {
+        tautulli_version: String,
+    }
+
+    fn info(c: &Client) -> Result<Info> {
+        c.call(Command::GetTautulliInfo, &[])
+    }
+
+    fn assert_no_key(e: &Error) {
+        assert!(!e.to_string().contains(KEY), "{e}");
+        assert!(!format!("{e:?}").contains(KEY), "{e:?}");
+    }
+
+    #[test]
+    fn allow_list_holds_reads_only() {
+        let writes_exact = [
+            "terminate_session",
+            "import_database",
+            "restart",
+            "update",
+            "sql",
+        ];
+        let write_prefixes = [
+            "delete_",
+            "edit_",
+            "set_",
+            "undelete_",
+            "refresh_",
+            "backup_",
+            "add_",
+            "notify",
+            "regroup_history",
+            "logout_user_session",
+        ];
+        let mut names = std::collections::BTreeSet::new();
+        for (i, c) in Command::ALL.iter().enumerate() {
+            let name = c.as_str();
+            assert_eq!(c.index(), i, "ALL is in declaration order");
+            assert!(names.insert(name), "{name} listed twice");
+            assert!(!writes_exact.contains(&name), "{name} changes data");
+            assert!(
+                !write_prefixes.iter().any(|p| name.starts_with(p)),
+                "{name} changes data"
+            );
+            assert!(
+                name.starts_with("get_") || name == "status",
+                "{name} is not a read command"
+            );
+        }
+    }
+
+    #[test]
+    fn the_form_is_built_only_from_a_command() {
+        let key = ApiKey::new(KEY);
+        let params = [("rating_key", "5".to_string())];
+        for c in Command::ALL {
+            let f = form(c, &key, &params).unwrap();
+            let cmds: Vec<_> = f.iter().filter(|(n, _)| *n == "cmd").collect();
+            assert_eq!(cmds, [&("cmd", c.as_str())]);
+        }
+        for name in ["cmd", "apikey", "CMD", " out_type", "callback"] {
+            let params = [(name, "delete_history".to_string())];
+            match form(Command::GetHistory, &key, &params) {
+                Err(Error::Internal { reason }) => assert!(reason.contains(name), "{reason}"),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn posts_a_form_with_cmd_and_key_never_in_the_url() {
+        let server = Canned::start(vec![ok(r#"{"tautulli_version":"v2.17.2"}"#)]);
+        let c = client(&server, 0);
+        let got = c
+            .call::<Info>(Command::GetTautulliInfo, &[("x", "a b&c".to_string())])
+            .unwrap();
+        assert_eq!(got.tautulli_version, "v2.17.2");
+        let reqs = server.requests();
+        assert_eq!(reqs.len(), 1);
+        let (head, body) = reqs[0].split_once("\r\n\r\n").unwrap();
+        let request_line = head.lines().next().unwrap();
+        assert_eq!(request_line, "POST /api/v2 HTTP/1.1");
+        assert!(!head.contains(KEY), "{head}");
+        assert!(head
+            .to_ascii_lowercase()
+            .contains("content-type: application/x-www-form-urlencoded"));
+        let fields: Vec<&str> = body.split('&').collect();
+        assert!(fields.contains(&format!("apikey={KEY}").as_str()), "{body}");
+        assert!(fields.contains(&"cmd=get_tautulli_info"), "{body}");
+        assert!(fields.contains(&"x=a+b%26c"), "{body}");
+        assert_eq!(c.stats(), BTreeMap::from([("get_tautulli_info", 1)]));
+    }
+
+    #[test]
+    fn a_path_root_is_kept() {
+        let server = Canned::start(vec![ok("{}")]);
+        let c = Client::new(&config(&format!("{}/tautulli/", server.url), 5.0, 0)).unwrap();
+        let m: Metadata = c
+            .call(Command::GetMetadata, &[("rating_key", "1".into())])
+            .unwrap();
+        assert!(m.is_empty());
+        assert!(server.requests()[0].starts_with("POST /tautulli/api/v2 "));
+    }
+
+    #[test]
+    fn retries_a_500_then_succeeds() {
+        let err500 =
+            r#"{"response":{"result":"error","message":"Check the logs for errors","data":{}}}"#;
+        let server = Canned::start(vec![
+            json("500 Internal Server Error", err500),
+            http(
+                "502 Bad Gateway",
+                "text/html",
+                "",
+                "<html>bad gateway</html>",
+            ),
+            ok(r#"{"tautulli_version":"v2"}"#),
+        ]);
+        let c = client(&server, 3);
+        assert_eq!(info(&c).unwrap().tautulli_version, "v2");
+        assert_eq!(server.requests().len(), 3);
+        assert_eq!(c.stats()["get_tautulli_info"], 3);
+    }
+
+    #[test]
+    fn retries_run_out_with_the_attempt_count() {
+        let err500 =
+            r#"{"response":{"result":"error","message":"Check the logs for errors","data":{}}}"#;
+        let server = Canned::start(
+            (0..3)
+                .map(|_| json("500 Internal Server Error", err500))
+                .collect(),
+        );
+        let c = client(&server, 2);
+        let e = info(&c).unwrap_err();
+        match &e {
+            Error::ServerError {
+                status,
+                attempts,
+                message,
+                ..
+            } => {
+                assert_eq!((*status, *attempts), (500, 3));
+                assert!(message.contains("Check the logs for errors"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(e.to_string().contains("3 attempts"), "{e}");
+        assert_eq!(e.code().name(), "bad_response");
+        assert_eq!(server.requests().len(), 3);
+    }
+
+    #[test]
+    fn honours_retry_after_on_429() {
+        let server = Canned::start(vec![
+            http(
+                "429 Too Many Requests",
+                "text/plain",
+                "Retry-After: 1\r\n",
+                "slow down",
+            ),
+            ok(r#"{"tautulli_version":"v2"}"#),
+        ]);
+        let c = client(&server, 1);
+        let started = Instant::now();
+        assert_eq!(info(&c).unwrap().tautulli_version, "v2");
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "waited only {:?}",
+            started.elapsed()
+        );
+        assert_eq!(server.requests().len(), 2);
+    }
+
+    #[test]
+    fn rate_limit_exhausted() {
+        let server = Canned::start(vec![
+            http("429 Too Many Requests", "text/plain", "", ""),
+            http("429 Too Many Requests", "text/plain", "", ""),
+        ]);
+        let e = info(&client(&server, 1)).unwrap_err();
+        assert_eq!(
+            e,
+            Error::RateLimited {
+                cmd: "get_tautulli_info",
+                attempts: 2
+            }
+        );
+    }
+
+    #[test]
+    fn a_dead_port_is_unreachable_after_retries() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let c = Client::new(&config(&url, 5.0, 2)).unwrap();
+        let e = info(&c).unwrap_err();
+        assert_eq!(e.code().name(), "unreachable", "{e}");
+        assert!(e.to_string().contains("3 attempts"), "{e}");
+        assert!(e.to_string().contains(&url), "{e}");
+        assert_eq!(c.stats()["get_tautulli_info"], 3);
+    }
+
+    #[test]
+    fn a_silent_server_times_out() {
+        let server = Canned::start(vec![Reply::Silent(Duration::from_secs(3))]);
+        let c = Client::new(&config(&server.url, 0.3, 0)).unwrap();
+        let started = Instant::now();
+        let e = info(&c).unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(e.code().name(), "unreachable", "{e}");
+        assert!(e.to_string().contains("timeout"), "{e}");
+        assert!(e.to_string().contains("0.3s"), "{e}");
+    }
+
+    #[test]
+    fn html_is_a_bad_response_with_an_excerpt() {
+        let page = format!(
+            "<!DOCTYPE html>\n<html>\n  <head><title>Sign in</title></head>\n  <body>{}</body></html>",
+            "Please log in to continue. ".repeat(20)
+        );
+        let server = Canned::start(vec![http("200 OK", "text/html; charset=utf-8", "", &page)]);
+        let e = info(&client(&server, 3)).unwrap_err();
+        match &e {
+            Error::BadResponse {
+                status,
+                reason,
+                excerpt,
+                ..
+            } => {
+                assert_eq!(*status, 200);
+                assert!(reason.contains("reverse proxy or login page"), "{reason}");
+                assert!(
+                    excerpt.starts_with("<!DOCTYPE html> <html> <head>"),
+                    "{excerpt}"
+                );
+                assert!(excerpt.chars().count() <= 120, "{excerpt}");
+                assert!(excerpt.ends_with("..."), "{excerpt}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(server.requests().len(), 1, "HTML is not retried");
+    }
+
+    #[test]
+    fn invalid_and_missing_keys_and_disabled_api_are_auth_failed() {
+        let err = |m: &str| {
+            json(
+                "400 Bad Request",
+                &format!(r#"{{"response":{{"result":"error","message":"{m}","data":{{}}}}}}"#),
+            )
+        };
+        let server = Canned::start(vec![
+            err("Invalid apikey"),
+            err("Parameter apikey is required"),
+            err("API not enabled"),
+            http("401 Unauthorized", "text/plain", "", "auth"),
+        ]);
+        let c = client(&server, 3);
+        let hints = [
+            "Settings > Web Interface > API",
+            "received no API key",
+            "API is disabled",
+            "HTTP 401",
+        ];
+        for hint in hints {
+            let e = info(&c).unwrap_err();
+            assert_eq!(e.code().name(), "auth_failed", "{e}");
+            assert!(e.to_string().contains(hint), "{e}");
+        }
+        assert_eq!(server.requests().len(), 4, "auth failures are not retried");
+    }
+
+    #[test]
+    fn null_message_names_the_missing_parameter_case() {
+        let server = Canned::start(vec![json(
+            "400 Bad Request",
+            r#"{"response":{"result":"error","message":null,"data":{}}}"#,
+        )]);
+        let e = client(&server, 3)
+            .call::<Metadata>(Command::GetMetadata, &[])
+            .unwrap_err();
+        assert_eq!(
+            e,
+            Error::TautulliError {
+                cmd: "get_metadata",
+                status: 400,
+                message: "get_metadata returned nothing (HTTP 400, no message): a required \
+                          parameter is missing"
+                    .to_string()
+            }
+        );
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    #[test]
+    fn wrong_paths_are_config_errors() {
+        let server = Canned::start(vec![
+            json(
+                "200 OK",
+                r#"{"response":{"result":"error","message":"Please use the /api/v2 endpoint.","data":{}}}"#,
+            ),
+            http("404 Not Found", "text/plain", "", "not found"),
+            http(
+                "301 Moved Permanently",
+                "text/plain",
+                "Location: https://tautulli.example/api/v2\r\n",
+                "",
+            ),
+        ]);
+        let c = client(&server, 3);
+        for hint in ["without /api", "path", "https://tautulli.example/api/v2"] {
+            match info(&c).unwrap_err() {
+                Error::ConfigInvalid { key, reason } => {
+                    assert_eq!(key, "tautulli.server_url");
+                    assert!(reason.contains(hint), "{reason}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_json_is_a_bad_response() {
+        let full = r#"{"response":{"result":"success","message":null,"data":{"recordsFiltered":2,"data":[{"row_id":1}"#;
+        let server = Canned::start(vec![json("200 OK", full)]);
+        let e = client(&server, 3)
+            .call::<HistoryPage>(Command::GetHistory, &[])
+            .unwrap_err();
+        match &e {
+            Error::BadResponse {
+                reason, excerpt, ..
+            } => {
+                assert!(reason.contains("truncated"), "{reason}");
+                assert!(reason.contains("line 1 column"), "{reason}");
+                assert!(excerpt.contains("row_id"), "{excerpt}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(e.code().name(), "bad_response");
+    }
+
+    #[test]
+    fn wrong_types_point_at_the_field() {
+        let rows = (0..50)
+            .map(|i| {
+                format!(
+                    r#"{{"row_id":{i},"rating_key":"{}"}}"#,
+                    if i == 40 { "oops" } else { "7" }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        let server = Canned::start(vec![ok(&format!(
+            r#"{{"recordsFiltered":50,"recordsTotal":50,"data":[{rows}]}}"#
+        ))]);
+        let e = client(&server, 3)
+            .call::<HistoryPage>(Command::GetHistory, &[])
+            .unwrap_err();
+        match &e {
+            Error::BadResponse {
+                reason, excerpt, ..
+            } => {
+                assert!(reason.contains("oops"), "{reason}");
+                assert!(reason.contains("column"), "{reason}");
+                assert!(
+                    excerpt.contains("\"row_id\":40"),
+                    "excerpt near the error: {excerpt}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_key_is_scrubbed_from_echoed_answers() {
+        let echo_error = format!(
+            r#"{{"response":{{"result":"error","message":"bad request apikey={KEY}&cmd=x","data":{{}}}}}}"#
+        );
+        let echo_html = format!("<html><body>Denied for {KEY}</body></html>");
+        let echo_json = format!(
+            r#"{{"response":{{"result":"success","message":null,"data":{{"tautulli_version":5,"k":"{KEY}"}}}}}}"#
+        );
+        let echo_5xx = format!(
+            r#"{{"response":{{"result":"error","message":"failed for {KEY}","data":{{}}}}}}"#
+        );
+        let server = Canned::start(vec![
+            json("400 Bad Request", &echo_error),
+            http("200 OK", "text/html", "", &echo_html),
+            json("200 OK", &echo_json),
+            json("500 Internal Server Error", &echo_5xx),
+            http(
+                "302 Found",
+                "text/plain",
+                &format!("Location: /login?apikey={KEY}\r\n"),
+                "",
+            ),
+        ]);
+        let c = client(&server, 0);
+        for _ in 0..5 {
+            let e = info(&c).unwrap_err();
+            assert_no_key(&e);
+            assert!(e.to_string().contains("***"), "{e}");
+        }
+        assert!(!format!("{c:?}").contains(KEY));
+    }
+
+    #[test]
+    fn excerpts_are_short_and_collapsed() {
+        assert_eq!(excerpt("a \n\t b", 0), "a b");
+        let long = "x".repeat(500);
+        let e = excerpt(&long, 250);
+        assert_eq!(e.chars().count(), 120);
+        assert!(e.starts_with("...") && e.ends_with("..."), "{e}");
+        let multibyte = "é".repeat(200);
+        assert!(excerpt(&multibyte, 101).chars().count() <= 120);
+    }
+
+    #[test]
+    fn scrub_covers_the_form_encoded_key() {
+        assert_eq!(scrub("k=a b/c!", "a b/c"), "k=***!");
+        assert_eq!(scrub("k=a+b%2Fc", "a b/c"), "k=***");
+    }
+
+    #[test]
+    fn loopback_hosts_are_recognised() {
+        assert!(is_loopback("http://127.0.0.1:8181"));
+        assert!(is_loopback("http://localhost/tautulli"));
+        assert!(is_loopback("http://[::1]:8181"));
+        assert!(!is_loopback("http://192.168.1.10:8181"));
+        assert!(!is_loopback("https://tautulli.example"));
+    }
+
+    #[test]
+    fn history_pages_go_out_with_pinned_parameters() {
+        use crate::history::{ClientPages, HistoryReader};
+        let page = |rows: &str| {
+            ok(&format!(
+                r#"{{"recordsFiltered":3,"recordsTotal":9,"data":[{rows}]}}"#
+            ))
+        };
+        let server = Canned::start(vec![
+            page(r#"{"row_id":3,"reference_id":3},{"row_id":2,"reference_id":1}"#),
+            page(r#"{"row_id":"0","reference_id":"0"}"#),
+        ]);
+        let cfg = serde_json::json!({"tautulli": {
+            "server_url": server.url, "api_key": KEY, "history": {"user_id": "12", "per_page": 2}
+        }});
+        let cfg = TautulliConfig::from_engine_config(&cfg, "").unwrap();
+        let c = Client::new(&cfg).unwrap();
+        let mut reader = HistoryReader::new(
+            ClientPages::new(&c, &cfg.history),
+            cfg.history.per_page,
+            cfg.history.max_pages,
+        );
+        let mut rows = 0;
+        while let Some(p) = reader.next_page().unwrap() {
+            rows += p.rows.len();
+        }
+        assert_eq!(rows, 3);
+        assert!(reader.outcome().complete, "{:?}", reader.outcome());
+        let reqs = server.requests();
+        assert_eq!(reqs.len(), 2);
+        for (req, start) in reqs.iter().zip(["0", "2"]) {
+            let body = req.split_once("\r\n\r\n").unwrap().1;
+            let fields: Vec<&str> = body.split('&').collect();
+            for want in [
+                "cmd=get_history",
+                "grouping=1",
+                "include_activity=0",
+                "media_type=movie%2Cepisode",
+                "order_column=date",
+                "order_dir=desc",
+                "user_id=12",
+                "length=2",
+                &format!("start={start}"),
+            ] {
+                assert!(fields.contains(&want), "{want} missing from {body}");
+            }
+        }
+        assert_eq!(c.stats(), BTreeMap::from([("get_history", 2)]));
+    }
+
+    #[test]
+    fn client_is_shareable_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Client>();
+        let server = Canned::start((0..4).map(|_| ok(r#"{"tautulli_version":"v"}"#)).collect());
+        let c = client(&server, 0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| info(&c).unwrap());
+            }
+        });
+        assert_eq!(c.stats()["get_tautulli_info"], 4);
+    }
+}

@@ -1,0 +1,1135 @@
+//! From a Tautulli history row to the engine's item, in three pure steps so the caller can
+//! batch and cache `get_metadata` calls between them:
+//!
+//! 1. [`classify`]: is this row a completed movie/episode play we import? (else a counted
+//!    [`SkipReason`], known faults 1, 2, 6 and 9);
+//! 2. [`metadata_need`]: which `get_metadata` call, if any, its IDs depend on (one per movie,
+//!    one per **show**, never one per episode: known fault 4);
+//! 3. [`build_item`]: the item, with each ID at its own level (known fault 3); items that
+//!    cannot be resolved to an external ID still come out, keyed by their Plex ID, together
+//!    with an [`UnresolvedReason`].
+
+use std::sync::Arc;
+
+use crate::guid::{self, Guid, IdLevel};
+use crate::ids::{IdKind, Ids};
+use crate::index::GroupRef;
+use crate::item::{Item, MediaKind};
+use crate::rows::{HistoryRow, Metadata};
+
+/// Which row time becomes `watched_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeField {
+    /// `stopped`: the latest stop of the group, the real completion time (what users expect).
+    #[default]
+    Stopped,
+    /// `date`: the latest start of the group.
+    Date,
+    /// `started`: the earliest start of the group (can be weeks before the completion).
+    Started,
+}
+
+/// What to import and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Keep only completed plays.
+    pub watched_only: bool,
+    /// Completion threshold used only when a row has no `watched_status`.
+    pub min_percent: u8,
+    /// Import Live TV rows.
+    pub include_live: bool,
+    /// Which time is `watched_at` (falls back stopped -> date -> started when missing).
+    pub watched_at: TimeField,
+    /// Event mode: every play is its own entry instead of the newest per title.
+    pub rewatches: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            watched_only: true,
+            min_percent: 85,
+            include_live: false,
+            watched_at: TimeField::Stopped,
+            rewatches: false,
+        }
+    }
+}
+
+/// Why a history row was not imported. Every skipped row is counted under one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// Not watched to completion (by `watched_status`, else `percent_complete`).
+    Partial,
+    /// A Live TV play (import them with `include_live`).
+    Live,
+    /// Not a movie or an episode (track, clip, photo, ...).
+    OtherMediaType,
+    /// An episode with no season/episode number in the row or in its guid.
+    NoSeasonEpisode,
+    /// No `stopped`, `date` or `started` time.
+    NoTime,
+    /// An in-progress session (activity row).
+    InProgress,
+    /// No `rating_key`: the row names no Plex item.
+    NoRatingKey,
+}
+
+impl SkipReason {
+    /// Every reason, in report order.
+    pub const ALL: [SkipReason; 7] = [
+        SkipReason::Partial,
+        SkipReason::Live,
+        SkipReason::OtherMediaType,
+        SkipReason::NoSeasonEpisode,
+        SkipReason::NoTime,
+        SkipReason::InProgress,
+        SkipReason::NoRatingKey,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Partial => "partial",
+            SkipReason::Live => "live",
+            SkipReason::OtherMediaType => "other_media_type",
+            SkipReason::NoSeasonEpisode => "no_season_episode",
+            SkipReason::NoTime => "no_time",
+            SkipReason::InProgress => "in_progress",
+            SkipReason::NoRatingKey => "no_rating_key",
+        }
+    }
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A history row accepted for import: everything [`build_item`] needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Play {
+    pub kind: MediaKind,
+    /// The movie's or episode's rating key.
+    pub rating_key: i64,
+    /// The season's rating key (episodes).
+    pub parent_rating_key: Option<i64>,
+    /// The show's rating key (episodes).
+    pub grandparent_rating_key: Option<i64>,
+    /// Movie title, or the episode's own title.
+    pub title: Box<str>,
+    /// The show's title (`grandparent_title`); an `Arc` so the caller may intern it.
+    pub series_title: Option<Arc<str>>,
+    pub year: Option<i32>,
+    /// Season: the row's `parent_media_index`, else the legacy guid's path. Always set for
+    /// episodes.
+    pub season: Option<u32>,
+    /// Episode: the row's `media_index`, else the legacy guid's path. Always set for episodes.
+    pub episode: Option<u32>,
+    /// The item's own guid, parsed; `None` when the row has none.
+    pub guid: Option<Guid>,
+    /// Epoch seconds of the chosen time.
+    pub watched_at: i64,
+    /// The Tautulli group this play came from (`reference_id`, else `row_id`).
+    pub group: GroupRef,
+    /// `row_id` (the group's newest row).
+    pub row_id: i64,
+}
+
+/// Decides whether a row is imported, and extracts what building its item needs.
+///
+/// Order of checks (the first failing one is the reason): activity row, media type, live,
+/// rating key, completion, time, season/episode.
+pub fn classify(row: &HistoryRow, policy: &Policy) -> Result<Play, SkipReason> {
+    if row.is_activity() {
+        return Err(SkipReason::InProgress);
+    }
+    let kind = match row
+        .media_type
+        .as_deref()
+        .map(|m| m.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("movie") => MediaKind::Movie,
+        Some("episode") => MediaKind::Episode,
+        _ => return Err(SkipReason::OtherMediaType),
+    };
+    if row.is_live() && !policy.include_live {
+        return Err(SkipReason::Live);
+    }
+    let rating_key = row
+        .rating_key
+        .filter(|rk| *rk > 0)
+        .ok_or(SkipReason::NoRatingKey)?;
+    if !is_watched(row, policy) {
+        return Err(SkipReason::Partial);
+    }
+    let watched_at = watched_at(row, policy.watched_at).ok_or(SkipReason::NoTime)?;
+
+    let guid = row.guid.as_deref().map(guid::parse);
+    let (guid_season, guid_episode) = match &guid {
+        Some(Guid::Legacy(g)) => (g.season, g.episode),
+        _ => (None, None),
+    };
+    let to_u32 = |v: Option<i64>| v.and_then(|n| u32::try_from(n).ok());
+    let (season, episode) = match kind {
+        MediaKind::Movie => (None, None),
+        MediaKind::Episode => {
+            let s = to_u32(row.parent_media_index).or(guid_season);
+            let e = to_u32(row.media_index).or(guid_episode);
+            if s.is_none() || e.is_none() {
+                return Err(SkipReason::NoSeasonEpisode);
+            }
+            (s, e)
+        }
+    };
+    let title = match kind {
+        MediaKind::Movie => text(&row.title).or(text(&row.full_title)),
+        MediaKind::Episode => text(&row.title),
+    };
+    let row_id = row.row_id.unwrap_or_default();
+    Ok(Play {
+        kind,
+        rating_key,
+        parent_rating_key: row.parent_rating_key.filter(|k| *k > 0),
+        grandparent_rating_key: row.grandparent_rating_key.filter(|k| *k > 0),
+        title: title.unwrap_or_default().into(),
+        series_title: match kind {
+            MediaKind::Episode => text(&row.grandparent_title).map(Arc::from),
+            MediaKind::Movie => None,
+        },
+        year: row
+            .year
+            .and_then(|y| i32::try_from(y).ok())
+            .filter(|y| *y > 0),
+        season,
+        episode,
+        guid,
+        watched_at,
+        group: GroupRef(row.reference_id.unwrap_or(row_id)),
+        row_id,
+    })
+}
+
+/// A trimmed, non-empty text field.
+fn text(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|t| !t.is_empty())
+}
+
+/// Completion rule (known fault 1): `watched_status == 1` is Tautulli's own verdict (its
+/// threshold or the credits marker); only without it does `percent_complete` decide.
+fn is_watched(row: &HistoryRow, policy: &Policy) -> bool {
+    if !policy.watched_only {
+        return true;
+    }
+    match row.watched_status {
+        Some(ws) => ws >= 1.0,
+        None => row
+            .percent_complete
+            .is_some_and(|p| p >= i64::from(policy.min_percent)),
+    }
+}
+
+/// The chosen time, falling back stopped -> date -> started. Zero or negative times are
+/// treated as missing (SQLite defaults, never a real play).
+fn watched_at(row: &HistoryRow, field: TimeField) -> Option<i64> {
+    let valid = |t: Option<i64>| t.filter(|t| *t > 0);
+    let chosen = match field {
+        TimeField::Stopped => row.stopped,
+        TimeField::Date => row.date,
+        TimeField::Started => row.started,
+    };
+    valid(chosen)
+        .or(valid(row.stopped))
+        .or(valid(row.date))
+        .or(valid(row.started))
+}
+
+/// Which item a `get_metadata` call is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MetaLevel {
+    /// A movie's own IDs.
+    Movie,
+    /// A show's IDs (asked on the show's rating key, shared by all its episodes).
+    Show,
+}
+
+/// One `get_metadata` call a play depends on. Equal requests are one call: dedupe and cache
+/// answers by this value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MetaRequest {
+    pub rating_key: i64,
+    pub level: MetaLevel,
+}
+
+/// The outcome of a [`MetaRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetaAnswer {
+    /// The IDs of the asked level (possibly without any external ID: legacy items answer
+    /// `guids: []`).
+    Found(Ids),
+    /// Tautulli answered `{}`: item deleted from Plex, unknown, or Plex unreachable.
+    Deleted,
+    /// The call failed; the text says why (must not contain the API key).
+    Failed(String),
+}
+
+impl MetaAnswer {
+    /// Reads a `get_metadata` answer for `level`. Only the asked level's own lists are used:
+    /// for [`MetaLevel::Show`] that is `guids`/`guid` of a show answer, or
+    /// `grandparent_guids`/`grandparent_guid` if an episode's answer was passed, and never a
+    /// season's IDs.
+    pub fn from_metadata(meta: &Metadata, level: MetaLevel) -> MetaAnswer {
+        if meta.is_empty() {
+            return MetaAnswer::Deleted;
+        }
+        let media_type = meta.media_type.as_deref().unwrap_or("");
+        let (list, own_guid): (&[String], &Option<String>) = match level {
+            MetaLevel::Show if media_type.eq_ignore_ascii_case("episode") => {
+                (&meta.grandparent_guids, &meta.grandparent_guid)
+            }
+            // A season's answer has no show ID list of its own; only the show's guid.
+            MetaLevel::Show if media_type.eq_ignore_ascii_case("season") => {
+                (&[], &meta.parent_guid)
+            }
+            _ => (&meta.guids, &meta.guid),
+        };
+        let mut ids = guid::ids_from_list(list);
+        if let Some(plex) = own_guid
+            .as_deref()
+            .map(guid::parse)
+            .and_then(|g| g.plex_guid())
+        {
+            ids.insert_missing(IdKind::Guid, &plex);
+        }
+        MetaAnswer::Found(ids)
+    }
+}
+
+/// The `get_metadata` call this play's IDs need, if any: new-agent (`plex://`) movies need
+/// their own; new-agent episodes need their **show's** (`grandparent_rating_key`). Legacy,
+/// HAMA, unmatched and unknown guids carry all there is to know.
+pub fn metadata_need(play: &Play) -> Option<MetaRequest> {
+    if !matches!(play.guid, Some(Guid::Plex { .. })) {
+        return None;
+    }
+    match play.kind {
+        MediaKind::Movie => Some(MetaRequest {
+            rating_key: play.rating_key,
+            level: MetaLevel::Movie,
+        }),
+        MediaKind::Episode => play.grandparent_rating_key.map(|rk| MetaRequest {
+            rating_key: rk,
+            level: MetaLevel::Show,
+        }),
+    }
+}
+
+/// Why an item could not be resolved to an external ID. The item is still produced, keyed by
+/// its Plex ID, so the user sees it and can fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnresolvedReason {
+    #[error(
+        "get_metadata answered {{}} for rating key {rating_key}: item deleted from Plex or \
+         Plex unreachable; kept under its Plex ID (check that Plex is up, then re-run)"
+    )]
+    Deleted { rating_key: i64 },
+    #[error(
+        "get_metadata failed for rating key {rating_key}: {error}; kept under its Plex ID \
+         (re-run when Tautulli answers)"
+    )]
+    MetadataFailed { rating_key: i64, error: String },
+    #[error(
+        "get_metadata for rating key {rating_key} was needed but not looked up; kept under \
+         its Plex ID"
+    )]
+    MetadataMissing { rating_key: i64 },
+    #[error(
+        "new-agent episode without grandparent_rating_key: its show's IDs cannot be looked \
+         up; kept under its Plex ID"
+    )]
+    NoShowKey,
+    #[error(
+        "Plex knows no TMDb/IMDb/TVDB ID for rating key {rating_key}; match the item in \
+         Plex (Fix Match) to give it one"
+    )]
+    NoExternalIds { rating_key: i64 },
+    #[error(
+        "unmatched media (local:// or the none agent): no external ID exists; match the \
+         item in Plex to give it one"
+    )]
+    Unmatched,
+    #[error("the history row has no guid; kept under its Plex ID")]
+    NoGuid,
+    #[error("unknown guid form {0:?}; kept under its Plex ID with the guid as given")]
+    UnknownGuid(String),
+}
+
+impl UnresolvedReason {
+    /// snake_case name for reports.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            UnresolvedReason::Deleted { .. } => "deleted",
+            UnresolvedReason::MetadataFailed { .. } => "metadata_failed",
+            UnresolvedReason::MetadataMissing { .. } => "metadata_missing",
+            UnresolvedReason::NoShowKey => "no_show_key",
+            UnresolvedReason::NoExternalIds { .. } => "no_external_ids",
+            UnresolvedReason::Unmatched => "unmatched",
+            UnresolvedReason::NoGuid => "no_guid",
+            UnresolvedReason::UnknownGuid(_) => "unknown_guid",
+        }
+    }
+
+    /// The human explanation (same as `Display`).
+    pub fn message(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// Builds the item of a play. `meta` is the answer to [`metadata_need`]'s request (ignored
+/// when none was needed).
+///
+/// IDs never mix levels:
+/// - movie `ids`: plex rating key, the guid's ID, or (new agent) the movie's `guids` and its
+///   `plex://movie/..` guid;
+/// - episode `ids`: the episode's own only: plex rating key, plus its `plex://episode/..`
+///   guid (new agent) or an item-level ID of its guid (never seen in practice);
+/// - episode `show_ids`: plex = `grandparent_rating_key`, plus the show part of a legacy/HAMA
+///   guid or the show's own `get_metadata` IDs (including its `plex://show/..` guid).
+///
+/// `Err` carries the item anyway (keyed by its Plex ID: `plex:<rk>`, episodes
+/// `plex:<show rk>#sXXeYY`) when no external ID was found for the keyed level.
+// Both variants hold an `Item` of the same size, and the `Err` is an outcome to record, not
+// an error to propagate with `?`: boxing it would only add an allocation.
+#[allow(clippy::result_large_err)]
+pub fn build_item(
+    play: &Play,
+    meta: Option<&MetaAnswer>,
+) -> Result<Item, (Item, UnresolvedReason)> {
+    let mut item = Item {
+        kind: play.kind,
+        title: play.title.clone(),
+        year: play.year,
+        season: play.season,
+        episode: play.episode,
+        series_title: play.series_title.clone(),
+        ids: Ids::new(),
+        show_ids: Ids::new(),
+        watched_at: play.watched_at,
+    };
+    item.ids.insert(IdKind::Plex, &play.rating_key.to_string());
+    if play.kind == MediaKind::Episode {
+        if let Some(gp) = play.grandparent_rating_key {
+            item.show_ids.insert(IdKind::Plex, &gp.to_string());
+        }
+    }
+
+    let mut problem = None;
+    match &play.guid {
+        None => problem = Some(UnresolvedReason::NoGuid),
+        Some(g @ Guid::Plex { .. }) => {
+            if let Some(p) = g.plex_guid() {
+                item.ids.insert(IdKind::Guid, &p);
+            }
+            problem = match (play.kind, play.grandparent_rating_key) {
+                (MediaKind::Movie, _) => apply_meta(&mut item.ids, meta, play.rating_key),
+                (MediaKind::Episode, Some(gp)) => apply_meta(&mut item.show_ids, meta, gp),
+                (MediaKind::Episode, None) => Some(UnresolvedReason::NoShowKey),
+            };
+        }
+        Some(Guid::Legacy(g)) => {
+            let target = match (play.kind, g.level) {
+                (MediaKind::Episode, IdLevel::Show) => &mut item.show_ids,
+                _ => &mut item.ids,
+            };
+            target.insert(g.kind, &g.value);
+        }
+        Some(Guid::External(kind, value)) => {
+            item.ids.insert(*kind, value);
+        }
+        Some(Guid::Unmatched) => problem = Some(UnresolvedReason::Unmatched),
+        Some(Guid::Unknown(raw)) => {
+            item.ids.insert(IdKind::Guid, raw);
+            problem = Some(UnresolvedReason::UnknownGuid(raw.clone()));
+        }
+    }
+
+    let (keyed, keyed_rk) = match play.kind {
+        MediaKind::Movie => (&item.ids, play.rating_key),
+        MediaKind::Episode => (
+            &item.show_ids,
+            play.grandparent_rating_key.unwrap_or(play.rating_key),
+        ),
+    };
+    if problem.is_none() && !keyed.has_external() {
+        problem = Some(UnresolvedReason::NoExternalIds {
+            rating_key: keyed_rk,
+        });
+    }
+    match problem {
+        None => Ok(item),
+        Some(reason) => Err((item, reason)),
+    }
+}
+
+/// Merges a metadata answer into `target` (the level it was asked for).
+fn apply_meta(
+    target: &mut Ids,
+    meta: Option<&MetaAnswer>,
+    rating_key: i64,
+) -> Option<UnresolvedReason> {
+    match meta {
+        None => Some(UnresolvedReason::MetadataMissing { rating_key }),
+        Some(MetaAnswer::Deleted) => Some(UnresolvedReason::Deleted { rating_key }),
+        Some(MetaAnswer::Failed(error)) => Some(UnresolvedReason::MetadataFailed {
+            rating_key,
+            error: error.clone(),
+        }),
+        Some(MetaAnswer::Found(ids)) => {
+            target.merge_missing(ids);
+            (!ids.has_external()).then_some(UnresolvedReason::NoExternalIds { rating_key })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::canonical_key;
+
+    fn row(json: serde_json::Value) -> HistoryRow {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn movie_row() -> serde_json::Value {
+        serde_json::json!({
+            "row_id": 1, "reference_id": 1, "date": 1000, "started": 900, "stopped": 2000,
+            "media_type": "movie", "rating_key": 101, "parent_rating_key": "",
+            "grandparent_rating_key": "", "media_index": "", "parent_media_index": "",
+            "year": 1999, "title": "The Matrix", "grandparent_title": "",
+            "guid": "plex://movie/5d7768ba96b655001fdc0408", "live": 0,
+            "percent_complete": 99, "watched_status": 1, "state": null
+        })
+    }
+
+    fn episode_row() -> serde_json::Value {
+        serde_json::json!({
+            "row_id": 5, "reference_id": 5, "date": 1000, "started": 1000, "stopped": 4400,
+            "media_type": "episode", "rating_key": 201, "parent_rating_key": 200,
+            "grandparent_rating_key": 199, "media_index": 1, "parent_media_index": 1,
+            "year": 2008, "title": "Pilot", "grandparent_title": "Breaking Bad",
+            "guid": "plex://episode/5d9c0873ffd9ef001e99b9dc", "live": 0,
+            "percent_complete": 98, "watched_status": 1, "state": null
+        })
+    }
+
+    fn with(mut v: serde_json::Value, patch: serde_json::Value) -> serde_json::Value {
+        for (k, x) in patch.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    }
+
+    fn classify_json(v: serde_json::Value, policy: &Policy) -> Result<Play, SkipReason> {
+        classify(&row(v), policy)
+    }
+
+    fn found(pairs: &[(IdKind, &str)]) -> MetaAnswer {
+        let mut ids = Ids::new();
+        for (k, v) in pairs {
+            ids.insert(*k, v);
+        }
+        MetaAnswer::Found(ids)
+    }
+
+    #[test]
+    fn skip_reason_names() {
+        let names: Vec<&str> = SkipReason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "partial",
+                "live",
+                "other_media_type",
+                "no_season_episode",
+                "no_time",
+                "in_progress",
+                "no_rating_key"
+            ]
+        );
+        assert_eq!(SkipReason::NoTime.to_string(), "no_time");
+    }
+
+    #[test]
+    fn policy_defaults() {
+        let p = Policy::default();
+        assert!(p.watched_only && !p.include_live && !p.rewatches);
+        assert_eq!((p.min_percent, p.watched_at), (85, TimeField::Stopped));
+    }
+
+    #[test]
+    fn activity_rows_are_in_progress() {
+        let p = Policy::default();
+        let v = with(
+            movie_row(),
+            serde_json::json!({"row_id": null, "stopped": null, "state": "playing"}),
+        );
+        assert_eq!(classify_json(v, &p), Err(SkipReason::InProgress));
+        let v = with(movie_row(), serde_json::json!({"state": "paused"}));
+        assert_eq!(classify_json(v, &p), Err(SkipReason::InProgress));
+    }
+
+    #[test]
+    fn other_media_types_are_skipped() {
+        let p = Policy::default();
+        for mt in ["track", "clip", "photo", "show", ""] {
+            let v = with(movie_row(), serde_json::json!({"media_type": mt}));
+            assert_eq!(
+                classify_json(v, &p),
+                Err(SkipReason::OtherMediaType),
+                "{mt}"
+            );
+        }
+        let v = with(movie_row(), serde_json::json!({"media_type": "Movie"}));
+        assert_eq!(classify_json(v, &p).unwrap().kind, MediaKind::Movie);
+    }
+
+    #[test]
+    fn live_rows_need_include_live() {
+        let v = with(
+            movie_row(),
+            serde_json::json!({"live": 1, "percent_complete": 100}),
+        );
+        assert_eq!(
+            classify_json(v.clone(), &Policy::default()),
+            Err(SkipReason::Live)
+        );
+        let p = Policy {
+            include_live: true,
+            ..Policy::default()
+        };
+        assert!(classify_json(v, &p).is_ok());
+    }
+
+    #[test]
+    fn rows_without_rating_key_are_counted() {
+        let v = with(movie_row(), serde_json::json!({"rating_key": ""}));
+        assert_eq!(
+            classify_json(v, &Policy::default()),
+            Err(SkipReason::NoRatingKey)
+        );
+    }
+
+    #[test]
+    fn watched_status_decides_first() {
+        let p = Policy::default();
+        // 1 at 10 % (credits marker) counts; 0.75 at 99 % does not.
+        let v = with(
+            movie_row(),
+            serde_json::json!({"watched_status": 1, "percent_complete": 10}),
+        );
+        assert!(classify_json(v, &p).is_ok());
+        for ws in [0.75, 0.5, 0.25, 0.0] {
+            let v = with(
+                movie_row(),
+                serde_json::json!({"watched_status": ws, "percent_complete": 99}),
+            );
+            assert_eq!(classify_json(v, &p), Err(SkipReason::Partial), "{ws}");
+        }
+    }
+
+    #[test]
+    fn percent_decides_without_watched_status() {
+        let p = Policy {
+            min_percent: 90,
+            ..Policy::default()
+        };
+        let at = |pc: serde_json::Value| {
+            classify_json(
+                with(
+                    movie_row(),
+                    serde_json::json!({"watched_status": "", "percent_complete": pc}),
+                ),
+                &p,
+            )
+        };
+        assert!(at(serde_json::json!(90)).is_ok());
+        assert!(at(serde_json::json!("95")).is_ok());
+        assert_eq!(at(serde_json::json!(89)), Err(SkipReason::Partial));
+        assert_eq!(at(serde_json::json!(null)), Err(SkipReason::Partial));
+    }
+
+    #[test]
+    fn without_watched_only_everything_counts() {
+        let p = Policy {
+            watched_only: false,
+            ..Policy::default()
+        };
+        let v = with(
+            movie_row(),
+            serde_json::json!({"watched_status": 0, "percent_complete": 2}),
+        );
+        assert!(classify_json(v, &p).is_ok());
+    }
+
+    #[test]
+    fn watched_at_prefers_the_chosen_field_then_falls_back() {
+        let pol = |f| Policy {
+            watched_at: f,
+            ..Policy::default()
+        };
+        let v = movie_row();
+        assert_eq!(
+            classify_json(v.clone(), &pol(TimeField::Stopped))
+                .unwrap()
+                .watched_at,
+            2000
+        );
+        assert_eq!(
+            classify_json(v.clone(), &pol(TimeField::Date))
+                .unwrap()
+                .watched_at,
+            1000
+        );
+        assert_eq!(
+            classify_json(v.clone(), &pol(TimeField::Started))
+                .unwrap()
+                .watched_at,
+            900
+        );
+        // Chosen field missing: stopped -> date -> started.
+        let no_started = with(v.clone(), serde_json::json!({"started": null}));
+        assert_eq!(
+            classify_json(no_started, &pol(TimeField::Started))
+                .unwrap()
+                .watched_at,
+            2000
+        );
+        let no_stopped = with(v.clone(), serde_json::json!({"stopped": null}));
+        assert_eq!(
+            classify_json(no_stopped, &pol(TimeField::Stopped))
+                .unwrap()
+                .watched_at,
+            1000
+        );
+        let only_started = with(v.clone(), serde_json::json!({"stopped": 0, "date": ""}));
+        assert_eq!(
+            classify_json(only_started, &pol(TimeField::Date))
+                .unwrap()
+                .watched_at,
+            900
+        );
+        let none = with(
+            v,
+            serde_json::json!({"stopped": null, "date": null, "started": 0}),
+        );
+        assert_eq!(
+            classify_json(none, &pol(TimeField::Stopped)),
+            Err(SkipReason::NoTime)
+        );
+    }
+
+    #[test]
+    fn episodes_take_season_episode_from_row_then_guid() {
+        let p = Policy::default();
+        let play = classify_json(episode_row(), &p).unwrap();
+        assert_eq!((play.season, play.episode), (Some(1), Some(1)));
+
+        let legacy = with(
+            episode_row(),
+            serde_json::json!({"media_index": "", "parent_media_index": null,
+                "guid": "com.plexapp.agents.thetvdb://121361/8/3?lang=en"}),
+        );
+        let play = classify_json(legacy, &p).unwrap();
+        assert_eq!((play.season, play.episode), (Some(8), Some(3)));
+
+        // Row values win over the guid path (HAMA tvdb2 ordering may differ).
+        let both = with(
+            episode_row(),
+            serde_json::json!({"media_index": 4, "parent_media_index": 2,
+                "guid": "com.plexapp.agents.hama://tvdb2-81189/1/16"}),
+        );
+        let play = classify_json(both, &p).unwrap();
+        assert_eq!((play.season, play.episode), (Some(2), Some(4)));
+
+        let none = with(
+            episode_row(),
+            serde_json::json!({"media_index": "", "parent_media_index": ""}),
+        );
+        assert_eq!(classify_json(none, &p), Err(SkipReason::NoSeasonEpisode));
+        let half = with(episode_row(), serde_json::json!({"media_index": ""}));
+        assert_eq!(classify_json(half, &p), Err(SkipReason::NoSeasonEpisode));
+    }
+
+    #[test]
+    fn play_fields() {
+        let play = classify_json(
+            with(
+                episode_row(),
+                serde_json::json!({"row_id": 9, "reference_id": 7}),
+            ),
+            &Policy::default(),
+        )
+        .unwrap();
+        assert_eq!(play.kind, MediaKind::Episode);
+        assert_eq!(
+            (
+                play.rating_key,
+                play.parent_rating_key,
+                play.grandparent_rating_key
+            ),
+            (201, Some(200), Some(199))
+        );
+        assert_eq!(&*play.title, "Pilot");
+        assert_eq!(play.series_title.as_deref(), Some("Breaking Bad"));
+        assert_eq!(play.year, Some(2008));
+        assert_eq!((play.group, play.row_id), (GroupRef(7), 9));
+        assert!(matches!(play.guid, Some(Guid::Plex { .. })));
+
+        let m = classify_json(
+            with(movie_row(), serde_json::json!({"reference_id": null, "year": "", "title": "", "full_title": "Full"})),
+            &Policy::default(),
+        )
+        .unwrap();
+        assert_eq!((m.group, m.year, &*m.title), (GroupRef(1), None, "Full"));
+        assert_eq!((m.season, m.episode, m.series_title), (None, None, None));
+    }
+
+    #[test]
+    fn metadata_is_asked_per_movie_and_per_show() {
+        let p = Policy::default();
+        let m = classify_json(movie_row(), &p).unwrap();
+        assert_eq!(
+            metadata_need(&m),
+            Some(MetaRequest {
+                rating_key: 101,
+                level: MetaLevel::Movie
+            })
+        );
+        let e1 = classify_json(episode_row(), &p).unwrap();
+        let e2 = classify_json(
+            with(
+                episode_row(),
+                serde_json::json!({"rating_key": 202, "media_index": 2}),
+            ),
+            &p,
+        )
+        .unwrap();
+        let want = Some(MetaRequest {
+            rating_key: 199,
+            level: MetaLevel::Show,
+        });
+        assert_eq!(metadata_need(&e1), want);
+        assert_eq!(
+            metadata_need(&e2),
+            want,
+            "one call per show, not per episode"
+        );
+        for guid in [
+            "com.plexapp.agents.themoviedb://550?lang=en",
+            "com.plexapp.agents.hama://anidb-23/1/1",
+            "local://9001",
+            "weird",
+        ] {
+            let m =
+                classify_json(with(movie_row(), serde_json::json!({"guid": guid})), &p).unwrap();
+            assert_eq!(metadata_need(&m), None, "{guid}");
+        }
+        let orphan = classify_json(
+            with(
+                episode_row(),
+                serde_json::json!({"grandparent_rating_key": ""}),
+            ),
+            &p,
+        )
+        .unwrap();
+        assert_eq!(metadata_need(&orphan), None);
+    }
+
+    #[test]
+    fn new_agent_movie_takes_its_metadata_ids() {
+        let play = classify_json(movie_row(), &Policy::default()).unwrap();
+        let meta = found(&[
+            (IdKind::Imdb, "tt0133093"),
+            (IdKind::Tmdb, "603"),
+            (IdKind::Tvdb, "169"),
+        ]);
+        let item = build_item(&play, Some(&meta)).unwrap();
+        assert_eq!(
+            serde_json::to_string(&item.ids).unwrap(),
+            r#"{"tmdb":"603","imdb":"tt0133093","tvdb":"169","plex":"101","guid":"plex://movie/5d7768ba96b655001fdc0408"}"#
+        );
+        assert_eq!(canonical_key(&item), "tmdb:603");
+        assert_eq!((item.watched_at, item.year), (2000, Some(1999)));
+    }
+
+    #[test]
+    fn new_agent_episode_ids_stay_at_their_level() {
+        let play = classify_json(episode_row(), &Policy::default()).unwrap();
+        let show = found(&[
+            (IdKind::Imdb, "tt0903747"),
+            (IdKind::Tmdb, "1396"),
+            (IdKind::Tvdb, "81189"),
+            (IdKind::Guid, "plex://show/5d9c086c46115600200aa2fe"),
+        ]);
+        let item = build_item(&play, Some(&show)).unwrap();
+        assert_eq!(
+            serde_json::to_string(&item.ids).unwrap(),
+            r#"{"plex":"201","guid":"plex://episode/5d9c0873ffd9ef001e99b9dc"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&item.show_ids).unwrap(),
+            r#"{"tmdb":"1396","imdb":"tt0903747","tvdb":"81189","plex":"199","guid":"plex://show/5d9c086c46115600200aa2fe"}"#
+        );
+        assert_eq!(canonical_key(&item), "tmdb:1396#s01e01");
+    }
+
+    #[test]
+    fn show_metadata_answer_never_uses_season_ids() {
+        // An episode's answer given for a show request: only grandparent lists are used.
+        let meta: Metadata = serde_json::from_value(serde_json::json!({
+            "media_type": "episode", "rating_key": "801",
+            "guid": "plex://episode/e", "guids": ["tmdb://9999"],
+            "parent_guid": "plex://season/s", "parent_guids": ["tmdb://66001"],
+            "grandparent_guid": "plex://show/g", "grandparent_guids": ["tvdb://121361"]
+        }))
+        .unwrap();
+        let ans = MetaAnswer::from_metadata(&meta, MetaLevel::Show);
+        let MetaAnswer::Found(ids) = &ans else {
+            panic!("{ans:?}")
+        };
+        assert_eq!(
+            serde_json::to_string(ids).unwrap(),
+            r#"{"tvdb":"121361","guid":"plex://show/g"}"#
+        );
+
+        let play = classify_json(
+            with(
+                episode_row(),
+                serde_json::json!({"parent_media_index": 8, "media_index": 1}),
+            ),
+            &Policy::default(),
+        )
+        .unwrap();
+        let item = build_item(&play, Some(&ans)).unwrap();
+        assert_eq!(canonical_key(&item), "tvdb:121361#s08e01");
+
+        let show: Metadata = serde_json::from_value(serde_json::json!({
+            "media_type": "show", "rating_key": "199", "guid": "plex://show/abc",
+            "guids": ["imdb://tt0903747", "tmdb://1396"]
+        }))
+        .unwrap();
+        assert_eq!(
+            MetaAnswer::from_metadata(&show, MetaLevel::Show),
+            found(&[
+                (IdKind::Imdb, "tt0903747"),
+                (IdKind::Tmdb, "1396"),
+                (IdKind::Guid, "plex://show/abc")
+            ])
+        );
+        assert_eq!(
+            MetaAnswer::from_metadata(&Metadata::default(), MetaLevel::Movie),
+            MetaAnswer::Deleted
+        );
+    }
+
+    #[test]
+    fn reference_movie_metadata_reads_its_own_guids() {
+        let path = format!(
+            "{}/fixtures/reference/get_metadata_movie_fakepms.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let meta: Metadata = serde_json::from_value(v["response"]["data"].clone()).unwrap();
+        assert_eq!(
+            MetaAnswer::from_metadata(&meta, MetaLevel::Movie),
+            found(&[
+                (IdKind::Imdb, "tt0133093"),
+                (IdKind::Tmdb, "603"),
+                (IdKind::Tvdb, "169"),
+                (IdKind::Guid, "plex://movie/5d7768ba96b655001fdc0408"),
+            ])
+        );
+    }
+
+    #[test]
+    fn legacy_episode_show_ids_come_from_the_guid() {
+        let play = classify_json(
+            with(
+                episode_row(),
+                serde_json::json!({"rating_key": 301, "grandparent_rating_key": 299,
+                    "media_index": 1, "parent_media_index": 6,
+                    "guid": "com.plexapp.agents.thetvdb://121361/6/1?lang=en"}),
+            ),
+            &Policy::default(),
+        )
+        .unwrap();
+        let item = build_item(&play, None).unwrap();
+        assert_eq!(
+            serde_json::to_string(&item.ids).unwrap(),
+            r#"{"plex":"301"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&item.show_ids).unwrap(),
+            r#"{"tvdb":"121361","plex":"299"}"#
+        );
+        assert_eq!(canonical_key(&item), "tvdb:121361#s06e01");
+    }
+
+    #[test]
+    fn hama_episode_keys_by_anidb() {
+        let play = classify_json(
+            with(
+                episode_row(),
+                serde_json::json!({"rating_key": 401, "grandparent_rating_key": 399,
+                    "guid": "com.plexapp.agents.hama://anidb-23/1/1?lang=en"}),
+            ),
+            &Policy::default(),
+        )
+        .unwrap();
+        let item = build_item(&play, None).unwrap();
+        assert_eq!(canonical_key(&item), "anidb:23#s01e01");
+    }
+
+    #[test]
+    fn legacy_movie_ids_come_from_the_guid() {
+        for (guid, key) in [
+            ("com.plexapp.agents.themoviedb://550?lang=en", "tmdb:550"),
+            (
+                "com.plexapp.agents.imdb://TT0111161?lang=en",
+                "imdb:tt0111161",
+            ),
+            ("com.plexapp.agents.hama://anidb-5101", "anidb:5101"),
+            ("tmdb://603", "tmdb:603"),
+        ] {
+            let play = classify_json(
+                with(movie_row(), serde_json::json!({"guid": guid})),
+                &Policy::default(),
+            )
+            .unwrap();
+            let item = build_item(&play, None).unwrap_or_else(|e| panic!("{guid}: {e:?}"));
+            assert_eq!(canonical_key(&item), key, "{guid}");
+            assert_eq!(item.ids.get(IdKind::Plex), Some("101"));
+            assert_eq!(item.ids.get(IdKind::Guid), None, "{guid}");
+        }
+    }
+
+    #[test]
+    fn deleted_items_keep_their_plex_ids() {
+        let p = Policy::default();
+        let movie = classify_json(movie_row(), &p).unwrap();
+        let (item, why) = build_item(&movie, Some(&MetaAnswer::Deleted)).unwrap_err();
+        assert_eq!(canonical_key(&item), "plex:101");
+        assert_eq!(why, UnresolvedReason::Deleted { rating_key: 101 });
+        assert_eq!(why.as_str(), "deleted");
+        assert!(
+            why.message().contains("get_metadata answered {}"),
+            "{}",
+            why.message()
+        );
+
+        let ep = classify_json(
+            with(
+                episode_row(),
+                serde_json::json!({"media_index": 12, "parent_media_index": 3}),
+            ),
+            &p,
+        )
+        .unwrap();
+        let (item, why) = build_item(&ep, Some(&MetaAnswer::Deleted)).unwrap_err();
+        assert_eq!(canonical_key(&item), "plex:199#s03e12");
+        assert_eq!(why, UnresolvedReason::Deleted { rating_key: 199 });
+        assert_eq!(item.ids.get(IdKind::Plex), Some("201"));
+    }
+
+    #[test]
+    fn failures_and_gaps_are_unresolved_with_reasons() {
+        let p = Policy::default();
+        let movie = classify_json(movie_row(), &p).unwrap();
+        let (_, why) =
+            build_item(&movie, Some(&MetaAnswer::Failed("timed out".into()))).unwrap_err();
+        assert_eq!(why.as_str(), "metadata_failed");
+        assert!(why.message().contains("timed out"));
+        let (_, why) = build_item(&movie, None).unwrap_err();
+        assert_eq!(why, UnresolvedReason::MetadataMissing { rating_key: 101 });
+        // Legacy item answered guids: [] -> no external IDs.
+        let (item, why) =
+            build_item(&movie, Some(&found(&[(IdKind::Guid, "plex://movie/x")]))).unwrap_err();
+        assert_eq!(why, UnresolvedReason::NoExternalIds { rating_key: 101 });
+        assert_eq!(canonical_key(&item), "plex:101");
+
+        let local = classify_json(
+            with(
+                movie_row(),
+                serde_json::json!({"rating_key": 9001, "guid": "local://9001"}),
+            ),
+            &p,
+        )
+        .unwrap();
+        let (item, why) = build_item(&local, None).unwrap_err();
+        assert_eq!(
+            (canonical_key(&item).as_str(), why.as_str()),
+            ("plex:9001", "unmatched")
+        );
+
+        let unknown = classify_json(
+            with(
+                movie_row(),
+                serde_json::json!({"guid": "com.plexapp.agents.youtube://Xy"}),
+            ),
+            &p,
+        )
+        .unwrap();
+        let (item, why) = build_item(&unknown, None).unwrap_err();
+        assert_eq!(why.as_str(), "unknown_guid");
+        assert_eq!(
+            item.ids.get(IdKind::Guid),
+            Some("com.plexapp.agents.youtube://Xy")
+        );
+        assert_eq!(canonical_key(&item), "plex:101");
+
+        let noguid = classify_json(with(movie_row(), serde_json::json!({"guid": ""})), &p).unwrap();
+        assert_eq!(
+            build_item(&noguid, None).unwrap_err().1,
+            UnresolvedReason::NoGuid
+        );
+
+        let orphan = classify_json(
+            with(
+                episode_row(),
+                serde_json::json!({"grandparent_rating_key": ""}),
+            ),
+            &p,
+        )
+        .unwrap();
+        let (item, why) = build_item(&orphan, None).unwrap_err();
+        assert_eq!(why, UnresolvedReason::NoShowKey);
+        assert_eq!(canonical_key(&item), "plex:201#s01e01");
+        assert!(item.show_ids.is_empty());
+    }
+
+    #[test]
+    fn unresolved_names_are_distinct() {
+        let all = [
+            UnresolvedReason::Deleted { rating_key: 1 },
+            UnresolvedReason::MetadataFailed {
+                rating_key: 1,
+                error: "e".into(),
+            },
+            UnresolvedReason::MetadataMissing { rating_key: 1 },
+            UnresolvedReason::NoShowKey,
+            UnresolvedReason::NoExternalIds { rating_key: 1 },
+            UnresolvedReason::Unmatched,
+            UnresolvedReason::NoGuid,
+            UnresolvedReason::UnknownGuid("g".into()),
+        ];
+        let mut names: Vec<&str> = all.iter().map(|r| r.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+        assert!(all.iter().all(|r| !r.message().is_empty()));
+    }
+}
