@@ -12,11 +12,11 @@ use serde_json::{json, Value};
 use crate::client::{Client, Command};
 use crate::config::{self, TautulliConfig};
 use crate::error::{Error, Result};
-use crate::history::{history_params, HistoryReader, PageSource};
+use crate::history::{ClientPages, HistoryReader};
 use crate::index::{IndexBuilder, Report};
 use crate::item::Item;
 use crate::normalise::{self, MetaAnswer, MetaRequest, Policy, SkipReason, TimeField};
-use crate::rows::{HistoryPage, HistoryRow, Metadata};
+use crate::rows::{HistoryRow, Metadata};
 
 /// Entries per emitted batch.
 pub const BATCH: usize = 1000;
@@ -46,25 +46,10 @@ pub fn policy(cfg: &config::HistoryConfig) -> Policy {
     }
 }
 
-/// Pages from Tautulli, with the pinned parameters.
-struct Pages {
-    client: Arc<Client>,
-    user_id: Option<i64>,
-}
-
-impl PageSource for Pages {
-    fn fetch(&mut self, start: u64, length: u64) -> Result<HistoryPage> {
-        self.client.call(
-            Command::GetHistory,
-            &history_params(self.user_id, start, length),
-        )
-    }
-}
-
 enum State {
     Reading {
-        reader: HistoryReader<Pages>,
-        builder: IndexBuilder,
+        reader: Box<HistoryReader<ClientPages>>,
+        builder: Box<IndexBuilder>,
     },
     Emitting {
         entries: std::vec::IntoIter<(String, Item)>,
@@ -90,10 +75,7 @@ pub struct HistoryCursor {
 impl HistoryCursor {
     pub fn new(client: Arc<Client>, cfg: TautulliConfig) -> Self {
         let policy = policy(&cfg.history);
-        let pages = Pages {
-            client: client.clone(),
-            user_id: cfg.history.user_id,
-        };
+        let pages = ClientPages::new(client.clone(), &cfg.history);
         let reader = HistoryReader::new(pages, cfg.history.per_page, cfg.history.max_pages);
         Self {
             client,
@@ -101,8 +83,8 @@ impl HistoryCursor {
             concurrency: cfg.concurrency.max(1),
             meta: HashMap::new(),
             state: State::Reading {
-                reader,
-                builder: IndexBuilder::new(&policy),
+                reader: Box::new(reader),
+                builder: Box::new(IndexBuilder::new(&policy)),
             },
             report: None,
             records_filtered: 0,
@@ -111,7 +93,7 @@ impl HistoryCursor {
     }
 
     /// Does the next unit of work.
-    pub fn next(&mut self) -> Result<Step> {
+    pub fn step(&mut self) -> Result<Step> {
         match &mut self.state {
             State::Reading { reader, builder } => match reader.next_page()? {
                 Some(page) => {
@@ -136,7 +118,7 @@ impl HistoryCursor {
                 }
                 None => {
                     self.finish_reading()?;
-                    self.next()
+                    self.step()
                 }
             },
             State::Emitting {
@@ -239,7 +221,7 @@ impl HistoryCursor {
             return Ok(());
         };
         let outcome = reader.outcome();
-        let mut builder = builder;
+        let mut builder = *builder;
         for _ in 0..outcome.null_id_rows {
             builder.skip(SkipReason::InProgress);
         }

@@ -108,7 +108,7 @@ impl IndexCursor for Cursor {
                 total_units,
                 entries,
                 done,
-            } = self.0.next()?;
+            } = self.0.step()?;
             Ok(IndexStep {
                 progress: Progress {
                     phase: phase.into(),

@@ -17,6 +17,8 @@
 
 use std::collections::HashMap;
 
+use std::sync::Arc;
+
 use crate::client::{Client, Command};
 use crate::config::HistoryConfig;
 use crate::error::Result;
@@ -33,15 +35,23 @@ pub trait PageSource {
 
 /// The pinned `get_history` parameters, so the result never depends on a server's own
 /// grouping or activity settings and never uses `length=-1` (which drops the last row).
+/// Tautulli filters Live TV rows as media type `live`, so they are asked for only when
+/// `include_live` is on.
 pub fn history_params(
     user_id: Option<i64>,
+    include_live: bool,
     start: u64,
     length: u64,
 ) -> Vec<(&'static str, String)> {
+    let media_type = if include_live {
+        "movie,episode,live"
+    } else {
+        "movie,episode"
+    };
     let mut p = vec![
         ("grouping", "1".to_string()),
         ("include_activity", "0".to_string()),
-        ("media_type", "movie,episode".to_string()),
+        ("media_type", media_type.to_string()),
         ("order_column", "date".to_string()),
         ("order_dir", "desc".to_string()),
         ("start", start.to_string()),
@@ -53,27 +63,29 @@ pub fn history_params(
     p
 }
 
-/// [`PageSource`] reading Tautulli through a [`Client`].
+/// [`PageSource`] reading Tautulli through a shared [`Client`].
 #[derive(Debug)]
-pub struct ClientPages<'a> {
-    client: &'a Client,
+pub struct ClientPages {
+    client: Arc<Client>,
     user_id: Option<i64>,
+    include_live: bool,
 }
 
-impl<'a> ClientPages<'a> {
-    pub fn new(client: &'a Client, history: &HistoryConfig) -> Self {
+impl ClientPages {
+    pub fn new(client: Arc<Client>, history: &HistoryConfig) -> Self {
         Self {
             client,
             user_id: history.user_id,
+            include_live: history.include_live,
         }
     }
 }
 
-impl PageSource for ClientPages<'_> {
+impl PageSource for ClientPages {
     fn fetch(&mut self, start: u64, length: u64) -> Result<HistoryPage> {
         self.client.call(
             Command::GetHistory,
-            &history_params(self.user_id, start, length),
+            &history_params(self.user_id, self.include_live, start, length),
         )
     }
 }
@@ -431,7 +443,7 @@ mod tests {
 
     #[test]
     fn pins_every_parameter() {
-        let p = history_params(Some(7), 2000, 1000);
+        let p = history_params(Some(7), false, 2000, 1000);
         let get = |k: &str| p.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("grouping"), Some("1"));
         assert_eq!(get("include_activity"), Some("0"));
@@ -442,13 +454,13 @@ mod tests {
         assert_eq!(get("length"), Some("1000"));
         assert_eq!(get("user_id"), Some("7"));
         assert_eq!(
-            history_params(None, 0, 0)
+            history_params(None, false, 0, 0)
                 .iter()
                 .find(|(n, _)| *n == "user_id"),
             None
         );
         assert_eq!(
-            history_params(None, 0, 0)
+            history_params(None, false, 0, 0)
                 .iter()
                 .find(|(n, _)| *n == "length")
                 .unwrap()

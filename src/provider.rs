@@ -91,7 +91,9 @@ impl TautulliSource {
                 let status = match &e {
                     Error::AuthFailed { .. } => "auth_failed",
                     Error::Unreachable { .. } | Error::RateLimited { .. } => "down",
-                    Error::ServerError { status, .. } if matches!(status, 502..=504) => "down",
+                    Error::ServerError {
+                        status: 502..=504, ..
+                    } => "down",
                     _ => "degraded",
                 };
                 (

@@ -1,0 +1,319 @@
+//! The plugin's index read against the fake Tautulli, through the plugin's Rust API (the
+//! same code the `.so` runs): snapshots of the normalised index and report for each fixture
+//! scenario, and the request-level guarantees (pinned parameters, one metadata call per show
+//! and movie, only reads, nothing lost while plays are added).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use fake_tautulli::{FakeServer, RecordedRequest, Scenario};
+use serde_json::{json, Value};
+use tautulli_plugin::provider::TautulliSource;
+
+fn scenario(name: &str) -> Scenario {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/scenarios/{name}.json"));
+    Scenario::from_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn config(server: &FakeServer, history: Value) -> String {
+    json!({
+        "tautulli": {
+            "server_url": server.url(),
+            "api_key": server.api_key(),
+            "timeout": 5,
+            "backoff_ms": 5,
+            "history": history,
+        }
+    })
+    .to_string()
+}
+
+struct Run {
+    items: BTreeMap<String, Value>,
+    report: Value,
+    steps: usize,
+    max_batch: usize,
+}
+
+fn run_index(server: &FakeServer, history: Value) -> Run {
+    let source = TautulliSource::open(&config(server, history), "").expect("config is valid");
+    let mut cursor = source.index("history", "{}").expect("index starts");
+    let mut items = BTreeMap::new();
+    let (mut steps, mut max_batch) = (0, 0);
+    loop {
+        let step = cursor.step().expect("index step");
+        steps += 1;
+        max_batch = max_batch.max(step.entries.len());
+        for (key, item) in step.entries {
+            let v: Value = serde_json::from_str(&item).expect("item is JSON");
+            assert!(
+                items.insert(key.clone(), v).is_none(),
+                "key {key} emitted twice"
+            );
+        }
+        if step.done {
+            break;
+        }
+        assert!(steps < 100_000, "the cursor never finished");
+    }
+    let report: Value = serde_json::from_str(&cursor.report_json()).unwrap();
+    Run {
+        items,
+        report,
+        steps,
+        max_batch,
+    }
+}
+
+fn history_requests(reqs: &[RecordedRequest]) -> Vec<&RecordedRequest> {
+    reqs.iter()
+        .filter(|r| r.cmd.as_deref() == Some("get_history"))
+        .collect()
+}
+
+#[test]
+fn reference_scenario_index_and_report() {
+    let server = FakeServer::start(Scenario::reference()).unwrap();
+    let run = run_index(&server, json!({}));
+    insta::assert_json_snapshot!(
+        "reference",
+        json!({"items": run.items, "report": run.report})
+    );
+}
+
+#[test]
+fn demo_scenario_index_and_report() {
+    let server = FakeServer::start(Scenario::demo()).unwrap();
+    let run = run_index(&server, json!({"per_page": 50}));
+    insta::assert_json_snapshot!("demo", json!({"items": run.items, "report": run.report}));
+}
+
+#[test]
+fn demo_scenario_rewatch_mode_keeps_every_play() {
+    let server = FakeServer::start(Scenario::demo()).unwrap();
+    let collapsed = run_index(&server, json!({}));
+    let rewatch = run_index(&server, json!({"rewatches": true}));
+    assert_eq!(rewatch.report["mode"], "rewatch");
+    assert!(rewatch.items.len() > collapsed.items.len());
+    // Every event key is `<canonical key>@<epoch of watched_at>`, and its base key exists
+    // in the collapsed index with the newest of its plays.
+    let mut newest: BTreeMap<&str, i64> = BTreeMap::new();
+    for (key, item) in &rewatch.items {
+        let (base, epoch) = key.rsplit_once('@').expect("event key");
+        let epoch: i64 = epoch.parse().unwrap();
+        let at = tautulli_plugin::timefmt::parse_utc(item["watched_at"].as_str().unwrap()).unwrap();
+        assert_eq!(at, epoch, "{key}");
+        let e = newest.entry(base).or_insert(epoch);
+        *e = (*e).max(epoch);
+    }
+    let bases: BTreeSet<&str> = newest.keys().copied().collect();
+    let collapsed_keys: BTreeSet<&str> = collapsed.items.keys().map(String::as_str).collect();
+    assert_eq!(bases, collapsed_keys);
+    for (base, epoch) in newest {
+        let at = collapsed.items[base]["watched_at"].as_str().unwrap();
+        assert_eq!(
+            tautulli_plugin::timefmt::parse_utc(at),
+            Some(epoch),
+            "{base}"
+        );
+    }
+    insta::assert_json_snapshot!("demo_rewatch_report", rewatch.report);
+}
+
+#[test]
+fn edge_scenario_with_digit_strings_and_nulls() {
+    let server = FakeServer::start(scenario("edge")).unwrap();
+    let run = run_index(&server, json!({}));
+    insta::assert_json_snapshot!("edge", json!({"items": run.items, "report": run.report}));
+}
+
+#[test]
+fn every_history_request_pins_grouping_activity_and_media_type() {
+    let server = FakeServer::start(Scenario::demo()).unwrap();
+    let run = run_index(&server, json!({"per_page": 40, "user_id": 1002}));
+    let reqs = server.requests();
+    let pages = history_requests(&reqs);
+    assert!(
+        pages.len() >= 2,
+        "expected several pages, got {}",
+        pages.len()
+    );
+    for r in &pages {
+        let p = &r.params;
+        assert_eq!(p.get("grouping").map(String::as_str), Some("1"), "{p:?}");
+        assert_eq!(
+            p.get("include_activity").map(String::as_str),
+            Some("0"),
+            "{p:?}"
+        );
+        assert_eq!(
+            p.get("media_type").map(String::as_str),
+            Some("movie,episode"),
+            "{p:?}"
+        );
+        assert_eq!(p.get("user_id").map(String::as_str), Some("1002"), "{p:?}");
+        assert_eq!(p.get("length").map(String::as_str), Some("40"), "{p:?}");
+        assert_eq!(
+            r.method, "POST",
+            "the key travels in the body, never in a URL"
+        );
+        assert!(r.apikey_valid);
+    }
+    // Only bob's plays: fewer items than everyone's.
+    let everyone = run_index(&server, json!({}));
+    assert!(run.items.len() < everyone.items.len());
+    assert!(!run.items.is_empty());
+}
+
+#[test]
+fn include_live_asks_for_live_rows_and_keeps_them() {
+    let server = FakeServer::start(Scenario::demo()).unwrap();
+    let without = run_index(&server, json!({}));
+    server.clear_requests();
+    let with = run_index(&server, json!({"include_live": true}));
+    for r in history_requests(&server.requests()) {
+        assert_eq!(
+            r.params.get("media_type").map(String::as_str),
+            Some("movie,episode,live")
+        );
+    }
+    assert!(
+        with.items.len() > without.items.len(),
+        "the demo has Live TV plays: {} vs {}",
+        with.items.len(),
+        without.items.len()
+    );
+}
+
+#[test]
+fn only_read_commands_reach_tautulli_and_metadata_is_asked_once_per_show_or_movie() {
+    let scenario = Scenario::demo();
+    let episode_keys: BTreeSet<i64> = scenario
+        .shows
+        .iter()
+        .flat_map(|s| s.seasons.iter())
+        .flat_map(|s| s.episodes.iter())
+        .map(|e| e.common.rating_key)
+        .collect();
+    let season_keys: BTreeSet<i64> = scenario
+        .shows
+        .iter()
+        .flat_map(|s| s.seasons.iter())
+        .map(|s| s.common.rating_key)
+        .collect();
+    let server = FakeServer::start(scenario).unwrap();
+    let run = run_index(&server, json!({"per_page": 25}));
+    let reqs = server.requests();
+    for r in &reqs {
+        let cmd = r.cmd.as_deref().unwrap_or("");
+        assert!(
+            cmd.starts_with("get_"),
+            "a non-read command reached Tautulli: {cmd}"
+        );
+    }
+    let asked: Vec<i64> = reqs
+        .iter()
+        .filter(|r| r.cmd.as_deref() == Some("get_metadata"))
+        .map(|r| r.params["rating_key"].parse().unwrap())
+        .collect();
+    let distinct: BTreeSet<i64> = asked.iter().copied().collect();
+    assert_eq!(
+        asked.len(),
+        distinct.len(),
+        "a rating key was asked twice: {asked:?}"
+    );
+    assert!(!asked.is_empty());
+    for rk in &asked {
+        assert!(!episode_keys.contains(rk), "asked metadata of episode {rk}");
+        assert!(!season_keys.contains(rk), "asked metadata of season {rk}");
+    }
+    assert_eq!(run.report["metadata_calls"], asked.len() as u64);
+    assert_eq!(run.report["requests"]["get_metadata"], asked.len() as u64);
+}
+
+#[test]
+fn index_crosses_in_bounded_batches() {
+    let server = FakeServer::start(Scenario::demo()).unwrap();
+    let run = run_index(&server, json!({"rewatches": true}));
+    assert!(run.max_batch <= tautulli_plugin::cursor::BATCH);
+    assert!(run.steps >= 2);
+}
+
+#[test]
+fn plays_added_during_the_read_lose_nothing() {
+    let scenario = Scenario::demo();
+    let server = FakeServer::start(scenario.clone()).unwrap();
+    let before = run_index(&server, json!({"per_page": 20}));
+
+    // New plays of items already in the library, stamped after everything else, land at
+    // the top of the date-descending history while the reader is on its third page.
+    let last = scenario.sessions.iter().map(|s| s.stopped).max().unwrap();
+    let next_id = scenario.sessions.iter().map(|s| s.id).max().unwrap() + 1;
+    let mut added = Vec::new();
+    for (i, s) in scenario
+        .sessions
+        .iter()
+        .filter(|s| s.percent >= 95.0 && !s.live)
+        .take(7)
+        .enumerate()
+    {
+        let mut n = s.clone();
+        n.id = next_id + i as i64;
+        n.reference_id = None;
+        n.started = last + 1000 + i as i64 * 10_000;
+        n.stopped = n.started + 3000;
+        added.push(n);
+    }
+    server.insert_sessions_after_history_requests(2, added);
+    let during = run_index(&server, json!({"per_page": 20}));
+    assert_eq!(during.report["complete"], true, "{}", during.report);
+    assert_eq!(during.report["semantics"], "present");
+    for key in before.items.keys() {
+        assert!(during.items.contains_key(key), "{key} was lost");
+    }
+    // And a later read sees the same index: the new plays were caught up.
+    let after = run_index(&server, json!({"per_page": 20}));
+    assert_eq!(during.items, after.items);
+}
+
+#[test]
+fn a_read_cut_short_by_max_pages_is_incomplete_and_delta() {
+    let server = FakeServer::start(Scenario::demo()).unwrap();
+    let run = run_index(&server, json!({"per_page": 10, "max_pages": 2}));
+    assert_eq!(run.report["complete"], false);
+    assert_eq!(run.report["semantics"], "delta");
+    let why = run.report["incomplete_reason"].as_str().unwrap();
+    assert!(why.contains("max_pages"), "{why}");
+    assert_eq!(history_requests(&server.requests()).len(), 2);
+}
+
+#[test]
+fn watched_at_follows_the_configured_time_field() {
+    let server = FakeServer::start(Scenario::reference()).unwrap();
+    // Fight Club is a grouped play: started 1794513600 (first session), date 1794520800
+    // (latest start), stopped 1794525860 (latest stop).
+    for (field, epoch) in [
+        ("stopped", 1794525860),
+        ("date", 1794520800),
+        ("started", 1794513600),
+    ] {
+        let run = run_index(&server, json!({"watched_at": field}));
+        let at = run.items["tmdb:550"]["watched_at"].as_str().unwrap();
+        assert_eq!(
+            tautulli_plugin::timefmt::parse_utc(at),
+            Some(epoch),
+            "{field}"
+        );
+    }
+}
+
+#[test]
+fn without_watched_only_partial_plays_count() {
+    let server = FakeServer::start(Scenario::reference()).unwrap();
+    let strict = run_index(&server, json!({}));
+    let loose = run_index(&server, json!({"watched_only": false}));
+    assert!(loose.items.len() > strict.items.len());
+    assert_eq!(loose.report["skipped"]["partial"], 0);
+    assert!(strict.report["skipped"]["partial"].as_u64().unwrap() > 0);
+}
