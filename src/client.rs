@@ -1300,9 +1300,9 @@ mod tests {
             "server_url": server.url, "api_key": KEY, "history": {"user_id": "12", "per_page": 2}
         }});
         let cfg = TautulliConfig::from_engine_config(&cfg, "").unwrap();
-        let c = Client::new(&cfg).unwrap();
+        let c = std::sync::Arc::new(Client::new(&cfg).unwrap());
         let mut reader = HistoryReader::new(
-            ClientPages::new(&c, &cfg.history),
+            ClientPages::new(c.clone(), &cfg.history),
             cfg.history.per_page,
             cfg.history.max_pages,
         );
