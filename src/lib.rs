@@ -4,6 +4,7 @@
 //! (typed wire rows) -> [`normalise`] (row -> item, using [`guid`], [`ids`], [`keys`]) ->
 //! [`index`] (newest-wins, report) -> [`provider`] / [`ffi`] (the contract).
 
+pub mod analytics;
 pub mod client;
 pub mod config;
 pub mod cursor;
