@@ -10,12 +10,13 @@ use abi_stable::{
     std_types::{RStr, RString, RVec},
 };
 use crosswatch_contract::{
-    guard, IndexCursor, IndexCursorBox, IndexCursor_TO, IndexEntry, IndexStep, PluginError,
-    PluginMod, PluginMod_Ref, PluginResult, Progress, SourceProvider, SourceProviderBox,
-    SourceProvider_TO, CONTRACT_VERSION,
+    guard, AnalyticsProviderBox, IndexCursor, IndexCursorBox, IndexCursor_TO, IndexEntry,
+    IndexStep, PluginError, PluginMod, PluginMod_Ref, PluginResult, Progress, SourceProvider,
+    SourceProviderBox, SourceProvider_TO, CONTRACT_VERSION,
 };
 
 use crate::cursor::{HistoryCursor, Step};
+use crate::error::Error;
 use crate::provider::{self, TautulliSource};
 
 #[export_root_module]
@@ -24,6 +25,7 @@ fn get_library() -> PluginMod_Ref {
         contract_version,
         manifest,
         open_source,
+        open_analytics,
     }
     .leak_into_prefix()
 }
@@ -43,6 +45,20 @@ fn open_source(config_json: RStr<'_>, instance: RStr<'_>) -> PluginResult<Source
     guard(|| {
         let source = TautulliSource::open(config_json.as_str(), instance.as_str())?;
         Ok(SourceProvider_TO::from_value(Source(source), TD_Opaque))
+    })
+}
+
+#[sabi_extern_fn]
+fn open_analytics(
+    _config_json: RStr<'_>,
+    _instance: RStr<'_>,
+) -> PluginResult<AnalyticsProviderBox> {
+    // TEMPORARY while the analytics service lands.
+    guard(|| {
+        Err(Error::UnsupportedFeature {
+            feature: "analytics".into(),
+        }
+        .into())
     })
 }
 

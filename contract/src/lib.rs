@@ -235,6 +235,27 @@ pub trait SourceProvider: Send {
 /// An owned, type-erased [`SourceProvider`].
 pub type SourceProviderBox = SourceProvider_TO<'static, RBox<()>>;
 
+/// The collection-analytics provider (added in contract 0.1.1): a local copy of the
+/// source's history, per-collection statistics with snapshots, and charts.
+///
+/// Every call takes and answers JSON: `sync` `{}` -> sync report; `collect`
+/// `{"rotation": name?, "now": epoch?}` -> collect report; `query`
+/// `{"query": "latest"|"history"|"top"|"rotation"|"diff"|"collections", ...}` -> rows;
+/// `chart` `{"kind", "days", "tz"?, "now"?, "top"?}` -> `{kind, title, x_label, y_label,
+/// categories, series: [{name, data}], timezone, window, notes}`.
+#[sabi_trait]
+pub trait AnalyticsProvider: Send {
+    fn sync(&mut self, options_json: RStr<'_>) -> PluginResult<RString>;
+    fn collect(&mut self, options_json: RStr<'_>) -> PluginResult<RString>;
+    fn query(&mut self, request_json: RStr<'_>) -> PluginResult<RString>;
+
+    #[sabi(last_prefix_field)]
+    fn chart(&mut self, request_json: RStr<'_>) -> PluginResult<RString>;
+}
+
+/// An owned, type-erased [`AnalyticsProvider`].
+pub type AnalyticsProviderBox = AnalyticsProvider_TO<'static, RBox<()>>;
+
 /// The root module a plugin exports with `#[export_root_module]`.
 #[repr(C)]
 #[derive(StableAbi)]
@@ -250,6 +271,12 @@ pub struct PluginMod {
     #[sabi(last_prefix_field)]
     pub open_source:
         extern "C" fn(config_json: RStr<'_>, instance: RStr<'_>) -> PluginResult<SourceProviderBox>,
+    /// Added in 0.1.1, below the prefix marker: hosts read it as an `Option` (absent in
+    /// plugins built on 0.1.0), and hosts built on 0.1.0 ignore it.
+    pub open_analytics: extern "C" fn(
+        config_json: RStr<'_>,
+        instance: RStr<'_>,
+    ) -> PluginResult<AnalyticsProviderBox>,
 }
 
 impl RootModule for PluginMod_Ref {

@@ -75,6 +75,8 @@ pub enum Command {
     },
     /// Inspect or export the Tracker.
     Tracker(TrackerArgs),
+    /// Collection analytics and charts from a local copy of Tautulli history.
+    Analytics(crate::analytics::AnalyticsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +112,11 @@ pub fn run(cli: Cli) -> Result<i32> {
             TrackerCommand::Export { out, feature } => export(&cli, out, feature),
             TrackerCommand::Snapshots { feature } => snapshots(&cli, feature),
         },
+        Command::Analytics(args) => {
+            let cfg = load_config(&cli)?;
+            let mut analytics = crate::analytics::open(&plugin_path(&cli)?, &cfg, &cli.instance)?;
+            crate::analytics::run(&mut analytics, args, cli.json)
+        }
     }
 }
 
@@ -121,13 +128,17 @@ fn load_config(cli: &Cli) -> Result<EngineConfig> {
     Ok(cfg)
 }
 
+/// The plugin file: `--plugin`, else next to this executable.
+pub fn plugin_path(cli: &Cli) -> Result<PathBuf> {
+    match &cli.plugin {
+        Some(p) => Ok(p.clone()),
+        None => crate::plugin::default_path(),
+    }
+}
+
 /// Loads the plugin and opens its source provider.
 pub fn open_source(cli: &Cli, cfg: &EngineConfig) -> Result<Source> {
-    let path = match &cli.plugin {
-        Some(p) => p.clone(),
-        None => crate::plugin::default_path()?,
-    };
-    let plugin = Plugin::load(&path)?;
+    let plugin = Plugin::load(&plugin_path(cli)?)?;
     plugin.open_source(&cfg.raw, &cli.instance)
 }
 
@@ -181,7 +192,7 @@ fn index(cli: &Cli, feature: &str, with_report: bool) -> Result<i32> {
             .map_err(w)?;
     }
     loop {
-        let step = cursor.next()?;
+        let step = cursor.step()?;
         display.update(&step.progress);
         for e in &step.entries {
             if cli.json {

@@ -2,7 +2,7 @@
 //! Tautulli starts on 127.0.0.1 with the demo scenario, and the real plugin imports it into a
 //! fresh Tracker: dry run first, then the import, then a re-run that must change nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use fake_tautulli::{FakeServer, Scenario};
 use serde_json::{json, Value};
@@ -135,7 +135,7 @@ pub fn run(cli: &Cli, out: Option<&Path>) -> Result<i32> {
     Ok(0)
 }
 
-fn shell_path(p: &PathBuf) -> String {
+fn shell_path(p: &Path) -> String {
     let s = p.display().to_string();
     if s.chars()
         .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))

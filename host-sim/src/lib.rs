@@ -5,6 +5,7 @@
 //! (SQLite state and snapshots), [`sync`] (running pairs), [`report`] and [`progress`]
 //! (output), [`cli`] (commands), [`demo`].
 
+pub mod analytics;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use abi_stable::library::{lib_header_from_path, LibraryError, RootModule};
 use abi_stable::std_types::{RResult, RStr};
 use crosswatch_contract::{
-    IndexCursorBox, IndexEntry, PluginMod_Ref, PluginResult, Progress, SourceProviderBox,
-    CONTRACT_VERSION,
+    AnalyticsProviderBox, IndexCursorBox, IndexEntry, PluginMod_Ref, PluginResult, Progress,
+    SourceProviderBox, CONTRACT_VERSION,
 };
 use serde_json::Value;
 
@@ -92,6 +92,20 @@ impl Plugin {
     /// The manifest, available without a config.
     pub fn manifest(&self) -> Result<Value> {
         json(into(self.module.manifest()())?, "manifest")
+    }
+
+    /// Opens the analytics provider. Plugins built before contract 0.1.1 lack it: that is a
+    /// clear error, not a crash.
+    pub fn open_analytics(&self, config: &Value, instance: &str) -> Result<Analytics> {
+        let open = self.module.open_analytics().ok_or_else(|| {
+            HostError::UnsupportedFeature(format!(
+                "the plugin {} has no analytics provider (built before contract 0.1.1)",
+                self.path.display()
+            ))
+        })?;
+        let text = config.to_string();
+        let provider = into(open(RStr::from_str(&text), RStr::from_str(instance)))?;
+        Ok(Analytics { provider })
     }
 
     /// Opens the source provider with the whole engine config and an instance id.
@@ -253,7 +267,7 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    pub fn next(&mut self) -> Result<Step> {
+    pub fn step(&mut self) -> Result<Step> {
         let step = into(self.cursor.next())?;
         Ok(Step {
             progress: step.progress,
@@ -263,5 +277,37 @@ impl Cursor {
     }
     pub fn report(&self) -> Result<Value> {
         json(into(self.cursor.report())?, "index report")
+    }
+}
+
+/// An open analytics provider: JSON requests, JSON answers.
+pub struct Analytics {
+    provider: AnalyticsProviderBox,
+}
+
+impl Analytics {
+    pub fn sync(&mut self) -> Result<Value> {
+        json(
+            into(self.provider.sync(RStr::from_str("{}")))?,
+            "sync report",
+        )
+    }
+    pub fn collect(&mut self, request: &Value) -> Result<Value> {
+        let text = request.to_string();
+        json(
+            into(self.provider.collect(RStr::from_str(&text)))?,
+            "collect report",
+        )
+    }
+    pub fn query(&mut self, request: &Value) -> Result<Value> {
+        let text = request.to_string();
+        json(
+            into(self.provider.query(RStr::from_str(&text)))?,
+            "query answer",
+        )
+    }
+    pub fn chart(&mut self, request: &Value) -> Result<Value> {
+        let text = request.to_string();
+        json(into(self.provider.chart(RStr::from_str(&text)))?, "chart")
     }
 }

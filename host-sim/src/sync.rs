@@ -131,7 +131,7 @@ fn import(
         let mut import = tracker.begin_import(feature, dry_run)?;
         let mut batch: Vec<(String, String)> = Vec::new();
         loop {
-            let step = cursor.next()?;
+            let step = cursor.step()?;
             display.update(&step.progress);
             if !step.entries.is_empty() {
                 batch.clear();
@@ -165,6 +165,7 @@ fn import(
             unresolved_file = Some(path.display().to_string());
         }
     }
+    drop(tracker);
     drop(scratch);
     Ok(PairKind::Import {
         report,

@@ -110,7 +110,9 @@ impl Session {
     pub fn end(&self) -> Option<i64> {
         match self.stopped {
             Some(s) if s >= self.started => Some(s),
-            _ if self.play_seconds > 0 => Some(self.started + self.play_seconds + self.paused_seconds),
+            _ if self.play_seconds > 0 => {
+                Some(self.started + self.play_seconds + self.paused_seconds)
+            }
             _ => None,
         }
     }

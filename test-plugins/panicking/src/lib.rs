@@ -10,8 +10,8 @@ use abi_stable::{
     std_types::{RStr, RString},
 };
 use crosswatch_contract::{
-    guard, IndexCursorBox, PluginError, PluginMod, PluginMod_Ref, PluginResult, SourceProvider,
-    SourceProviderBox, SourceProvider_TO, CONTRACT_VERSION,
+    guard, AnalyticsProviderBox, IndexCursorBox, PluginError, PluginMod, PluginMod_Ref,
+    PluginResult, SourceProvider, SourceProviderBox, SourceProvider_TO, CONTRACT_VERSION,
 };
 
 #[export_root_module]
@@ -20,6 +20,7 @@ fn get_library() -> PluginMod_Ref {
         contract_version,
         manifest,
         open_source,
+        open_analytics,
     }
     .leak_into_prefix()
 }
@@ -42,6 +43,11 @@ fn open_source(_config: RStr<'_>, _instance: RStr<'_>) -> PluginResult<SourcePro
             abi_stable::sabi_trait::TD_Opaque,
         ))
     })
+}
+
+#[sabi_extern_fn]
+fn open_analytics(_config: RStr<'_>, _instance: RStr<'_>) -> PluginResult<AnalyticsProviderBox> {
+    guard(|| boom("open_analytics"))
 }
 
 struct Panicker;
