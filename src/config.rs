@@ -6,6 +6,7 @@
 //! three. Unknown keys are ignored: the engine's block carries more than we read.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -74,7 +75,9 @@ pub enum Mode {
     /// Read the whole (filtered) history every run.
     #[default]
     Full,
-    /// Reserved for a later checkpointed read; accepted and stored, read as `full` for now.
+    /// Read only the plays newer than the last complete read's checkpoint (kept in
+    /// `state_dir`), plus an overlap; the index is then a `delta`. Without a checkpoint (or
+    /// without `state_dir`) the read is a full one.
     Incremental,
 }
 
@@ -109,6 +112,9 @@ pub struct HistoryConfig {
     /// Keep every play (event keys) instead of the newest per item.
     pub rewatches: bool,
     pub mode: Mode,
+    /// Incremental reads go this far below the checkpoint's newest play, so plays that
+    /// started before the last read but finished after it are not missed.
+    pub overlap_hours: u32,
 }
 
 impl Default for HistoryConfig {
@@ -123,6 +129,7 @@ impl Default for HistoryConfig {
             watched_at: TimeField::Stopped,
             rewatches: false,
             mode: Mode::Full,
+            overlap_hours: 6,
         }
     }
 }
@@ -147,6 +154,11 @@ pub struct TautulliConfig {
     pub backoff_ms: u64,
     /// Parallel metadata lookups.
     pub concurrency: usize,
+    /// Folder for the plugin's own state (metadata cache, incremental checkpoints); `None`:
+    /// nothing persists between runs.
+    pub state_dir: Option<PathBuf>,
+    /// Days a cached metadata answer stays valid; 0 turns the cache off.
+    pub metadata_cache_days: u32,
     pub history: HistoryConfig,
 }
 
@@ -273,6 +285,8 @@ impl TautulliConfig {
         let max_retries = l.int(&["max_retries"], 3, 0, 20)? as u32;
         let backoff_ms = l.int(&["backoff_ms"], 500, 0, 60_000)? as u64;
         let concurrency = l.int(&["concurrency"], 4, 1, 64)? as usize;
+        let state_dir = l.path(&["state_dir"])?;
+        let metadata_cache_days = l.int(&["metadata_cache_days"], 30, 0, 3650)? as u32;
 
         let (u, ukey) = l.get(&["history", "user_id"])?;
         let user_id = match u {
@@ -312,6 +326,12 @@ impl TautulliConfig {
             )?,
             rewatches: l.bool(&["history", "rewatches"], d.rewatches)?,
             mode: l.choice(&["history", "mode"], &Mode::ALL, Mode::as_str)?,
+            overlap_hours: l.int(
+                &["history", "overlap_hours"],
+                d.overlap_hours.into(),
+                0,
+                24 * 30,
+            )? as u32,
         };
         Ok(Self {
             instance: instance.to_string(),
@@ -323,6 +343,8 @@ impl TautulliConfig {
             max_retries,
             backoff_ms,
             concurrency,
+            state_dir,
+            metadata_cache_days,
             history,
         })
     }
@@ -407,6 +429,23 @@ impl Layers<'_> {
             Some(other) => Err(invalid(
                 &key,
                 format!("found {}, expected true or false", describe(other)),
+            )),
+        }
+    }
+
+    /// An optional folder path; `null` and `""` mean "none".
+    fn path(&self, path: &[&str]) -> Result<Option<PathBuf>> {
+        let (v, key) = self.get(path)?;
+        match v {
+            None => Ok(None),
+            Some(v) if is_blank(v) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(PathBuf::from(s.trim()))),
+            Some(other) => Err(invalid(
+                &key,
+                format!(
+                    "found {}, expected a folder path such as \"/config/plugin-state\"",
+                    describe(other)
+                ),
             )),
         }
     }
@@ -595,7 +634,9 @@ mod tests {
         assert!(c.verify_ssl);
         assert_eq!(c.timeout, Duration::from_secs(10));
         assert_eq!((c.max_retries, c.backoff_ms, c.concurrency), (3, 500, 4));
+        assert_eq!((c.state_dir.as_deref(), c.metadata_cache_days), (None, 30));
         assert_eq!(c.history, HistoryConfig::default());
+        assert_eq!(c.history.overlap_hours, 6);
         assert_eq!(c.history.per_page, 1000);
         assert_eq!(c.history.min_percent, 85);
         assert_eq!(c.history.watched_at.as_str(), "stopped");
@@ -605,12 +646,20 @@ mod tests {
     fn every_key_is_read() {
         let c = load(json!({
             "verify_ssl": false, "timeout": 2.5, "max_retries": 0, "backoff_ms": 10,
-            "concurrency": 8, "unknown_key": [1],
+            "concurrency": 8, "unknown_key": [1], "state_dir": " /var/lib/cw/plugin-state ",
+            "metadata_cache_days": 0,
             "history": {"user_id": "42", "per_page": 10000, "max_pages": 7, "watched_only": false,
                         "min_percent": 0, "include_live": true, "watched_at": "Started",
-                        "rewatches": "true", "mode": "incremental", "other": 1}
+                        "rewatches": "true", "mode": "incremental", "overlap_hours": "24",
+                        "other": 1}
         }))
         .unwrap();
+        assert_eq!(
+            c.state_dir.as_deref(),
+            Some(std::path::Path::new("/var/lib/cw/plugin-state"))
+        );
+        assert_eq!(c.metadata_cache_days, 0);
+        assert_eq!(c.history.overlap_hours, 24);
         assert!(!c.verify_ssl);
         assert_eq!(c.timeout, Duration::from_millis(2500));
         assert_eq!((c.max_retries, c.backoff_ms, c.concurrency), (0, 10, 8));
@@ -625,6 +674,7 @@ mod tests {
 
     #[test]
     fn null_and_empty_mean_default() {
+        assert_eq!(load(json!({"state_dir": ""})).unwrap().state_dir, None);
         let c = load(json!({"timeout": null, "verify_ssl": "",
             "history": {"user_id": "", "per_page": null, "watched_at": ""}}))
         .unwrap();
@@ -763,6 +813,17 @@ mod tests {
             ),
             (json!({"max_retries": 2.5}), "tautulli.max_retries", "2.5"),
             (json!({"concurrency": 0}), "tautulli.concurrency", "1 to 64"),
+            (json!({"state_dir": 5}), "tautulli.state_dir", "folder path"),
+            (
+                json!({"metadata_cache_days": -1}),
+                "tautulli.metadata_cache_days",
+                "0 to 3650",
+            ),
+            (
+                json!({"history": {"overlap_hours": 721}}),
+                "tautulli.history.overlap_hours",
+                "0 to 720",
+            ),
         ];
         for (extra, want_key, want_text) in cases {
             let (key, reason) = config_err(extra.clone());

@@ -2,21 +2,31 @@
 //! history page (resolving the IDs its new-agent items need), and once the read is over,
 //! hands out the index in bounded batches. The host can show progress between steps, and
 //! the index never crosses the boundary as one giant string.
+//!
+//! With `tautulli.state_dir` set, the cursor also keeps the plugin's [`State`]: metadata
+//! answers are looked up there before Tautulli is asked (and stored once asked), and a
+//! complete read leaves a checkpoint from which `history.mode: incremental` reads only what
+//! changed. The checkpoint is saved when the last batch has been handed out: a host that
+//! stops earlier leaves it where it was. A host whose import fails *after* that misses those
+//! plays on the next incremental read; index option `{"reset_checkpoint": true}` (or one
+//! `full` read) recovers them.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::client::{Client, Command};
 use crate::config::{self, TautulliConfig};
 use crate::error::{Error, Result};
-use crate::history::{ClientPages, HistoryReader};
-use crate::index::{IndexBuilder, Report};
+use crate::history::{ClientPages, HistoryReader, Since};
+use crate::index::{IndexBuilder, ReadKind, Report};
 use crate::item::Item;
 use crate::normalise::{self, MetaAnswer, MetaRequest, Policy, SkipReason, TimeField};
 use crate::rows::{HistoryRow, Metadata};
+use crate::state::{self, Checkpoint, Freshness, State};
 
 /// Entries per emitted batch.
 pub const BATCH: usize = 1000;
@@ -46,7 +56,92 @@ pub fn policy(cfg: &config::HistoryConfig) -> Policy {
     }
 }
 
-enum State {
+/// The host's `index` options (a JSON object; unknown keys are ignored).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IndexOptions {
+    /// `clear_metadata_cache`: forget every cached metadata answer of this server first, so
+    /// every show and new-agent movie is asked again (after fixing a match in Plex).
+    pub clear_metadata_cache: bool,
+    /// `reset_checkpoint`: forget this history stream's checkpoint, so the read is a full
+    /// one (which then saves a new checkpoint).
+    pub reset_checkpoint: bool,
+}
+
+impl IndexOptions {
+    pub fn from_json(options: &Value) -> Result<Self> {
+        let Value::Object(m) = options else {
+            return Err(Error::ConfigInvalid {
+                key: "(index options)".into(),
+                reason: format!("expected a JSON object, found {options}"),
+            });
+        };
+        let flag = |name: &str| match m.get(name) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(other) => Err(Error::ConfigInvalid {
+                key: format!("(index options).{name}"),
+                reason: format!("found {other}, expected true or false"),
+            }),
+        };
+        Ok(Self {
+            clear_metadata_cache: flag("clear_metadata_cache")?,
+            reset_checkpoint: flag("reset_checkpoint")?,
+        })
+    }
+}
+
+/// Where the plugin's state lives, in the report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StateReport {
+    /// `tautulli.state_dir`, when set.
+    pub dir: Option<String>,
+    /// The state file, when it could be opened.
+    pub file: Option<String>,
+    /// True when the metadata cache and checkpoints persist between runs.
+    pub persistent: bool,
+    /// Why they do not (no `state_dir`, or the file could not be opened).
+    pub note: Option<String>,
+}
+
+/// The metadata cache, in the report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CacheReport {
+    pub enabled: bool,
+    /// `tautulli.metadata_cache_days`.
+    pub days: u32,
+    /// Lookups answered from the cache (no `get_metadata` sent).
+    pub hits: u64,
+    /// Answers stored this run.
+    pub stored: u64,
+    /// Expired answers removed at the start.
+    pub expired_removed: u64,
+    /// Answers removed by `clear_metadata_cache` (null when not asked).
+    pub cleared: Option<u64>,
+    /// The first cache failure, if any (the read went on without it).
+    pub error: Option<String>,
+}
+
+/// Incremental reading and checkpoints, in the report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IncrementalReport {
+    /// The checkpoint this read started from (incremental) or found (full).
+    pub checkpoint_before: Option<Checkpoint>,
+    /// The checkpoint a complete read leaves (saved once the index has been handed out).
+    pub checkpoint_after: Option<Checkpoint>,
+    pub checkpoint_saved: bool,
+    /// An incremental read stopped at rows dated before this (epoch s).
+    pub cutoff_date: Option<i64>,
+    /// `tautulli.history.overlap_hours`.
+    pub overlap_hours: u32,
+    /// Rows read but skipped as unchanged since the checkpoint.
+    pub unchanged_rows: u64,
+    /// Why `mode: incremental` read the whole history instead.
+    pub fallback_reason: Option<String>,
+    /// Why the checkpoint could not be read or saved.
+    pub error: Option<String>,
+}
+
+enum Phase {
     Reading {
         reader: Box<HistoryReader<ClientPages>>,
         builder: Box<IndexBuilder>,
@@ -59,59 +154,331 @@ enum State {
     Done,
 }
 
+/// Resolves metadata requests: this run's answers, then the persistent cache, then Tautulli.
+struct Resolver {
+    client: Arc<Client>,
+    concurrency: usize,
+    /// Answers by request, for this run: each rating key is asked at most once.
+    answers: HashMap<MetaRequest, MetaAnswer>,
+    /// Answers Tautulli gave this run, and how many of them were empty (`{}`).
+    fresh: u64,
+    fresh_empty: u64,
+    max_in_flight: usize,
+    /// The cache's key for this server.
+    server: String,
+    /// Which cached answers are still good; `None`: no cache.
+    fresh_since: Option<Freshness>,
+    /// Empty answers of this run, cached only once the read got through (see [`state`]).
+    pending_deleted: Vec<MetaRequest>,
+    cache: CacheReport,
+}
+
+impl Resolver {
+    /// Makes sure every request in `wanted` has an answer; returns the `get_metadata` calls
+    /// made. A failed call fails the read, but the IDs that came back are cached first.
+    fn resolve(&mut self, store: Option<&mut State>, wanted: &[MetaRequest]) -> Result<u64> {
+        let mut rest: Vec<MetaRequest> = wanted.to_vec();
+        if let (Some(fresh), Some(st)) = (self.fresh_since, store.as_deref()) {
+            match st.cached(&self.server, wanted, fresh) {
+                Ok(hits) => {
+                    self.cache.hits += hits.len() as u64;
+                    rest.retain(|r| !hits.contains_key(r));
+                    self.answers.extend(hits);
+                }
+                Err(e) => {
+                    self.cache.error.get_or_insert(e.to_string());
+                }
+            }
+        }
+        if rest.is_empty() {
+            return Ok(0);
+        }
+        let fetched = fetch_metadata(&self.client, self.concurrency, &rest);
+        self.max_in_flight = self.max_in_flight.max(fetched.max_in_flight);
+        let mut keep: Vec<(MetaRequest, MetaAnswer)> = Vec::new();
+        for (req, answer) in fetched.answers {
+            self.fresh += 1;
+            match &answer {
+                MetaAnswer::Found(_) => keep.push((req, answer.clone())),
+                MetaAnswer::Deleted => {
+                    self.fresh_empty += 1;
+                    self.pending_deleted.push(req);
+                }
+                MetaAnswer::Failed(_) => {}
+            }
+            self.answers.insert(req, answer);
+        }
+        self.store(store, &keep);
+        match fetched.failure {
+            Some(e) => Err(e),
+            None => Ok(rest.len() as u64),
+        }
+    }
+
+    fn store(&mut self, store: Option<&mut State>, answers: &[(MetaRequest, MetaAnswer)]) {
+        let (Some(_), Some(st)) = (self.fresh_since, store) else {
+            return;
+        };
+        if answers.is_empty() {
+            return;
+        }
+        match st.store(&self.server, answers, state::now_epoch()) {
+            Ok(n) => self.cache.stored += n,
+            Err(e) => {
+                self.cache.error.get_or_insert(e.to_string());
+            }
+        }
+    }
+
+    /// The read got through: cache this run's empty answers, but only if some lookup found
+    /// IDs (a Plex that answers at all), else they may all be a Plex outage.
+    fn store_deleted(&mut self, store: Option<&mut State>) {
+        let deleted = std::mem::take(&mut self.pending_deleted);
+        if self.fresh > self.fresh_empty {
+            let answers: Vec<_> = deleted
+                .into_iter()
+                .map(|r| (r, MetaAnswer::Deleted))
+                .collect();
+            self.store(store, &answers);
+        }
+    }
+}
+
 /// A running index read of Tautulli history.
 pub struct HistoryCursor {
     client: Arc<Client>,
     policy: Policy,
-    concurrency: usize,
-    /// Answers by request, for this run: each rating key is asked at most once.
-    meta: HashMap<MetaRequest, MetaAnswer>,
-    state: State,
+    phase: Phase,
+    resolver: Resolver,
+    store: Option<State>,
+    history_mode: config::Mode,
+    checkpoint_scope: String,
+    settings: String,
+    /// Saved when the last batch is handed out.
+    pending_checkpoint: Option<Checkpoint>,
+    state_report: StateReport,
+    incremental: IncrementalReport,
     report: Option<Report>,
     records_filtered: u64,
     catch_up_passes: u32,
 }
 
 impl HistoryCursor {
+    /// A read with default options.
     pub fn new(client: Arc<Client>, cfg: TautulliConfig) -> Self {
+        Self::with_options(client, cfg, IndexOptions::default())
+    }
+
+    /// A read with the host's `index` options. Opening the state never fails the read: a
+    /// state that cannot be used is reported and the read goes on without it.
+    pub fn with_options(client: Arc<Client>, cfg: TautulliConfig, options: IndexOptions) -> Self {
         let policy = policy(&cfg.history);
+        let now = state::now_epoch();
+        let mut state_report = StateReport {
+            dir: cfg.state_dir.as_ref().map(|d| d.display().to_string()),
+            ..StateReport::default()
+        };
+        let mut store = match &cfg.state_dir {
+            None => {
+                state_report.note = Some(
+                    "tautulli.state_dir is not set: no metadata cache between runs and no \
+                     incremental checkpoint"
+                        .into(),
+                );
+                None
+            }
+            Some(dir) => match State::open(dir) {
+                Ok(s) => {
+                    state_report.file = Some(s.path().display().to_string());
+                    state_report.persistent = true;
+                    Some(s)
+                }
+                Err(e) => {
+                    state_report.note = Some(format!(
+                        "{e}; this read goes on without the metadata cache and checkpoint"
+                    ));
+                    None
+                }
+            },
+        };
+
+        let server = state::cache_scope(&cfg);
+        let days = cfg.metadata_cache_days;
+        let mut cache = CacheReport {
+            enabled: store.is_some() && days > 0,
+            days,
+            ..CacheReport::default()
+        };
+        let fresh_since = cache.enabled.then(|| Freshness::new(now, days));
+        if let Some(st) = store.as_mut() {
+            if options.clear_metadata_cache {
+                match st.clear_metadata(&server) {
+                    Ok(n) => cache.cleared = Some(n),
+                    Err(e) => cache.error = Some(e.to_string()),
+                }
+            }
+            if let Some(fresh) = fresh_since {
+                match st.prune_metadata(fresh) {
+                    Ok(n) => cache.expired_removed = n,
+                    Err(e) => {
+                        cache.error.get_or_insert(e.to_string());
+                    }
+                }
+            }
+        }
+
+        let checkpoint_scope = state::checkpoint_scope(&cfg);
+        let settings = state::settings_fingerprint(&cfg.history);
+        let mut incremental = IncrementalReport {
+            overlap_hours: cfg.history.overlap_hours,
+            ..IncrementalReport::default()
+        };
+        if let Some(st) = store.as_mut() {
+            if options.reset_checkpoint {
+                if let Err(e) = st.clear_checkpoint(&checkpoint_scope) {
+                    incremental.error = Some(e.to_string());
+                }
+            }
+            match st.checkpoint(&checkpoint_scope) {
+                Ok(cp) => incremental.checkpoint_before = cp,
+                Err(e) => {
+                    incremental.error.get_or_insert(e.to_string());
+                }
+            }
+        }
+        let since = match cfg.history.mode {
+            config::Mode::Full => None,
+            config::Mode::Incremental => {
+                let since = Self::since(
+                    store.is_some(),
+                    incremental.checkpoint_before.as_ref(),
+                    &settings,
+                    cfg.history.overlap_hours,
+                    options.reset_checkpoint,
+                );
+                match since {
+                    Ok(s) => {
+                        incremental.cutoff_date = Some(s.cutoff_date);
+                        Some(s)
+                    }
+                    Err(why) => {
+                        incremental.fallback_reason = Some(why);
+                        None
+                    }
+                }
+            }
+        };
+
         let pages = ClientPages::new(client.clone(), &cfg.history);
-        let reader = HistoryReader::new(pages, cfg.history.per_page, cfg.history.max_pages);
+        let mut reader = HistoryReader::new(pages, cfg.history.per_page, cfg.history.max_pages);
+        if let Some(s) = since {
+            reader = reader.since(s);
+        }
         Self {
-            client,
+            client: client.clone(),
             policy: policy.clone(),
-            concurrency: cfg.concurrency.max(1),
-            meta: HashMap::new(),
-            state: State::Reading {
+            phase: Phase::Reading {
                 reader: Box::new(reader),
                 builder: Box::new(IndexBuilder::new(&policy)),
             },
+            resolver: Resolver {
+                client,
+                concurrency: cfg.concurrency.max(1),
+                answers: HashMap::new(),
+                fresh: 0,
+                fresh_empty: 0,
+                max_in_flight: 0,
+                server,
+                fresh_since,
+                pending_deleted: Vec::new(),
+                cache,
+            },
+            store,
+            history_mode: cfg.history.mode,
+            checkpoint_scope,
+            settings,
+            pending_checkpoint: None,
+            state_report,
+            incremental,
             report: None,
             records_filtered: 0,
             catch_up_passes: 0,
         }
     }
 
+    /// Where an incremental read starts from, or why it cannot be one.
+    fn since(
+        have_state: bool,
+        checkpoint: Option<&Checkpoint>,
+        settings: &str,
+        overlap_hours: u32,
+        reset: bool,
+    ) -> std::result::Result<Since, String> {
+        if !have_state {
+            return Err(
+                "no usable plugin state (see `state`), so no checkpoint: the whole \
+                        history is read"
+                    .into(),
+            );
+        }
+        if reset {
+            return Err(
+                "the index options asked for reset_checkpoint: the whole history is \
+                        read and a new checkpoint saved"
+                    .into(),
+            );
+        }
+        let Some(cp) = checkpoint else {
+            return Err(
+                "no checkpoint yet: the whole history is read; the next read is \
+                        incremental"
+                    .into(),
+            );
+        };
+        if cp.settings != settings {
+            return Err(format!(
+                "the history settings changed since the checkpoint ({} -> {settings}): the \
+                 whole history is read",
+                cp.settings
+            ));
+        }
+        Ok(Since {
+            max_row_id: cp.max_row_id,
+            cutoff_date: cp.max_date - i64::from(overlap_hours) * 3600,
+            records: cp.records,
+        })
+    }
+
+    /// The most `get_metadata` calls that were in flight at once (at most `concurrency`).
+    pub fn metadata_max_in_flight(&self) -> usize {
+        self.resolver.max_in_flight
+    }
+
     /// Does the next unit of work.
     pub fn step(&mut self) -> Result<Step> {
-        match &mut self.state {
-            State::Reading { reader, builder } => match reader.next_page()? {
+        match &mut self.phase {
+            Phase::Reading { reader, builder } => match reader.next_page()? {
                 Some(page) => {
                     self.records_filtered = page.records_filtered;
                     let rows = page.rows;
-                    let (done, total) = (page.rows_seen, page.records_filtered);
+                    let done = page.rows_seen;
+                    // An incremental read ends at its checkpoint, long before the count.
+                    let total = if reader.is_incremental() {
+                        0
+                    } else {
+                        page.records_filtered.max(done)
+                    };
                     Self::absorb(
-                        &self.client,
-                        self.concurrency,
+                        &mut self.resolver,
+                        self.store.as_mut(),
                         &self.policy,
-                        &mut self.meta,
                         builder,
                         rows,
                     )?;
                     Ok(Step {
                         phase: "history",
                         done_units: done,
-                        total_units: total.max(done),
+                        total_units: total,
                         entries: Vec::new(),
                         done: false,
                     })
@@ -121,7 +488,7 @@ impl HistoryCursor {
                     self.step()
                 }
             },
-            State::Emitting {
+            Phase::Emitting {
                 entries,
                 total,
                 emitted,
@@ -144,11 +511,12 @@ impl HistoryCursor {
                     done,
                 };
                 if done {
-                    self.state = State::Done;
+                    self.phase = Phase::Done;
+                    self.save_checkpoint();
                 }
                 Ok(step)
             }
-            State::Done => Ok(Step {
+            Phase::Done => Ok(Step {
                 phase: "emit",
                 done_units: 0,
                 total_units: 0,
@@ -160,9 +528,9 @@ impl HistoryCursor {
 
     /// The report as JSON (final once a step said `done`).
     pub fn report_json(&self) -> String {
-        let mut v = match (&self.report, &self.state) {
+        let mut v = match (&self.report, &self.phase) {
             (Some(r), _) => serde_json::to_value(r).unwrap_or(Value::Null),
-            (None, State::Reading { builder, .. }) => {
+            (None, Phase::Reading { builder, .. }) => {
                 serde_json::to_value(builder.report()).unwrap_or(Value::Null)
             }
             (None, _) => Value::Null,
@@ -171,17 +539,20 @@ impl HistoryCursor {
             m.insert("records_filtered".into(), json!(self.records_filtered));
             m.insert("catch_up_passes".into(), json!(self.catch_up_passes));
             m.insert("requests".into(), json!(self.client.stats()));
+            m.insert("history_mode".into(), json!(self.history_mode.as_str()));
+            m.insert("incremental".into(), json!(self.incremental));
+            m.insert("metadata_cache".into(), json!(self.resolver.cache));
+            m.insert("state".into(), json!(self.state_report));
         }
         v.to_string()
     }
 
-    /// Classifies a page's rows, resolves the metadata they need (new keys only, in
-    /// parallel), and adds them to the index.
+    /// Classifies a page's rows, resolves the metadata they need (new keys only, from the
+    /// cache or in parallel), and adds them to the index.
     fn absorb(
-        client: &Client,
-        concurrency: usize,
+        resolver: &mut Resolver,
+        store: Option<&mut State>,
         policy: &Policy,
-        meta: &mut HashMap<MetaRequest, MetaAnswer>,
         builder: &mut IndexBuilder,
         rows: Vec<HistoryRow>,
     ) -> Result<()> {
@@ -196,19 +567,23 @@ impl HistoryCursor {
         let mut seen = HashSet::new();
         for play in &plays {
             if let Some(req) = normalise::metadata_need(play) {
-                if !meta.contains_key(&req) && seen.insert(req) {
+                if !resolver.answers.contains_key(&req) && seen.insert(req) {
                     wanted.push(req);
                 }
             }
         }
         if !wanted.is_empty() {
-            builder.report_mut().metadata_calls += wanted.len() as u64;
-            for (req, answer) in fetch_metadata(client, concurrency, &wanted)? {
-                meta.insert(req, answer);
-            }
+            let calls = resolver.resolve(store, &wanted);
+            // Calls made count even when one of them failed the read.
+            let made = match &calls {
+                Ok(n) => *n,
+                Err(_) => 0,
+            };
+            builder.report_mut().metadata_calls += made;
+            calls?;
         }
         for play in plays {
-            let answer = normalise::metadata_need(&play).and_then(|r| meta.get(&r));
+            let answer = normalise::metadata_need(&play).and_then(|r| resolver.answers.get(&r));
             let group = play.group;
             builder.push_result(normalise::build_item(&play, answer), group);
         }
@@ -216,7 +591,7 @@ impl HistoryCursor {
     }
 
     fn finish_reading(&mut self) -> Result<()> {
-        let State::Reading { reader, builder } = std::mem::replace(&mut self.state, State::Done)
+        let Phase::Reading { reader, builder } = std::mem::replace(&mut self.phase, Phase::Done)
         else {
             return Ok(());
         };
@@ -227,14 +602,15 @@ impl HistoryCursor {
         }
         self.catch_up_passes = outcome.catch_up_passes;
         self.records_filtered = outcome.records_filtered;
+        self.incremental.unchanged_rows = outcome.unchanged_rows;
+        if let Some(why) = &outcome.fallback_reason {
+            self.incremental.fallback_reason = Some(why.clone());
+            self.incremental.cutoff_date = None;
+        }
         // Plex unreachable behind Tautulli makes every get_metadata answer `{}`; importing
-        // that would key every new-agent item by its Plex ID. Refuse instead.
-        let asked = self.meta.len();
-        let empty = self
-            .meta
-            .values()
-            .filter(|a| matches!(a, MetaAnswer::Deleted))
-            .count();
+        // that would key every new-agent item by its Plex ID. Refuse instead. Only this
+        // run's answers count: cached ones say nothing about Plex now.
+        let (asked, empty) = (self.resolver.fresh, self.resolver.fresh_empty);
         if asked >= 3 && empty == asked {
             return Err(Error::BadResponse {
                 cmd: Command::GetMetadata.as_str(),
@@ -247,10 +623,21 @@ impl HistoryCursor {
                 excerpt: "{}".into(),
             });
         }
+        self.resolver.store_deleted(self.store.as_mut());
         let (entries, mut report) = builder.finish();
         report.pages = outcome.pages;
+        report.read = if outcome.incremental {
+            ReadKind::Incremental
+        } else {
+            ReadKind::Full
+        };
         if outcome.complete {
             report.mark_complete();
+            if self.store.is_some() {
+                let after = self.next_checkpoint(&outcome);
+                self.incremental.checkpoint_after = Some(after.clone());
+                self.pending_checkpoint = Some(after);
+            }
         } else {
             report.mark_incomplete(
                 outcome
@@ -260,24 +647,61 @@ impl HistoryCursor {
         }
         let total = entries.len() as u64;
         self.report = Some(report);
-        self.state = State::Emitting {
+        self.phase = Phase::Emitting {
             entries: entries.into_iter(),
             total,
             emitted: 0,
         };
         Ok(())
     }
+
+    /// The checkpoint a complete read leaves. An incremental read only moves the previous
+    /// one forward; a full read replaces it (its ids may have gone down after a restore).
+    fn next_checkpoint(&self, outcome: &crate::history::ReadOutcome) -> Checkpoint {
+        let row_id = outcome.checkpoint_row_id().unwrap_or(0);
+        let date = outcome.max_date.unwrap_or(0);
+        let (max_row_id, max_date) =
+            match (&self.incremental.checkpoint_before, outcome.incremental) {
+                (Some(before), true) => (before.max_row_id.max(row_id), before.max_date.max(date)),
+                _ => (row_id, date),
+            };
+        Checkpoint {
+            max_row_id,
+            max_date,
+            records: outcome.records_filtered,
+            settings: self.settings.clone(),
+            saved_at: state::now_epoch(),
+        }
+    }
+
+    fn save_checkpoint(&mut self) {
+        let (Some(cp), Some(st)) = (self.pending_checkpoint.take(), self.store.as_mut()) else {
+            return;
+        };
+        match st.save_checkpoint(&self.checkpoint_scope, &cp) {
+            Ok(()) => self.incremental.checkpoint_saved = true,
+            Err(e) => {
+                self.incremental.error.get_or_insert(e.to_string());
+            }
+        }
+    }
+}
+
+/// What [`fetch_metadata`] got: every answer that came back, the first failure, and the
+/// most calls seen in flight at once.
+struct Fetched {
+    answers: Vec<(MetaRequest, MetaAnswer)>,
+    failure: Option<Error>,
+    max_in_flight: usize,
 }
 
 /// Asks `get_metadata` for each request with at most `concurrency` calls in flight. The
-/// first error (auth, network, bad answer) fails the read: importing items under the wrong
-/// key would leave duplicates in the Tracker for ever.
-fn fetch_metadata(
-    client: &Client,
-    concurrency: usize,
-    wanted: &[MetaRequest],
-) -> Result<Vec<(MetaRequest, MetaAnswer)>> {
+/// first error (auth, network, bad answer) stops the workers and fails the read: importing
+/// items under the wrong key would leave duplicates in the Tracker for ever.
+fn fetch_metadata(client: &Client, concurrency: usize, wanted: &[MetaRequest]) -> Fetched {
     let next = AtomicUsize::new(0);
+    let in_flight = AtomicUsize::new(0);
+    let max_in_flight = AtomicUsize::new(0);
     let results: Mutex<Vec<(MetaRequest, MetaAnswer)>> = Mutex::new(Vec::new());
     let failure: Mutex<Option<Error>> = Mutex::new(None);
     let workers = concurrency.min(wanted.len()).max(1);
@@ -289,10 +713,13 @@ fn fetch_metadata(
                 }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(req) = wanted.get(i) else { return };
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                max_in_flight.fetch_max(now, Ordering::SeqCst);
                 let answer: Result<Metadata> = client.call(
                     Command::GetMetadata,
                     &[("rating_key", req.rating_key.to_string())],
                 );
+                in_flight.fetch_sub(1, Ordering::SeqCst);
                 match answer {
                     Ok(meta) => {
                         let level = req.level;
@@ -311,8 +738,9 @@ fn fetch_metadata(
             });
         }
     });
-    if let Some(e) = failure.into_inner().unwrap_or(None) {
-        return Err(e);
+    Fetched {
+        answers: results.into_inner().unwrap_or_default(),
+        failure: failure.into_inner().unwrap_or(None),
+        max_in_flight: max_in_flight.into_inner(),
     }
-    Ok(results.into_inner().unwrap_or_default())
 }

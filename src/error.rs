@@ -82,6 +82,15 @@ pub enum Error {
     #[error("the Tautulli provider does not offer `{feature}`; it provides `history` only")]
     UnsupportedFeature { feature: String },
 
+    /// The plugin's own SQLite store (analytics history, metadata cache) failed: a disk,
+    /// permission or corruption problem rather than a bug.
+    #[error("the plugin's local store {path} failed: {reason}; check free disk space and file permissions")]
+    Store { path: String, reason: String },
+
+    /// A request argument (collection name, rotation, query, chart kind) cannot be used.
+    #[error("invalid `{name}`: {reason}")]
+    InvalidArgument { name: String, reason: String },
+
     /// A bug inside the plugin.
     #[error("internal error in the Tautulli plugin (please report it): {reason}")]
     Internal { reason: String },
@@ -102,7 +111,8 @@ impl Error {
             }
             Self::ReadOnly { .. } => ErrorCode::READ_ONLY,
             Self::UnsupportedFeature { .. } => ErrorCode::UNSUPPORTED_FEATURE,
-            Self::Internal { .. } => ErrorCode::INTERNAL,
+            Self::Internal { .. } | Self::Store { .. } => ErrorCode::INTERNAL,
+            Self::InvalidArgument { .. } => ErrorCode::CONFIG_INVALID,
         }
     }
 }

@@ -10,11 +10,12 @@ use abi_stable::{
     std_types::{RStr, RString, RVec},
 };
 use crosswatch_contract::{
-    guard, AnalyticsProviderBox, IndexCursor, IndexCursorBox, IndexCursor_TO, IndexEntry,
-    IndexStep, PluginError, PluginMod, PluginMod_Ref, PluginResult, Progress, SourceProvider,
-    SourceProviderBox, SourceProvider_TO, CONTRACT_VERSION,
+    guard, AnalyticsProvider, AnalyticsProviderBox, AnalyticsProvider_TO, IndexCursor,
+    IndexCursorBox, IndexCursor_TO, IndexEntry, IndexStep, PluginError, PluginMod, PluginMod_Ref,
+    PluginResult, Progress, SourceProvider, SourceProviderBox, SourceProvider_TO, CONTRACT_VERSION,
 };
 
+use crate::analytics::service::AnalyticsService;
 use crate::cursor::{HistoryCursor, Step};
 use crate::error::Error;
 use crate::provider::{self, TautulliSource};
@@ -49,16 +50,13 @@ fn open_source(config_json: RStr<'_>, instance: RStr<'_>) -> PluginResult<Source
 }
 
 #[sabi_extern_fn]
-fn open_analytics(
-    _config_json: RStr<'_>,
-    _instance: RStr<'_>,
-) -> PluginResult<AnalyticsProviderBox> {
-    // TEMPORARY while the analytics service lands.
+fn open_analytics(config_json: RStr<'_>, instance: RStr<'_>) -> PluginResult<AnalyticsProviderBox> {
     guard(|| {
-        Err(Error::UnsupportedFeature {
-            feature: "analytics".into(),
-        }
-        .into())
+        let service = AnalyticsService::open(config_json.as_str(), instance.as_str())?;
+        Ok(AnalyticsProvider_TO::from_value(
+            Analytics(service),
+            TD_Opaque,
+        ))
     })
 }
 
@@ -144,5 +142,75 @@ impl IndexCursor for Cursor {
     }
     fn report(&self) -> PluginResult<RString> {
         guard(|| Ok(self.0.report_json().into()))
+    }
+}
+
+/// The analytics provider behind the contract: JSON in, JSON out.
+struct Analytics(AnalyticsService);
+
+fn parse_request(what: &str, text: RStr<'_>) -> Result<serde_json::Value, PluginError> {
+    let t = text.as_str().trim();
+    let v: serde_json::Value = if t.is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::from_str(t).map_err(|e| Error::ConfigInvalid {
+            key: format!("({what} request)"),
+            reason: format!("not valid JSON: {e}"),
+        })?
+    };
+    if v.is_object() {
+        Ok(v)
+    } else {
+        Err(Error::ConfigInvalid {
+            key: format!("({what} request)"),
+            reason: format!("expected a JSON object, found {v}"),
+        }
+        .into())
+    }
+}
+
+fn to_text<T: serde::Serialize>(v: &T) -> Result<RString, PluginError> {
+    serde_json::to_string(v).map(RString::from).map_err(|e| {
+        Error::Internal {
+            reason: format!("cannot encode answer: {e}"),
+        }
+        .into()
+    })
+}
+
+impl AnalyticsProvider for Analytics {
+    fn sync(&mut self, options_json: RStr<'_>) -> PluginResult<RString> {
+        guard(|| {
+            parse_request("sync", options_json)?;
+            to_text(&self.0.sync()?)
+        })
+    }
+    fn collect(&mut self, options_json: RStr<'_>) -> PluginResult<RString> {
+        guard(|| {
+            let req = parse_request("collect", options_json)?;
+            let rotation = req
+                .get("rotation")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned);
+            let now = req.get("now").and_then(|v| v.as_i64());
+            to_text(&self.0.collect(rotation, now)?)
+        })
+    }
+    fn query(&mut self, request_json: RStr<'_>) -> PluginResult<RString> {
+        guard(|| {
+            let req = parse_request("query", request_json)?;
+            to_text(&self.0.query(&req)?)
+        })
+    }
+    fn chart(&mut self, request_json: RStr<'_>) -> PluginResult<RString> {
+        guard(|| {
+            let req = parse_request("chart", request_json)?;
+            let kind = req.get("kind").and_then(|v| v.as_str()).unwrap_or("");
+            let days = req.get("days").and_then(|v| v.as_u64()).unwrap_or(30) as u32;
+            let tz = req.get("tz").and_then(|v| v.as_str());
+            let now = req.get("now").and_then(|v| v.as_i64());
+            let top = req.get("top").and_then(|v| v.as_u64()).unwrap_or(10) as usize;
+            to_text(&self.0.chart(kind, days, tz, now, top)?)
+        })
     }
 }

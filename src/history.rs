@@ -14,6 +14,13 @@
 //! A read that stops early (page cap, a proxy ignoring `start`, counts that do not add up) is
 //! reported incomplete with its reason: the engine must never take it for the whole truth
 //! (crosswatch-host.md, faults 5 and 6).
+//!
+//! An **incremental** read ([`HistoryReader::since`]) reads the same pages from the top but
+//! yields only rows whose `row_id` is above the checkpoint's (new plays, and groups that grew,
+//! since a grown group shows its newest member's `row_id`), and stops after the page that
+//! reaches rows dated before the checkpoint's newest date minus an overlap. Rows that started
+//! before the checkpoint and finished after it sit in that overlap. Counts cannot be checked
+//! (only the top of the table is read), so such a read is complete once it reached the cutoff.
 
 use std::collections::HashMap;
 
@@ -90,6 +97,18 @@ impl PageSource for ClientPages {
     }
 }
 
+/// Where an incremental read stops and which rows it skips (from a checkpoint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Since {
+    /// Rows with a `row_id` at or below this were read before, unchanged: skipped.
+    pub max_row_id: i64,
+    /// The read stops after the page that holds a row dated (`date`) before this.
+    pub cutoff_date: i64,
+    /// `recordsFiltered` at the checkpoint. Fewer rows now means rows were deleted or the
+    /// database was replaced (row ids may restart): the read turns into a full one.
+    pub records: u64,
+}
+
 /// One fetched page: the rows that are new (or a grown group's newer version) and where the
 /// read stands, for a progress display.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,6 +144,35 @@ pub struct ReadOutcome {
     pub catch_up_passes: u32,
     pub complete: bool,
     pub incomplete_reason: Option<String>,
+    /// The read was incremental to its end (not turned into a full read).
+    pub incremental: bool,
+    /// Why an incremental read was turned into a full one.
+    pub fallback_reason: Option<String>,
+    /// Rows received but skipped by an incremental read as unchanged since the checkpoint.
+    pub unchanged_rows: u64,
+    /// Highest `row_id` received.
+    pub max_row_id: Option<i64>,
+    /// Highest `row_id` on the first page.
+    pub first_page_max_row_id: Option<i64>,
+    /// Newest `date` received.
+    pub max_date: Option<i64>,
+    /// `recordsFiltered` changed between pages: the table changed during the read.
+    pub records_changed: bool,
+}
+
+impl ReadOutcome {
+    /// The `row_id` a checkpoint of this (complete) read may record: every row at or below it
+    /// was seen. A complete full read checked its counts, so that is the highest row seen. An
+    /// incremental read cannot check counts: when the table changed during it, a play may
+    /// have landed above rows already read, so only the first page's highest id is certain
+    /// (later rows above it are read again next time, which a delta merge absorbs).
+    pub fn checkpoint_row_id(&self) -> Option<i64> {
+        if self.incremental && self.records_changed {
+            self.first_page_max_row_id
+        } else {
+            self.max_row_id
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +200,7 @@ pub struct HistoryReader<S> {
     short_early: Option<(u64, u64)>,
     outcome: ReadOutcome,
     records_known: bool,
+    since: Option<Since>,
 }
 
 impl<S: PageSource> HistoryReader<S> {
@@ -169,7 +218,15 @@ impl<S: PageSource> HistoryReader<S> {
             short_early: None,
             outcome: ReadOutcome::default(),
             records_known: false,
+            since: None,
         }
+    }
+
+    /// Makes this an incremental read from a checkpoint (see the module docs).
+    pub fn since(mut self, since: Since) -> Self {
+        self.since = Some(since);
+        self.outcome.incremental = true;
+        self
     }
 
     /// Fetches the next page; `Ok(None)` once the read has ended (see [`Self::outcome`]).
@@ -200,8 +257,21 @@ impl<S: PageSource> HistoryReader<S> {
         } else {
             0
         };
+        if self.records_known && records != self.outcome.records_filtered {
+            self.outcome.records_changed = true;
+        }
         self.outcome.records_filtered = records;
         self.records_known = true;
+        if let Some(since) = self.since {
+            if self.outcome.pages == 1 && records < since.records {
+                self.since = None;
+                self.outcome.incremental = false;
+                self.outcome.fallback_reason = Some(format!(
+                    "Tautulli now reports {records} rows, fewer than the {} of the checkpoint:                      rows were deleted or the database was replaced, so the whole history is                      read",
+                    since.records
+                ));
+            }
+        }
 
         let n = page.data.len() as u64;
         self.outcome.rows_seen += n;
@@ -210,6 +280,14 @@ impl<S: PageSource> HistoryReader<S> {
             .iter()
             .map(|r| (r.reference_id, r.row_id))
             .collect();
+        let oldest = page.data.iter().filter_map(|r| r.date).min();
+        let newest = page.data.iter().filter_map(|r| r.date).max();
+        let top_id = page.data.iter().filter_map(|r| r.row_id).max();
+        self.outcome.max_date = self.outcome.max_date.max(newest);
+        self.outcome.max_row_id = self.outcome.max_row_id.max(top_id);
+        if self.outcome.pages == 1 {
+            self.outcome.first_page_max_row_id = top_id;
+        }
         let mut rows = Vec::new();
         for row in page.data {
             let Some(row_id) = row.row_id else {
@@ -218,6 +296,10 @@ impl<S: PageSource> HistoryReader<S> {
                 }
                 continue;
             };
+            if self.since.is_some_and(|s| row_id <= s.max_row_id) {
+                self.outcome.unchanged_rows += 1;
+                continue;
+            }
             let group = row.reference_id.unwrap_or(row_id);
             match self.seen.get(&group) {
                 Some(&had) if had >= row_id => {}
@@ -246,6 +328,20 @@ impl<S: PageSource> HistoryReader<S> {
                          cannot reach the rest; read without the proxy or update Tautulli",
                         self.previous_start
                     )));
+                } else if let Some(since) = self.since {
+                    let reached = oldest.is_some_and(|d| d < since.cutoff_date);
+                    if n == 0 || !full || next >= records || reached {
+                        self.end_incremental();
+                    } else if pages >= self.max_pages {
+                        self.finish(Some(format!(
+                            "max_pages ({}) reached after {} rows before the incremental read \
+                             reached its checkpoint: raise tautulli.history.max_pages (or \
+                             per_page)",
+                            self.max_pages, self.outcome.rows_seen
+                        )));
+                    } else {
+                        self.phase = Phase::Main { start: next, pages };
+                    }
                 } else if n == 0 || !full || next >= records {
                     if n > 0 && !full && next < records {
                         self.short_early = Some((start, n));
@@ -290,9 +386,27 @@ impl<S: PageSource> HistoryReader<S> {
         }))
     }
 
+    /// True while (and after) the read runs incrementally from a checkpoint.
+    pub fn is_incremental(&self) -> bool {
+        self.since.is_some()
+    }
+
     /// Where the read stands (final once [`Self::next_page`] returned `Ok(None)`).
     pub fn outcome(&self) -> ReadOutcome {
         self.outcome.clone()
+    }
+
+    /// An incremental read reached its cutoff (or the end of the table). Its counts cannot
+    /// be checked, but rows deleted meanwhile can still shift one past a page boundary.
+    fn end_incremental(&mut self) {
+        match self.shrank {
+            Some((before, after)) => self.finish(Some(format!(
+                "Tautulli's row count shrank from {before} to {after} during the read: rows \
+                 deleted meanwhile shift later rows past a page boundary, so some may have been \
+                 missed; run the read again"
+            ))),
+            None => self.finish(None),
+        }
     }
 
     /// Decides after a pass: complete, another catch-up pass, or incomplete.
@@ -721,6 +835,104 @@ mod tests {
         assert!(!o.complete);
         let reason = o.incomplete_reason.unwrap();
         assert!(reason.contains("only 3 of 4 rows"), "{reason}");
+    }
+
+    fn since(max_row_id: i64, cutoff_date: i64, records: u64) -> Since {
+        Since {
+            max_row_id,
+            cutoff_date,
+            records,
+        }
+    }
+
+    #[test]
+    fn a_full_read_reports_what_a_checkpoint_needs() {
+        let mut r = HistoryReader::new(Table::new(10), 4, 100);
+        read_all(&mut r);
+        let o = r.outcome();
+        assert!(o.complete && !o.incremental, "{o:?}");
+        assert_eq!((o.max_row_id, o.max_date), (Some(10), Some(1010)));
+        assert_eq!(o.checkpoint_row_id(), Some(10));
+        assert_eq!(o.unchanged_rows, 0);
+    }
+
+    #[test]
+    fn incremental_yields_new_and_grown_rows_and_stops_at_the_cutoff() {
+        // Checkpoint after rows 1..=100 (dates 1001..=1100), overlap 20 s: cutoff 1080.
+        let mut table = Table::new(100);
+        for i in 101..=110 {
+            table.rows.push((Some(i), Some(i), 1000 + i));
+        }
+        // Group 95 grew: its newest member is row 111, started last.
+        let g = table.rows.iter_mut().find(|r| r.0 == Some(95)).unwrap();
+        *g = (Some(95), Some(111), 1111);
+        // A play that started before the checkpoint's newest row and finished after it.
+        table.rows.push((Some(112), Some(112), 1090));
+        let mut r = HistoryReader::new(table, 4, 100).since(since(100, 1080, 100));
+        let got = read_all(&mut r);
+        let mut want: Vec<(i64, i64)> = (101..=110).map(|i| (i, i)).collect();
+        want.push((95, 111));
+        want.push((112, 112));
+        let mut got_sorted = got.clone();
+        got_sorted.sort();
+        want.sort();
+        assert_eq!(got_sorted, want);
+        let o = r.outcome();
+        assert!(o.complete && o.incremental, "{o:?}");
+        // 32 rows are dated 1080 or later: 8 full pages, and the 9th reaches 1079.
+        assert_eq!(o.pages, 9);
+        assert_eq!(r.source.requests.len(), 9);
+        assert_eq!(o.unchanged_rows, 36 - 12);
+        assert_eq!(o.checkpoint_row_id(), Some(112));
+        assert_eq!(o.max_date, Some(1111));
+        assert_eq!(o.fallback_reason, None);
+    }
+
+    #[test]
+    fn incremental_with_nothing_new_reads_only_the_overlap() {
+        let mut r = HistoryReader::new(Table::new(1000), 100, 100).since(since(1000, 1990, 1000));
+        assert!(read_all(&mut r).is_empty());
+        let o = r.outcome();
+        assert!(o.complete, "{o:?}");
+        assert_eq!(o.pages, 1);
+        assert_eq!(o.unchanged_rows, 100);
+    }
+
+    #[test]
+    fn incremental_turns_full_when_rows_disappeared() {
+        let mut r = HistoryReader::new(Table::new(10), 4, 100).since(since(10, 1005, 12));
+        let got = read_all(&mut r);
+        assert_eq!(sorted_refs(&got), (1..=10).collect::<Vec<_>>());
+        let o = r.outcome();
+        assert!(o.complete && !o.incremental, "{o:?}");
+        assert!(o.fallback_reason.unwrap().contains("fewer than the 12"));
+    }
+
+    #[test]
+    fn incremental_checkpoint_is_conservative_when_the_table_changed() {
+        // A play lands at the top after the first page: it is not read now, and a row read
+        // later carries a higher id than the first page's, so only the first page's highest
+        // id is certain.
+        let mut table = Table::new(20);
+        table.rows.push((Some(21), Some(21), 1012));
+        let table = table.before_fetch(1, |rows| rows.push((Some(22), Some(22), 5000)));
+        let mut r = HistoryReader::new(table, 4, 100).since(since(20, 1005, 20));
+        let got = read_all(&mut r);
+        assert_eq!(got, [(21, 21)]);
+        let o = r.outcome();
+        assert!(o.complete && o.records_changed, "{o:?}");
+        assert_eq!(o.max_row_id, Some(21));
+        assert_eq!(o.first_page_max_row_id, Some(20));
+        assert_eq!(o.checkpoint_row_id(), Some(20));
+    }
+
+    #[test]
+    fn incremental_cut_by_max_pages_is_incomplete() {
+        let mut r = HistoryReader::new(Table::new(100), 4, 2).since(since(0, 0, 0));
+        read_all(&mut r);
+        let o = r.outcome();
+        assert!(!o.complete);
+        assert!(o.incomplete_reason.unwrap().contains("max_pages (2)"));
     }
 
     #[test]

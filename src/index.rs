@@ -46,6 +46,25 @@ impl Mode {
     }
 }
 
+/// What part of the history a read covered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadKind {
+    /// The whole (filtered) history: a complete one is the whole truth (`present`).
+    #[default]
+    Full,
+    /// Only what changed since a checkpoint: never more than a `delta`.
+    Incremental,
+}
+
+impl ReadKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadKind::Full => "full",
+            ReadKind::Incremental => "incremental",
+        }
+    }
+}
+
 /// Count of skipped rows per [`SkipReason`]; serialises every reason, zeros included, in
 /// [`SkipReason::ALL`] order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -122,6 +141,8 @@ pub struct Report {
     pub complete: bool,
     /// Why the read stopped early, when it did.
     pub incomplete_reason: Option<String>,
+    /// Full or incremental (the cursor sets it).
+    pub read: ReadKind,
     pub mode: Mode,
 }
 
@@ -139,13 +160,15 @@ impl Report {
             metadata_calls: 0,
             complete: false,
             incomplete_reason: None,
+            read: ReadKind::Full,
             mode,
         }
     }
 
-    /// `present` (the index is the whole truth) only for a complete read, else `delta`.
+    /// `present` (the index is the whole truth) only for a complete full read, else `delta`
+    /// (an incremental read, even complete, holds only what changed).
     pub fn semantics(&self) -> &'static str {
-        if self.complete {
+        if self.complete && self.read == ReadKind::Full {
             "present"
         } else {
             "delta"
@@ -167,9 +190,9 @@ impl Report {
 
 impl Serialize for Report {
     /// Field order: pages, rows_seen, items, plays_kept, superseded, replaced, skipped,
-    /// unresolved, metadata_calls, complete, incomplete_reason, semantics, mode.
+    /// unresolved, metadata_calls, complete, incomplete_reason, read, semantics, mode.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(13))?;
+        let mut map = s.serialize_map(Some(14))?;
         map.serialize_entry("pages", &self.pages)?;
         map.serialize_entry("rows_seen", &self.rows_seen)?;
         map.serialize_entry("items", &self.items)?;
@@ -181,6 +204,7 @@ impl Serialize for Report {
         map.serialize_entry("metadata_calls", &self.metadata_calls)?;
         map.serialize_entry("complete", &self.complete)?;
         map.serialize_entry("incomplete_reason", &self.incomplete_reason)?;
+        map.serialize_entry("read", self.read.as_str())?;
         map.serialize_entry("semantics", self.semantics())?;
         map.serialize_entry("mode", self.mode.as_str())?;
         map.end()
@@ -522,7 +546,7 @@ mod tests {
         );
         assert!(json.starts_with(want), "{json}");
         assert!(json.ends_with(
-            r#""rating_key":201}],"metadata_calls":4,"complete":true,"incomplete_reason":null,"semantics":"present","mode":"collapsed"}"#
+            r#""rating_key":201}],"metadata_calls":4,"complete":true,"incomplete_reason":null,"read":"full","semantics":"present","mode":"collapsed"}"#
         ), "{json}");
     }
 

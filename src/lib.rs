@@ -19,4 +19,5 @@ pub mod keys;
 pub mod normalise;
 pub mod provider;
 pub mod rows;
+pub mod state;
 pub mod timefmt;

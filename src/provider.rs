@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::client::{Client, Command};
 use crate::config::TautulliConfig;
-use crate::cursor::HistoryCursor;
+use crate::cursor::{HistoryCursor, IndexOptions};
 use crate::error::{Error, Result};
 use crate::rows::TautulliInfo;
 
@@ -112,7 +112,8 @@ impl TautulliSource {
         })
     }
 
-    /// Starts an index read of `feature` (only `history`).
+    /// Starts an index read of `feature` (only `history`). Options (JSON object, unknown keys
+    /// ignored): `clear_metadata_cache` and `reset_checkpoint` ([`IndexOptions`]).
     pub fn index(&self, feature: &str, options_json: &str) -> Result<HistoryCursor> {
         check_feature(feature)?;
         let options: Value = if options_json.trim().is_empty() {
@@ -123,13 +124,12 @@ impl TautulliSource {
                 reason: format!("not valid JSON: {e}"),
             })?
         };
-        if !options.is_object() {
-            return Err(Error::ConfigInvalid {
-                key: "(index options)".into(),
-                reason: format!("expected a JSON object, found {options}"),
-            });
-        }
-        Ok(HistoryCursor::new(self.client.clone(), self.cfg.clone()))
+        let options = IndexOptions::from_json(&options)?;
+        Ok(HistoryCursor::with_options(
+            self.client.clone(),
+            self.cfg.clone(),
+            options,
+        ))
     }
 
     /// `add` and `remove`: always refused, for every feature, before anything is parsed or
@@ -199,6 +199,19 @@ mod tests {
             s.index("history", "{oops").err().unwrap(),
             Error::ConfigInvalid { .. }
         ));
+        match s.index("history", r#"{"clear_metadata_cache": "yes"}"#) {
+            Err(Error::ConfigInvalid { key, .. }) => {
+                assert_eq!(key, "(index options).clear_metadata_cache")
+            }
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("a non-boolean flag was accepted"),
+        }
+        assert!(s
+            .index(
+                "history",
+                r#"{"clear_metadata_cache": true, "reset_checkpoint": false, "other": 1}"#
+            )
+            .is_ok());
     }
 
     #[test]

@@ -133,7 +133,7 @@ pub fn run(analytics: &mut Analytics, args: &AnalyticsArgs, json_out: bool) -> R
 }
 
 pub fn write_svg(chart: &Value, path: &Path) -> Result<()> {
-    let svg = svg_render(chart).map_err(|reason| HostError::Protocol {
+    let svg = crate::svg::render(chart).map_err(|reason| HostError::Protocol {
         what: "chart",
         reason,
     })?;
@@ -377,9 +377,4 @@ mod tests {
         assert_eq!(duration(59), "0m");
         assert_eq!(duration(3600 * 12 + 300), "12h 05m");
     }
-}
-
-// TEMPORARY while svg.rs lands.
-fn svg_render(_c: &Value) -> std::result::Result<String, String> {
-    Err("svg not yet available".into())
 }

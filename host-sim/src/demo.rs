@@ -27,7 +27,17 @@ pub fn run(cli: &Cli, out: Option<&Path>) -> Result<i32> {
             .keep(),
     };
     let tracker_dir = root.join("tracker");
-    let server = FakeServer::start(Scenario::demo())
+    let scenario = Scenario::demo();
+    // The demo's "now": one day after its last play, so its analytics read the same
+    // whenever the demo is run.
+    let now = scenario
+        .sessions
+        .iter()
+        .map(|s| s.stopped)
+        .max()
+        .unwrap_or(0)
+        + 86_400;
+    let server = FakeServer::start(scenario)
         .map_err(|e| HostError::io("cannot start the built-in fake Tautulli on 127.0.0.1", e))?;
     let raw = json!({
         "tautulli": {
@@ -60,6 +70,8 @@ pub fn run(cli: &Cli, out: Option<&Path>) -> Result<i32> {
         .take(8)
         .map(|(k, v)| (k, serde_json::from_str(&v).unwrap_or(Value::Null)))
         .collect();
+    let charts_dir = root.join("charts");
+    let analytics = demo_analytics(cli, &cfg, now, &charts_dir)?;
     let requests = server.requests();
     let writes = requests
         .iter()
@@ -78,6 +90,7 @@ pub fn run(cli: &Cli, out: Option<&Path>) -> Result<i32> {
             "import": first,
             "rerun": again,
             "export": export,
+            "analytics": analytics.json,
             "requests": requests.len(),
             "write_requests": writes,
         });
@@ -117,6 +130,11 @@ pub fn run(cli: &Cli, out: Option<&Path>) -> Result<i32> {
         println!("  {k:<30} {}  {title}", s("watched_at"));
     }
     println!(
+        "\n4. analytics of the demo library (as of {}):",
+        analytics.as_of
+    );
+    print!("{}", analytics.text);
+    println!(
         "\n{} request(s) reached the fake Tautulli, {} of them writes.",
         requests.len(),
         writes
@@ -127,6 +145,10 @@ pub fn run(cli: &Cli, out: Option<&Path>) -> Result<i32> {
         export_dir.display(),
         export.item_count,
         export.snapshot_files.len()
+    );
+    println!(
+        "Charts:   {} (SVG, open in a browser)",
+        charts_dir.display()
     );
     println!(
         "Next:     host-sim --tracker {} tracker snapshots",
@@ -144,4 +166,85 @@ fn shell_path(p: &Path) -> String {
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
     }
+}
+
+/// What the demo's analytics step produced.
+struct DemoAnalytics {
+    json: Value,
+    text: String,
+    as_of: String,
+}
+
+/// Syncs the analytics store, records collection snapshots, and draws every chart as SVG.
+fn demo_analytics(
+    cli: &Cli,
+    cfg: &EngineConfig,
+    now: i64,
+    charts_dir: &Path,
+) -> Result<DemoAnalytics> {
+    let mut analytics = crate::analytics::open(&crate::cli::plugin_path(cli)?, cfg, &cli.instance)?;
+    let synced = analytics.sync()?;
+    let collected = analytics.collect(&json!({"now": now, "rotation": "demo"}))?;
+    let top = analytics.query(&json!({"query": "top", "n": 5, "window_days": 0}))?;
+    let mut charts = Vec::new();
+    let mut text = format!(
+        "  store: {} session(s) synced; {} collection(s) snapshotted\n",
+        synced
+            .get("total_sessions")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+        collected
+            .get("collections")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+    );
+    text += "  most watched collections (all time):\n";
+    for r in top
+        .get("rows")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let n = |k: &str| r.get(k).and_then(Value::as_u64).unwrap_or(0);
+        text += &format!(
+            "    {:<26} {:<14} {:>4} plays  {:>9}  {} user(s)\n",
+            s("collection"),
+            s("library"),
+            n("plays"),
+            crate::analytics::duration(n("watch_seconds")),
+            n("unique_users")
+        );
+    }
+    for (kind, days) in [
+        ("plays-by-date", 90),
+        ("plays-by-hour", 365),
+        ("plays-by-weekday", 365),
+        ("stream-types", 30),
+        ("concurrency", 30),
+        ("top-users", 365),
+        ("top-platforms", 365),
+    ] {
+        let chart = analytics.chart(&json!({"kind": kind, "days": days, "now": now, "top": 10}))?;
+        let path = charts_dir.join(format!("{kind}.svg"));
+        crate::analytics::write_svg(&chart, &path)?;
+        if kind == "concurrency" {
+            let peak = chart
+                .get("series")
+                .and_then(Value::as_array)
+                .and_then(|s| s.iter().find(|s| s["name"] == "Max. Concurrent Streams"))
+                .and_then(|s| s["data"].as_array())
+                .and_then(|d| d.iter().filter_map(Value::as_u64).max())
+                .unwrap_or(0);
+            text += &format!("  peak concurrent streams in the last 30 days: {peak}\n");
+        }
+        charts.push(json!({"kind": kind, "days": days, "svg": path.display().to_string()}));
+    }
+    text += &format!("  {} chart(s) written as SVG\n", charts.len());
+    let as_of = crate::tracker::format_watched_at(now);
+    Ok(DemoAnalytics {
+        json: json!({"sync": synced, "collect": collected, "top": top, "charts": charts, "as_of": as_of}),
+        text,
+        as_of,
+    })
 }

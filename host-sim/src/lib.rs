@@ -6,6 +6,7 @@
 //! (output), [`cli`] (commands), [`demo`].
 
 pub mod analytics;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod plugin;
 pub mod progress;
 pub mod report;
+pub mod svg;
 pub mod sync;
 pub mod tracker;
 

@@ -6,7 +6,12 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = host_sim::cli::Cli::parse();
-    match host_sim::cli::run(cli) {
+    let report_rss = cli.report_rss;
+    let result = host_sim::cli::run(cli);
+    if report_rss {
+        host_sim::bench::print_peak_rss();
+    }
+    match result {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
             eprintln!("error: {e}");

@@ -1,0 +1,1352 @@
+//! `host-sim bench`: the benchmark anyone can run, and the hidden `serve-fake` it drives.
+//!
+//! The fake Tautulli runs in its own process (`host-sim serve-fake`) so its million sessions
+//! stay out of the measured memory. Every phase is a separate `host-sim` child run the way a
+//! user runs it (`--report-rss` makes it print its peak RSS), timed from spawn to exit. HTTP
+//! requests are counted on the fake's side, per command, so every phase (index, sync,
+//! analytics) is counted the same way, retries included. Numbers come only from these runs:
+//! nothing here asserts on time.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use fake_tautulli::generate::{generate, GenSpec};
+use fake_tautulli::FakeServer;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::error::{HostError, Result};
+
+/// The default phase list, in the order they run. `incremental` releases the held-back plays,
+/// so phases after it see them.
+pub const DEFAULT_PHASES: &str =
+    "index,index-warm,index-rewatch,sync,sync-again,analytics,incremental,analytics-resync";
+
+/// Every chart kind the analytics provider draws; `analytics` times each over `--chart-days`.
+pub const CHART_KINDS: [&str; 7] = [
+    "plays-by-date",
+    "plays-by-hour",
+    "plays-by-weekday",
+    "stream-types",
+    "concurrency",
+    "top-users",
+    "top-platforms",
+];
+
+/// The scenario the fake serves (see `fake_tautulli::generate::GenSpec`); unset values take
+/// the generator's defaults.
+#[derive(Debug, Clone, Args)]
+pub struct ScenarioArgs {
+    /// Finished sessions (history rows) served at the start.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub plays: usize,
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    #[arg(long, value_name = "N")]
+    pub movies: Option<usize>,
+    #[arg(long, value_name = "N")]
+    pub shows: Option<usize>,
+    #[arg(long, value_name = "N")]
+    pub episodes_per_show: Option<usize>,
+    #[arg(long, value_name = "N")]
+    pub users: Option<usize>,
+    /// Share of movies and shows on legacy agents (1.0: no metadata lookups needed).
+    #[arg(long, value_name = "X")]
+    pub legacy_share: Option<f64>,
+    #[arg(long, value_name = "X")]
+    pub partial_share: Option<f64>,
+    #[arg(long, value_name = "X")]
+    pub grouped_share: Option<f64>,
+    #[arg(long, value_name = "X")]
+    pub live_share: Option<f64>,
+    /// Delay every get_metadata answer by this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub metadata_latency_ms: u64,
+}
+
+impl ScenarioArgs {
+    /// The generator spec for `plays + extra` sessions.
+    pub fn spec(&self, extra: usize) -> GenSpec {
+        let d = GenSpec::default();
+        GenSpec {
+            plays: self.plays + extra,
+            seed: self.seed.unwrap_or(d.seed),
+            movies: self.movies.unwrap_or(d.movies),
+            shows: self.shows.unwrap_or(d.shows),
+            episodes_per_show: self.episodes_per_show.unwrap_or(d.episodes_per_show),
+            users: self.users.unwrap_or(d.users),
+            legacy_share: self.legacy_share.unwrap_or(d.legacy_share),
+            partial_share: self.partial_share.unwrap_or(d.partial_share),
+            grouped_share: self.grouped_share.unwrap_or(d.grouped_share),
+            live_share: self.live_share.unwrap_or(d.live_share),
+            ..d
+        }
+    }
+
+    /// The same options as command-line arguments, to hand to `serve-fake`.
+    fn to_args(&self) -> Vec<String> {
+        let mut v = vec!["--plays".to_string(), self.plays.to_string()];
+        let mut opt = |name: &str, value: Option<String>| {
+            if let Some(x) = value {
+                v.push(format!("--{name}"));
+                v.push(x);
+            }
+        };
+        opt("seed", self.seed.map(|x| x.to_string()));
+        opt("movies", self.movies.map(|x| x.to_string()));
+        opt("shows", self.shows.map(|x| x.to_string()));
+        opt(
+            "episodes-per-show",
+            self.episodes_per_show.map(|x| x.to_string()),
+        );
+        opt("users", self.users.map(|x| x.to_string()));
+        opt("legacy-share", self.legacy_share.map(|x| x.to_string()));
+        opt("partial-share", self.partial_share.map(|x| x.to_string()));
+        opt("grouped-share", self.grouped_share.map(|x| x.to_string()));
+        opt("live-share", self.live_share.map(|x| x.to_string()));
+        opt(
+            "metadata-latency-ms",
+            Some(self.metadata_latency_ms.to_string()),
+        );
+        v
+    }
+}
+
+/// `host-sim serve-fake` (hidden): a generated fake Tautulli on 127.0.0.1 for the bench.
+#[derive(Debug, Clone, Args)]
+pub struct ServeFakeArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Generate this many plays more, newest last, and serve them only after `release`.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub hold_back: usize,
+}
+
+/// `host-sim bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Rows per get_history page (tautulli.history.per_page).
+    #[arg(long, value_name = "P", default_value_t = 1000)]
+    pub per_page: u32,
+    /// tautulli.concurrency (parallel metadata lookups); unset: the plugin's default.
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Comma-separated: index, index-warm, index-rewatch, sync, sync-again, analytics
+    /// (analytics-sync and every chart), analytics-sync, charts, incremental, analytics-resync.
+    #[arg(long, value_name = "LIST", default_value = DEFAULT_PHASES)]
+    pub phases: String,
+    /// Plays held back and added by the `incremental` phase (what a periodic re-run sees).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub new_plays: usize,
+    /// Chart window in days.
+    #[arg(long, value_name = "DAYS", default_value_t = 365)]
+    pub chart_days: u32,
+    /// Also write the results: Markdown when FILE ends in .md, else JSON.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Keep the temporary folder (configs, Tracker, analytics store) and print where it is.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// One step of the bench.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Phase {
+    /// `index --json --report`, collapsed mode, first run (cold metadata cache).
+    Index,
+    /// The same again: what a warm (cached) run costs.
+    IndexWarm,
+    /// `index` with `history.rewatches: true` (event keys).
+    IndexRewatch,
+    /// `sync` into a fresh Tracker.
+    Sync,
+    /// `sync` again with nothing new: the periodic re-run.
+    SyncAgain,
+    /// `analytics sync` into a fresh store.
+    AnalyticsSync,
+    /// Every chart over `--chart-days`.
+    Charts,
+    /// `index` with `history.mode: incremental`, then again after new plays arrive.
+    Incremental,
+    /// `analytics sync` again (after `incremental`, with the new plays).
+    AnalyticsResync,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Index => "index",
+            Phase::IndexWarm => "index-warm",
+            Phase::IndexRewatch => "index-rewatch",
+            Phase::Sync => "sync",
+            Phase::SyncAgain => "sync-again",
+            Phase::AnalyticsSync => "analytics-sync",
+            Phase::Charts => "charts",
+            Phase::Incremental => "incremental",
+            Phase::AnalyticsResync => "analytics-resync",
+        }
+    }
+
+    /// Parses a comma list; `analytics` stands for `analytics-sync,charts`.
+    pub fn parse_list(list: &str) -> Result<Vec<Phase>, String> {
+        let mut out = Vec::new();
+        for word in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            let found: &[Phase] = match word {
+                "index" => &[Phase::Index],
+                "index-warm" => &[Phase::IndexWarm],
+                "index-rewatch" => &[Phase::IndexRewatch],
+                "sync" => &[Phase::Sync],
+                "sync-again" => &[Phase::SyncAgain],
+                "analytics" => &[Phase::AnalyticsSync, Phase::Charts],
+                "analytics-sync" => &[Phase::AnalyticsSync],
+                "charts" => &[Phase::Charts],
+                "incremental" => &[Phase::Incremental],
+                "analytics-resync" => &[Phase::AnalyticsResync],
+                other => {
+                    return Err(format!(
+                        "unknown phase {other:?}; expected a comma list of: {DEFAULT_PHASES}, \
+                         analytics-sync, charts"
+                    ))
+                }
+            };
+            out.extend_from_slice(found);
+        }
+        if out.is_empty() {
+            return Err("no phase given".into());
+        }
+        Ok(out)
+    }
+}
+
+/// How a phase ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", content = "reason", rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    /// The command does not exist or is not implemented yet in this build.
+    NotAvailable(String),
+    Failed(String),
+}
+
+/// One row of the results table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseResult {
+    pub phase: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    pub wall_s: f64,
+    /// History rows the phase read (the plugin's `rows_seen`), when it says.
+    pub rows: Option<u64>,
+    /// Peak RSS (VmHWM) of the whole host-sim process, plugin included.
+    pub peak_rss_kb: Option<u64>,
+    /// CPU seconds (all threads) of the host-sim process, plugin included.
+    pub host_cpu_s: Option<f64>,
+    /// CPU seconds the fake Tautulli spent during the phase.
+    pub fake_cpu_s: Option<f64>,
+    /// HTTP requests the fake received, per command (retries included).
+    pub requests: BTreeMap<String, u64>,
+    /// `get_metadata` calls: the plugin's report when it has one, else the fake's count.
+    pub metadata_calls: Option<u64>,
+    pub note: String,
+}
+
+impl PhaseResult {
+    fn new(phase: impl Into<String>) -> PhaseResult {
+        PhaseResult {
+            phase: phase.into(),
+            outcome: Outcome::Ok,
+            wall_s: 0.0,
+            rows: None,
+            peak_rss_kb: None,
+            host_cpu_s: None,
+            fake_cpu_s: None,
+            requests: BTreeMap::new(),
+            metadata_calls: None,
+            note: String::new(),
+        }
+    }
+
+    pub fn rows_per_s(&self) -> Option<f64> {
+        self.rows
+            .filter(|_| self.wall_s > 0.0 && self.outcome == Outcome::Ok)
+            .map(|r| r as f64 / self.wall_s)
+    }
+}
+
+/// The machine the bench ran on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Machine {
+    pub cpus: usize,
+    pub cpu_model: String,
+    pub mem_total_mb: u64,
+    pub kernel: String,
+}
+
+impl Machine {
+    pub fn detect() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        Machine {
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu_model: proc_field(&cpuinfo, "model name").unwrap_or_else(|| "unknown".into()),
+            mem_total_mb: proc_kb(&meminfo, "MemTotal").map_or(0, |kb| kb / 1024),
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Everything one bench run measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchResults {
+    pub machine: Machine,
+    /// The command line that reproduces this run.
+    pub command: String,
+    pub scenario: Value,
+    pub per_page: u32,
+    pub phases: Vec<PhaseResult>,
+}
+
+/// `key: value` from a `/proc` text file (first match).
+fn proc_field(text: &str, key: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k.trim() == key).then(|| v.trim().to_owned())
+    })
+}
+
+/// A `/proc` field in kB, e.g. `VmHWM:   123456 kB` -> 123456.
+pub fn proc_kb(text: &str, key: &str) -> Option<u64> {
+    proc_field(text, key)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// This process's peak resident set (VmHWM), in kB.
+pub fn peak_rss_kb() -> Option<u64> {
+    proc_kb(&std::fs::read_to_string("/proc/self/status").ok()?, "VmHWM")
+}
+
+/// CPU time (user + system, all threads) from a `/proc/<pid>/stat` line, in ms.
+pub fn stat_cpu_ms(stat: &str) -> Option<u64> {
+    // Fields after the command name (which may hold spaces) start at field 3, `state`;
+    // utime and stime are fields 14 and 15, in USER_HZ ticks (100 per second on Linux).
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut f = rest.split_whitespace().skip(11);
+    let utime: u64 = f.next()?.parse().ok()?;
+    let stime: u64 = f.next()?.parse().ok()?;
+    Some((utime + stime) * 10)
+}
+
+/// This process's CPU time so far, in ms.
+pub fn cpu_ms() -> Option<u64> {
+    stat_cpu_ms(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// What `--report-rss` prints to stderr just before host-sim exits: `peak_rss_kb=N` and
+/// `cpu_ms=N` (so the bench can tell work from waiting).
+pub fn print_peak_rss() {
+    if let Some(kb) = peak_rss_kb() {
+        eprintln!("peak_rss_kb={kb}");
+    }
+    if let Some(ms) = cpu_ms() {
+        eprintln!("cpu_ms={ms}");
+    }
+}
+
+/// The `peak_rss_kb=` line of a child's stderr (the last one, should there be several).
+pub fn parse_peak_rss(stderr: &str) -> Option<u64> {
+    parse_stderr_value(stderr, "peak_rss_kb=")
+}
+
+/// The last `<prefix>N` line of a child's stderr.
+fn parse_stderr_value(stderr: &str, prefix: &str) -> Option<u64> {
+    stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix(prefix)?.trim().parse().ok())
+}
+
+/// The report in the last line `index --json --report` prints: `},"report":{...}}`.
+pub fn parse_index_report_line(line: &str) -> Option<Value> {
+    let body = line
+        .trim()
+        .strip_prefix("},\"report\":")?
+        .strip_suffix('}')?;
+    serde_json::from_str(body).ok()
+}
+
+// ---------------------------------------------------------------------------------------------
+// serve-fake
+
+/// Runs the fake until stdin closes. Prints one JSON line with `url` and `api_key`, then
+/// answers one JSON line per stdin command: `stats` (requests per command since the last
+/// `stats`, and the fake's own peak RSS), `release` (serve the held-back plays), `quit`.
+pub fn serve_fake(args: &ServeFakeArgs) -> Result<i32> {
+    let started = Instant::now();
+    let spec = args.scenario.spec(args.hold_back);
+    let mut scenario = generate(&spec);
+    let keep = scenario.sessions.len().saturating_sub(args.hold_back);
+    // Sessions are numbered by start time, so the tail is the newest plays.
+    let mut held = scenario.sessions.split_off(keep);
+    let plays = scenario.sessions.len();
+    let generated_s = started.elapsed().as_secs_f64();
+    let server = FakeServer::start(scenario)
+        .map_err(|e| HostError::io("cannot start the fake Tautulli on 127.0.0.1", e))?;
+    if args.scenario.metadata_latency_ms > 0 {
+        server.set_latency(
+            Some("get_metadata"),
+            Duration::from_millis(args.scenario.metadata_latency_ms),
+        );
+    }
+    let mut out = std::io::stdout().lock();
+    let mut say = |v: Value| -> Result<()> {
+        writeln!(out, "{v}")
+            .and_then(|_| out.flush())
+            .map_err(|e| HostError::io("cannot write to stdout", e))
+    };
+    say(json!({
+        "url": server.url(),
+        "api_key": server.api_key(),
+        "plays": plays,
+        "held_back": held.len(),
+        "start_epoch": spec.start_epoch,
+        "end_epoch": spec.end_epoch,
+        "generate_s": generated_s,
+        "ready_s": started.elapsed().as_secs_f64(),
+    }))?;
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|e| HostError::io("cannot read stdin", e))?;
+        match line.trim() {
+            "stats" => {
+                let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+                for r in server.requests() {
+                    *counts
+                        .entry(r.cmd.unwrap_or_else(|| "(none)".into()))
+                        .or_default() += 1;
+                }
+                server.clear_requests();
+                say(json!({"requests": counts, "peak_rss_kb": peak_rss_kb(), "cpu_ms": cpu_ms()}))?;
+            }
+            "release" => {
+                let n = held.len();
+                server.add_sessions(std::mem::take(&mut held));
+                say(json!({"added": n, "plays": server.session_count()}))?;
+            }
+            "quit" => break,
+            other => say(json!({"error": format!("unknown command {other:?}")}))?,
+        }
+    }
+    Ok(0)
+}
+
+/// What `serve-fake` says when it is ready.
+#[derive(Debug, Clone)]
+struct FakeInfo {
+    url: String,
+    api_key: String,
+    plays: u64,
+    end_epoch: i64,
+    ready_s: f64,
+}
+
+/// A running `serve-fake` child; closing its stdin (on drop) stops it.
+struct FakeProcess {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    info: FakeInfo,
+}
+
+impl FakeProcess {
+    fn start(exe: &Path, scenario: &ScenarioArgs, hold_back: usize) -> Result<FakeProcess> {
+        let mut child = Command::new(exe)
+            .arg("serve-fake")
+            .args(scenario.to_args())
+            .args(["--hold-back", &hold_back.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| HostError::io(format!("cannot run {} serve-fake", exe.display()), e))?;
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().ok_or_else(|| {
+            HostError::io("serve-fake has no stdout", std::io::ErrorKind::Other.into())
+        })?);
+        let mut fake = FakeProcess {
+            child,
+            stdin,
+            stdout,
+            info: FakeInfo {
+                url: String::new(),
+                api_key: String::new(),
+                plays: 0,
+                end_epoch: 0,
+                ready_s: 0.0,
+            },
+        };
+        let v = fake.read_answer()?;
+        let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        fake.info = FakeInfo {
+            url: s("url"),
+            api_key: s("api_key"),
+            plays: v.get("plays").and_then(Value::as_u64).unwrap_or(0),
+            end_epoch: v.get("end_epoch").and_then(Value::as_i64).unwrap_or(0),
+            ready_s: v.get("ready_s").and_then(Value::as_f64).unwrap_or(0.0),
+        };
+        if fake.info.url.is_empty() {
+            return Err(fake_error("serve-fake did not say where it listens"));
+        }
+        Ok(fake)
+    }
+
+    fn read_answer(&mut self) -> Result<Value> {
+        let mut line = String::new();
+        let n = self
+            .stdout
+            .read_line(&mut line)
+            .map_err(|e| HostError::io("cannot read from serve-fake", e))?;
+        if n == 0 {
+            return Err(fake_error("serve-fake exited early (see its error above)"));
+        }
+        serde_json::from_str(&line).map_err(|e| fake_error(&format!("serve-fake said {e}")))
+    }
+
+    fn ask(&mut self, cmd: &str) -> Result<Value> {
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| fake_error("serve-fake is closed"))?;
+        writeln!(stdin, "{cmd}")
+            .and_then(|_| stdin.flush())
+            .map_err(|e| HostError::io("cannot talk to serve-fake", e))?;
+        self.read_answer()
+    }
+
+    /// Requests per command since the last call, and the fake's CPU time so far (ms).
+    fn take_requests(&mut self) -> Result<(BTreeMap<String, u64>, Option<u64>)> {
+        let v = self.ask("stats")?;
+        let counts = v
+            .get("requests")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok((counts, v.get("cpu_ms").and_then(Value::as_u64)))
+    }
+}
+
+impl Drop for FakeProcess {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+fn fake_error(reason: &str) -> HostError {
+    HostError::io(
+        "the bench's fake Tautulli failed",
+        std::io::Error::other(reason.to_owned()),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// bench
+
+/// What to keep of a child's stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Capture {
+    Discard,
+    /// Streamed line by line, only the last kept (the index's items can be hundreds of MB).
+    LastLine,
+    All,
+}
+
+struct ChildRun {
+    wall_s: f64,
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Where the bench works and what every child is given.
+struct Bench<'a> {
+    exe: PathBuf,
+    plugin: Option<PathBuf>,
+    dir: PathBuf,
+    args: &'a BenchArgs,
+    fake: FakeProcess,
+}
+
+impl Bench<'_> {
+    /// Writes a config with `history` overrides; the Tracker and analytics store live in
+    /// the bench folder.
+    fn config(&self, name: &str, history: Value) -> Result<PathBuf> {
+        let mut hist = json!({"per_page": self.args.per_page});
+        if let (Value::Object(h), Value::Object(extra)) = (&mut hist, history) {
+            h.extend(extra);
+        }
+        let mut tautulli = json!({
+            "server_url": self.fake.info.url,
+            "api_key": self.fake.info.api_key,
+            "history": hist,
+            // Metadata cache and incremental checkpoint (plugins without it ignore the key).
+            "state_dir": self.dir.join("plugin-state").display().to_string(),
+        });
+        if let Some(c) = self.args.concurrency {
+            tautulli["concurrency"] = json!(c);
+        }
+        let cfg = json!({
+            "tautulli": tautulli,
+            "crosswatch": {"root_dir": self.dir.join("tracker").display().to_string()},
+            "analytics": {"data_dir": self.dir.join("analytics").display().to_string()},
+            "pairs": [{"source": "TAUTULLI", "target": "CROSSWATCH", "feature": "history"}],
+        });
+        let path = self.dir.join(format!("config-{name}.json"));
+        std::fs::write(&path, serde_json::to_vec_pretty(&cfg).unwrap_or_default())
+            .map_err(|e| HostError::io(format!("cannot write {}", path.display()), e))?;
+        Ok(path)
+    }
+
+    /// Runs `host-sim --no-progress --report-rss --config CFG <args>` and times it.
+    fn run(&self, config: &Path, args: &[&str], capture: Capture) -> Result<ChildRun> {
+        let home = self.dir.join("home");
+        let mut cmd = Command::new(&self.exe);
+        if let Some(p) = &self.plugin {
+            cmd.arg("--plugin").arg(p);
+        }
+        cmd.args(["--no-progress", "--report-rss", "--config"])
+            .arg(config)
+            .args(args)
+            // Any default cache location lands in the bench folder: a cold run is cold.
+            .env("HOME", &home)
+            .env("XDG_CACHE_HOME", home.join(".cache"))
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env("XDG_STATE_HOME", home.join(".local/state"))
+            .stdin(Stdio::null())
+            .stdout(if capture == Capture::Discard {
+                Stdio::null()
+            } else {
+                Stdio::piped()
+            })
+            .stderr(Stdio::piped());
+        let start = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| HostError::io(format!("cannot run {}", self.exe.display()), e))?;
+        let mut err_pipe = child.stderr.take();
+        let err_reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            if let Some(p) = err_pipe.as_mut() {
+                let _ = p.read_to_string(&mut s);
+            }
+            s
+        });
+        let mut stdout = String::new();
+        if let Some(out) = child.stdout.take() {
+            let mut reader = BufReader::with_capacity(1 << 20, out);
+            if capture == Capture::All {
+                reader
+                    .read_to_string(&mut stdout)
+                    .map_err(|e| HostError::io("cannot read a child's stdout", e))?;
+            } else {
+                let mut line = Vec::new();
+                loop {
+                    line.clear();
+                    let n = reader
+                        .read_until(b'\n', &mut line)
+                        .map_err(|e| HostError::io("cannot read a child's stdout", e))?;
+                    if n == 0 {
+                        break;
+                    }
+                    if line.starts_with(b"},\"report\":") {
+                        stdout = String::from_utf8_lossy(&line).into_owned();
+                    }
+                }
+            }
+        }
+        let status = child
+            .wait()
+            .map_err(|e| HostError::io("cannot wait for a child", e))?;
+        let wall_s = start.elapsed().as_secs_f64();
+        let stderr = err_reader.join().unwrap_or_default();
+        Ok(ChildRun {
+            wall_s,
+            success: status.success(),
+            stdout,
+            stderr,
+        })
+    }
+
+    /// Runs one timed command and fills a result row from it and the fake's counts.
+    fn measure(
+        &mut self,
+        label: &str,
+        config: &Path,
+        args: &[&str],
+        capture: Capture,
+        analytics: bool,
+    ) -> Result<(PhaseResult, Value)> {
+        // Requests made before this phase (e.g. by a failed earlier one) are not its own.
+        let (_, cpu_before) = self.fake.take_requests()?;
+        let run = self.run(config, args, capture)?;
+        let mut r = PhaseResult::new(label);
+        r.wall_s = run.wall_s;
+        r.peak_rss_kb = parse_peak_rss(&run.stderr);
+        r.host_cpu_s = parse_stderr_value(&run.stderr, "cpu_ms=").map(|ms| ms as f64 / 1000.0);
+        let (requests, cpu_after) = self.fake.take_requests()?;
+        r.requests = requests;
+        if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
+            r.fake_cpu_s = Some(b.saturating_sub(a) as f64 / 1000.0);
+        }
+        r.metadata_calls = r.requests.get("get_metadata").copied().or(Some(0));
+        if !run.success {
+            let why = first_error(&run.stderr);
+            r.outcome = if analytics && looks_unavailable(&run.stderr) {
+                Outcome::NotAvailable(why)
+            } else {
+                Outcome::Failed(why)
+            };
+            return Ok((r, Value::Null));
+        }
+        let out: Value = match capture {
+            Capture::LastLine => parse_index_report_line(&run.stdout).unwrap_or(Value::Null),
+            Capture::All => serde_json::from_str(&run.stdout).unwrap_or(Value::Null),
+            Capture::Discard => Value::Null,
+        };
+        Ok((r, out))
+    }
+
+    fn index(&mut self, label: &str, config: &Path) -> Result<PhaseResult> {
+        let (mut r, report) = self.measure(
+            label,
+            config,
+            &["--json", "index", "--report"],
+            Capture::LastLine,
+            false,
+        )?;
+        fill_from_report(&mut r, &report);
+        Ok(r)
+    }
+
+    fn sync(&mut self, label: &str, config: &Path) -> Result<PhaseResult> {
+        let (mut r, out) = self.measure(label, config, &["--json", "sync"], Capture::All, false)?;
+        if let Some(pair) = out.get("pairs").and_then(|p| p.get(0)) {
+            fill_from_report(&mut r, pair.get("report").unwrap_or(&Value::Null));
+            let n = |k: &str| pair.get(k).and_then(Value::as_u64).unwrap_or(0);
+            r.note = format!(
+                "{} added, {} updated, {} unchanged, {} in Tracker",
+                n("added"),
+                n("updated"),
+                n("unchanged"),
+                n("total_after")
+            );
+        }
+        Ok(r)
+    }
+
+    fn analytics_sync(&mut self, label: &str, config: &Path) -> Result<PhaseResult> {
+        let (mut r, out) = self.measure(
+            label,
+            config,
+            &["--json", "analytics", "sync"],
+            Capture::All,
+            true,
+        )?;
+        if r.outcome == Outcome::Ok {
+            let n = |k: &str| out.get(k).and_then(Value::as_u64);
+            r.rows = n("rows_seen");
+            r.note = format!(
+                "{} new, {} updated, {} stored",
+                n("inserted").unwrap_or(0),
+                n("updated").unwrap_or(0),
+                n("total_sessions").unwrap_or(0)
+            );
+        }
+        Ok(r)
+    }
+
+    fn charts(&mut self, config: &Path) -> Result<Vec<PhaseResult>> {
+        let days = self.args.chart_days.to_string();
+        let now = self.fake.info.end_epoch.to_string();
+        let mut rows = Vec::new();
+        for kind in CHART_KINDS {
+            let args = [
+                "--json",
+                "analytics",
+                "chart",
+                kind,
+                "--days",
+                &days,
+                "--now",
+                &now,
+            ];
+            let (mut r, _) = self.measure(
+                &format!("chart {kind}"),
+                config,
+                &args,
+                Capture::Discard,
+                true,
+            )?;
+            r.note = format!("--days {days}");
+            rows.push(r);
+        }
+        Ok(rows)
+    }
+
+    fn phase(&mut self, phase: Phase) -> Result<Vec<PhaseResult>> {
+        Ok(match phase {
+            Phase::Index | Phase::IndexWarm => {
+                let cfg = self.config("collapsed", json!({}))?;
+                vec![self.index(phase.name(), &cfg)?]
+            }
+            Phase::IndexRewatch => {
+                let cfg = self.config("rewatch", json!({"rewatches": true}))?;
+                vec![self.index(phase.name(), &cfg)?]
+            }
+            Phase::Sync | Phase::SyncAgain => {
+                let cfg = self.config("collapsed", json!({}))?;
+                vec![self.sync(phase.name(), &cfg)?]
+            }
+            Phase::AnalyticsSync | Phase::AnalyticsResync => {
+                let cfg = self.config("collapsed", json!({}))?;
+                vec![self.analytics_sync(phase.name(), &cfg)?]
+            }
+            Phase::Charts => {
+                let cfg = self.config("collapsed", json!({}))?;
+                let mut rows = self.charts(&cfg)?;
+                rows.push(total_row("charts total", &rows));
+                rows
+            }
+            Phase::Incremental => {
+                let cfg = self.config("incremental", json!({"mode": "incremental"}))?;
+                let first = self.index("incremental (first run)", &cfg)?;
+                let added = self.fake.ask("release")?;
+                let n = added.get("added").and_then(Value::as_u64).unwrap_or(0);
+                let mut again = self.index(&format!("incremental (+{n} new)"), &cfg)?;
+                if again.note.is_empty() {
+                    again.note = format!("{n} plays added since the first run");
+                } else {
+                    again.note += &format!("; {n} plays added since the first run");
+                }
+                vec![first, again]
+            }
+        })
+    }
+}
+
+/// Rows, metadata calls and a short note from a plugin index report.
+fn fill_from_report(r: &mut PhaseResult, report: &Value) {
+    let n = |k: &str| report.get(k).and_then(Value::as_u64);
+    if let Some(rows) = n("rows_seen") {
+        r.rows = Some(rows);
+    }
+    if let Some(m) = n("metadata_calls") {
+        r.metadata_calls = Some(m);
+    }
+    if let (Some(items), Some(pages)) = (n("items"), n("pages")) {
+        let mode = report.get("mode").and_then(Value::as_str).unwrap_or("?");
+        let complete = report
+            .get("complete")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        r.note = format!(
+            "{items} items, {pages} pages, {mode}{}",
+            if complete { "" } else { ", INCOMPLETE" }
+        );
+    }
+}
+
+/// A sum row (wall time, requests) over `rows`; its RSS is the largest.
+fn total_row(label: &str, rows: &[PhaseResult]) -> PhaseResult {
+    let mut t = PhaseResult::new(label);
+    for r in rows {
+        t.wall_s += r.wall_s;
+        t.peak_rss_kb = t.peak_rss_kb.max(r.peak_rss_kb);
+        t.rows = add_opt(t.rows, r.rows);
+        t.host_cpu_s = add_opt(t.host_cpu_s, r.host_cpu_s);
+        t.fake_cpu_s = add_opt(t.fake_cpu_s, r.fake_cpu_s);
+        for (k, v) in &r.requests {
+            *t.requests.entry(k.clone()).or_default() += v;
+        }
+        if r.outcome != Outcome::Ok && t.outcome == Outcome::Ok {
+            t.outcome = r.outcome.clone();
+        }
+    }
+    t.metadata_calls = t.requests.get("get_metadata").copied().or(Some(0));
+    t
+}
+
+fn add_opt<T: std::ops::Add<Output = T>>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The `error: ...` line of a failed child (else its last line), key-free by construction:
+/// host-sim never prints the API key.
+fn first_error(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.starts_with("peak_rss_kb=") && !l.starts_with("cpu_ms="))
+        .collect();
+    lines
+        .iter()
+        .find(|l| l.starts_with("error:"))
+        .or(lines.last())
+        .map(|l| l.trim().to_owned())
+        .unwrap_or_else(|| "exited with an error".into())
+}
+
+/// A failure that means "not built yet" rather than "broken".
+fn looks_unavailable(stderr: &str) -> bool {
+    let s = stderr.to_ascii_lowercase();
+    [
+        "unrecognized subcommand",
+        "unsupported",
+        "not implemented",
+        "not available",
+        "no analytics",
+    ]
+    .iter()
+    .any(|w| s.contains(w))
+}
+
+/// Runs the bench and prints the table (JSON with `json`).
+pub fn run(args: &BenchArgs, plugin: Option<&Path>, json_out: bool) -> Result<i32> {
+    let phases = Phase::parse_list(&args.phases).map_err(HostError::ConfigInvalid)?;
+    let exe = std::env::current_exe().map_err(|e| HostError::io("cannot locate host-sim", e))?;
+    let plugin = plugin.map(Path::to_path_buf);
+    let plugin_file = match &plugin {
+        Some(p) => p.clone(),
+        None => crate::plugin::default_path()?,
+    };
+    if !plugin_file.is_file() {
+        return Err(HostError::PluginLoad {
+            path: plugin_file,
+            reason: "no such file".into(),
+        });
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("host-sim-bench-")
+        .tempdir()
+        .map_err(|e| HostError::io("cannot create a temporary directory", e))?;
+    let hold_back = if phases.contains(&Phase::Incremental) {
+        args.new_plays
+    } else {
+        0
+    };
+    eprintln!(
+        "bench: generating {} plays (+{hold_back} held back) in a serve-fake process...",
+        args.scenario.plays
+    );
+    let fake = FakeProcess::start(&exe, &args.scenario, hold_back)?;
+    let mut generate_row = PhaseResult::new("generate + serve (fake)");
+    generate_row.wall_s = fake.info.ready_s;
+    generate_row.rows = Some(fake.info.plays);
+    generate_row.note = "separate process, not part of any figure below".into();
+    let mut bench = Bench {
+        exe,
+        plugin,
+        dir: tmp.path().to_path_buf(),
+        args,
+        fake,
+    };
+    let mut results = vec![generate_row];
+    for phase in phases {
+        eprintln!("bench: {} ...", phase.name());
+        for r in bench.phase(phase)? {
+            eprintln!("{}", render_line(&r));
+            results.push(r);
+        }
+    }
+    let fake_rss = bench
+        .fake
+        .ask("stats")?
+        .get("peak_rss_kb")
+        .and_then(Value::as_u64);
+    results[0].peak_rss_kb = fake_rss;
+    drop(bench);
+    let out = BenchResults {
+        machine: Machine::detect(),
+        command: reproduce_command(args),
+        scenario: scenario_json(&args.scenario),
+        per_page: args.per_page,
+        phases: results,
+    };
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        print!("{}", render_table(&out.phases));
+    }
+    if let Some(path) = &args.out {
+        let text = if path.extension().is_some_and(|e| e == "md") {
+            render_markdown(&out)
+        } else {
+            serde_json::to_string_pretty(&out).unwrap_or_default() + "\n"
+        };
+        std::fs::write(path, text)
+            .map_err(|e| HostError::io(format!("cannot write {}", path.display()), e))?;
+    }
+    if args.keep {
+        eprintln!("bench: kept {}", tmp.keep().display());
+    }
+    Ok(0)
+}
+
+fn scenario_json(s: &ScenarioArgs) -> Value {
+    let spec = s.spec(0);
+    json!({
+        "plays": spec.plays, "movies": spec.movies, "shows": spec.shows,
+        "episodes_per_show": spec.episodes_per_show, "users": spec.users, "seed": spec.seed,
+        "legacy_share": spec.legacy_share, "partial_share": spec.partial_share,
+        "grouped_share": spec.grouped_share, "live_share": spec.live_share,
+        "metadata_latency_ms": s.metadata_latency_ms,
+    })
+}
+
+fn reproduce_command(a: &BenchArgs) -> String {
+    let mut v = vec!["target/release/host-sim".to_string(), "bench".into()];
+    v.extend(a.scenario.to_args());
+    v.extend([
+        "--per-page".into(),
+        a.per_page.to_string(),
+        "--phases".into(),
+        a.phases.clone(),
+    ]);
+    if let Some(c) = a.concurrency {
+        v.extend(["--concurrency".into(), c.to_string()]);
+    }
+    if a.new_plays != 1000 {
+        v.extend(["--new-plays".into(), a.new_plays.to_string()]);
+    }
+    if a.chart_days != 365 {
+        v.extend(["--chart-days".into(), a.chart_days.to_string()]);
+    }
+    v.join(" ")
+}
+
+// ---------------------------------------------------------------------------------------------
+// rendering
+
+fn fmt_requests(r: &BTreeMap<String, u64>) -> String {
+    if r.is_empty() {
+        return "-".into();
+    }
+    r.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn fmt_opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".into(), |x| x.to_string())
+}
+
+/// The cells of one row, in [`HEADERS`] order.
+fn cells(r: &PhaseResult) -> [String; 10] {
+    let note = match &r.outcome {
+        Outcome::Ok => r.note.clone(),
+        Outcome::NotAvailable(why) => format!("not available: {why}"),
+        Outcome::Failed(why) => format!("FAILED: {why}"),
+    };
+    [
+        r.phase.clone(),
+        format!("{:.2}", r.wall_s),
+        fmt_opt(r.rows),
+        fmt_opt(r.rows_per_s().map(|x| format!("{x:.0}"))),
+        fmt_opt(r.peak_rss_kb.map(|kb| format!("{:.1}", kb as f64 / 1024.0))),
+        fmt_opt(r.host_cpu_s.map(|s| format!("{s:.2}"))),
+        fmt_opt(r.fake_cpu_s.map(|s| format!("{s:.2}"))),
+        fmt_requests(&r.requests),
+        fmt_opt(r.metadata_calls),
+        note,
+    ]
+}
+
+const HEADERS: [&str; 10] = [
+    "phase",
+    "wall s",
+    "rows",
+    "rows/s",
+    "peak RSS MB",
+    "host CPU s",
+    "fake CPU s",
+    "HTTP requests by command",
+    "metadata calls",
+    "note",
+];
+
+/// Columns holding numbers (right-aligned).
+fn is_numeric(col: usize) -> bool {
+    matches!(col, 1..=6 | 8)
+}
+
+/// Index of the free-text note column (last, never padded).
+const NOTE: usize = HEADERS.len() - 1;
+
+fn render_line(r: &PhaseResult) -> String {
+    let c = cells(r);
+    format!(
+        "  {}: {} s, {} rows, {} rows/s, {} MB, CPU host {} s / fake {} s, [{}], metadata {}{}",
+        c[0],
+        c[1],
+        c[2],
+        c[3],
+        c[4],
+        c[5],
+        c[6],
+        c[7],
+        c[8],
+        if c[NOTE].is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", c[NOTE])
+        }
+    )
+}
+
+/// A plain-text table, columns padded to their widest cell.
+pub fn render_table(rows: &[PhaseResult]) -> String {
+    let header = HEADERS.map(str::to_owned);
+    let body: Vec<[String; HEADERS.len()]> = rows.iter().map(cells).collect();
+    let mut width = HEADERS.map(str::len);
+    for row in &body {
+        for (w, c) in width.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: &[String; HEADERS.len()]| {
+        let mut s = String::new();
+        for (i, (c, w)) in cells.iter().zip(width).enumerate() {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            s += &if is_numeric(i) {
+                format!("{c:>w$}")
+            } else if i == NOTE {
+                c.clone()
+            } else {
+                format!("{c:<w$}")
+            };
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(&header);
+    for row in &body {
+        out += &line(row);
+    }
+    out
+}
+
+/// The results table as Markdown.
+pub fn render_markdown_table(rows: &[PhaseResult]) -> String {
+    let mut out = format!("| {} |\n|", HEADERS.join(" | "));
+    for i in 0..HEADERS.len() {
+        out += if is_numeric(i) { "---:|" } else { "---|" };
+    }
+    out += "\n";
+    for p in rows {
+        let c = cells(p).map(|c| c.replace('|', "\\|"));
+        out += &format!("| {} |\n", c.join(" | "));
+    }
+    out
+}
+
+/// The results as Markdown: machine, command, table.
+pub fn render_markdown(r: &BenchResults) -> String {
+    let m = &r.machine;
+    format!(
+        "Machine: {} CPU(s), {}, {} MB RAM, Linux {}\n\nCommand: `{}`\n\n{}",
+        m.cpus,
+        m.cpu_model,
+        m.mem_total_mb,
+        m.kernel,
+        r.command,
+        render_markdown_table(&r.phases)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(phase: &str, wall: f64, rows: Option<u64>, rss: Option<u64>) -> PhaseResult {
+        let mut r = PhaseResult::new(phase);
+        r.wall_s = wall;
+        r.rows = rows;
+        r.peak_rss_kb = rss;
+        r
+    }
+
+    #[test]
+    fn peak_rss_is_read_from_proc_status_and_from_stderr() {
+        let status =
+            "Name:\thost-sim\nVmPeak:\t  900000 kB\nVmHWM:\t  123456 kB\nVmRSS:\t 1000 kB\n";
+        assert_eq!(proc_kb(status, "VmHWM"), Some(123_456));
+        assert_eq!(proc_kb(status, "VmRSS"), Some(1000));
+        assert_eq!(proc_kb(status, "VmSwap"), None);
+        let stderr = "  read 10 row(s)\npeak_rss_kb=4096\n";
+        assert_eq!(parse_peak_rss(stderr), Some(4096));
+        assert_eq!(parse_peak_rss("error: boom\n"), None);
+        assert_eq!(parse_peak_rss("peak_rss_kb=12\npeak_rss_kb=34\n"), Some(34));
+        assert_eq!(parse_peak_rss("peak_rss_kb=lots\n"), None);
+        // This process has a status file too.
+        assert!(peak_rss_kb().is_some_and(|kb| kb > 0));
+    }
+
+    #[test]
+    fn cpu_time_is_read_from_proc_stat_even_with_spaces_in_the_name() {
+        // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+        // utime stime ...
+        let stat = "4242 (host sim) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 13 0 0 20 0";
+        assert_eq!(stat_cpu_ms(stat), Some(2630));
+        assert_eq!(stat_cpu_ms("4242 (x) S 1"), None);
+        assert!(cpu_ms().is_some());
+        assert_eq!(
+            parse_stderr_value("cpu_ms=120\npeak_rss_kb=9\n", "cpu_ms="),
+            Some(120)
+        );
+    }
+
+    #[test]
+    fn the_index_report_is_found_in_the_last_line() {
+        let line = r#"},"report":{"rows_seen":7,"metadata_calls":2,"requests":{"get_history":3}}}"#;
+        let v = parse_index_report_line(line).unwrap();
+        assert_eq!(v["rows_seen"], 7);
+        assert_eq!(v["requests"]["get_history"], 3);
+        assert_eq!(parse_index_report_line("  \"plex:1\": {}"), None);
+        let mut r = PhaseResult::new("index");
+        fill_from_report(
+            &mut r,
+            &json!({"rows_seen": 7, "metadata_calls": 2, "items": 5, "pages": 1,
+                    "mode": "collapsed", "complete": false}),
+        );
+        assert_eq!((r.rows, r.metadata_calls), (Some(7), Some(2)));
+        assert_eq!(r.note, "5 items, 1 pages, collapsed, INCOMPLETE");
+    }
+
+    #[test]
+    fn phases_parse_with_the_analytics_alias_and_reject_unknown_names() {
+        assert_eq!(
+            Phase::parse_list("index, analytics").unwrap(),
+            vec![Phase::Index, Phase::AnalyticsSync, Phase::Charts]
+        );
+        let all = Phase::parse_list(DEFAULT_PHASES).unwrap();
+        assert_eq!(all.first(), Some(&Phase::Index));
+        assert!(all.contains(&Phase::Incremental));
+        assert!(Phase::parse_list("index,speed")
+            .unwrap_err()
+            .contains("speed"));
+        assert!(Phase::parse_list(" , ").is_err());
+    }
+
+    #[test]
+    fn table_aligns_columns_and_shows_rates_and_failures() {
+        let mut a = row("index", 4.0, Some(1_000_000), Some(200 * 1024));
+        a.requests.insert("get_history".into(), 1000);
+        a.metadata_calls = Some(0);
+        let mut b = row("chart concurrency", 0.5, None, Some(2048));
+        b.outcome = Outcome::NotAvailable("error: unrecognized subcommand 'analytics'".into());
+        let c = row("sync", 0.0, Some(3), None);
+        let text = render_table(&[a, b, c]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(lines[0].starts_with("phase "), "{text}");
+        assert!(lines[1].contains("250000"), "rows/s = rows / wall: {text}");
+        assert!(lines[1].contains("200.0"), "RSS in MB: {text}");
+        assert!(lines[1].contains("get_history 1000"), "{text}");
+        assert!(
+            lines[2].contains("not available: error: unrecognized"),
+            "{text}"
+        );
+        // No rate without a wall time; columns line up.
+        assert!(!lines[3].contains("inf"), "{text}");
+        let col = lines[0].find("wall s").unwrap() + "wall s".len();
+        for l in &lines[1..] {
+            assert!(l[..col].ends_with(|c: char| c.is_ascii_digit()), "{text}");
+        }
+        assert!(text.lines().all(|l| l == l.trim_end()));
+    }
+
+    #[test]
+    fn totals_add_time_and_requests_and_markdown_escapes_pipes() {
+        let mut a = row("chart a", 1.5, None, Some(10));
+        a.requests.insert("get_history".into(), 2);
+        let mut b = row("chart b", 2.0, None, Some(30));
+        b.requests.insert("get_history".into(), 1);
+        b.outcome = Outcome::Failed("x".into());
+        let t = total_row("total", &[a, b]);
+        assert_eq!(t.wall_s, 3.5);
+        assert_eq!(t.peak_rss_kb, Some(30));
+        assert_eq!(t.requests["get_history"], 3);
+        assert_eq!(t.outcome, Outcome::Failed("x".into()));
+        let mut p = row("index", 1.0, Some(10), None);
+        p.note = "a|b".into();
+        let md = render_markdown(&BenchResults {
+            machine: Machine {
+                cpus: 2,
+                cpu_model: "Test CPU".into(),
+                mem_total_mb: 1024,
+                kernel: "6.1".into(),
+            },
+            command: "host-sim bench".into(),
+            scenario: json!({}),
+            per_page: 1000,
+            phases: vec![p],
+        });
+        assert!(md.contains("2 CPU(s), Test CPU, 1024 MB"), "{md}");
+        assert!(md.contains("| index | 1.00 | 10 | 10 |"), "{md}");
+        assert!(md.contains("a\\|b"), "{md}");
+    }
+
+    #[test]
+    fn scenario_options_round_trip_to_serve_fake_arguments() {
+        let s = ScenarioArgs {
+            plays: 5,
+            seed: Some(9),
+            movies: None,
+            shows: Some(3),
+            episodes_per_show: None,
+            users: None,
+            legacy_share: Some(1.0),
+            partial_share: None,
+            grouped_share: None,
+            live_share: None,
+            metadata_latency_ms: 50,
+        };
+        let args = s.to_args();
+        assert_eq!(
+            args,
+            [
+                "--plays",
+                "5",
+                "--seed",
+                "9",
+                "--shows",
+                "3",
+                "--legacy-share",
+                "1",
+                "--metadata-latency-ms",
+                "50"
+            ]
+        );
+        let spec = s.spec(2);
+        assert_eq!((spec.plays, spec.shows, spec.seed), (7, 3, 9));
+        assert_eq!(spec.movies, GenSpec::default().movies);
+    }
+}
