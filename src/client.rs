@@ -173,8 +173,9 @@ impl Client {
             return Err(Error::ConfigInvalid {
                 key: cfg.server_url_key.clone(),
                 reason: format!(
-                    "\"{}\" is not a usable URL ({e}); expected e.g. \"http://192.168.1.10:8181\"",
-                    cfg.server_url
+                    "\"{}\" is not a usable URL ({}); expected e.g. \"http://192.168.1.10:8181\"",
+                    display_url(cfg),
+                    scrub(&e.to_string(), cfg.api_key.expose())
                 ),
             });
         }
@@ -204,7 +205,7 @@ impl Client {
         Ok(Self {
             agent: ureq::Agent::new_with_config(config),
             endpoint,
-            server_url: cfg.server_url.clone(),
+            server_url: display_url(cfg),
             server_url_key: cfg.server_url_key.clone(),
             key: cfg.api_key.clone(),
             timeout: cfg.timeout,
@@ -703,6 +704,15 @@ fn excerpt(text: &str, at: usize) -> String {
         out.push_str("...");
     }
     format!("{lead}{out}")
+}
+
+/// `server_url` fit for messages: no credentials, and never the API key (pasted there by
+/// mistake, it must not come back in an error).
+fn display_url(cfg: &TautulliConfig) -> String {
+    scrub(
+        &crate::config::redact_url(&cfg.server_url),
+        cfg.api_key.expose(),
+    )
 }
 
 fn scrub(text: &str, key: &str) -> String {

@@ -167,6 +167,18 @@ impl TautulliConfig {
     /// block; any other id is `tautulli.instances.<id>` merged over the base block (objects
     /// merged key by key, the instance winning; an instance `null` leaf means "default").
     pub fn from_engine_config(cfg: &Value, instance: &str) -> Result<Self> {
+        Self::read(cfg, instance).map_err(|e| match e {
+            // A key pasted into the wrong field (a URL copied from Tautulli's API docs, a
+            // user id) must not come back in the message.
+            Error::ConfigInvalid { key, reason } => Error::ConfigInvalid {
+                key,
+                reason: scrub_keys(&reason, cfg),
+            },
+            other => other,
+        })
+    }
+
+    fn read(cfg: &Value, instance: &str) -> Result<Self> {
         let base =
             match cfg.get("tautulli") {
                 Some(Value::Object(m)) => m,
@@ -549,6 +561,76 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// Every API key written anywhere in the `tautulli` block (base and instances).
+fn configured_keys(cfg: &Value) -> Vec<String> {
+    let t = &cfg["tautulli"];
+    let mut keys: Vec<String> = std::iter::once(&t["api_key"])
+        .chain(
+            t["instances"]
+                .as_object()
+                .into_iter()
+                .flat_map(|m| m.values().map(|i| &i["api_key"])),
+        )
+        .filter_map(Value::as_str)
+        .map(|k| k.trim().to_string())
+        .filter(|k| k.len() >= 4)
+        .collect();
+    keys.sort_by_key(|k| std::cmp::Reverse(k.len()));
+    keys
+}
+
+/// Removes every configured key, and any `apikey=` query value, from a message.
+fn scrub_keys(text: &str, cfg: &Value) -> String {
+    let mut out = text.to_string();
+    for k in configured_keys(cfg) {
+        out = out.replace(&k, "***");
+    }
+    redact_apikey_params(&out)
+}
+
+/// `...apikey=SECRET&...` -> `...apikey=***&...` (any case).
+fn redact_apikey_params(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while let Some(p) = lower[i..].find("apikey=") {
+        let start = i + p + "apikey=".len();
+        out.push_str(&text[i..start]);
+        out.push_str("***");
+        let end = text[start..]
+            .find(|c: char| c == '&' || c == '"' || c == '#' || c.is_whitespace())
+            .map_or(text.len(), |e| start + e);
+        i = end;
+    }
+    out.push_str(&text[i..]);
+    out
+}
+
+/// A URL fit to print: no `user:password@`, no query, no fragment.
+pub fn redact_url(raw: &str) -> String {
+    let (scheme, rest) = match raw.split_once("://") {
+        Some((s, r)) => (format!("{s}://"), r),
+        None => (String::new(), raw),
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let cut = path.find(['?', '#']);
+    let path = match cut {
+        Some(i) => format!("{}?…", &path[..i]),
+        None => path.to_string(),
+    };
+    let authority = match authority.find(['?', '#']) {
+        Some(i) => format!("{}?…", &authority[..i]),
+        None => authority.to_string(),
+    };
+    format!("{scheme}{authority}{path}")
+}
+
 /// What was found, for an error message: the type and a short rendering of the value.
 fn describe(v: &Value) -> String {
     match v {
@@ -567,6 +649,7 @@ fn describe(v: &Value) -> String {
 /// pasted `/api/v2` suffix (the client appends it), and refuses queries and fragments.
 fn normalise_url(raw: &str) -> std::result::Result<String, String> {
     let raw = raw.trim();
+    let shown = redact_url(raw);
     let expected =
         "expected a URL such as \"http://192.168.1.10:8181\" or \"https://host/tautulli\"";
     let (scheme, rest) = match raw.split_once("://") {
@@ -574,7 +657,8 @@ fn normalise_url(raw: &str) -> std::result::Result<String, String> {
             let scheme = scheme.to_ascii_lowercase();
             if scheme != "http" && scheme != "https" {
                 return Err(format!(
-                    "found \"{raw}\" with scheme `{scheme}`, expected http:// or https://"
+                    "found \"{shown}\" with scheme `{}`, expected http:// or https://",
+                    redact_url(&scheme)
                 ));
             }
             (scheme, rest)
@@ -582,11 +666,11 @@ fn normalise_url(raw: &str) -> std::result::Result<String, String> {
         None => ("http".to_string(), raw),
     };
     if rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("found \"{raw}\" containing spaces, {expected}"));
+        return Err(format!("found \"{shown}\" containing spaces, {expected}"));
     }
     if rest.contains(['?', '#']) {
         return Err(format!(
-            "found \"{raw}\" with a query or fragment, {expected} (the API path is added for you)"
+            "found \"{shown}\" with a query or fragment, {expected} (the API path is added for you)"
         ));
     }
     let mut rest = rest.trim_end_matches('/');
@@ -595,7 +679,7 @@ fn normalise_url(raw: &str) -> std::result::Result<String, String> {
     }
     let host = rest.split('/').next().unwrap_or("");
     if host.is_empty() || host.starts_with(':') {
-        return Err(format!("found \"{raw}\" without a host, {expected}"));
+        return Err(format!("found \"{shown}\" without a host, {expected}"));
     }
     Ok(format!("{scheme}://{rest}"))
 }

@@ -65,6 +65,9 @@ pub struct IndexOptions {
     /// `reset_checkpoint`: forget this history stream's checkpoint, so the read is a full
     /// one (which then saves a new checkpoint).
     pub reset_checkpoint: bool,
+    /// `dry_run`: the host only plans; the plugin's state (metadata cache, checkpoint) is
+    /// neither read nor written, so a dry run changes no file at all.
+    pub dry_run: bool,
 }
 
 impl IndexOptions {
@@ -86,6 +89,7 @@ impl IndexOptions {
         Ok(Self {
             clear_metadata_cache: flag("clear_metadata_cache")?,
             reset_checkpoint: flag("reset_checkpoint")?,
+            dry_run: flag("dry_run")?,
         })
     }
 }
@@ -247,6 +251,9 @@ impl Resolver {
 /// A running index read of Tautulli history.
 pub struct HistoryCursor {
     client: Arc<Client>,
+    /// The shared client's request counts when this read began: the report counts only
+    /// this read's requests.
+    stats_at_start: std::collections::BTreeMap<&'static str, u64>,
     policy: Policy,
     phase: Phase,
     resolver: Resolver,
@@ -279,6 +286,14 @@ impl HistoryCursor {
             ..StateReport::default()
         };
         let mut store = match &cfg.state_dir {
+            Some(_) if options.dry_run => {
+                state_report.note = Some(
+                    "dry run: the plugin's state (metadata cache, checkpoint) is neither read \
+                     nor written"
+                        .into(),
+                );
+                None
+            }
             None => {
                 state_report.note = Some(
                     "tautulli.state_dir is not set: no metadata cache between runs and no \
@@ -375,6 +390,7 @@ impl HistoryCursor {
             reader = reader.since(s);
         }
         Self {
+            stats_at_start: client.stats(),
             client: client.clone(),
             policy: policy.clone(),
             phase: Phase::Reading {
@@ -538,7 +554,14 @@ impl HistoryCursor {
         if let Value::Object(m) = &mut v {
             m.insert("records_filtered".into(), json!(self.records_filtered));
             m.insert("catch_up_passes".into(), json!(self.catch_up_passes));
-            m.insert("requests".into(), json!(self.client.stats()));
+            let requests: std::collections::BTreeMap<&str, u64> = self
+                .client
+                .stats()
+                .into_iter()
+                .map(|(cmd, n)| (cmd, n - self.stats_at_start.get(cmd).copied().unwrap_or(0)))
+                .filter(|(_, n)| *n > 0)
+                .collect();
+            m.insert("requests".into(), json!(requests));
             m.insert("history_mode".into(), json!(self.history_mode.as_str()));
             m.insert("incremental".into(), json!(self.incremental));
             m.insert("metadata_cache".into(), json!(self.resolver.cache));

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
+use crate::graphs::GraphKind;
 use crate::history::Ctx;
 
 /// Read commands the fake answers from the scenario.
@@ -19,6 +20,12 @@ pub enum Read {
     LibraryNames,
     LibrariesTable,
     Status,
+    /// `get_plays_*`, `get_concurrent_streams_by_stream_type`, `get_stream_type_by_top_10_*`.
+    Graph(GraphKind),
+    CollectionsTable,
+    ChildrenMetadata,
+    ItemWatchTimeStats,
+    ItemUserStats,
 }
 
 impl Read {
@@ -31,7 +38,11 @@ impl Read {
             "get_library_names" => Read::LibraryNames,
             "get_libraries_table" => Read::LibrariesTable,
             "status" => Read::Status,
-            _ => return None,
+            "get_collections_table" => Read::CollectionsTable,
+            "get_children_metadata" => Read::ChildrenMetadata,
+            "get_item_watch_time_stats" => Read::ItemWatchTimeStats,
+            "get_item_user_stats" => Read::ItemUserStats,
+            _ => return GraphKind::parse(cmd).map(Read::Graph),
         })
     }
 }
@@ -438,6 +449,18 @@ mod tests {
         assert_eq!(classify("terminate_session"), Some(Command::Write));
         assert_eq!(classify("notify_recently_added"), Some(Command::Write));
         assert_eq!(classify("get_home_stats"), Some(Command::NotImplemented));
+        assert_eq!(
+            classify("get_plays_by_date"),
+            Some(Command::Read(Read::Graph(GraphKind::PlaysByDate)))
+        );
+        assert_eq!(
+            classify("get_children_metadata"),
+            Some(Command::Read(Read::ChildrenMetadata))
+        );
+        assert_eq!(
+            classify("get_plays_by_source_resolution"),
+            Some(Command::NotImplemented)
+        );
         assert_eq!(classify("get_everything"), None);
         assert!(unknown_command_message("x").starts_with("Unknown command: x. "));
     }

@@ -603,6 +603,7 @@ pub fn generate(spec: &GenSpec) -> Scenario {
         deleted: Vec::new(),
         sessions,
         activity: Vec::new(),
+        collections: Vec::new(),
     }
 }
 
@@ -666,6 +667,7 @@ pub fn merge(mut base: Scenario, extra: Scenario) -> Scenario {
     base.shows.extend(extra.shows);
     base.deleted.extend(extra.deleted);
     base.activity.extend(extra.activity);
+    base.collections.extend(extra.collections);
     // Tag ids by origin, then renumber chronologically.
     let mut all: Vec<(Session, bool)> = base.sessions.drain(..).map(|s| (s, false)).collect();
     all.extend(extra.sessions.into_iter().map(|mut s| {
@@ -709,7 +711,8 @@ pub fn demo() -> Scenario {
         grouped_share: 0.04,
         live_share: 0.0,
         start_epoch: EPOCH_2026,
-        end_epoch: EPOCH_2027,
+        // 2026-11-20T00:00:00Z: no demo play lies in the future of the demo's release.
+        end_epoch: 1_795_132_800,
     });
     merge(curated, filler)
 }

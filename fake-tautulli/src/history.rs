@@ -15,6 +15,7 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
 use crate::catalog::{Catalog, MediaType, PlayItem};
+use crate::clock::Zone;
 use crate::params::{parse_bool, parse_day, parse_int_list, Params};
 use crate::scenario::{ActivitySession, Client, Scenario, Session, User, WatchedPercent};
 
@@ -178,10 +179,12 @@ pub struct Ctx<'a> {
     /// `catalog.items` index of each session's item.
     pub session_items: &'a [u32],
     pub activity: &'a [ActivitySession],
+    /// The host's time zone (local days of `before`/`after`, graph buckets).
+    pub zone: &'a Zone,
 }
 
 impl<'a> Ctx<'a> {
-    fn item_of_session(&self, i: u32) -> &'a PlayItem {
+    pub(crate) fn item_of_session(&self, i: u32) -> &'a PlayItem {
         &self.catalog.items[self.session_items[i as usize] as usize]
     }
     fn item_of_activity(&self, i: u32) -> &'a PlayItem {
@@ -192,14 +195,14 @@ impl<'a> Ctx<'a> {
             .expect("activity items are validated");
         &self.catalog.items[idx as usize]
     }
-    fn client(&self, index: u32) -> &'a Client {
+    pub(crate) fn client(&self, index: u32) -> &'a Client {
         static DEFAULT: std::sync::OnceLock<Client> = std::sync::OnceLock::new();
         self.scenario
             .clients
             .get(index as usize)
             .unwrap_or_else(|| DEFAULT.get_or_init(Client::default))
     }
-    fn user(&self, user_id: i64) -> Option<&'a User> {
+    pub(crate) fn user(&self, user_id: i64) -> Option<&'a User> {
         self.catalog.user(self.scenario, user_id)
     }
 }
@@ -286,12 +289,8 @@ struct Probe<'a> {
     client: &'a Client,
 }
 
-fn local_day(epoch: i64, tz_offset_secs: i64) -> i64 {
-    (epoch + tz_offset_secs).div_euclid(86_400)
-}
-
 impl Filters {
-    fn matches(&self, ctx: &Ctx, p: &Probe, tz: i64) -> bool {
+    fn matches(&self, ctx: &Ctx, p: &Probe) -> bool {
         fn has(list: &Option<Vec<i64>>, v: Option<i64>) -> bool {
             match list {
                 None => true,
@@ -330,7 +329,7 @@ impl Filters {
             }
         }
         if self.after_day.is_some() || self.before_day.is_some() || self.on_day.is_some() {
-            let day = local_day(p.started, tz);
+            let day = ctx.zone.day(p.started);
             if self.after_day.is_some_and(|d| day < d)
                 || self.before_day.is_some_and(|d| day > d)
                 || self.on_day.is_some_and(|d| day != d)
@@ -373,7 +372,6 @@ fn round_half_even(x: f64) -> i64 {
 
 /// Builds the view for one key: filter, group, union activity, sort.
 pub fn build_view(ctx: &Ctx, key: &ViewKey) -> View {
-    let tz = i64::from(ctx.scenario.server.tz_offset_minutes) * 60;
     let mut rows: Vec<ViewRow> = Vec::new();
     let mut by_group: HashMap<i64, usize> = HashMap::new();
     let mut total_duration = 0i64;
@@ -386,7 +384,7 @@ pub fn build_view(ctx: &Ctx, key: &ViewKey) -> View {
             item,
             client: ctx.client(s.client),
         };
-        if !key.filters.matches(ctx, &probe, tz) {
+        if !key.filters.matches(ctx, &probe) {
             continue;
         }
         let d = s.play_duration();
@@ -446,7 +444,7 @@ pub fn build_view(ctx: &Ctx, key: &ViewKey) -> View {
                 item,
                 client: ctx.client(a.client),
             };
-            if !key.filters.matches(ctx, &probe, tz) {
+            if !key.filters.matches(ctx, &probe) {
                 continue;
             }
             let played = a

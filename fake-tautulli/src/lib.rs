@@ -11,10 +11,14 @@
 
 mod answer;
 mod catalog;
+pub mod clock;
+mod collections;
 mod commands;
 mod faults;
 pub mod generate;
+pub mod graphs;
 mod history;
+mod item_stats;
 mod metadata;
 mod params;
 pub mod scenario;

@@ -55,6 +55,12 @@ pub fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
+/// Python's `int(text)` for the usual inputs: surrounding whitespace and a sign allowed;
+/// `None` where Python would raise.
+pub fn parse_py_int(v: &str) -> Option<i64> {
+    v.trim().parse().ok()
+}
+
 /// A comma list of integers; values that are not integers match nothing and are dropped.
 pub fn parse_int_list(v: &str) -> Vec<i64> {
     v.split(',').filter_map(|x| x.trim().parse().ok()).collect()
@@ -107,6 +113,9 @@ mod tests {
         assert_eq!(parse_bool("False"), Some(false));
         assert_eq!(parse_bool(""), None);
         assert_eq!(parse_int_list("1, 2,x,3"), vec![1, 2, 3]);
+        assert_eq!(parse_py_int(" -7 "), Some(-7));
+        assert_eq!(parse_py_int("+3"), Some(3));
+        assert_eq!(parse_py_int("7.5"), None);
         assert_eq!(parse_day("1970-01-02"), Some(1));
         assert_eq!(parse_day("2026-01-01"), Some(20_454));
         assert_eq!(parse_day("2026-13-01"), None);

@@ -40,6 +40,9 @@ pub struct Scenario {
     /// In-progress plays (Tautulli's `sessions` table), mixed in by `include_activity=1`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub activity: Vec<ActivitySession>,
+    /// Plex collections (`get_collections_table`, `get_children_metadata`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub collections: Vec<Collection>,
 }
 
 /// The API key, kept out of `Debug` output so it never lands in logs or test failures.
@@ -73,8 +76,22 @@ pub struct ServerSettings {
     pub include_activity: bool,
     /// Watched thresholds in percent per media type (Tautulli default 85 each).
     pub watched_percent: WatchedPercent,
-    /// The Tautulli host's UTC offset in minutes: `before`/`after`/`start_date` are local days.
+    /// The Tautulli host's UTC offset in minutes: `before`/`after`/`start_date` and the graph
+    /// days and hours are local. Ignored when `tz_name` is set.
     pub tz_offset_minutes: i32,
+    /// The Tautulli host's IANA time zone (`Europe/Berlin`): local time with its DST rules,
+    /// for tests of sessions around a DST change. Wins over `tz_offset_minutes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tz_name: Option<String>,
+    /// The server's clock (epoch seconds) for every time-window command (graphs, item watch
+    /// stats). `None`: real time. `FakeServer::set_now` changes it at run time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub now: Option<i64>,
+    /// Plex is reachable behind Tautulli. `false`: commands that need Plex fail the way the
+    /// real server does (`get_collections_table` HTTP 500, `get_metadata` and
+    /// `get_children_metadata` empty answers).
+    #[serde(skip_serializing_if = "is_true")]
+    pub plex_online: bool,
     /// `tautulli_version` in `get_tautulli_info`.
     pub tautulli_version: String,
     /// The Plex server identifier shown as `server_id`.
@@ -89,6 +106,9 @@ impl Default for ServerSettings {
             include_activity: true,
             watched_percent: WatchedPercent::default(),
             tz_offset_minutes: 0,
+            tz_name: None,
+            now: None,
+            plex_online: true,
             tautulli_version: "v2.17.2".into(),
             pms_identifier: "synthetic0pms0identifier00000001".into(),
             quirks: Quirks::default(),
@@ -358,6 +378,51 @@ pub struct ActivitySession {
     pub client: u32,
 }
 
+/// A Plex collection: a named set of movies or shows of one library. Two libraries may hold
+/// collections of the same title; the rating key tells them apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Collection {
+    /// In the same key space as items (Plex collections are metadata items).
+    pub rating_key: i64,
+    pub title: String,
+    pub section_id: i64,
+    /// Movies (movie library) or shows (show library) of `section_id`, in Plex's order.
+    #[serde(default)]
+    pub members: Vec<i64>,
+    /// A smart collection (filter-defined in Plex); listed the same way.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub smart: bool,
+    /// `titleSort`; default the title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title_sort: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub summary: String,
+    /// Epoch seconds; shown as local ISO date-times (`addedAt`, `updatedAt`), `null` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+    /// Plex's `collectionMode` (-1 library default, 0 hide collection, 1 hide items, 2 show both).
+    #[serde(
+        default = "default_collection_mode",
+        skip_serializing_if = "is_minus_one"
+    )]
+    pub collection_mode: i64,
+    /// Plex's `collectionSort` (0 release date, 1 alphabetical, 2 custom).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub collection_sort: i64,
+}
+
+fn default_collection_mode() -> i64 {
+    -1
+}
+fn is_minus_one(v: &i64) -> bool {
+    *v == -1
+}
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
 fn default_state() -> String {
     "playing".into()
 }
@@ -435,6 +500,16 @@ pub enum ScenarioError {
     BadReferenceId { reference_id: i64, smallest: i64 },
     #[error("activity session_key {session_key} is used twice")]
     DuplicateActivity { session_key: i64 },
+    #[error("collection {rating_key} names section_id {section_id}, which is no movie, show or artist library of the scenario: Plex keeps collections only there")]
+    CollectionSection { rating_key: i64, section_id: i64 },
+    #[error("collection {rating_key} lists member {member}, which is no movie or show of its library {section_id}: list movies or shows of the collection's own library, once each")]
+    CollectionMember {
+        rating_key: i64,
+        member: i64,
+        section_id: i64,
+    },
+    #[error("server.tz_name {name:?} is not an IANA time zone (e.g. \"Europe/Berlin\"): {reason}")]
+    TimeZone { name: String, reason: String },
 }
 
 impl Scenario {
@@ -561,6 +636,13 @@ impl Scenario {
                 });
             }
         }
+        self.validate_collections(&mut keys)?;
+        if let Some(name) = &self.server.tz_name {
+            crate::clock::Zone::named(name).map_err(|reason| ScenarioError::TimeZone {
+                name: name.clone(),
+                reason,
+            })?;
+        }
         let mut keys = HashSet::new();
         for a in &self.activity {
             if !keys.insert(a.session_key) {
@@ -569,6 +651,46 @@ impl Scenario {
                 });
             }
             check_play(a.session_key, a.user_id, a.rating_key, a.client)?;
+        }
+        Ok(())
+    }
+
+    /// Collections: keys unique among all rating keys, in a movie/show/artist library, members
+    /// movies or shows (not Live TV) of that library, each once.
+    fn validate_collections(&self, keys: &mut HashSet<i64>) -> Result<(), ScenarioError> {
+        let mut member_section: HashMap<i64, i64> = HashMap::new();
+        for m in self.movies.iter().filter(|m| !m.live) {
+            member_section.insert(m.common.rating_key, m.section_id);
+        }
+        for s in &self.shows {
+            member_section.insert(s.common.rating_key, s.section_id);
+        }
+        for c in &self.collections {
+            if !keys.insert(c.rating_key) {
+                return Err(ScenarioError::DuplicateRatingKey {
+                    rating_key: c.rating_key,
+                });
+            }
+            let library_ok = self.libraries.iter().any(|l| {
+                l.section_id == c.section_id
+                    && matches!(l.section_type.as_str(), "movie" | "show" | "artist")
+            });
+            if !library_ok {
+                return Err(ScenarioError::CollectionSection {
+                    rating_key: c.rating_key,
+                    section_id: c.section_id,
+                });
+            }
+            let mut seen = HashSet::new();
+            for &member in &c.members {
+                if member_section.get(&member) != Some(&c.section_id) || !seen.insert(member) {
+                    return Err(ScenarioError::CollectionMember {
+                        rating_key: c.rating_key,
+                        member,
+                        section_id: c.section_id,
+                    });
+                }
+            }
         }
         Ok(())
     }

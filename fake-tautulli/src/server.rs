@@ -5,16 +5,20 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read as _;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::answer::{Answer, HTML};
 use crate::catalog::Catalog;
+use crate::clock::{real_now, Zone};
+use crate::collections;
 use crate::commands::{self, Command, Read, KNOWN_COMMANDS};
 use crate::faults::{self, Effect, FaultRule};
+use crate::graphs::{self, graph_grouping, GraphParams};
 use crate::history::{self, Ctx, HistoryRequest, View, ViewKey};
+use crate::item_stats::{self, ItemQuery};
 use crate::metadata;
 use crate::params::{parse_bool, parse_urlencoded, Params};
 use crate::scenario::{ActivitySession, Scenario, Session};
@@ -26,6 +30,8 @@ pub use crate::faults::Fault;
 const WORKERS: usize = 8;
 /// Views kept per server state; more distinct queries than this start the cache afresh.
 const VIEW_CACHE: usize = 8;
+/// `Shared::now` value meaning "use the wall clock".
+const REAL_TIME: i64 = i64::MIN;
 /// Largest request body read (a form post is tiny; this only bounds a misbehaving client).
 const MAX_BODY: u64 = 1 << 20;
 
@@ -72,6 +78,11 @@ struct Shared {
     /// The scenario without its sessions and activity (those live in `plays`).
     scenario: Scenario,
     catalog: Catalog,
+    /// The host's time zone, resolved once.
+    zone: Zone,
+    /// The clock of time-window commands; `i64::MIN`: real time.
+    now: AtomicI64,
+    plex_online: AtomicBool,
     root: String,
     stop: AtomicBool,
     plays: Mutex<Plays>,
@@ -133,9 +144,15 @@ impl FakeServer {
             .server_addr()
             .to_ip()
             .ok_or_else(|| std::io::Error::other("fake Tautulli did not bind an IP address"))?;
+        let zone = Zone::of(&scenario.server);
+        let now = AtomicI64::new(scenario.server.now.unwrap_or(REAL_TIME));
+        let plex_online = AtomicBool::new(scenario.server.plex_online);
         let shared = Arc::new(Shared {
             scenario,
             catalog,
+            zone,
+            now,
+            plex_online,
             root: normalise_root(http_root),
             stop: AtomicBool::new(false),
             plays: Mutex::new(Plays {
@@ -257,6 +274,28 @@ impl FakeServer {
         }
     }
 
+    /// Fixes the server's clock at `epoch` (seconds) for every time-window command: graph
+    /// windows and "today", item watch-time windows. Default: the scenario's `server.now`,
+    /// else real time.
+    pub fn set_now(&self, epoch: i64) {
+        self.shared.now.store(epoch, Ordering::SeqCst);
+    }
+
+    /// Lets the server's clock follow real time again.
+    pub fn use_real_time(&self) {
+        self.shared.now.store(REAL_TIME, Ordering::SeqCst);
+    }
+
+    /// The server's current "now" in epoch seconds.
+    pub fn now(&self) -> i64 {
+        self.shared.now()
+    }
+
+    /// Makes Plex reachable or not behind the fake (initially `server.plex_online`).
+    pub fn set_plex_online(&self, online: bool) {
+        self.shared.plex_online.store(online, Ordering::SeqCst);
+    }
+
     /// Number of finished plays currently in the history table.
     pub fn session_count(&self) -> usize {
         lock(&self.shared.plays).sessions.len()
@@ -346,6 +385,17 @@ enum Route {
 }
 
 impl Shared {
+    fn now(&self) -> i64 {
+        match self.now.load(Ordering::SeqCst) {
+            REAL_TIME => real_now(),
+            fixed => fixed,
+        }
+    }
+
+    fn plex_online(&self) -> bool {
+        self.plex_online.load(Ordering::SeqCst)
+    }
+
     fn route(&self, path: &str) -> Route {
         let Some(rel) = path.strip_prefix(self.root.as_str()) else {
             return Route::NotFound;
@@ -460,6 +510,7 @@ impl Shared {
             sessions: &snap.sessions,
             session_items: &snap.items,
             activity: &snap.activity,
+            zone: &self.zone,
         }
     }
 
@@ -482,6 +533,7 @@ impl Shared {
                 match rk
                     .parse()
                     .ok()
+                    .filter(|_| self.plex_online())
                     .and_then(|rk| metadata::lookup(&self.scenario, &self.catalog, rk))
                 {
                     Some(m) => Answer::success(&m),
@@ -499,6 +551,35 @@ impl Shared {
                 Answer::success(&commands::libraries_table(&ctx, grouping))
             }
             Read::Status => Answer::success(&commands::status()),
+            Read::Graph(kind) => {
+                let params = GraphParams::parse(p, kind, self.scenario.server.grouping);
+                Answer::success(&graphs::graph(&ctx, kind, &params, self.now()))
+            }
+            Read::CollectionsTable => collections::table(&ctx, p, self.plex_online()),
+            Read::ChildrenMetadata => {
+                let rk = p.get("rating_key").and_then(|v| v.trim().parse().ok());
+                Answer::success(&collections::children(&ctx, rk, self.plex_online()))
+            }
+            Read::ItemWatchTimeStats | Read::ItemUserStats => {
+                let get = |k: &str| p.get(k).map(String::as_str);
+                let grouping = graph_grouping(get("grouping"), self.scenario.server.grouping);
+                let Some(q) = ItemQuery::new(
+                    &ctx,
+                    get("rating_key"),
+                    get("guid"),
+                    get("media_type"),
+                    grouping,
+                    self.plex_online(),
+                ) else {
+                    return Answer::error(400, None);
+                };
+                if r == Read::ItemUserStats {
+                    Answer::success(&item_stats::user_stats(&ctx, &q))
+                } else {
+                    let days = item_stats::query_days(get("query_days"));
+                    Answer::success(&item_stats::watch_time(&ctx, &q, &days, self.now()))
+                }
+            }
         }
     }
 

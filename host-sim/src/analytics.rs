@@ -57,27 +57,9 @@ pub enum AnalyticsCommand {
     },
 }
 
-/// The engine config as the analytics provider sees it: `analytics.data_dir` defaults to
-/// `<Tracker folder>/analytics`.
-pub fn analytics_config(cfg: &EngineConfig) -> Value {
-    let mut raw = cfg.raw.clone();
-    if let Value::Object(root) = &mut raw {
-        let a = root.entry("analytics").or_insert_with(|| json!({}));
-        if let Value::Object(a) = a {
-            if a.get("data_dir").is_none_or(Value::is_null) {
-                a.insert(
-                    "data_dir".into(),
-                    json!(cfg.root_dir.join("analytics").display().to_string()),
-                );
-            }
-        }
-    }
-    raw
-}
-
 pub fn open(plugin_path: &Path, cfg: &EngineConfig, instance: &str) -> Result<Analytics> {
     let plugin = Plugin::load(plugin_path)?;
-    plugin.open_analytics(&analytics_config(cfg), instance)
+    plugin.open_analytics(&cfg.plugin_config(), instance)
 }
 
 /// Runs one analytics command; prints JSON when `json` is set.
@@ -333,26 +315,6 @@ pub fn render_chart(c: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn data_dir_defaults_next_to_the_tracker_and_is_kept_when_set() {
-        let cfg =
-            EngineConfig::from_value(json!({"crosswatch": {"root_dir": "/t"}}), Path::new("/"))
-                .unwrap();
-        assert_eq!(
-            analytics_config(&cfg)["analytics"]["data_dir"],
-            "/t/analytics"
-        );
-        let cfg = EngineConfig::from_value(
-            json!({"analytics": {"data_dir": "/elsewhere"}}),
-            Path::new("/"),
-        )
-        .unwrap();
-        assert_eq!(
-            analytics_config(&cfg)["analytics"]["data_dir"],
-            "/elsewhere"
-        );
-    }
 
     #[test]
     fn chart_table_has_a_row_per_category_and_a_column_per_series() {

@@ -254,6 +254,8 @@ pub struct PhaseResult {
     pub requests: BTreeMap<String, u64>,
     /// `get_metadata` calls: the plugin's report when it has one, else the fake's count.
     pub metadata_calls: Option<u64>,
+    /// Distinct rating keys among the `get_metadata` requests the fake received.
+    pub metadata_distinct: Option<u64>,
     pub note: String,
 }
 
@@ -269,6 +271,7 @@ impl PhaseResult {
             fake_cpu_s: None,
             requests: BTreeMap::new(),
             metadata_calls: None,
+            metadata_distinct: None,
             note: String::new(),
         }
     }
@@ -287,6 +290,9 @@ pub struct Machine {
     pub cpu_model: String,
     pub mem_total_mb: u64,
     pub kernel: String,
+    /// 1-, 5- and 15-minute load averages when the bench started: other work on the
+    /// machine skews every figure.
+    pub load_avg: String,
 }
 
 impl Machine {
@@ -299,6 +305,9 @@ impl Machine {
             mem_total_mb: proc_kb(&meminfo, "MemTotal").map_or(0, |kb| kb / 1024),
             kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
                 .map(|s| s.trim().to_owned())
+                .unwrap_or_default(),
+            load_avg: std::fs::read_to_string("/proc/loadavg")
+                .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
                 .unwrap_or_default(),
         }
     }
@@ -430,13 +439,20 @@ pub fn serve_fake(args: &ServeFakeArgs) -> Result<i32> {
         match line.trim() {
             "stats" => {
                 let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+                let mut meta_keys = std::collections::HashSet::new();
                 for r in server.requests() {
+                    if r.cmd.as_deref() == Some("get_metadata") {
+                        meta_keys.insert(r.params.get("rating_key").cloned());
+                    }
                     *counts
                         .entry(r.cmd.unwrap_or_else(|| "(none)".into()))
                         .or_default() += 1;
                 }
                 server.clear_requests();
-                say(json!({"requests": counts, "peak_rss_kb": peak_rss_kb(), "cpu_ms": cpu_ms()}))?;
+                say(
+                    json!({"requests": counts, "metadata_distinct": meta_keys.len(),
+                    "peak_rss_kb": peak_rss_kb(), "cpu_ms": cpu_ms()}),
+                )?;
             }
             "release" => {
                 let n = held.len();
@@ -533,8 +549,9 @@ impl FakeProcess {
         self.read_answer()
     }
 
-    /// Requests per command since the last call, and the fake's CPU time so far (ms).
-    fn take_requests(&mut self) -> Result<(BTreeMap<String, u64>, Option<u64>)> {
+    /// Requests per command since the last call, distinct `get_metadata` rating keys among
+    /// them, and the fake's CPU time so far (ms).
+    fn take_requests(&mut self) -> Result<(BTreeMap<String, u64>, u64, Option<u64>)> {
         let v = self.ask("stats")?;
         let counts = v
             .get("requests")
@@ -545,7 +562,13 @@ impl FakeProcess {
                     .collect()
             })
             .unwrap_or_default();
-        Ok((counts, v.get("cpu_ms").and_then(Value::as_u64)))
+        Ok((
+            counts,
+            v.get("metadata_distinct")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+            v.get("cpu_ms").and_then(Value::as_u64),
+        ))
     }
 }
 
@@ -592,9 +615,9 @@ struct Bench<'a> {
 }
 
 impl Bench<'_> {
-    /// Writes a config with `history` overrides; the Tracker and analytics store live in
-    /// the bench folder.
-    fn config(&self, name: &str, history: Value) -> Result<PathBuf> {
+    /// Writes a config with `history` overrides; the Tracker, the analytics store and the
+    /// plugin's state (`state`: its metadata cache and checkpoint) live in the bench folder.
+    fn config(&self, name: &str, history: Value, state: &str) -> Result<PathBuf> {
         let mut hist = json!({"per_page": self.args.per_page});
         if let (Value::Object(h), Value::Object(extra)) = (&mut hist, history) {
             h.extend(extra);
@@ -604,7 +627,7 @@ impl Bench<'_> {
             "api_key": self.fake.info.api_key,
             "history": hist,
             // Metadata cache and incremental checkpoint (plugins without it ignore the key).
-            "state_dir": self.dir.join("plugin-state").display().to_string(),
+            "state_dir": self.dir.join(state).display().to_string(),
         });
         if let Some(c) = self.args.concurrency {
             tautulli["concurrency"] = json!(c);
@@ -701,14 +724,15 @@ impl Bench<'_> {
         analytics: bool,
     ) -> Result<(PhaseResult, Value)> {
         // Requests made before this phase (e.g. by a failed earlier one) are not its own.
-        let (_, cpu_before) = self.fake.take_requests()?;
+        let (_, _, cpu_before) = self.fake.take_requests()?;
         let run = self.run(config, args, capture)?;
         let mut r = PhaseResult::new(label);
         r.wall_s = run.wall_s;
         r.peak_rss_kb = parse_peak_rss(&run.stderr);
         r.host_cpu_s = parse_stderr_value(&run.stderr, "cpu_ms=").map(|ms| ms as f64 / 1000.0);
-        let (requests, cpu_after) = self.fake.take_requests()?;
+        let (requests, distinct, cpu_after) = self.fake.take_requests()?;
         r.requests = requests;
+        r.metadata_distinct = Some(distinct);
         if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
             r.fake_cpu_s = Some(b.saturating_sub(a) as f64 / 1000.0);
         }
@@ -810,29 +834,34 @@ impl Bench<'_> {
     fn phase(&mut self, phase: Phase) -> Result<Vec<PhaseResult>> {
         Ok(match phase {
             Phase::Index | Phase::IndexWarm => {
-                let cfg = self.config("collapsed", json!({}))?;
+                let cfg = self.config("collapsed", json!({}), "plugin-state")?;
                 vec![self.index(phase.name(), &cfg)?]
             }
             Phase::IndexRewatch => {
-                let cfg = self.config("rewatch", json!({"rewatches": true}))?;
+                let cfg = self.config("rewatch", json!({"rewatches": true}), "plugin-state")?;
                 vec![self.index(phase.name(), &cfg)?]
             }
             Phase::Sync | Phase::SyncAgain => {
-                let cfg = self.config("collapsed", json!({}))?;
+                let cfg = self.config("collapsed", json!({}), "plugin-state")?;
                 vec![self.sync(phase.name(), &cfg)?]
             }
             Phase::AnalyticsSync | Phase::AnalyticsResync => {
-                let cfg = self.config("collapsed", json!({}))?;
+                let cfg = self.config("collapsed", json!({}), "plugin-state")?;
                 vec![self.analytics_sync(phase.name(), &cfg)?]
             }
             Phase::Charts => {
-                let cfg = self.config("collapsed", json!({}))?;
+                let cfg = self.config("collapsed", json!({}), "plugin-state")?;
                 let mut rows = self.charts(&cfg)?;
                 rows.push(total_row("charts total", &rows));
                 rows
             }
             Phase::Incremental => {
-                let cfg = self.config("incremental", json!({"mode": "incremental"}))?;
+                // Its own state: the first run is a full read that leaves the checkpoint.
+                let cfg = self.config(
+                    "incremental",
+                    json!({"mode": "incremental"}),
+                    "plugin-state-incremental",
+                )?;
                 let first = self.index("incremental (first run)", &cfg)?;
                 let added = self.fake.ask("release")?;
                 let n = added.get("added").and_then(Value::as_u64).unwrap_or(0);
@@ -929,6 +958,7 @@ fn looks_unavailable(stderr: &str) -> bool {
 /// Runs the bench and prints the table (JSON with `json`).
 pub fn run(args: &BenchArgs, plugin: Option<&Path>, json_out: bool) -> Result<i32> {
     let phases = Phase::parse_list(&args.phases).map_err(HostError::ConfigInvalid)?;
+    let machine = Machine::detect();
     let exe = std::env::current_exe().map_err(|e| HostError::io("cannot locate host-sim", e))?;
     let plugin = plugin.map(Path::to_path_buf);
     let plugin_file = match &plugin {
@@ -982,7 +1012,7 @@ pub fn run(args: &BenchArgs, plugin: Option<&Path>, json_out: bool) -> Result<i3
     results[0].peak_rss_kb = fake_rss;
     drop(bench);
     let out = BenchResults {
-        machine: Machine::detect(),
+        machine,
         command: reproduce_command(args),
         scenario: scenario_json(&args.scenario),
         per_page: args.per_page,
@@ -1073,7 +1103,10 @@ fn cells(r: &PhaseResult) -> [String; 10] {
         fmt_opt(r.host_cpu_s.map(|s| format!("{s:.2}"))),
         fmt_opt(r.fake_cpu_s.map(|s| format!("{s:.2}"))),
         fmt_requests(&r.requests),
-        fmt_opt(r.metadata_calls),
+        match (r.metadata_calls, r.metadata_distinct) {
+            (Some(n), Some(d)) if n > 0 => format!("{n} ({d} keys)"),
+            (n, _) => fmt_opt(n),
+        },
         note,
     ]
 }
@@ -1171,11 +1204,12 @@ pub fn render_markdown_table(rows: &[PhaseResult]) -> String {
 pub fn render_markdown(r: &BenchResults) -> String {
     let m = &r.machine;
     format!(
-        "Machine: {} CPU(s), {}, {} MB RAM, Linux {}\n\nCommand: `{}`\n\n{}",
+        "Machine: {} CPU(s), {}, {} MB RAM, Linux {}, load average at start {}\n\nCommand: `{}`\n\n{}",
         m.cpus,
         m.cpu_model,
         m.mem_total_mb,
         m.kernel,
+        m.load_avg,
         r.command,
         render_markdown_table(&r.phases)
     )
@@ -1303,6 +1337,7 @@ mod tests {
                 cpu_model: "Test CPU".into(),
                 mem_total_mb: 1024,
                 kernel: "6.1".into(),
+                load_avg: "0.5 0.4 0.3".into(),
             },
             command: "host-sim bench".into(),
             scenario: json!({}),

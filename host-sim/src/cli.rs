@@ -149,7 +149,7 @@ pub fn plugin_path(cli: &Cli) -> Result<PathBuf> {
 /// Loads the plugin and opens its source provider.
 pub fn open_source(cli: &Cli, cfg: &EngineConfig) -> Result<Source> {
     let plugin = Plugin::load(&plugin_path(cli)?)?;
-    plugin.open_source(&cfg.raw, &cli.instance)
+    plugin.open_source(&cfg.plugin_config(), &cli.instance)
 }
 
 fn progress_enabled(cli: &Cli) -> bool {

@@ -113,6 +113,33 @@ impl EngineConfig {
     }
 }
 
+impl EngineConfig {
+    /// The config as the plugin receives it: the plugin's own folders default to places
+    /// inside the Tracker folder (`tautulli.state_dir` = `<root_dir>/plugin-state` for the
+    /// metadata cache and incremental checkpoints, `analytics.data_dir` =
+    /// `<root_dir>/analytics`) unless the config sets them.
+    pub fn plugin_config(&self) -> Value {
+        let mut raw = self.raw.clone();
+        let defaults = [
+            ("tautulli", "state_dir", self.root_dir.join("plugin-state")),
+            ("analytics", "data_dir", self.root_dir.join("analytics")),
+        ];
+        if let Value::Object(root) = &mut raw {
+            for (block, key, path) in defaults {
+                let b = root
+                    .entry(block)
+                    .or_insert_with(|| Value::Object(Default::default()));
+                if let Value::Object(b) = b {
+                    if b.get(key).is_none_or(Value::is_null) {
+                        b.insert(key.into(), Value::String(path.display().to_string()));
+                    }
+                }
+            }
+        }
+        raw
+    }
+}
+
 fn uint(obj: &Value, key: &str, path: &str, default: u32) -> Result<u32, String> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(default),
@@ -198,6 +225,32 @@ mod tests {
             let e = EngineConfig::from_value(v.clone(), Path::new(".")).unwrap_err();
             assert!(e.contains(want), "{v}: {e}");
         }
+    }
+
+    #[test]
+    fn plugin_folders_default_inside_the_tracker_folder() {
+        let c = EngineConfig::from_value(
+            json!({"crosswatch": {"root_dir": "/t"}, "tautulli": {"api_key": "k"}}),
+            Path::new("/"),
+        )
+        .unwrap();
+        let p = c.plugin_config();
+        assert_eq!(p["tautulli"]["state_dir"], "/t/plugin-state");
+        assert_eq!(p["tautulli"]["api_key"], "k");
+        assert_eq!(p["analytics"]["data_dir"], "/t/analytics");
+        let c = EngineConfig::from_value(
+            json!({"tautulli": {"state_dir": "/s"}, "analytics": {"data_dir": "/a"}}),
+            Path::new("/"),
+        )
+        .unwrap();
+        let p = c.plugin_config();
+        assert_eq!(
+            (
+                p["tautulli"]["state_dir"].as_str(),
+                p["analytics"]["data_dir"].as_str()
+            ),
+            (Some("/s"), Some("/a"))
+        );
     }
 
     #[test]

@@ -15,19 +15,21 @@ pub enum HostError {
     #[error("plugin {path} is incompatible with this host's contract: {reason}\n  hint: rebuild the plugin and host-sim from the same checkout")]
     PluginIncompatible { path: PathBuf, reason: String },
 
-    #[error("the plugin refused the write: the source is read-only ({0})")]
+    // Plugin errors: the plugin's message already says what failed and what to do; the
+    // CLI adds the contract code.
+    #[error("{0}")]
     ReadOnly(String),
-    #[error("invalid configuration: {0}")]
+    #[error("{0}")]
     ConfigInvalid(String),
-    #[error("authentication failed: {0}")]
+    #[error("{0}")]
     AuthFailed(String),
-    #[error("Tautulli is unreachable: {0}")]
+    #[error("{0}")]
     Unreachable(String),
-    #[error("Tautulli sent a bad response: {0}")]
+    #[error("{0}")]
     BadResponse(String),
-    #[error("unsupported feature: {0}")]
+    #[error("{0}")]
     UnsupportedFeature(String),
-    #[error("internal plugin error: {0}")]
+    #[error("{0}")]
     PluginInternal(String),
     #[error("plugin error with unknown code {code}: {message}")]
     PluginUnknown { code: u32, message: String },

@@ -108,7 +108,7 @@ fn import(
     dry_run: bool,
     progress: bool,
 ) -> Result<PairKind> {
-    let mut cursor = source.index(feature, &json!({}))?;
+    let mut cursor = source.index(feature, &json!({ "dry_run": dry_run }))?;
     // A dry run must not even create the Tracker: plan against the stored state, or an
     // empty throwaway one when there is none yet.
     let mut scratch = None;

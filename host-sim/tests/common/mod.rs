@@ -50,3 +50,299 @@ pub fn cdylib(package: &str) -> PathBuf {
     map.insert(package.to_string(), path.clone());
     path
 }
+
+// ---------------------------------------------------------------------------------------------
+// End-to-end helpers: run the real `host-sim` binary against an in-process fake Tautulli.
+// ---------------------------------------------------------------------------------------------
+
+use std::path::Path;
+use std::process::Output;
+
+use fake_tautulli::{ApiKey, FakeServer, Scenario};
+use serde_json::{json, Value};
+
+/// The API key every e2e scenario is given: distinctive, so a leak is easy to spot.
+pub const KEY: &str = "E2eSecretKeyQz7Wv9Xy4Tu6Rp3Nm5Lk";
+/// A well-formed key the fake does not accept.
+pub const WRONG_KEY: &str = "WrongKeyZz8Yy7Xx6Ww5Vv4Uu3Tt2Ss1";
+
+/// Every key a run of this suite may hold; none may ever show up in output or files.
+pub fn secrets() -> Vec<String> {
+    vec![
+        KEY.to_owned(),
+        WRONG_KEY.to_owned(),
+        Scenario::demo().api_key.expose().to_owned(),
+        Scenario::reference().api_key.expose().to_owned(),
+    ]
+}
+
+/// The secret (or a 16-character run of one, in case of truncation) found in `bytes`.
+pub fn find_secret(bytes: &[u8]) -> Option<String> {
+    for s in secrets() {
+        let s = s.as_bytes();
+        for window in [s, &s[..16], &s[s.len() - 16..]] {
+            if bytes.windows(window.len()).any(|w| w == window) {
+                return Some(String::from_utf8_lossy(window).into_owned());
+            }
+        }
+    }
+    None
+}
+
+/// The output of every `host-sim` run in this test process that passed the key check in
+/// [`host_sim`]: (command line, stdout+stderr).
+pub fn recorded_outputs() -> Vec<(String, String)> {
+    outputs().lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+fn outputs() -> &'static Mutex<Vec<(String, String)>> {
+    static OUT: OnceLock<Mutex<Vec<(String, String)>>> = OnceLock::new();
+    OUT.get_or_init(Default::default)
+}
+
+/// One finished `host-sim` run.
+#[derive(Debug)]
+pub struct Run {
+    pub args: String,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// Panics (showing both streams) unless the run exited 0.
+    pub fn expect_ok(self) -> Run {
+        assert!(self.ok(), "host-sim {} failed:\n{self}", self.args);
+        self
+    }
+
+    /// Panics (showing both streams) if the run exited 0.
+    pub fn expect_err(self) -> Run {
+        assert!(
+            self.code.is_some_and(|c| c != 0),
+            "host-sim {} should have failed:\n{self}",
+            self.args
+        );
+        self
+    }
+
+    /// stdout parsed as one JSON value.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout of host-sim {} is not JSON ({e}):\n{self}",
+                self.args
+            )
+        })
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs the real `host-sim` binary with the real plugin and `--no-progress`, in `cwd`.
+/// Records the output and fails at once if any API key shows up in it.
+pub fn host_sim(cwd: &Path, args: &[&str]) -> Run {
+    let plugin = cdylib("tautulli-plugin");
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_host-sim"))
+        .arg("--plugin")
+        .arg(&plugin)
+        .arg("--no-progress")
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run host-sim");
+    let run = Run {
+        args: args.join(" "),
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    let both = format!("{}\n{}", run.stdout, run.stderr);
+    // A leaking run fails its own test here; only clean runs join the shared record.
+    if let Some(s) = find_secret(both.as_bytes()) {
+        panic!(
+            "API key material {s:?} in the output of host-sim {}:\n{run}",
+            run.args
+        );
+    }
+    outputs()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push((run.args.clone(), both));
+    run
+}
+
+/// Every regular file under `dir` (recursively), except the config files the test wrote
+/// (`config*.json`, which hold the key on purpose), that contains API key material.
+pub fn files_with_secrets(dir: &Path) -> Vec<(PathBuf, String)> {
+    files_under(dir)
+        .into_iter()
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("config"))
+        })
+        .filter_map(|p| {
+            let bytes = std::fs::read(&p).ok()?;
+            find_secret(&bytes).map(|s| (p, s))
+        })
+        .collect()
+}
+
+/// Every regular file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// A scenario answering to [`KEY`].
+pub fn keyed(mut scenario: Scenario) -> Scenario {
+    scenario.api_key = ApiKey::new(KEY);
+    scenario
+}
+
+/// The import pair.
+pub fn import_pair() -> Value {
+    json!({"source": "TAUTULLI", "target": "CROSSWATCH", "feature": "history"})
+}
+
+/// A test world: a fake Tautulli, a temp folder with `config.json`, the Tracker folder
+/// `tracker/` (not created) and room for exports. On drop (unless the test already failed)
+/// it checks that no file under the folder holds API key material.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub server: FakeServer,
+    pub config: PathBuf,
+}
+
+impl Env {
+    /// A fake serving `scenario` (re-keyed to [`KEY`]) and the default config.
+    pub fn new(scenario: Scenario) -> Env {
+        Env::with_server(FakeServer::start(keyed(scenario)).expect("start fake Tautulli"))
+    }
+
+    pub fn with_server(server: FakeServer) -> Env {
+        let dir = tempfile::Builder::new()
+            .prefix("host-sim-e2e-")
+            .tempdir()
+            .expect("tempdir");
+        let config = dir.path().join("config.json");
+        let env = Env {
+            dir,
+            server,
+            config,
+        };
+        env.write_config(&env.base_config());
+        env
+    }
+
+    /// The default config: the fake's URL and [`KEY`], quick retries, one import pair.
+    pub fn base_config(&self) -> Value {
+        json!({
+            "tautulli": {
+                "server_url": self.server.url(),
+                "api_key": KEY,
+                "backoff_ms": 10,
+                "timeout": 2
+            },
+            "crosswatch": { "root_dir": self.root().display().to_string() },
+            "pairs": [import_pair()]
+        })
+    }
+
+    /// Rewrites `config.json` from the default config changed by `tweak`.
+    pub fn config_with(&self, tweak: impl FnOnce(&mut Value)) {
+        let mut v = self.base_config();
+        tweak(&mut v);
+        self.write_config(&v);
+    }
+
+    pub fn write_config(&self, v: &Value) {
+        std::fs::write(&self.config, serde_json::to_vec_pretty(v).unwrap()).expect("write config");
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The Tracker folder named in the config.
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("tracker")
+    }
+
+    /// Runs `host-sim --config <config.json> ARGS` in the temp folder.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let config = self.config.display().to_string();
+        let mut all = vec!["--config", config.as_str()];
+        all.extend_from_slice(args);
+        host_sim(self.dir.path(), &all)
+    }
+
+    /// `sync --json`, which must succeed; returns the first pair's result.
+    pub fn sync(&self) -> Value {
+        let run = self.run(&["--json", "sync"]).expect_ok();
+        let v = run.json();
+        assert_eq!(v["dry_run"], false, "{run}");
+        v["pairs"][0].clone()
+    }
+
+    /// The Tracker's current items (key -> item), through `tracker export`.
+    pub fn tracker_items(&self) -> Value {
+        let out = tempfile::tempdir_in(self.dir.path()).expect("tempdir");
+        let o = out.path().display().to_string();
+        let run = self
+            .run(&["--json", "tracker", "export", "--out", &o])
+            .expect_ok();
+        let summary = run.json();
+        let text = std::fs::read_to_string(out.path().join("history.json")).expect("history.json");
+        let v: Value = serde_json::from_str(&text).expect("history.json is JSON");
+        assert_eq!(
+            summary["item_count"].as_u64(),
+            v["items"].as_object().map(|m| m.len() as u64),
+            "{run}"
+        );
+        v["items"].clone()
+    }
+
+    /// `tracker snapshots --json`, newest first.
+    pub fn snapshots(&self) -> Vec<Value> {
+        let run = self.run(&["--json", "tracker", "snapshots"]).expect_ok();
+        run.json()
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| panic!("not a list:\n{run}"))
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let leaks = files_with_secrets(self.dir.path());
+        assert!(leaks.is_empty(), "API key material in files: {leaks:?}");
+    }
+}

@@ -1,0 +1,151 @@
+//! The server's clock and its local time zone. Tautulli measures every time window back from
+//! "now" and buckets days and hours in its host's local time (SQLite `'localtime'`, Python
+//! `date.today()`), so a fake that is to agree with it needs both under test control.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::scenario::ServerSettings;
+
+/// Seconds in a day.
+pub const DAY: i64 = 86_400;
+
+/// The wall clock in epoch seconds (the default "now" of a server).
+pub fn real_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The Tautulli host's time zone: a fixed offset, or an IANA zone with its DST rules.
+#[derive(Debug, Clone)]
+pub enum Zone {
+    /// Seconds east of UTC.
+    Fixed(i64),
+    Named(jiff::tz::TimeZone),
+}
+
+impl Zone {
+    /// An IANA zone from the bundled database; the error says why the name is unusable.
+    pub fn named(name: &str) -> Result<Zone, String> {
+        jiff::tz::TimeZone::get(name)
+            .map(Zone::Named)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The zone a scenario's settings describe (`tz_name` wins over `tz_offset_minutes`; the
+    /// name is validated when the scenario loads).
+    pub fn of(settings: &ServerSettings) -> Zone {
+        settings
+            .tz_name
+            .as_deref()
+            .and_then(|n| Zone::named(n).ok())
+            .unwrap_or(Zone::Fixed(i64::from(settings.tz_offset_minutes) * 60))
+    }
+
+    /// Seconds east of UTC in force at `epoch`.
+    pub fn offset(&self, epoch: i64) -> i64 {
+        match self {
+            Zone::Fixed(s) => *s,
+            Zone::Named(tz) => jiff::Timestamp::from_second(epoch)
+                .map_or(0, |t| i64::from(tz.to_offset(t).seconds())),
+        }
+    }
+
+    /// Local wall-clock seconds since 1970-01-01T00:00 local.
+    pub fn local_seconds(&self, epoch: i64) -> i64 {
+        epoch + self.offset(epoch)
+    }
+
+    /// The local day of `epoch` (days since 1970-01-01).
+    pub fn day(&self, epoch: i64) -> i64 {
+        self.local_seconds(epoch).div_euclid(DAY)
+    }
+
+    /// The local hour of `epoch`, 0..=23.
+    pub fn hour(&self, epoch: i64) -> usize {
+        (self.local_seconds(epoch).rem_euclid(DAY) / 3600) as usize
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS` in local time (Python's naive `datetime.isoformat()`).
+    pub fn iso(&self, epoch: i64) -> String {
+        let local = self.local_seconds(epoch);
+        let (y, m, d) = civil_from_days(local.div_euclid(DAY));
+        let s = local.rem_euclid(DAY);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+            s / 3600,
+            s / 60 % 60,
+            s % 60
+        )
+    }
+}
+
+/// Day of the week of a day number, 0 = Sunday (SQLite's `strftime('%w')`).
+pub fn weekday(day: i64) -> usize {
+    // 1970-01-01 was a Thursday.
+    (day + 4).rem_euclid(7) as usize
+}
+
+/// The proleptic Gregorian date of a day number (Howard Hinnant's algorithm).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// `YYYY-MM-DD` of a day number.
+pub fn date_string(day: i64) -> String {
+    let (y, m, d) = civil_from_days(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::days_from_civil;
+
+    #[test]
+    fn civil_dates_round_trip() {
+        for day in [-800_000, -1, 0, 1, 19_000, 20_454, 2_000_000] {
+            let (y, m, d) = civil_from_days(day);
+            assert_eq!(days_from_civil(y, m, d), day, "{y}-{m}-{d}");
+        }
+        assert_eq!(date_string(0), "1970-01-01");
+        assert_eq!(date_string(20_454), "2026-01-01");
+        assert_eq!(weekday(0), 4, "a Thursday");
+        assert_eq!(weekday(20_454), 4, "2026-01-01 is a Thursday");
+    }
+
+    #[test]
+    fn fixed_offsets_move_days_and_hours() {
+        // 2026-11-20T23:30:00Z
+        let t = 1_795_217_400;
+        let utc = Zone::Fixed(0);
+        let cet = Zone::Fixed(3600);
+        let ny = Zone::Fixed(-5 * 3600);
+        assert_eq!(date_string(utc.day(t)), "2026-11-20");
+        assert_eq!(date_string(cet.day(t)), "2026-11-21");
+        assert_eq!(cet.hour(t), 0);
+        assert_eq!(ny.hour(t), 18);
+        assert_eq!(cet.iso(t), "2026-11-21T00:30:00");
+    }
+
+    #[test]
+    fn named_zones_follow_dst() {
+        let berlin = Zone::named("Europe/Berlin").unwrap();
+        // 2026-03-29T00:30Z is 01:30 CET; 01:30Z is 03:30 CEST.
+        assert_eq!(berlin.hour(1_774_744_200), 1);
+        assert_eq!(berlin.hour(1_774_747_800), 3);
+        // 2026-10-25T00:30Z is 02:30 CEST and 01:30Z is 02:30 CET: the hour repeats.
+        assert_eq!(berlin.hour(1_792_888_200), 2);
+        assert_eq!(berlin.hour(1_792_891_800), 2);
+        assert!(Zone::named("Mars/Olympus_Mons").is_err());
+    }
+}

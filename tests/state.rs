@@ -1,0 +1,509 @@
+//! The plugin's persistent state against the fake Tautulli: the metadata cache (cold run asks
+//! once per show and new-agent movie, warm run asks nothing, expiry, clearing), bounded
+//! metadata concurrency, and incremental reads from a checkpoint (few requests, only new or
+//! grown rows, `delta` semantics, fallbacks to a full read).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use fake_tautulli::generate::{generate, GenSpec};
+use fake_tautulli::{FakeServer, RecordedRequest, Scenario, Session};
+use serde_json::{json, Value};
+use tautulli_plugin::provider::TautulliSource;
+
+/// A fresh folder under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "tautulli-plugin-state-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        TempDir(p)
+    }
+
+    fn db(&self) -> PathBuf {
+        self.0.join(tautulli_plugin::state::FILE_NAME)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The engine config: `extra` keys go into the `tautulli` block, `history` into its history.
+fn config(server: &FakeServer, state: Option<&Path>, extra: Value, history: Value) -> String {
+    let mut t = json!({
+        "server_url": server.url(),
+        "api_key": server.api_key(),
+        "timeout": 5,
+        "backoff_ms": 5,
+        "history": history,
+    });
+    if let Some(dir) = state {
+        t["state_dir"] = json!(dir.display().to_string());
+    }
+    if let (Value::Object(t), Value::Object(e)) = (&mut t, extra) {
+        t.extend(e);
+    }
+    json!({ "tautulli": t }).to_string()
+}
+
+struct Run {
+    items: BTreeMap<String, Value>,
+    report: Value,
+    max_in_flight: usize,
+}
+
+fn run(config: &str, options: &str) -> Run {
+    let source = TautulliSource::open(config, "").expect("config is valid");
+    let mut cursor = source.index("history", options).expect("index starts");
+    let mut items = BTreeMap::new();
+    loop {
+        let step = cursor.step().expect("index step");
+        for (key, item) in step.entries {
+            let v: Value = serde_json::from_str(&item).expect("item is JSON");
+            assert!(items.insert(key.clone(), v).is_none(), "{key} twice");
+        }
+        if step.done {
+            break;
+        }
+    }
+    let report: Value = serde_json::from_str(&cursor.report_json()).unwrap();
+    Run {
+        items,
+        report,
+        max_in_flight: cursor.metadata_max_in_flight(),
+    }
+}
+
+fn cmd_count(reqs: &[RecordedRequest], cmd: &str) -> usize {
+    reqs.iter()
+        .filter(|r| r.cmd.as_deref() == Some(cmd))
+        .count()
+}
+
+fn metadata_keys(reqs: &[RecordedRequest]) -> Vec<i64> {
+    reqs.iter()
+        .filter(|r| r.cmd.as_deref() == Some("get_metadata"))
+        .map(|r| r.params["rating_key"].parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn cold_run_asks_once_per_title_and_a_warm_run_asks_nothing() {
+    let scenario = Scenario::demo();
+    let episodes: BTreeSet<i64> = scenario
+        .shows
+        .iter()
+        .flat_map(|s| &s.seasons)
+        .flat_map(|s| &s.episodes)
+        .map(|e| e.common.rating_key)
+        .collect();
+    let server = FakeServer::start(scenario).unwrap();
+    let dir = TempDir::new();
+    let cfg = config(&server, Some(&dir.0), json!({}), json!({"per_page": 25}));
+
+    let cold = run(&cfg, "{}");
+    let asked = metadata_keys(&server.requests());
+    let distinct: BTreeSet<i64> = asked.iter().copied().collect();
+    assert_eq!(asked.len(), distinct.len(), "asked twice: {asked:?}");
+    assert!(!asked.is_empty());
+    assert!(asked.iter().all(|rk| !episodes.contains(rk)));
+    assert_eq!(cold.report["metadata_calls"], asked.len());
+    let cache = &cold.report["metadata_cache"];
+    assert_eq!(cache["enabled"], true);
+    assert_eq!(cache["hits"], 0);
+    // Every answer is cached: IDs, and (Plex answered other lookups) the empty ones too.
+    assert_eq!(cache["stored"], asked.len(), "{cache}");
+    assert_eq!(cold.report["state"]["persistent"], true);
+    assert!(dir.db().exists());
+
+    server.clear_requests();
+    let warm = run(&cfg, "{}");
+    assert_eq!(cmd_count(&server.requests(), "get_metadata"), 0);
+    assert_eq!(warm.report["metadata_calls"], 0);
+    assert_eq!(warm.report["metadata_cache"]["hits"], asked.len());
+    assert_eq!(
+        warm.items, cold.items,
+        "the cache changes nothing in the index"
+    );
+    assert_eq!(warm.report["unresolved"], cold.report["unresolved"]);
+}
+
+#[test]
+fn expired_answers_are_asked_again_and_clearing_empties_the_cache() {
+    let server = FakeServer::start(Scenario::demo()).unwrap();
+    let dir = TempDir::new();
+    let cfg = config(&server, Some(&dir.0), json!({}), json!({}));
+    let cold = run(&cfg, "{}");
+    let calls = cold.report["metadata_calls"].as_u64().unwrap();
+    assert!(calls >= 3);
+
+    // Age three IDs past the 30 days, and every empty answer past its one day.
+    let db = rusqlite::Connection::open(dir.db()).unwrap();
+    let aged = db
+        .execute(
+            "UPDATE metadata_cache SET fetched_at = fetched_at - 31 * 86400 WHERE rowid IN \
+             (SELECT rowid FROM metadata_cache WHERE found = 1 ORDER BY rating_key LIMIT 3)",
+            [],
+        )
+        .unwrap();
+    let deleted = db
+        .execute(
+            "UPDATE metadata_cache SET fetched_at = fetched_at - 2 * 86400 WHERE found = 0",
+            [],
+        )
+        .unwrap();
+    assert_eq!(aged, 3);
+    assert!(deleted >= 1, "the demo has items deleted from Plex");
+    drop(db);
+
+    server.clear_requests();
+    let again = run(&cfg, "{}");
+    let asked = metadata_keys(&server.requests());
+    assert_eq!(asked.len(), aged + deleted, "{asked:?}");
+    assert_eq!(
+        again.report["metadata_cache"]["expired_removed"],
+        aged + deleted
+    );
+    assert_eq!(again.items, cold.items);
+
+    // A longer life makes nothing stale: nothing asked.
+    server.clear_requests();
+    let long = config(
+        &server,
+        Some(&dir.0),
+        json!({"metadata_cache_days": 365}),
+        json!({}),
+    );
+    run(&long, "{}");
+    assert_eq!(cmd_count(&server.requests(), "get_metadata"), 0);
+
+    // `metadata_cache_days: 0` turns the cache off: everything is asked, nothing stored.
+    server.clear_requests();
+    let off = config(
+        &server,
+        Some(&dir.0),
+        json!({"metadata_cache_days": 0}),
+        json!({}),
+    );
+    let r = run(&off, "{}");
+    assert_eq!(cmd_count(&server.requests(), "get_metadata") as u64, calls);
+    assert_eq!(r.report["metadata_cache"]["enabled"], false);
+    assert_eq!(r.report["metadata_cache"]["stored"], 0);
+
+    // Clearing: everything of this server is forgotten, then asked and stored again.
+    server.clear_requests();
+    let cleared = run(&cfg, r#"{"clear_metadata_cache": true}"#);
+    assert_eq!(cleared.report["metadata_cache"]["cleared"], calls);
+    assert_eq!(cmd_count(&server.requests(), "get_metadata") as u64, calls);
+    assert_eq!(cleared.report["metadata_cache"]["stored"], calls);
+    assert_eq!(cleared.items, cold.items);
+}
+
+#[test]
+fn without_state_dir_nothing_persists_and_the_report_says_so() {
+    let server = FakeServer::start(Scenario::demo()).unwrap();
+    let cfg = config(&server, None, json!({}), json!({"mode": "incremental"}));
+    let first = run(&cfg, "{}");
+    let calls = cmd_count(&server.requests(), "get_metadata");
+    assert!(calls > 0);
+    server.clear_requests();
+    let second = run(&cfg, "{}");
+    assert_eq!(cmd_count(&server.requests(), "get_metadata"), calls);
+    for r in [&first, &second] {
+        assert_eq!(r.report["state"]["persistent"], false);
+        assert!(r.report["state"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("state_dir is not set"));
+        assert_eq!(r.report["metadata_cache"]["enabled"], false);
+        assert_eq!(r.report["read"], "full");
+        assert_eq!(r.report["semantics"], "present");
+        assert!(r.report["incremental"]["fallback_reason"]
+            .as_str()
+            .unwrap()
+            .contains("no checkpoint"));
+    }
+}
+
+#[test]
+fn an_unusable_state_dir_is_reported_and_the_read_goes_on() {
+    let server = FakeServer::start(Scenario::reference()).unwrap();
+    let dir = TempDir::new();
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let file = dir.0.join("not-a-folder");
+    std::fs::write(&file, b"x").unwrap();
+    let r = run(&config(&server, Some(&file), json!({}), json!({})), "{}");
+    assert_eq!(r.report["complete"], true);
+    assert_eq!(r.report["state"]["persistent"], false);
+    let note = r.report["state"]["note"].as_str().unwrap();
+    assert!(note.contains("cannot create the state folder"), "{note}");
+    assert!(!r.items.is_empty());
+}
+
+/// A generated history of legacy-agent items (no metadata lookups).
+fn big_history(plays: usize) -> Scenario {
+    generate(&GenSpec {
+        plays,
+        movies: 400,
+        shows: 60,
+        episodes_per_show: 20,
+        users: 8,
+        legacy_share: 1.0,
+        live_share: 0.0,
+        ..GenSpec::default()
+    })
+}
+
+/// `n` new watched single-session plays after everything in `scenario`, one every 10 min,
+/// copying the items and users of the newest watched sessions.
+fn new_plays(scenario: &Scenario, n: usize) -> Vec<Session> {
+    let last = scenario.sessions.iter().map(|s| s.stopped).max().unwrap();
+    let next_id = scenario.sessions.iter().map(|s| s.id).max().unwrap() + 1;
+    let templates: Vec<&Session> = scenario
+        .sessions
+        .iter()
+        .rev()
+        .filter(|s| s.percent >= 95.0 && !s.live)
+        .take(n)
+        .collect();
+    (0..n)
+        .map(|i| {
+            let mut s = templates[i % templates.len()].clone();
+            s.id = next_id + i as i64;
+            s.reference_id = None;
+            s.started = last + 600 + i as i64 * 600;
+            s.stopped = s.started + 1800;
+            s.percent = 100.0;
+            s
+        })
+        .collect()
+}
+
+#[test]
+fn incremental_reads_only_the_new_plays_with_few_requests() {
+    let scenario = big_history(20_000);
+    let server = FakeServer::start(scenario.clone()).unwrap();
+    let dir = TempDir::new();
+    let cfg = config(
+        &server,
+        Some(&dir.0),
+        json!({}),
+        json!({"per_page": 1000, "mode": "incremental"}),
+    );
+
+    // No checkpoint yet: a full read, complete and `present`, which saves one.
+    let full = run(&cfg, "{}");
+    assert_eq!(full.report["read"], "full");
+    assert_eq!(full.report["semantics"], "present");
+    assert_eq!(full.report["history_mode"], "incremental");
+    let inc = &full.report["incremental"];
+    assert!(inc["fallback_reason"]
+        .as_str()
+        .unwrap()
+        .contains("no checkpoint yet"));
+    assert_eq!(inc["checkpoint_saved"], true);
+    let max_id = scenario.sessions.iter().map(|s| s.id).max().unwrap();
+    assert_eq!(inc["checkpoint_after"]["max_row_id"], max_id);
+    assert_eq!(
+        inc["checkpoint_after"]["records"],
+        full.report["records_filtered"]
+    );
+
+    let added = new_plays(&scenario, 1000);
+    let newest_added = added.last().unwrap().id;
+    server.add_sessions(added.clone());
+    server.clear_requests();
+    let delta = run(&cfg, "{}");
+    let pages = cmd_count(&server.requests(), "get_history");
+    assert!(
+        pages <= 1000usize.div_ceil(1000) + 2,
+        "{pages} history requests"
+    );
+    assert_eq!(cmd_count(&server.requests(), "get_metadata"), 0);
+    let r = &delta.report;
+    assert_eq!(r["read"], "incremental", "{r}");
+    assert_eq!(r["semantics"], "delta");
+    assert_eq!(r["complete"], true, "{r}");
+    assert_eq!(r["incremental"]["fallback_reason"], Value::Null);
+    assert_eq!(r["incremental"]["checkpoint_before"]["max_row_id"], max_id);
+    assert_eq!(
+        r["incremental"]["checkpoint_after"]["max_row_id"],
+        newest_added
+    );
+    assert_eq!(r["incremental"]["checkpoint_saved"], true);
+    assert!(r["incremental"]["unchanged_rows"].as_u64().unwrap() > 0);
+
+    // Exactly what a full read of the new plays alone gives.
+    let mut only_new = scenario.clone();
+    only_new.sessions = added;
+    let alone = FakeServer::start(only_new).unwrap();
+    let want = run(&config(&alone, None, json!({}), json!({})), "{}");
+    assert_eq!(want.items.len(), delta.items.len());
+    assert_eq!(delta.items, want.items);
+
+    // Nothing new: one page, nothing yielded.
+    server.clear_requests();
+    let idle = run(&cfg, "{}");
+    assert!(idle.items.is_empty(), "{:?}", idle.items.keys().take(5));
+    assert_eq!(cmd_count(&server.requests(), "get_history"), 1);
+    assert_eq!(idle.report["semantics"], "delta");
+}
+
+#[test]
+fn incremental_picks_up_grown_groups_and_plays_that_finished_late() {
+    let scenario = big_history(2_000);
+    let server = FakeServer::start(scenario.clone()).unwrap();
+    let dir = TempDir::new();
+    let history = json!({"per_page": 100, "mode": "incremental", "overlap_hours": 6});
+    let cfg = config(&server, Some(&dir.0), json!({}), history.clone());
+    let full = run(&cfg, "{}");
+    let max_date = full.report["incremental"]["checkpoint_after"]["max_date"]
+        .as_i64()
+        .unwrap();
+    let mut next_id = scenario.sessions.iter().map(|s| s.id).max().unwrap() + 1;
+    let watched: Vec<&Session> = scenario
+        .sessions
+        .iter()
+        .rev()
+        .filter(|s| s.percent >= 95.0)
+        .collect();
+
+    // The newest watched play gets a second session in its group (resumed later).
+    let grown = watched[0];
+    let mut more = grown.clone();
+    more.id = next_id;
+    more.reference_id = Some(grown.reference_id());
+    more.started = grown.stopped + 3600;
+    more.stopped = more.started + 600;
+    next_id += 1;
+    // A play that started 2 h before the checkpoint's newest play and finished after it.
+    let mut late = watched
+        .iter()
+        .find(|s| s.rating_key != grown.rating_key)
+        .map(|s| (*s).clone())
+        .unwrap();
+    late.id = next_id;
+    late.reference_id = None;
+    late.started = max_date - 2 * 3600;
+    late.stopped = max_date + 3 * 3600;
+    server.add_sessions(vec![more.clone(), late.clone()]);
+
+    server.clear_requests();
+    let delta = run(&cfg, "{}");
+    assert_eq!(delta.report["complete"], true, "{}", delta.report);
+    assert_eq!(delta.report["semantics"], "delta");
+    let stamps: BTreeSet<i64> = delta
+        .items
+        .values()
+        .map(|i| tautulli_plugin::timefmt::parse_utc(i["watched_at"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(stamps, BTreeSet::from([more.stopped, late.stopped]));
+    assert_eq!(delta.items.len(), 2, "{:?}", delta.items.keys());
+
+    // The same keys and times as a full read now shows for them.
+    let now_full = run(&config(&server, None, json!({}), json!({})), "{}");
+    for (key, item) in &delta.items {
+        assert_eq!(now_full.items.get(key), Some(item), "{key}");
+    }
+    let pages = cmd_count(&server.requests(), "get_history");
+    assert!(pages < 20, "{pages}");
+}
+
+#[test]
+fn settings_changes_and_reset_checkpoint_force_a_full_read() {
+    let scenario = big_history(500);
+    let server = FakeServer::start(scenario).unwrap();
+    let dir = TempDir::new();
+    let strict = config(
+        &server,
+        Some(&dir.0),
+        json!({}),
+        json!({"mode": "incremental"}),
+    );
+    run(&strict, "{}");
+    let inc = run(&strict, "{}");
+    assert_eq!(inc.report["read"], "incremental");
+
+    let loose = config(
+        &server,
+        Some(&dir.0),
+        json!({}),
+        json!({"mode": "incremental", "watched_only": false}),
+    );
+    let r = run(&loose, "{}");
+    assert_eq!(r.report["read"], "full");
+    assert_eq!(r.report["semantics"], "present");
+    let why = r.report["incremental"]["fallback_reason"].as_str().unwrap();
+    assert!(why.contains("settings changed"), "{why}");
+    assert_eq!(run(&loose, "{}").report["read"], "incremental");
+
+    let reset = run(&loose, r#"{"reset_checkpoint": true}"#);
+    assert_eq!(reset.report["read"], "full");
+    assert_eq!(reset.report["semantics"], "present");
+    assert_eq!(
+        reset.report["incremental"]["checkpoint_before"],
+        Value::Null
+    );
+    assert_eq!(reset.report["incremental"]["checkpoint_saved"], true);
+
+    // A full-mode read keeps the checkpoint fresh too, and never reads incrementally.
+    let full_mode = config(
+        &server,
+        Some(&dir.0),
+        json!({}),
+        json!({"watched_only": false}),
+    );
+    let r = run(&full_mode, "{}");
+    assert_eq!(r.report["read"], "full");
+    assert_eq!(r.report["incremental"]["checkpoint_saved"], true);
+}
+
+#[test]
+fn metadata_lookups_run_with_bounded_concurrency() {
+    let scenario = generate(&GenSpec {
+        plays: 3000,
+        movies: 10,
+        shows: 200,
+        episodes_per_show: 3,
+        users: 4,
+        legacy_share: 0.0,
+        live_share: 0.0,
+        partial_share: 0.0,
+        ..GenSpec::default()
+    });
+    let server = FakeServer::start(scenario).unwrap();
+    server.set_latency(Some("get_metadata"), Duration::from_millis(50));
+    let mut elapsed = Vec::new();
+    for concurrency in [4, 1] {
+        server.clear_requests();
+        let cfg = config(
+            &server,
+            None,
+            json!({"concurrency": concurrency}),
+            json!({"per_page": 1000}),
+        );
+        let started = Instant::now();
+        let r = run(&cfg, "{}");
+        let calls = cmd_count(&server.requests(), "get_metadata");
+        elapsed.push((concurrency, calls, started.elapsed()));
+        assert!(calls >= 150, "{calls} lookups");
+        assert!(r.max_in_flight <= concurrency, "{}", r.max_in_flight);
+        if concurrency > 1 {
+            assert!(r.max_in_flight > 1, "lookups never overlapped");
+        } else {
+            assert_eq!(r.max_in_flight, 1);
+        }
+    }
+    eprintln!("(concurrency, lookups, time) at 50 ms per lookup: {elapsed:?}");
+}
