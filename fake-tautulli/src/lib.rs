@@ -18,6 +18,7 @@ mod faults;
 pub mod generate;
 pub mod graphs;
 mod history;
+mod http;
 mod item_stats;
 mod metadata;
 mod params;

@@ -3,11 +3,9 @@
 //! latency, and answers Tautulli's API v2 from a [`Scenario`].
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::answer::{Answer, HTML};
@@ -27,13 +25,12 @@ pub use crate::faults::Fault;
 
 /// Worker threads answering requests (more than a client's 4 concurrent requests, so a
 /// `Slow` fault on one command does not stall the others).
-const WORKERS: usize = 8;
 /// Views kept per server state; more distinct queries than this start the cache afresh.
 const VIEW_CACHE: usize = 8;
 /// `Shared::now` value meaning "use the wall clock".
 const REAL_TIME: i64 = i64::MIN;
 /// Largest request body read (a form post is tiny; this only bounds a misbehaving client).
-const MAX_BODY: u64 = 1 << 20;
+pub(crate) const MAX_BODY: u64 = 1 << 20;
 
 /// One request as the fake received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +93,7 @@ struct Shared {
 pub struct FakeServer {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    workers: Vec<JoinHandle<()>>,
+    http: Option<crate::http::Server>,
 }
 
 impl std::fmt::Debug for FakeServer {
@@ -139,11 +136,6 @@ impl FakeServer {
             .iter()
             .map(|s| item_index(&catalog, s))
             .collect::<std::io::Result<Vec<u32>>>()?;
-        let server = tiny_http::Server::http("127.0.0.1:0").map_err(std::io::Error::other)?;
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| std::io::Error::other("fake Tautulli did not bind an IP address"))?;
         let zone = Zone::of(&scenario.server);
         let now = AtomicI64::new(scenario.server.now.unwrap_or(REAL_TIME));
         let plex_online = AtomicBool::new(scenario.server.plex_online);
@@ -167,20 +159,15 @@ impl FakeServer {
             pending: Mutex::new(Vec::new()),
             latency: Mutex::new(HashMap::new()),
         });
-        let server = Arc::new(server);
-        let workers = (0..WORKERS)
-            .map(|i| {
-                let shared = Arc::clone(&shared);
-                let server = Arc::clone(&server);
-                std::thread::Builder::new()
-                    .name(format!("fake-tautulli-{i}"))
-                    .spawn(move || worker(&shared, &server))
-            })
-            .collect::<std::io::Result<Vec<_>>>()?;
+        let http = {
+            let shared = Arc::clone(&shared);
+            crate::http::Server::start(move |request| serve(&shared, request))?
+        };
+        let addr = http.addr();
         Ok(FakeServer {
             shared,
             addr,
-            workers,
+            http: Some(http),
         })
     }
 
@@ -305,9 +292,7 @@ impl FakeServer {
 impl Drop for FakeServer {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
-        for w in self.workers.drain(..) {
-            let _ = w.join();
-        }
+        drop(self.http.take());
     }
 }
 
@@ -323,32 +308,17 @@ fn item_index(catalog: &Catalog, s: &Session) -> std::io::Result<u32> {
     })
 }
 
-fn worker(shared: &Shared, server: &tiny_http::Server) {
-    while !shared.stop.load(Ordering::SeqCst) {
-        match server.recv_timeout(Duration::from_millis(50)) {
-            Ok(Some(request)) => serve(shared, request),
-            Ok(None) => {}
-            Err(_) => break,
-        }
-    }
-}
-
-fn serve(shared: &Shared, mut request: tiny_http::Request) {
-    let method = request.method().as_str().to_ascii_uppercase();
-    let url = request.url().to_owned();
-    let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
+fn serve(shared: &Shared, request: crate::http::Request) -> crate::http::Response {
+    let method = request.method.to_ascii_uppercase();
+    let url = request.target.as_str();
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let mut params: Params = parse_urlencoded(query).into_iter().collect();
-    let is_form = request.headers().iter().any(|h| {
-        h.field.equiv("Content-Type")
-            && h.value
-                .as_str()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
+    let is_form = request.header("content-type").is_some_and(|v| {
+        v.to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
     });
     if is_form {
-        let mut body = String::new();
-        let _ = request.as_reader().take(MAX_BODY).read_to_string(&mut body);
-        params.extend(parse_urlencoded(&body));
+        params.extend(parse_urlencoded(&String::from_utf8_lossy(&request.body)));
     }
     let apikey = params.remove("apikey");
     let apikey_valid = apikey.as_deref() == Some(shared.scenario.api_key.expose());
@@ -362,20 +332,18 @@ fn serve(shared: &Shared, mut request: tiny_http::Request) {
     });
 
     let answer = shared.answer(path, cmd.as_deref(), &params, apikey.as_deref());
-
-    let mut response = tiny_http::Response::from_data(answer.body)
-        .with_status_code(answer.status)
-        .with_header(
-            tiny_http::Header::from_bytes("Content-Type", answer.content_type)
-                .expect("static header is valid"),
-        );
-    for (name, value) in &answer.headers {
-        if let Ok(h) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            response.add_header(h);
-        }
+    let mut headers = vec![("Content-Type".to_string(), answer.content_type.to_string())];
+    headers.extend(
+        answer
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string())),
+    );
+    crate::http::Response {
+        status: answer.status,
+        headers,
+        body: answer.body,
     }
-    // The client may have gone away (timeouts are part of the tests): nothing to do then.
-    let _ = request.respond(response);
 }
 
 enum Route {
