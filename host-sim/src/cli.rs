@@ -69,12 +69,16 @@ pub enum Command {
         /// With --json, put the report inside the JSON (`{"items":..,"report":..}`).
         #[arg(long)]
         report: bool,
+        #[command(flatten)]
+        read: ReadFlags,
     },
     /// Run the config's pairs (Tautulli -> Tracker imports).
     Sync {
         /// Print the plan and write nothing.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        read: ReadFlags,
     },
     /// Inspect or export the Tracker.
     Tracker(TrackerArgs),
@@ -85,6 +89,26 @@ pub enum Command {
     /// Serve a generated fake Tautulli on 127.0.0.1 until stdin closes (used by `bench`).
     #[command(hide = true)]
     ServeFake(crate::bench::ServeFakeArgs),
+}
+
+/// Options for the plugin's own state during a read.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct ReadFlags {
+    /// Forget cached metadata answers first (after fixing matches in Plex).
+    #[arg(long)]
+    pub clear_metadata_cache: bool,
+    /// Forget the incremental checkpoint: read the whole history again.
+    #[arg(long)]
+    pub reset_checkpoint: bool,
+}
+
+impl From<ReadFlags> for sync::ReadOptions {
+    fn from(f: ReadFlags) -> Self {
+        sync::ReadOptions {
+            clear_metadata_cache: f.clear_metadata_cache,
+            reset_checkpoint: f.reset_checkpoint,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -114,8 +138,12 @@ pub fn run(cli: Cli) -> Result<i32> {
     match &cli.command {
         Command::Demo { out } => crate::demo::run(&cli, out.as_deref()),
         Command::Health => health(&cli),
-        Command::Index { feature, report } => index(&cli, feature, *report),
-        Command::Sync { dry_run } => sync_cmd(&cli, *dry_run),
+        Command::Index {
+            feature,
+            report,
+            read,
+        } => index(&cli, feature, *report, (*read).into()),
+        Command::Sync { dry_run, read } => sync_cmd(&cli, *dry_run, (*read).into()),
         Command::Tracker(t) => match &t.command {
             TrackerCommand::Export { out, feature } => export(&cli, out, feature),
             TrackerCommand::Snapshots { feature } => snapshots(&cli, feature),
@@ -188,10 +216,10 @@ fn health(cli: &Cli) -> Result<i32> {
     Ok(if ok { 0 } else { 1 })
 }
 
-fn index(cli: &Cli, feature: &str, with_report: bool) -> Result<i32> {
+fn index(cli: &Cli, feature: &str, with_report: bool, read: sync::ReadOptions) -> Result<i32> {
     let cfg = load_config(cli)?;
     let mut source = open_source(cli, &cfg)?;
-    let mut cursor = source.index(feature, &json!({}))?;
+    let mut cursor = source.index(feature, &read.to_json(false))?;
     let mut display = ProgressDisplay::new(progress_enabled(cli));
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -249,10 +277,10 @@ fn index(cli: &Cli, feature: &str, with_report: bool) -> Result<i32> {
     Ok(0)
 }
 
-fn sync_cmd(cli: &Cli, dry_run: bool) -> Result<i32> {
+fn sync_cmd(cli: &Cli, dry_run: bool, read: sync::ReadOptions) -> Result<i32> {
     let cfg = load_config(cli)?;
     let mut source = open_source(cli, &cfg)?;
-    let results = sync::run_pairs(&mut source, &cfg, dry_run, progress_enabled(cli))?;
+    let results = sync::run_pairs_with(&mut source, &cfg, dry_run, progress_enabled(cli), read)?;
     if cli.json {
         stdout_json(&json!({ "dry_run": dry_run, "pairs": results }))?;
     } else {

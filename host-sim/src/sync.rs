@@ -60,6 +60,26 @@ pub enum PairKind {
     },
 }
 
+/// What the user asked of the plugin's own state for this read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOptions {
+    /// Forget cached `get_metadata` answers first (after fixing matches in Plex).
+    pub clear_metadata_cache: bool,
+    /// Forget the incremental checkpoint: this read is a full one.
+    pub reset_checkpoint: bool,
+}
+
+impl ReadOptions {
+    /// The plugin's index options for a read.
+    pub fn to_json(self, dry_run: bool) -> Value {
+        json!({
+            "dry_run": dry_run,
+            "clear_metadata_cache": self.clear_metadata_cache,
+            "reset_checkpoint": self.reset_checkpoint,
+        })
+    }
+}
+
 /// Runs every pair of the config in order.
 pub fn run_pairs(
     source: &mut Source,
@@ -67,9 +87,20 @@ pub fn run_pairs(
     dry_run: bool,
     progress: bool,
 ) -> Result<Vec<PairResult>> {
+    run_pairs_with(source, cfg, dry_run, progress, ReadOptions::default())
+}
+
+/// [`run_pairs`] with options for the plugin's state.
+pub fn run_pairs_with(
+    source: &mut Source,
+    cfg: &EngineConfig,
+    dry_run: bool,
+    progress: bool,
+    options: ReadOptions,
+) -> Result<Vec<PairResult>> {
     let mut results = Vec::new();
     for pair in &cfg.pairs {
-        results.push(run_pair(source, cfg, pair, dry_run, progress)?);
+        results.push(run_pair(source, cfg, pair, dry_run, progress, options)?);
     }
     Ok(results)
 }
@@ -80,9 +111,10 @@ pub fn run_pair(
     pair: &Pair,
     dry_run: bool,
     progress: bool,
+    options: ReadOptions,
 ) -> Result<PairResult> {
     let kind = match (pair.source.as_str(), pair.target.as_str()) {
-        (TAUTULLI, CROSSWATCH) => import(source, cfg, &pair.feature, dry_run, progress)?,
+        (TAUTULLI, CROSSWATCH) => import(source, cfg, &pair.feature, dry_run, progress, options)?,
         (CROSSWATCH, TAUTULLI) => write_into_source(source, cfg, &pair.feature, dry_run)?,
         (s, t) => {
             return Err(HostError::ConfigInvalid(format!(
@@ -107,8 +139,9 @@ fn import(
     feature: &str,
     dry_run: bool,
     progress: bool,
+    options: ReadOptions,
 ) -> Result<PairKind> {
-    let mut cursor = source.index(feature, &json!({ "dry_run": dry_run }))?;
+    let mut cursor = source.index(feature, &options.to_json(dry_run))?;
     // A dry run must not even create the Tracker: plan against the stored state, or an
     // empty throwaway one when there is none yet.
     let mut scratch = None;

@@ -1172,3 +1172,42 @@ fn each_index_report_counts_only_its_own_requests() {
     // Every request the fake saw belongs to one of the three reads or to the health check.
     assert!(total <= u(&v["requests"]), "{total} > {}", v["requests"]);
 }
+
+/// The plugin's metadata cache lives next to the Tracker: a second sync asks Tautulli for no
+/// metadata at all, and `--clear-metadata-cache` makes it ask again.
+#[test]
+fn metadata_is_cached_between_syncs_and_can_be_cleared() {
+    let env = Env::new(Scenario::demo());
+    let metadata_requests = |env: &Env| {
+        env.server
+            .requests()
+            .iter()
+            .filter(|r| r.cmd.as_deref() == Some("get_metadata"))
+            .count()
+    };
+    let report = |v: &Value| v["pairs"][0]["report"].clone();
+
+    let first = env.run(&["--json", "sync"]).expect_ok().json();
+    let cold = metadata_requests(&env);
+    assert!(cold > 0, "the demo has new-agent items");
+    assert_eq!(report(&first)["metadata_calls"], cold as u64);
+    assert!(env.root().join("plugin-state").is_dir());
+
+    let second = env.run(&["--json", "sync"]).expect_ok().json();
+    assert_eq!(metadata_requests(&env), cold, "a warm run asks nothing");
+    assert_eq!(report(&second)["metadata_calls"], 0);
+    assert!(report(&second)["metadata_cache"]["hits"].as_u64().unwrap() > 0);
+    assert_eq!(second["pairs"][0]["added"], 0);
+
+    let third = env
+        .run(&["--json", "sync", "--clear-metadata-cache"])
+        .expect_ok()
+        .json();
+    assert_eq!(
+        metadata_requests(&env),
+        2 * cold,
+        "cleared: every lookup again"
+    );
+    assert_eq!(report(&third)["metadata_calls"], cold as u64);
+    assert_eq!(third["pairs"][0]["added"], 0, "same IDs, same keys");
+}
