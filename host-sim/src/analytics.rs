@@ -147,7 +147,7 @@ fn render_sync(r: &Value) -> String {
 fn render_collect(r: &Value) -> String {
     let mut out = format!(
         "recorded {} snapshot row(s) for {} collection(s)",
-        num(r, "rows"),
+        num(r, "snapshots_written"),
         num(r, "collections")
     );
     if let Some(rot) = r.get("rotation").and_then(Value::as_str) {
@@ -162,7 +162,11 @@ fn render_collect(r: &Value) -> String {
     {
         out += &format!("  warning: {}\n", w.as_str().unwrap_or(""));
     }
-    if let Some(p) = r.get("pruned").and_then(Value::as_u64).filter(|p| *p > 0) {
+    if let Some(p) = r
+        .get("retention_deleted")
+        .and_then(Value::as_u64)
+        .filter(|p| *p > 0)
+    {
         out += &format!("  retention removed {p} old snapshot row(s)\n");
     }
     out
