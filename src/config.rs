@@ -511,7 +511,7 @@ impl Layers<'_> {
     }
 }
 
-fn invalid(key: &str, reason: impl Into<String>) -> Error {
+pub(crate) fn invalid(key: &str, reason: impl Into<String>) -> Error {
     Error::ConfigInvalid {
         key: key.to_string(),
         reason: reason.into(),
@@ -519,7 +519,7 @@ fn invalid(key: &str, reason: impl Into<String>) -> Error {
 }
 
 /// `null` and `""` stand for "use the default" in optional keys.
-fn is_blank(v: &Value) -> bool {
+pub(crate) fn is_blank(v: &Value) -> bool {
     match v {
         Value::Null => true,
         Value::String(s) => s.trim().is_empty(),
@@ -528,7 +528,7 @@ fn is_blank(v: &Value) -> bool {
 }
 
 /// A whole number given as a JSON integer, an integral float or a digit string.
-fn integer(v: &Value) -> Option<i64> {
+pub(crate) fn integer(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_i64().or_else(|| {
             n.as_f64()
@@ -632,7 +632,7 @@ pub fn redact_url(raw: &str) -> String {
 }
 
 /// What was found, for an error message: the type and a short rendering of the value.
-fn describe(v: &Value) -> String {
+pub(crate) fn describe(v: &Value) -> String {
     match v {
         Value::Null => "null".to_string(),
         Value::Array(_) | Value::Object(_) => type_name(v).to_string(),

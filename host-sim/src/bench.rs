@@ -110,7 +110,7 @@ impl ScenarioArgs {
         opt("live-share", self.live_share.map(|x| x.to_string()));
         opt(
             "metadata-latency-ms",
-            Some(self.metadata_latency_ms.to_string()),
+            (self.metadata_latency_ms > 0).then(|| self.metadata_latency_ms.to_string()),
         );
         v
     }
@@ -987,8 +987,10 @@ pub fn run(args: &BenchArgs, plugin: Option<&Path>, json_out: bool) -> Result<i3
     let fake = FakeProcess::start(&exe, &args.scenario, hold_back)?;
     let mut generate_row = PhaseResult::new("generate + serve (fake)");
     generate_row.wall_s = fake.info.ready_s;
-    generate_row.rows = Some(fake.info.plays);
-    generate_row.note = "separate process, not part of any figure below".into();
+    generate_row.note = format!(
+        "{} sessions served; separate process, not part of any figure below",
+        fake.info.plays
+    );
     let mut bench = Bench {
         exe,
         plugin,

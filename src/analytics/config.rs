@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use jiff::tz::TimeZone;
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
+use crate::config::{describe, integer, invalid, is_blank};
+use crate::error::Result;
 
 /// The default snapshot windows: 1, 7 and 30 days and all time (0).
 pub const DEFAULT_WINDOWS: [u32; 4] = [1, 7, 30, 0];
@@ -477,50 +478,6 @@ fn int(
                 ),
             )),
         },
-    }
-}
-
-fn invalid(key: &str, reason: impl Into<String>) -> Error {
-    Error::ConfigInvalid {
-        key: key.to_string(),
-        reason: reason.into(),
-    }
-}
-
-/// `null` and `""` stand for "use the default" in optional keys.
-fn is_blank(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::String(s) => s.trim().is_empty(),
-        _ => false,
-    }
-}
-
-/// A whole number given as a JSON integer, an integral float or a digit string.
-fn integer(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                .map(|f| f as i64)
-        }),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// What was found, for an error message: the type and a short rendering of the value.
-fn describe(v: &Value) -> String {
-    match v {
-        Value::Null => "null".to_string(),
-        Value::Bool(b) => format!("the boolean {b}"),
-        Value::Array(_) => "a list".to_string(),
-        Value::Object(_) => "an object".to_string(),
-        Value::Number(n) => format!("the number {n}"),
-        Value::String(s) => {
-            let short: String = s.chars().take(60).collect();
-            format!("the string \"{short}\"")
-        }
     }
 }
 
