@@ -484,6 +484,7 @@ fn int(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use serde_json::json;
 
     fn parse(block: Value) -> Result<AnalyticsConfig> {
