@@ -39,6 +39,18 @@ pub enum AnalyticsCommand {
     },
     /// One collection's snapshots over time (name, or SECTION:RATING_KEY when names repeat).
     History { collection: String },
+    /// Every snapshot row recorded under one rotation / campaign.
+    Rotation { name: String },
+    /// The change between two collect runs (default: the previous run to the latest).
+    Diff {
+        /// `previous`, `latest`, epoch seconds or `YYYY-MM-DDTHH:MM:SSZ` (newest run at or before).
+        #[arg(long, default_value = "previous")]
+        from: String,
+        #[arg(long, default_value = "latest")]
+        to: String,
+        /// Only this collection.
+        collection: Option<String>,
+    },
     /// A chart from the local store.
     Chart {
         /// plays-by-date, plays-by-hour, plays-by-weekday, stream-types, concurrency, top-users, top-platforms
@@ -76,6 +88,16 @@ pub fn run(analytics: &mut Analytics, args: &AnalyticsArgs, json_out: bool) -> R
         AnalyticsCommand::History { collection } => {
             analytics.query(&json!({"query": "history", "collection": collection}))?
         }
+        AnalyticsCommand::Rotation { name } => {
+            analytics.query(&json!({"query": "rotation", "name": name}))?
+        }
+        AnalyticsCommand::Diff {
+            from,
+            to,
+            collection,
+        } => analytics.query(&json!({
+            "query": "diff", "from": run_ref(from), "to": run_ref(to), "collection": collection
+        }))?,
         AnalyticsCommand::Chart {
             kind,
             days,
@@ -105,9 +127,10 @@ pub fn run(analytics: &mut Analytics, args: &AnalyticsArgs, json_out: bool) -> R
     let text = match &args.command {
         AnalyticsCommand::Sync => render_sync(&answer),
         AnalyticsCommand::Collect { .. } => render_collect(&answer),
-        AnalyticsCommand::Collections { .. } | AnalyticsCommand::History { .. } => {
-            render_rows(&answer)
-        }
+        AnalyticsCommand::Collections { .. }
+        | AnalyticsCommand::History { .. }
+        | AnalyticsCommand::Rotation { .. } => render_rows(&answer),
+        AnalyticsCommand::Diff { .. } => render_diff(&answer),
         AnalyticsCommand::Chart { .. } => render_chart(&answer),
     };
     print!("{text}");
@@ -168,6 +191,72 @@ fn render_collect(r: &Value) -> String {
         .filter(|p| *p > 0)
     {
         out += &format!("  retention removed {p} old snapshot row(s)\n");
+    }
+    out
+}
+
+/// A run reference as the provider wants it: epoch seconds as a number, words and UTC
+/// times as strings.
+fn run_ref(s: &str) -> Value {
+    match s.trim().parse::<i64>() {
+        Ok(n) => json!(n),
+        Err(_) => json!(s.trim()),
+    }
+}
+
+/// Deltas between two runs as a table.
+fn render_diff(v: &Value) -> String {
+    let rows = rows_of(v);
+    if rows.is_empty() {
+        return "nothing to compare: run `host-sim analytics collect` at least twice\n".into();
+    }
+    let s = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let i = |r: &Value, k: &str| r.get(k).and_then(Value::as_i64).unwrap_or(0);
+    let mut out = format!(
+        "from {} to {}\n{:<28} {:<14} {:>6} {:>14} {:>16} {:>12}\n",
+        s(&rows[0], "from"),
+        s(&rows[0], "to"),
+        "collection",
+        "library",
+        "window",
+        "plays",
+        "watched",
+        "users"
+    );
+    for r in &rows {
+        let window = match i(r, "window_days") {
+            0 => "all".to_string(),
+            d => format!("{d}d"),
+        };
+        let signed = |n: i64| {
+            if n > 0 {
+                format!("+{n}")
+            } else {
+                n.to_string()
+            }
+        };
+        out += &format!(
+            "{:<28} {:<14} {:>6} {:>14} {:>16} {:>12}\n",
+            truncate(&s(r, "collection"), 28),
+            truncate(&s(r, "library"), 14),
+            window,
+            format!("{} ({})", i(r, "plays_to"), signed(i(r, "plays_change"))),
+            format!(
+                "{} ({}{})",
+                duration(i(r, "watch_seconds_to").max(0) as u64),
+                if i(r, "watch_seconds_change") < 0 {
+                    "-"
+                } else {
+                    "+"
+                },
+                duration(i(r, "watch_seconds_change").unsigned_abs())
+            ),
+            format!(
+                "{} ({})",
+                i(r, "unique_users_to"),
+                signed(i(r, "unique_users_change"))
+            ),
+        );
     }
     out
 }

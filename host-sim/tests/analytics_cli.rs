@@ -406,6 +406,79 @@ fn collect_human_output_counts_rows_written_and_removed() {
     );
 }
 
+/// A rotation's rows and the change between two runs, after new plays of a collection's
+/// member arrive between the runs.
+#[test]
+fn rotation_rows_and_the_change_between_two_runs() {
+    let env = demo_env();
+    env.run(&["analytics", "sync"]).expect_ok();
+    let (first, run) = analytics_json(&env, &["collect", "--rotation", "spring"]);
+    assert_eq!(n(&first, "snapshots_written"), 24, "{run}");
+
+    // Two new plays of The Matrix (member of "Sci-Fi Classics") an hour before the next run.
+    let scenario = Scenario::demo();
+    let next_id = scenario.sessions.iter().map(|s| s.id).max().unwrap() + 1;
+    let later = DEMO_NOW + DAY;
+    let mut plays = Vec::new();
+    for (i, user) in [(0, 1001), (1, 1002)] {
+        let mut p = new_play(&scenario, next_id + i, 0);
+        p.rating_key = 10;
+        p.user_id = user;
+        p.started = later - 3 * 3600 + i * 60;
+        p.stopped = p.started + 7000;
+        p.percent = 99.0;
+        plays.push(p);
+    }
+    env.server.add_sessions(plays);
+    env.run(&["analytics", "sync"]).expect_ok();
+    let later_arg = later.to_string();
+    let run = env
+        .run(&[
+            "--json",
+            "analytics",
+            "--now",
+            &later_arg,
+            "collect",
+            "--rotation",
+            "summer",
+        ])
+        .expect_ok();
+    assert_eq!(n(&run.json(), "snapshots_written"), 24, "{run}");
+
+    let (spring, run) = analytics_json(&env, &["rotation", "spring"]);
+    let spring = rows(&spring);
+    assert_eq!(spring.len(), 24, "{run}");
+    assert!(spring.iter().all(|r| r["rotation"] == "spring"), "{run}");
+
+    let (diff, run) = analytics_json(&env, &["diff", "Sci-Fi Classics"]);
+    let diff = rows(&diff);
+    assert!(!diff.is_empty(), "{run}");
+    let all_time = diff
+        .iter()
+        .find(|r| r["window_days"] == 0)
+        .unwrap_or_else(|| panic!("{run}"));
+    assert_eq!(all_time["plays_change"], 2, "{run}");
+    assert!(
+        all_time["watch_seconds_change"].as_i64().unwrap() > 0,
+        "{run}"
+    );
+    assert!(
+        diff.iter().all(|r| r["collection"] == "Sci-Fi Classics"),
+        "{run}"
+    );
+
+    let human = env
+        .run(&["analytics", "diff", "Sci-Fi Classics"])
+        .expect_ok();
+    assert!(human.stdout.contains("(+2)"), "{human}");
+    let unknown = env.run(&["analytics", "rotation", "autumn"]);
+    assert!(!unknown.ok(), "{unknown}");
+    assert!(
+        unknown.stderr.contains("spring"),
+        "lists the known rotations: {unknown}"
+    );
+}
+
 // ---- charts ---------------------------------------------------------------------------------
 
 #[test]
