@@ -154,6 +154,26 @@ struct Envelope<'a> {
     response: Inner<'a>,
 }
 
+/// `{"response": {"result", "data": T}}` read in one pass, for the common successful answer.
+#[derive(Deserialize)]
+#[serde(bound = "T: DeserializeOwned")]
+struct FastEnvelope<T> {
+    response: FastInner<T>,
+}
+
+#[derive(Deserialize)]
+#[serde(bound = "T: DeserializeOwned")]
+struct FastInner<T> {
+    #[serde(default)]
+    result: Option<String>,
+    #[serde(default = "none")]
+    data: Option<T>,
+}
+
+fn none<T>() -> Option<T> {
+    None
+}
+
 #[derive(Deserialize)]
 struct Inner<'a> {
     #[serde(default)]
@@ -454,6 +474,21 @@ impl Client {
                 ))
             }
         };
+        // Fast path: a successful answer parsed in one pass, `data` straight into `T`.
+        // Anything else (errors, surprises) falls through to the careful path below, which
+        // re-reads the answer to say precisely what is wrong with it.
+        if let Ok(FastEnvelope {
+            response:
+                FastInner {
+                    result: Some(result),
+                    data: Some(data),
+                },
+        }) = serde_json::from_str::<FastEnvelope<T>>(text)
+        {
+            if result == "success" {
+                return Ok(data);
+            }
+        }
         let env: Envelope = match serde_json::from_str(text) {
             Ok(env) => env,
             Err(e) => {

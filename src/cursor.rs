@@ -21,11 +21,12 @@ use serde_json::{json, Value};
 use crate::client::{Client, Command};
 use crate::config::{self, TautulliConfig};
 use crate::error::{Error, Result};
-use crate::history::{ClientPages, HistoryReader, Since};
-use crate::index::{IndexBuilder, ReadKind, Report};
-use crate::item::Item;
-use crate::normalise::{self, MetaAnswer, MetaRequest, Policy, SkipReason, TimeField};
-use crate::rows::{HistoryRow, Metadata};
+use crate::history::{ClientPages, HistoryReader, IndexPage, IndexRow, Since};
+use crate::index::{GroupRef, Index, IndexBuilder, ReadKind, Report, TemplateId};
+use crate::normalise::{
+    self, Identity, IdentityCache, MetaAnswer, MetaRequest, Play, Policy, SkipReason, TimeField,
+};
+use crate::rows::Metadata;
 use crate::state::{self, Checkpoint, Freshness, State};
 
 /// Entries per emitted batch.
@@ -145,15 +146,22 @@ pub struct IncrementalReport {
     pub error: Option<String>,
 }
 
+/// What a row identity became (see [`normalise::Identity`]).
+#[derive(Debug, Clone, Copy)]
+enum Known {
+    Item(TemplateId),
+    Skip(SkipReason),
+}
+
 enum Phase {
     Reading {
-        reader: Box<HistoryReader<ClientPages>>,
+        reader: Box<HistoryReader<ClientPages, IndexPage>>,
         builder: Box<IndexBuilder>,
+        /// What each row identity seen so far became.
+        known: Box<IdentityCache<Known>>,
     },
     Emitting {
-        entries: std::vec::IntoIter<(String, Item)>,
-        total: u64,
-        emitted: u64,
+        index: Box<Index>,
     },
     Done,
 }
@@ -396,6 +404,7 @@ impl HistoryCursor {
             phase: Phase::Reading {
                 reader: Box::new(reader),
                 builder: Box::new(IndexBuilder::new(&policy)),
+                known: Box::default(),
             },
             resolver: Resolver {
                 client,
@@ -473,7 +482,11 @@ impl HistoryCursor {
     /// Does the next unit of work.
     pub fn step(&mut self) -> Result<Step> {
         match &mut self.phase {
-            Phase::Reading { reader, builder } => match reader.next_page()? {
+            Phase::Reading {
+                reader,
+                builder,
+                known,
+            } => match reader.next_page()? {
                 Some(page) => {
                     self.records_filtered = page.records_filtered;
                     let rows = page.rows;
@@ -489,6 +502,7 @@ impl HistoryCursor {
                         self.store.as_mut(),
                         &self.policy,
                         builder,
+                        known,
                         rows,
                     )?;
                     Ok(Step {
@@ -504,25 +518,14 @@ impl HistoryCursor {
                     self.step()
                 }
             },
-            Phase::Emitting {
-                entries,
-                total,
-                emitted,
-            } => {
-                let batch: Vec<(String, String)> = entries
-                    .by_ref()
-                    .take(BATCH)
-                    .map(|(key, item)| {
-                        let json = item.to_json();
-                        (key, json)
-                    })
-                    .collect();
-                *emitted += batch.len() as u64;
-                let done = *emitted >= *total;
+            Phase::Emitting { index } => {
+                let batch = index.next_batch(BATCH);
+                let total = index.len() as u64;
+                let done = index.remaining() == 0;
                 let step = Step {
                     phase: "emit",
-                    done_units: *emitted,
-                    total_units: *total,
+                    done_units: total - index.remaining() as u64,
+                    total_units: total,
                     entries: batch,
                     done,
                 };
@@ -577,18 +580,44 @@ impl HistoryCursor {
         store: Option<&mut State>,
         policy: &Policy,
         builder: &mut IndexBuilder,
-        rows: Vec<HistoryRow>,
+        known: &mut IdentityCache<Known>,
+        rows: Vec<IndexRow>,
     ) -> Result<()> {
-        let mut plays = Vec::with_capacity(rows.len());
+        /// A play in page order: of an item already built, or to build.
+        enum Pending<'a> {
+            Known(TemplateId, i64, GroupRef),
+            /// Rare (first sight of an identity): boxed to keep the common case small.
+            New(Box<(Play, Identity<'a>)>),
+        }
+        let mut pending = Vec::with_capacity(rows.len());
         for row in &rows {
-            match normalise::classify(row, policy) {
-                Ok(play) => plays.push(play),
-                Err(reason) => builder.skip(reason),
+            let accepted = match normalise::precheck(row, policy) {
+                Ok(a) => a,
+                Err(reason) => {
+                    builder.skip(reason);
+                    continue;
+                }
+            };
+            let id = normalise::identity(row, &accepted);
+            match known.get(&id) {
+                Some(Known::Item(t)) => {
+                    pending.push(Pending::Known(t, accepted.watched_at, accepted.group))
+                }
+                Some(Known::Skip(reason)) => builder.skip(reason),
+                None => match normalise::complete(row, accepted) {
+                    Ok(play) => pending.push(Pending::New(Box::new((play, id)))),
+                    Err(reason) => {
+                        known.insert(&id, Known::Skip(reason));
+                        builder.skip(reason);
+                    }
+                },
             }
         }
         let mut wanted: Vec<MetaRequest> = Vec::new();
         let mut seen = HashSet::new();
-        for play in &plays {
+        for p in &pending {
+            let Pending::New(new) = p else { continue };
+            let play = &new.0;
             if let Some(req) = normalise::metadata_need(play) {
                 if !resolver.answers.contains_key(&req) && seen.insert(req) {
                     wanted.push(req);
@@ -605,16 +634,38 @@ impl HistoryCursor {
             builder.report_mut().metadata_calls += made;
             calls?;
         }
-        for play in plays {
-            let answer = normalise::metadata_need(&play).and_then(|r| resolver.answers.get(&r));
-            let group = play.group;
-            builder.push_result(normalise::build_item(&play, answer), group);
+        for p in pending {
+            match p {
+                Pending::Known(t, at, group) => builder.push_play(t, at, group),
+                Pending::New(new) => {
+                    let (play, id) = *new;
+                    // An earlier row of this page may have built it.
+                    if let Some(Known::Item(t)) = known.get(&id) {
+                        builder.push_play(t, play.watched_at, play.group);
+                        continue;
+                    }
+                    let need = normalise::metadata_need(&play);
+                    let answer = need.and_then(|r| resolver.answers.get(&r));
+                    let t = match normalise::build_item(&play, answer) {
+                        Ok(item) => builder.template(item, None),
+                        Err((item, reason)) => builder.template(item, Some(reason)),
+                    };
+                    // A run's answers never change once given, so the item is final (one
+                    // still missing might come later: not remembered).
+                    if need.is_none() || answer.is_some() {
+                        known.insert(&id, Known::Item(t));
+                    }
+                    builder.push_play(t, play.watched_at, play.group);
+                }
+            }
         }
         Ok(())
     }
 
     fn finish_reading(&mut self) -> Result<()> {
-        let Phase::Reading { reader, builder } = std::mem::replace(&mut self.phase, Phase::Done)
+        let Phase::Reading {
+            reader, builder, ..
+        } = std::mem::replace(&mut self.phase, Phase::Done)
         else {
             return Ok(());
         };
@@ -647,7 +698,7 @@ impl HistoryCursor {
             });
         }
         self.resolver.store_deleted(self.store.as_mut());
-        let (entries, mut report) = builder.finish();
+        let (index, mut report) = builder.finish_index();
         report.pages = outcome.pages;
         report.read = if outcome.incremental {
             ReadKind::Incremental
@@ -668,12 +719,9 @@ impl HistoryCursor {
                     .unwrap_or_else(|| "the read ended early".into()),
             );
         }
-        let total = entries.len() as u64;
         self.report = Some(report);
         self.phase = Phase::Emitting {
-            entries: entries.into_iter(),
-            total,
-            emitted: 0,
+            index: Box::new(index),
         };
         Ok(())
     }

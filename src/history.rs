@@ -23,21 +23,37 @@
 //! (only the top of the table is read), so such a read is complete once it reached the cutoff.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::marker::PhantomData;
 
 use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use serde::{de, Deserialize, Deserializer};
 
 use crate::client::{Client, Command};
 use crate::config::HistoryConfig;
-use crate::error::Result;
-use crate::rows::{HistoryPage, HistoryRow};
+use crate::error::{Error, Result};
+use crate::item::MediaKind;
+use crate::normalise::IntHasher;
+use crate::rows::{float_opt, int_opt, string_opt, HistoryPage, HistoryRow};
 
 /// Catch-up passes from the top at most, after the main pass.
 pub const MAX_CATCH_UP_PASSES: u32 = 3;
 
-/// Where history pages come from (Tautulli, or a simulated table in tests).
-pub trait PageSource {
+/// Where history pages come from (Tautulli, or a simulated table in tests). `P` is the
+/// page type: full rows ([`HistoryPage`]) or only what the index reads ([`IndexPage`]).
+pub trait PageSource<P = HistoryPage> {
     /// Rows `start..start+length` of the filtered, date-descending history.
-    fn fetch(&mut self, start: u64, length: u64) -> Result<HistoryPage>;
+    fn fetch(&mut self, start: u64, length: u64) -> Result<P>;
+
+    /// The reader's next call will be `fetch(start, length)`: a source may send that request
+    /// now, so it travels (and the server works on it) while the caller works on the page
+    /// at hand. The reader only says so once its next request is decided, so no request is
+    /// ever sent that the reader would not have sent.
+    fn prefetch(&mut self, start: u64, length: u64) {
+        let _ = (start, length);
+    }
 }
 
 /// The pinned `get_history` parameters, so the result never depends on a server's own
@@ -70,12 +86,289 @@ pub fn history_params(
     p
 }
 
-/// [`PageSource`] reading Tautulli through a shared [`Client`].
+/// A page of history rows, as the reader needs it.
+pub trait RowsPage {
+    type Row: PagedRow;
+    /// Tautulli's `recordsFiltered`.
+    fn records_filtered(&self) -> i64;
+    fn into_rows(self) -> Vec<Self::Row>;
+}
+
+/// What the reader reads of a row.
+pub trait PagedRow {
+    fn row_id(&self) -> Option<i64>;
+    fn reference_id(&self) -> Option<i64>;
+    fn date(&self) -> Option<i64>;
+}
+
+impl RowsPage for HistoryPage {
+    type Row = HistoryRow;
+    fn records_filtered(&self) -> i64 {
+        self.records_filtered
+    }
+    fn into_rows(self) -> Vec<HistoryRow> {
+        self.data
+    }
+}
+
+impl PagedRow for HistoryRow {
+    fn row_id(&self) -> Option<i64> {
+        self.row_id
+    }
+    fn reference_id(&self) -> Option<i64> {
+        self.reference_id
+    }
+    fn date(&self) -> Option<i64> {
+        self.date
+    }
+}
+
+/// `data` of `get_history` as the index reads it: [`HistoryPage`] with [`IndexRow`]s.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IndexPage {
+    #[serde(rename = "recordsFiltered", deserialize_with = "int_req")]
+    pub records_filtered: i64,
+    #[serde(rename = "recordsTotal", default, deserialize_with = "int_opt")]
+    pub records_total: Option<i64>,
+    pub data: Vec<IndexRow>,
+}
+
+impl RowsPage for IndexPage {
+    type Row = IndexRow;
+    fn records_filtered(&self) -> i64 {
+        self.records_filtered
+    }
+    fn into_rows(self) -> Vec<IndexRow> {
+        self.data
+    }
+}
+
+/// A `get_history` row as the index reads it: [`HistoryRow`]'s fields, each accepted and
+/// refused exactly as there, but only those the index uses are kept. The others are
+/// checked without being stored (a million rows would otherwise allocate ten strings each
+/// for nothing), and `media_type` and `state` are reduced to what they say.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct IndexRow {
+    #[serde(deserialize_with = "int_opt")]
+    pub row_id: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub reference_id: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub date: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub started: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub stopped: Option<i64>,
+    /// `media_type`, when it is `movie` or `episode` (trimmed, any case).
+    #[serde(rename = "media_type", deserialize_with = "media_kind")]
+    pub kind: Option<MediaKind>,
+    #[serde(deserialize_with = "int_opt")]
+    pub rating_key: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub parent_rating_key: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub grandparent_rating_key: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub media_index: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub parent_media_index: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub year: Option<i64>,
+    #[serde(deserialize_with = "string_opt")]
+    pub title: Option<String>,
+    #[serde(deserialize_with = "string_opt")]
+    pub grandparent_title: Option<String>,
+    #[serde(deserialize_with = "string_opt")]
+    pub full_title: Option<String>,
+    #[serde(deserialize_with = "string_opt")]
+    pub guid: Option<String>,
+    #[serde(deserialize_with = "int_opt")]
+    pub live: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub percent_complete: Option<i64>,
+    #[serde(deserialize_with = "float_opt")]
+    pub watched_status: Option<f64>,
+    /// `state` is set (only in-progress activity rows have one).
+    #[serde(rename = "state", deserialize_with = "text_present")]
+    pub has_state: bool,
+    // Read by [`HistoryRow`] but not by the index: checked, not kept.
+    #[serde(rename = "duration", deserialize_with = "int_checked")]
+    _duration: (),
+    #[serde(rename = "play_duration", deserialize_with = "int_checked")]
+    _play_duration: (),
+    #[serde(rename = "paused_counter", deserialize_with = "int_checked")]
+    _paused_counter: (),
+    #[serde(rename = "user_id", deserialize_with = "int_checked")]
+    _user_id: (),
+    #[serde(rename = "section_id", deserialize_with = "int_checked")]
+    _section_id: (),
+    #[serde(rename = "group_count", deserialize_with = "int_checked")]
+    _group_count: (),
+    #[serde(rename = "user", deserialize_with = "text_checked")]
+    _user: (),
+    #[serde(rename = "friendly_name", deserialize_with = "text_checked")]
+    _friendly_name: (),
+    #[serde(rename = "parent_title", deserialize_with = "text_checked")]
+    _parent_title: (),
+    #[serde(rename = "transcode_decision", deserialize_with = "text_checked")]
+    _transcode_decision: (),
+    #[serde(rename = "group_ids", deserialize_with = "text_checked")]
+    _group_ids: (),
+    #[serde(rename = "platform", deserialize_with = "text_checked")]
+    _platform: (),
+    #[serde(rename = "product", deserialize_with = "text_checked")]
+    _product: (),
+    #[serde(rename = "player", deserialize_with = "text_checked")]
+    _player: (),
+}
+
+impl IndexRow {
+    /// True for an in-progress session mixed in by `include_activity=1`.
+    pub fn is_activity(&self) -> bool {
+        self.row_id.is_none() || self.has_state
+    }
+
+    /// True for a Live TV row.
+    pub fn is_live(&self) -> bool {
+        self.live.unwrap_or(0) != 0
+    }
+}
+
+impl From<&HistoryRow> for IndexRow {
+    fn from(r: &HistoryRow) -> IndexRow {
+        IndexRow {
+            row_id: r.row_id,
+            reference_id: r.reference_id,
+            date: r.date,
+            started: r.started,
+            stopped: r.stopped,
+            kind: r.media_type.as_deref().and_then(media_kind_of),
+            rating_key: r.rating_key,
+            parent_rating_key: r.parent_rating_key,
+            grandparent_rating_key: r.grandparent_rating_key,
+            media_index: r.media_index,
+            parent_media_index: r.parent_media_index,
+            year: r.year,
+            title: r.title.clone(),
+            grandparent_title: r.grandparent_title.clone(),
+            full_title: r.full_title.clone(),
+            guid: r.guid.clone(),
+            live: r.live,
+            percent_complete: r.percent_complete,
+            watched_status: r.watched_status,
+            has_state: r.state.is_some(),
+            ..IndexRow::default()
+        }
+    }
+}
+
+impl PagedRow for IndexRow {
+    fn row_id(&self) -> Option<i64> {
+        self.row_id
+    }
+    fn reference_id(&self) -> Option<i64> {
+        self.reference_id
+    }
+    fn date(&self) -> Option<i64> {
+        self.date
+    }
+}
+
+/// `movie` or `episode`, trimmed, in any case.
+fn media_kind_of(media_type: &str) -> Option<MediaKind> {
+    let m = media_type.trim();
+    if m.eq_ignore_ascii_case("movie") {
+        Some(MediaKind::Movie)
+    } else if m.eq_ignore_ascii_case("episode") {
+        Some(MediaKind::Episode)
+    } else {
+        None
+    }
+}
+
+fn int_req<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<i64, D::Error> {
+    int_opt(d)?.ok_or_else(|| de::Error::custom("expected an integer, found null or \"\""))
+}
+
+fn int_checked<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<(), D::Error> {
+    int_opt(d).map(drop)
+}
+
+/// A value [`string_opt`] accepts, seen without copying it.
+enum Text<'a> {
+    Null,
+    Str(&'a str),
+    Number,
+}
+
+/// Reads what [`string_opt`] reads (refusing what it refuses, with its words) and hands
+/// it to `f` without allocating.
+fn text_with<'de, D, T>(d: D, f: fn(Text<'_>) -> T) -> std::result::Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct V<T>(fn(Text<'_>) -> T);
+    impl<'de, T> de::Visitor<'de> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string, a number or null")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<T, E> {
+            Ok((self.0)(Text::Str(v)))
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<T, E> {
+            Ok((self.0)(Text::Number))
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<T, E> {
+            Ok((self.0)(Text::Number))
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<T, E> {
+            Ok((self.0)(Text::Number))
+        }
+        fn visit_unit<E: de::Error>(self) -> std::result::Result<T, E> {
+            Ok((self.0)(Text::Null))
+        }
+        fn visit_none<E: de::Error>(self) -> std::result::Result<T, E> {
+            Ok((self.0)(Text::Null))
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<T, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    d.deserialize_any(V(f))
+}
+
+fn text_checked<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<(), D::Error> {
+    text_with(d, |_| ())
+}
+
+/// True where [`string_opt`] gives `Some`: a non-empty string or a number.
+fn text_present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<bool, D::Error> {
+    text_with(d, |t| match t {
+        Text::Null => false,
+        Text::Str(s) => !s.is_empty(),
+        Text::Number => true,
+    })
+}
+
+/// `media_type` as [`string_opt`] reads it, then recognised: a number is never a media type.
+fn media_kind<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<MediaKind>, D::Error> {
+    text_with(d, |t| match t {
+        Text::Str(s) => media_kind_of(s),
+        Text::Null | Text::Number => None,
+    })
+}
+
+/// [`PageSource`] reading Tautulli through a shared [`Client`]. A prefetched page is
+/// requested and parsed on its own thread while the caller works on the previous one.
 #[derive(Debug)]
 pub struct ClientPages {
     client: Arc<Client>,
     user_id: Option<i64>,
     include_live: bool,
+    /// The request sent ahead: `(start, length)` and its thread.
+    ahead: Option<(u64, u64, JoinHandle<Result<IndexPage>>)>,
 }
 
 impl ClientPages {
@@ -84,16 +377,44 @@ impl ClientPages {
             client,
             user_id: history.user_id,
             include_live: history.include_live,
+            ahead: None,
         }
+    }
+
+    fn request(client: &Client, params: &[(&str, String)]) -> Result<IndexPage> {
+        client.call(Command::GetHistory, params)
     }
 }
 
-impl PageSource for ClientPages {
-    fn fetch(&mut self, start: u64, length: u64) -> Result<HistoryPage> {
-        self.client.call(
-            Command::GetHistory,
-            &history_params(self.user_id, self.include_live, start, length),
-        )
+impl PageSource<IndexPage> for ClientPages {
+    fn fetch(&mut self, start: u64, length: u64) -> Result<IndexPage> {
+        if let Some((s, l, thread)) = self.ahead.take() {
+            let page = thread.join().unwrap_or_else(|_| {
+                Err(Error::Internal {
+                    reason: "the thread reading a history page panicked".into(),
+                })
+            });
+            if (s, l) == (start, length) {
+                return page;
+            }
+        }
+        let params = history_params(self.user_id, self.include_live, start, length);
+        Self::request(&self.client, &params)
+    }
+
+    fn prefetch(&mut self, start: u64, length: u64) {
+        if let Some((_, _, thread)) = self.ahead.take() {
+            let _ = thread.join();
+        }
+        let client = self.client.clone();
+        let params = history_params(self.user_id, self.include_live, start, length);
+        // Without a thread, `fetch` simply asks itself.
+        if let Ok(thread) = std::thread::Builder::new()
+            .name("tautulli-history".into())
+            .spawn(move || Self::request(&client, &params))
+        {
+            self.ahead = Some((start, length, thread));
+        }
     }
 }
 
@@ -112,10 +433,10 @@ pub struct Since {
 /// One fetched page: the rows that are new (or a grown group's newer version) and where the
 /// read stands, for a progress display.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PageRows {
+pub struct PageRows<R = HistoryRow> {
     /// Rows not yielded before, in page order. A row may repeat a `reference_id` yielded
     /// earlier with a higher `row_id`: that group grew, its new version replaces the old one.
-    pub rows: Vec<HistoryRow>,
+    pub rows: Vec<R>,
     /// Pages fetched so far, this one included (1-based).
     pub page: u64,
     /// `start` this page was fetched with.
@@ -184,13 +505,14 @@ enum Phase {
 
 /// Reads the whole filtered history one page per [`HistoryReader::next_page`] call.
 #[derive(Debug)]
-pub struct HistoryReader<S> {
+pub struct HistoryReader<S, P = HistoryPage> {
     source: S,
+    page: PhantomData<fn() -> P>,
     per_page: u64,
     max_pages: u64,
     phase: Phase,
     /// `reference_id` (or `row_id`) -> highest `row_id` yielded.
-    seen: HashMap<i64, i64>,
+    seen: HashMap<i64, i64, BuildHasherDefault<IntHasher>>,
     /// Row ids of the previous main-pass page, to spot a server that ignores `start`.
     previous: Vec<(Option<i64>, Option<i64>)>,
     previous_start: u64,
@@ -203,7 +525,7 @@ pub struct HistoryReader<S> {
     since: Option<Since>,
 }
 
-impl<S: PageSource> HistoryReader<S> {
+impl<P: RowsPage, S: PageSource<P>> HistoryReader<S, P> {
     /// `per_page` rows per request (at least 1), at most `max_pages` pages per pass.
     pub fn new(source: S, per_page: u32, max_pages: u32) -> Self {
         Self {
@@ -211,7 +533,8 @@ impl<S: PageSource> HistoryReader<S> {
             per_page: u64::from(per_page.max(1)),
             max_pages: u64::from(max_pages.max(1)),
             phase: Phase::Main { start: 0, pages: 0 },
-            seen: HashMap::new(),
+            page: PhantomData,
+            seen: HashMap::default(),
             previous: Vec::new(),
             previous_start: 0,
             shrank: None,
@@ -231,7 +554,7 @@ impl<S: PageSource> HistoryReader<S> {
 
     /// Fetches the next page; `Ok(None)` once the read has ended (see [`Self::outcome`]).
     /// After an error the read is over and incomplete.
-    pub fn next_page(&mut self) -> Result<Option<PageRows>> {
+    pub fn next_page(&mut self) -> Result<Option<PageRows<P::Row>>> {
         let (start, catch_up) = match self.phase {
             Phase::Done => return Ok(None),
             Phase::Main { start, .. } => (start, false),
@@ -247,7 +570,8 @@ impl<S: PageSource> HistoryReader<S> {
             }
         };
         self.outcome.pages += 1;
-        let records = u64::try_from(page.records_filtered).unwrap_or(0);
+        let records = u64::try_from(page.records_filtered()).unwrap_or(0);
+        let data = page.into_rows();
         let grew = if self.records_known {
             let before = self.outcome.records_filtered;
             if records < before && self.shrank.is_none() {
@@ -273,24 +597,23 @@ impl<S: PageSource> HistoryReader<S> {
             }
         }
 
-        let n = page.data.len() as u64;
+        let n = data.len() as u64;
         self.outcome.rows_seen += n;
-        let ids: Vec<_> = page
-            .data
+        let ids: Vec<_> = data
             .iter()
-            .map(|r| (r.reference_id, r.row_id))
+            .map(|r| (r.reference_id(), r.row_id()))
             .collect();
-        let oldest = page.data.iter().filter_map(|r| r.date).min();
-        let newest = page.data.iter().filter_map(|r| r.date).max();
-        let top_id = page.data.iter().filter_map(|r| r.row_id).max();
+        let oldest = data.iter().filter_map(|r| r.date()).min();
+        let newest = data.iter().filter_map(|r| r.date()).max();
+        let top_id = data.iter().filter_map(|r| r.row_id()).max();
         self.outcome.max_date = self.outcome.max_date.max(newest);
         self.outcome.max_row_id = self.outcome.max_row_id.max(top_id);
         if self.outcome.pages == 1 {
             self.outcome.first_page_max_row_id = top_id;
         }
-        let mut rows = Vec::new();
-        for row in page.data {
-            let Some(row_id) = row.row_id else {
+        let mut rows = Vec::with_capacity(data.len());
+        for row in data {
+            let Some(row_id) = row.row_id() else {
                 if !catch_up {
                     self.outcome.null_id_rows += 1;
                 }
@@ -300,7 +623,7 @@ impl<S: PageSource> HistoryReader<S> {
                 self.outcome.unchanged_rows += 1;
                 continue;
             }
-            let group = row.reference_id.unwrap_or(row_id);
+            let group = row.reference_id().unwrap_or(row_id);
             match self.seen.get(&group) {
                 Some(&had) if had >= row_id => {}
                 Some(_) => {
@@ -373,6 +696,12 @@ impl<S: PageSource> HistoryReader<S> {
                 }
             }
             Phase::Done => unreachable!("a finished read fetches nothing"),
+        }
+        match self.phase {
+            Phase::Main { start, .. } | Phase::CatchUp { start, .. } => {
+                self.source.prefetch(start, self.per_page)
+            }
+            Phase::Done => {}
         }
 
         Ok(Some(PageRows {
@@ -582,6 +911,72 @@ mod tests {
             "1",
             "never 0 or -1"
         );
+    }
+
+    /// Parses `json` both ways: the full row and the index's row must agree, on success
+    /// and on failure (same message).
+    fn both(json: &str) -> std::result::Result<IndexRow, String> {
+        let full: std::result::Result<HistoryRow, _> = serde_json::from_str(json);
+        let lean: std::result::Result<IndexRow, _> = serde_json::from_str(json);
+        match (full, lean) {
+            (Ok(f), Ok(l)) => {
+                assert_eq!(IndexRow::from(&f), l, "{json}");
+                Ok(l)
+            }
+            (Err(f), Err(l)) => {
+                assert_eq!(f.to_string(), l.to_string(), "{json}");
+                Err(l.to_string())
+            }
+            (f, l) => panic!("{json}: full {f:?} but index {l:?}"),
+        }
+    }
+
+    #[test]
+    fn index_rows_read_what_full_rows_read() {
+        for name in ["get_history_default.json", "get_history_grouping0.json"] {
+            let path = format!("{}/fixtures/reference/{name}", env!("CARGO_MANIFEST_DIR"));
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            let data = v["response"]["data"].to_string();
+            let full: HistoryPage = serde_json::from_str(&data).unwrap();
+            let lean: IndexPage = serde_json::from_str(&data).unwrap();
+            assert_eq!(full.records_filtered, lean.records_filtered);
+            assert_eq!(full.records_total, lean.records_total);
+            let want: Vec<IndexRow> = full.data.iter().map(IndexRow::from).collect();
+            assert_eq!(want, lean.data, "{name}");
+        }
+        for json in [
+            r#"{"media_type":" Movie ","state":"","title":7,"guid":""}"#,
+            r#"{"media_type":"EPISODE","state":5,"row_id":"3","reference_id":null}"#,
+            r#"{"media_type":7,"state":null,"user":3,"duration":"","group_ids":"1,2"}"#,
+            r#"{"media_type":"track","state":"playing","watched_status":"0.5","extra":[1]}"#,
+        ] {
+            both(json).unwrap();
+        }
+        assert!(both(r#"{"state":"playing"}"#).unwrap().is_activity());
+        assert!(!both(r#"{"row_id":1,"state":""}"#).unwrap().is_activity());
+        assert_eq!(
+            both(r#"{"media_type":" Movie "}"#).unwrap().kind,
+            Some(MediaKind::Movie)
+        );
+    }
+
+    #[test]
+    fn index_rows_refuse_what_full_rows_refuse() {
+        for json in [
+            r#"{"duration":"yesterday"}"#,
+            r#"{"user_id":1.5}"#,
+            r#"{"user":true}"#,
+            r#"{"platform":{"a":1}}"#,
+            r#"{"state":[1]}"#,
+            r#"{"media_type":false}"#,
+            r#"{"rating_key":"abc"}"#,
+            r#"{"row_id":1,"row_id":2}"#,
+            r#"{"group_count":[]}"#,
+        ] {
+            let e = both(json).unwrap_err();
+            assert!(!e.is_empty());
+        }
     }
 
     #[test]

@@ -11,8 +11,8 @@
 //! Only winners are held (plus one small entry per group), so memory follows the number of
 //! distinct titles, not of plays.
 
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use serde::ser::SerializeMap;
@@ -20,8 +20,9 @@ use serde::{Serialize, Serializer};
 
 use crate::ids::IdKind;
 use crate::item::{Item, MediaKind};
-use crate::keys::{canonical_key, event_key};
-use crate::normalise::{Policy, SkipReason, UnresolvedReason};
+use crate::keys::canonical_key;
+use crate::normalise::{IntHasher, Policy, SkipReason, UnresolvedReason};
+use crate::timefmt::format_utc;
 
 /// Identifies the Tautulli history row (group) a play came from: its `reference_id` (the
 /// group's first row id), else its `row_id`.
@@ -211,18 +212,79 @@ impl Serialize for Report {
     }
 }
 
-struct Slot {
+/// A distinct item held once and shared by all its plays (see [`IndexBuilder::template`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TemplateId(u32);
+
+/// Everything a play needs but its time and group.
+struct Template {
+    /// The item; its `watched_at` is meaningless (each play brings its own).
     item: Item,
-    group: GroupRef,
+    /// Its canonical key, as an index into `Keys::names`.
+    base: u32,
     unresolved: Option<Box<UnresolvedReason>>,
 }
 
+/// Canonical keys, each held once.
+#[derive(Default)]
+struct Keys {
+    names: Vec<Arc<str>>,
+    ids: HashMap<Arc<str>, u32>,
+}
+
+impl Keys {
+    fn intern(&mut self, key: String) -> u32 {
+        if let Some(&id) = self.ids.get(key.as_str()) {
+            return id;
+        }
+        let id = u32::try_from(self.names.len()).expect("fewer than 2^32 distinct titles");
+        let key: Arc<str> = key.into();
+        self.names.push(key.clone());
+        self.ids.insert(key, id);
+        id
+    }
+}
+
+/// No template: an empty collapsed slot.
+const NONE: u32 = u32::MAX;
+
+/// Collapsed mode: the play holding one canonical key.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    template: u32,
+    watched_at: i64,
+    group: GroupRef,
+}
+
+/// Rewatch mode: one pushed play, in arrival order.
+#[derive(Debug, Clone, Copy)]
+struct PlayRec {
+    template: u32,
+    /// Arrival index of the next play of the same group ([`NONE`]: none), set by `finish`.
+    next: u32,
+    watched_at: i64,
+    group: GroupRef,
+}
+
 /// Collects items into an index, one history row at a time.
+///
+/// Memory: each distinct item is held once (a [`TemplateId`]); a play costs a few words.
+/// Collapsed mode keeps one slot per canonical key plus one small entry per group. Rewatch
+/// mode only appends `(template, time, group)` per play and settles equal event keys and
+/// re-read groups in [`IndexBuilder::finish_index`], exactly as if each play had been put
+/// into a map on arrival (see there).
 pub struct IndexBuilder {
     mode: Mode,
-    slots: HashMap<Arc<str>, Slot>,
-    /// Where each group's play went (its slot may since belong to another group).
-    groups: HashMap<GroupRef, Arc<str>>,
+    templates: Vec<Template>,
+    keys: Keys,
+    /// Collapsed: by canonical key id.
+    slots: Vec<Slot>,
+    /// Collapsed: where each group's play went (its slot may since belong to another group).
+    groups: HashMap<GroupRef, u32, BuildHasherDefault<IntHasher>>,
+    /// Collapsed: occupied slots.
+    held: usize,
+    /// Rewatch: every play, in arrival order.
+    plays: Vec<PlayRec>,
     report: Report,
 }
 
@@ -235,8 +297,12 @@ impl IndexBuilder {
         };
         IndexBuilder {
             mode,
-            slots: HashMap::new(),
-            groups: HashMap::new(),
+            templates: Vec::new(),
+            keys: Keys::default(),
+            slots: Vec::new(),
+            groups: HashMap::default(),
+            held: 0,
+            plays: Vec::new(),
             report: Report::new(mode),
         }
     }
@@ -245,16 +311,21 @@ impl IndexBuilder {
         self.mode
     }
 
-    /// Entries currently in the index.
+    /// Entries currently in the index. In rewatch mode equal event keys and re-read groups
+    /// are only settled by [`Self::finish_index`]: until then this counts every play.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        match self.mode {
+            Mode::Collapsed => self.held,
+            Mode::Rewatch => self.plays.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.len() == 0
     }
 
-    /// The report so far (the reader fills pages, metadata calls and completeness here).
+    /// The report so far (the reader fills pages, metadata calls and completeness here). In
+    /// rewatch mode `superseded` and `replaced` are counted by [`Self::finish_index`].
     pub fn report_mut(&mut self) -> &mut Report {
         &mut self.report
     }
@@ -269,15 +340,52 @@ impl IndexBuilder {
         self.report.skipped.add(reason);
     }
 
+    /// Holds `item` (its `watched_at` is ignored) for plays to share: see
+    /// [`Self::push_play`]. `unresolved` lists its plays in the report while they stay in
+    /// the index.
+    pub fn template(&mut self, mut item: Item, unresolved: Option<UnresolvedReason>) -> TemplateId {
+        item.watched_at = 0;
+        let base = self.keys.intern(canonical_key(&item));
+        let id = u32::try_from(self.templates.len())
+            .ok()
+            .filter(|id| *id != NONE)
+            .expect("fewer than 2^32 - 1 distinct items");
+        self.templates.push(Template {
+            item,
+            base,
+            unresolved: unresolved.map(Box::new),
+        });
+        TemplateId(id)
+    }
+
+    /// Adds a play of a held item.
+    pub fn push_play(&mut self, template: TemplateId, watched_at: i64, group: GroupRef) {
+        self.report.rows_seen += 1;
+        self.report.plays_kept += 1;
+        match self.mode {
+            Mode::Collapsed => self.insert_collapsed(template.0, watched_at, group),
+            Mode::Rewatch => self.plays.push(PlayRec {
+                template: template.0,
+                next: NONE,
+                watched_at,
+                group,
+            }),
+        }
+    }
+
     /// Adds a resolved play.
     pub fn push(&mut self, item: Item, group: GroupRef) {
-        self.insert(item, group, None);
+        let at = item.watched_at;
+        let t = self.template(item, None);
+        self.push_play(t, at, group);
     }
 
     /// Adds a play that has no external ID; it is listed in the report while it stays in the
     /// index.
     pub fn push_unresolved(&mut self, item: Item, group: GroupRef, reason: UnresolvedReason) {
-        self.insert(item, group, Some(Box::new(reason)));
+        let at = item.watched_at;
+        let t = self.template(item, Some(reason));
+        self.push_play(t, at, group);
     }
 
     /// Adds the outcome of [`crate::normalise::build_item`].
@@ -288,71 +396,323 @@ impl IndexBuilder {
         }
     }
 
-    fn insert(&mut self, item: Item, group: GroupRef, unresolved: Option<Box<UnresolvedReason>>) {
-        self.report.rows_seen += 1;
-        self.report.plays_kept += 1;
-        let base = canonical_key(&item);
-        let key: Arc<str> = match self.mode {
-            Mode::Collapsed => base.into(),
-            Mode::Rewatch => event_key(&base, item.watched_at).into(),
-        };
-
-        if let Some(old_key) = self.groups.get(&group) {
-            if self.slots.get(old_key).is_some_and(|s| s.group == group) {
-                self.slots.remove(old_key);
+    fn insert_collapsed(&mut self, template: u32, watched_at: i64, group: GroupRef) {
+        let key = self.templates[template as usize].base as usize;
+        if self.slots.len() <= key {
+            self.slots.resize(
+                key + 1,
+                Slot {
+                    template: NONE,
+                    watched_at: 0,
+                    group: GroupRef(0),
+                },
+            );
+        }
+        if let Some(&old) = self.groups.get(&group) {
+            let slot = &mut self.slots[old as usize];
+            if slot.template != NONE && slot.group == group {
+                slot.template = NONE;
+                self.held -= 1;
                 self.report.replaced += 1;
             }
         }
-
-        let slot = Slot {
-            item,
+        let slot = &mut self.slots[key];
+        let new = Slot {
+            template,
+            watched_at,
             group,
-            unresolved,
         };
-        match self.slots.entry(key.clone()) {
-            Entry::Vacant(v) => {
-                v.insert(slot);
-            }
-            Entry::Occupied(mut o) => {
-                self.report.superseded += 1;
-                if slot.item.watched_at > o.get().item.watched_at {
-                    o.insert(slot);
-                }
+        if slot.template == NONE {
+            *slot = new;
+            self.held += 1;
+        } else {
+            self.report.superseded += 1;
+            if watched_at > slot.watched_at {
+                *slot = new;
             }
         }
-        self.groups.insert(group, key);
+        self.groups.insert(group, key as u32);
     }
 
-    /// The index in key order, and the final report (items and unresolved filled in).
-    pub fn finish(self) -> (Vec<(String, Item)>, Report) {
+    /// The finished index and report (items and unresolved filled in).
+    ///
+    /// Rewatch mode settles the plays here exactly as if each had gone into a map of event
+    /// keys on arrival: a play whose group is read again is replaced then (if it held its
+    /// key), and a play whose event key is held by an earlier play at that moment is
+    /// superseded (the first stays). So: a play holds its key when no earlier play of that
+    /// key still holds it, i.e. none whose group's next play arrives later than it; and it
+    /// stays in the index when it holds its key and is its group's last play.
+    pub fn finish_index(self) -> (Index, Report) {
         let IndexBuilder {
+            mode,
+            templates,
+            keys,
             slots,
             groups,
+            plays,
             mut report,
             ..
         } = self;
         drop(groups);
-        let mut entries: Vec<(String, Slot)> = slots
-            .into_iter()
-            .map(|(k, slot)| (String::from(&*k), slot))
-            .collect();
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let entries: Vec<Entry> = match mode {
+            Mode::Collapsed => slots
+                .into_iter()
+                .filter(|s| s.template != NONE)
+                .map(|s| Entry {
+                    template: s.template,
+                    watched_at: s.watched_at,
+                })
+                .collect(),
+            Mode::Rewatch => settle_rewatches(plays, &templates, &mut report),
+        };
         report.items = entries.len() as u64;
-        report.unresolved = entries
+        let index = Index {
+            mode,
+            templates,
+            keys: keys.names,
+            entries,
+            heads: Vec::new(),
+            next: 0,
+            dates: DateCache::new(),
+        };
+        report.unresolved = index.unresolved();
+        (index, report)
+    }
+
+    /// The index in key order, and the final report (items and unresolved filled in).
+    pub fn finish(self) -> (Vec<(String, Item)>, Report) {
+        let (index, report) = self.finish_index();
+        (index.into_items(), report)
+    }
+}
+
+/// See [`IndexBuilder::finish_index`]. Returns the kept plays ordered by (canonical key,
+/// time): deterministic for a given input.
+fn settle_rewatches(
+    mut plays: Vec<PlayRec>,
+    templates: &[Template],
+    report: &mut Report,
+) -> Vec<Entry> {
+    assert!(u32::try_from(plays.len()).is_ok(), "fewer than 2^32 plays");
+    // Sort keys packed with the arrival index into one integer: sorting them is fast and
+    // touches nothing else. `order` is reused for both sorts.
+    let bits = |v: i64| (v as u64 ^ (1 << 63)) as u128; // order-preserving
+    let mut order: Vec<u128> = plays
+        .iter()
+        .enumerate()
+        .map(|(i, p)| bits(p.group.0) << 32 | i as u128)
+        .collect();
+    // Link each play to its group's next one.
+    order.sort_unstable();
+    for w in order.windows(2) {
+        if w[0] >> 32 == w[1] >> 32 {
+            plays[w[0] as u32 as usize].next = w[1] as u32;
+        }
+    }
+    // Walk each event key's plays in arrival order.
+    let base = |p: &PlayRec| templates[p.template as usize].base;
+    for (o, (i, p)) in order.iter_mut().zip(plays.iter().enumerate()) {
+        *o = u128::from(base(p)) << 96 | bits(p.watched_at) << 32 | i as u128;
+    }
+    order.sort_unstable();
+    let mut entries = Vec::new();
+    let mut holder: Option<(u128, u32)> = None; // (event key bits, its next play)
+    for o in order {
+        let (key, i) = (o >> 32, o as u32);
+        let p = plays[i as usize];
+        // The holder is gone once its group's next play has arrived (at or before this one).
+        if holder.is_some_and(|(k, next)| k == key && next > i) {
+            report.superseded += 1;
+            continue;
+        }
+        holder = Some((key, p.next));
+        if p.next != NONE {
+            report.replaced += 1;
+        } else {
+            entries.push(Entry {
+                template: p.template,
+                watched_at: p.watched_at,
+            });
+        }
+    }
+    entries
+}
+
+/// One entry of a finished index.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    template: u32,
+    watched_at: i64,
+}
+
+/// A finished index, handed out in batches: keys and JSON are built only for the batch at
+/// hand, each item's JSON from its template's serialised head.
+pub struct Index {
+    mode: Mode,
+    templates: Vec<Template>,
+    keys: Vec<Arc<str>>,
+    entries: Vec<Entry>,
+    /// Each template's [`Item::json_head`], made on first use.
+    heads: Vec<Option<Box<str>>>,
+    /// Entries handed out so far.
+    next: usize,
+    dates: DateCache,
+}
+
+/// Writes `i64`s in decimal, as `Display` does.
+fn push_int(out: &mut String, v: i64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&buf[at..]).expect("ASCII digits"));
+}
+
+/// [`format_utc`] for many times: each day's `YYYY-MM-DDT` is made by `format_utc` once
+/// (a history spans few days compared with its plays), the time of day is written here.
+struct DateCache {
+    /// Direct-mapped by day: (day, its date part up to and including `T`).
+    slots: Vec<Option<(i64, Box<str>)>>,
+}
+
+impl DateCache {
+    const SLOTS: usize = 4096;
+
+    fn new() -> DateCache {
+        DateCache {
+            slots: vec![None; Self::SLOTS],
+        }
+    }
+
+    /// Appends `format_utc(epoch)`.
+    fn push_utc(&mut self, out: &mut String, epoch: i64) {
+        let day = epoch.div_euclid(86_400);
+        let secs = epoch.rem_euclid(86_400);
+        let slot = &mut self.slots[day.rem_euclid(Self::SLOTS as i64) as usize];
+        if slot.as_ref().is_none_or(|(d, _)| *d != day) {
+            let full = format_utc(day * 86_400);
+            let date = &full[..=full.find('T').expect("format_utc writes a T")];
+            *slot = Some((day, date.into()));
+        }
+        out.push_str(&slot.as_ref().expect("just filled").1);
+        for (i, v) in [secs / 3_600, secs % 3_600 / 60, secs % 60]
+            .into_iter()
+            .enumerate()
+        {
+            if i > 0 {
+                out.push(':');
+            }
+            out.push(char::from(b'0' + (v / 10) as u8));
+            out.push(char::from(b'0' + (v % 10) as u8));
+        }
+        out.push('Z');
+    }
+}
+
+impl Index {
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Entries in the index.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Entries not handed out yet.
+    pub fn remaining(&self) -> usize {
+        self.entries.len() - self.next
+    }
+
+    fn key(&self, e: &Entry) -> String {
+        let base = &self.keys[self.templates[e.template as usize].base as usize];
+        match self.mode {
+            Mode::Collapsed => base.to_string(),
+            // What `keys::event_key` writes, without the formatting machinery.
+            Mode::Rewatch => {
+                let mut key = String::with_capacity(base.len() + 21);
+                key.push_str(base);
+                key.push('@');
+                push_int(&mut key, e.watched_at);
+                key
+            }
+        }
+    }
+
+    /// The next `max` entries as `(key, item JSON)`.
+    pub fn next_batch(&mut self, max: usize) -> Vec<(String, String)> {
+        if self.heads.len() < self.templates.len() {
+            self.heads.resize(self.templates.len(), None);
+        }
+        let end = self.entries.len().min(self.next.saturating_add(max));
+        let mut out = Vec::with_capacity(end - self.next);
+        for j in self.next..end {
+            let e = self.entries[j];
+            let head = self.heads[e.template as usize].get_or_insert_with(|| {
+                self.templates[e.template as usize]
+                    .item
+                    .json_head()
+                    .into_boxed_str()
+            });
+            let mut json = String::with_capacity(head.len() + 36);
+            json.push_str(head);
+            json.push_str(",\"watched_at\":\"");
+            self.dates.push_utc(&mut json, e.watched_at);
+            json.push_str("\"}");
+            out.push((self.key(&e), json));
+        }
+        self.next = end;
+        out
+    }
+
+    /// Every entry as `(key, item)`, in key order.
+    pub fn into_items(self) -> Vec<(String, Item)> {
+        let mut items: Vec<(String, Item)> = self
+            .entries
             .iter()
-            .filter_map(|(key, slot)| {
-                let reason = slot.unresolved.as_deref()?;
+            .map(|e| {
+                let mut item = self.templates[e.template as usize].item.clone();
+                item.watched_at = e.watched_at;
+                (self.key(e), item)
+            })
+            .collect();
+        items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        items
+    }
+
+    /// The unresolved entries, sorted by key.
+    fn unresolved(&self) -> Vec<UnresolvedEntry> {
+        let mut list: Vec<UnresolvedEntry> = self
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let t = &self.templates[e.template as usize];
+                let reason = t.unresolved.as_deref()?;
                 Some(UnresolvedEntry {
-                    key: key.clone(),
-                    title: display_title(&slot.item),
+                    key: self.key(e),
+                    title: display_title(&t.item),
                     reason: reason.as_str(),
                     message: reason.message(),
-                    rating_key: slot.item.ids.get(IdKind::Plex).and_then(|v| v.parse().ok()),
+                    rating_key: t.item.ids.get(IdKind::Plex).and_then(|v| v.parse().ok()),
                 })
             })
             .collect();
-        let index = entries.into_iter().map(|(k, s)| (k, s.item)).collect();
-        (index, report)
+        list.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        list
     }
 }
 
@@ -365,8 +725,11 @@ fn display_title(item: &Item) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::ids::Ids;
+    use crate::keys::event_key;
     use crate::normalise::{
         build_item, classify, metadata_need, MetaAnswer, MetaLevel, MetaRequest,
     };
@@ -499,6 +862,176 @@ mod tests {
             report.items,
             report.plays_kept - report.replaced - report.superseded
         );
+    }
+
+    /// The original one-map-entry-per-play builder, as the reference for the compact one:
+    /// returns the index (key -> (title, watched_at)) and (superseded, replaced).
+    fn model(
+        mode: Mode,
+        pushes: &[(Item, GroupRef)],
+    ) -> (BTreeMap<String, (String, i64)>, (u64, u64)) {
+        let mut slots: HashMap<String, (Item, GroupRef)> = HashMap::new();
+        let mut groups: HashMap<GroupRef, String> = HashMap::new();
+        let (mut superseded, mut replaced) = (0, 0);
+        for (item, group) in pushes {
+            let base = canonical_key(item);
+            let key = match mode {
+                Mode::Collapsed => base,
+                Mode::Rewatch => event_key(&base, item.watched_at),
+            };
+            if let Some(old) = groups.get(group) {
+                if slots.get(old).is_some_and(|s| s.1 == *group) {
+                    slots.remove(old);
+                    replaced += 1;
+                }
+            }
+            match slots.get_mut(&key) {
+                None => {
+                    slots.insert(key.clone(), (item.clone(), *group));
+                }
+                Some(held) => {
+                    superseded += 1;
+                    if item.watched_at > held.0.watched_at {
+                        *held = (item.clone(), *group);
+                    }
+                }
+            }
+            groups.insert(*group, key);
+        }
+        let index = slots
+            .into_iter()
+            .map(|(k, (i, _))| (k, (i.title.to_string(), i.watched_at)))
+            .collect();
+        (index, (superseded, replaced))
+    }
+
+    /// A tiny deterministic generator (no dependency needed).
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (self.0 >> 33) % n
+        }
+    }
+
+    #[test]
+    fn compact_builder_matches_the_one_entry_per_play_model() {
+        let mut rng = Lcg(7);
+        for round in 0..400 {
+            // Few titles, groups and times, so keys, ties and re-read groups collide often.
+            let n = 1 + rng.next(40) as usize;
+            let (titles, groups, times) = (1 + rng.next(4), 1 + rng.next(12), 1 + rng.next(6));
+            let pushes: Vec<(Item, GroupRef)> = (0..n)
+                .map(|i| {
+                    let mut m = movie(
+                        &(600 + rng.next(titles)).to_string(),
+                        rng.next(times) as i64,
+                    );
+                    m.title = format!("play {i}").into();
+                    (m, GroupRef(rng.next(groups) as i64))
+                })
+                .collect();
+            for mode in [Mode::Collapsed, Mode::Rewatch] {
+                let mut b = if mode == Mode::Rewatch {
+                    rewatch()
+                } else {
+                    collapsed()
+                };
+                for (item, group) in &pushes {
+                    b.push(item.clone(), *group);
+                }
+                let (index, report) = b.finish();
+                let got: BTreeMap<String, (String, i64)> = index
+                    .into_iter()
+                    .map(|(k, i)| (k, (i.title.to_string(), i.watched_at)))
+                    .collect();
+                let (want, (superseded, replaced)) = model(mode, &pushes);
+                assert_eq!(got, want, "round {round} {mode:?}: {pushes:?}");
+                assert_eq!(
+                    (report.superseded, report.replaced, report.items),
+                    (superseded, replaced, want.len() as u64),
+                    "round {round} {mode:?}"
+                );
+                assert_eq!(report.plays_kept, n as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn batches_hand_out_every_entry_once_with_engine_json() {
+        for mut b in [collapsed(), rewatch()] {
+            for (g, (id, at)) in [("603", 5), ("550", 7), ("603", 9), ("1", 1)]
+                .iter()
+                .enumerate()
+            {
+                b.push(movie(id, *at), GroupRef(g as i64));
+            }
+            let (mut index, _) = b.finish_index();
+            let total = index.len();
+            let mut got = Vec::new();
+            while index.remaining() > 0 {
+                let batch = index.next_batch(2);
+                assert!(!batch.is_empty() && batch.len() <= 2);
+                got.extend(batch);
+            }
+            assert!(index.next_batch(2).is_empty());
+            assert_eq!(got.len(), total);
+            for (key, json) in &got {
+                let v: serde_json::Value = serde_json::from_str(json).unwrap();
+                let at = crate::timefmt::parse_utc(v["watched_at"].as_str().unwrap()).unwrap();
+                let tmdb = v["ids"]["tmdb"].as_str().unwrap();
+                let want = match index.mode() {
+                    Mode::Collapsed => format!("tmdb:{tmdb}"),
+                    Mode::Rewatch => format!("tmdb:{tmdb}@{at}"),
+                };
+                assert_eq!(key, &want);
+                assert_eq!(json, &movie(tmdb, at).to_json());
+            }
+        }
+    }
+
+    #[test]
+    fn keys_and_times_are_written_as_event_key_and_format_utc_write_them() {
+        let mut dates = DateCache::new();
+        for v in [
+            0,
+            -1,
+            59,
+            86_399,
+            86_400,
+            -86_401,
+            1_794_349_020,
+            i64::MAX,
+            i64::MIN,
+            253_402_300_800, // year 10000
+            -62_167_219_201, // before year 0
+        ] {
+            let mut s = String::new();
+            push_int(&mut s, v);
+            assert_eq!(s, v.to_string());
+            if v.checked_abs().is_some_and(|a| a < 1 << 50) {
+                for _ in 0..2 {
+                    let mut t = String::from("x");
+                    dates.push_utc(&mut t, v);
+                    assert_eq!(t, format!("x{}", format_utc(v)), "{v}");
+                }
+            }
+        }
+        // Days sharing a slot do not mix.
+        let a = 5 * 86_400 + 3_661;
+        let b = a + DateCache::SLOTS as i64 * 86_400;
+        for v in [a, b, a] {
+            let mut t = String::new();
+            dates.push_utc(&mut t, v);
+            assert_eq!(t, format_utc(v));
+        }
+        let mut b = rewatch();
+        b.push(movie("603", -5), GroupRef(1));
+        let (mut index, _) = b.finish_index();
+        assert_eq!(index.next_batch(1)[0].0, event_key("tmdb:603", -5));
     }
 
     #[test]

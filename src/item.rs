@@ -93,6 +93,27 @@ impl Item {
         serde_json::to_string(self).expect("an Item is always valid JSON")
     }
 
+    /// The JSON of this item without its `watched_at` and closing brace, to be finished by
+    /// [`Item::json_from_head`] for each play: plays of one title share everything else, so
+    /// a million-play index serialises each title once.
+    pub fn json_head(&self) -> String {
+        let mut json = serde_json::to_string(&Fields(self)).expect("an Item is always valid JSON");
+        json.pop(); // the closing brace; the map always holds `type`, so a comma may follow
+        json
+    }
+
+    /// `head` (from [`Item::json_head`]) finished with `watched_at`: equal to
+    /// [`Item::to_json`] of the item with that time.
+    pub fn json_from_head(head: &str, watched_at: i64) -> String {
+        let at = format_utc(watched_at);
+        let mut out = String::with_capacity(head.len() + at.len() + 17);
+        out.push_str(head);
+        out.push_str(",\"watched_at\":\"");
+        out.push_str(&at);
+        out.push_str("\"}");
+        out
+    }
+
     /// The item's `watched_at` as the engine writes it (`2026-11-10T22:17:00Z`).
     pub fn watched_at_utc(&self) -> String {
         format_utc(self.watched_at)
@@ -105,6 +126,25 @@ impl Serialize for Item {
     /// `series_title` is `null` when unknown (an episode always carries the field).
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
+        self.serialize_fields(&mut map)?;
+        map.serialize_entry("watched_at", &self.watched_at_utc())?;
+        map.end()
+    }
+}
+
+/// Every field of an item but `watched_at` (see [`Item::json_head`]).
+struct Fields<'a>(&'a Item);
+
+impl Serialize for Fields<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        self.0.serialize_fields(&mut map)?;
+        map.end()
+    }
+}
+
+impl Item {
+    fn serialize_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
         map.serialize_entry("type", self.kind.as_str())?;
         map.serialize_entry("title", &*self.title)?;
         if let Some(year) = self.year {
@@ -119,8 +159,7 @@ impl Serialize for Item {
         } else {
             map.serialize_entry("ids", &self.ids)?;
         }
-        map.serialize_entry("watched_at", &self.watched_at_utc())?;
-        map.end()
+        Ok(())
     }
 }
 
@@ -193,6 +232,21 @@ mod tests {
         assert_eq!(v["series_title"], serde_json::Value::Null);
         assert!(v.get("year").is_none());
         assert_eq!(v["season"], 0);
+    }
+
+    #[test]
+    fn json_from_head_equals_to_json() {
+        let mut e = Item::episode(Some(Arc::from("B\"B")), "Pilot", None, 1, 2, 0);
+        e.ids.insert(IdKind::Plex, "201");
+        let mut m = Item::movie("M", Some(1999), 0);
+        m.ids.insert(IdKind::Tmdb, "603");
+        for mut item in [e, m] {
+            let head = item.json_head();
+            for at in [0, 1_794_349_020, -86_401] {
+                item.watched_at = at;
+                assert_eq!(Item::json_from_head(&head, at), item.to_json());
+            }
+        }
     }
 
     #[test]

@@ -9,9 +9,12 @@
 //!    cannot be resolved to an external ID still come out, keyed by their Plex ID, together
 //!    with an [`UnresolvedReason`].
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::guid::{self, Guid, IdLevel};
+use crate::history::IndexRow;
 use crate::ids::{IdKind, Ids};
 use crate::index::GroupRef;
 use crate::item::{Item, MediaKind};
@@ -137,24 +140,39 @@ pub struct Play {
     pub row_id: i64,
 }
 
+/// What the cheap checks of [`classify`] learnt about a row that passed them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    pub kind: MediaKind,
+    pub rating_key: i64,
+    /// Epoch seconds of the chosen time.
+    pub watched_at: i64,
+    /// `reference_id`, else `row_id`.
+    pub group: GroupRef,
+    pub row_id: i64,
+}
+
 /// Decides whether a row is imported, and extracts what building its item needs.
 ///
 /// Order of checks (the first failing one is the reason): activity row, media type, live,
-/// rating key, completion, time, season/episode.
+/// rating key, completion, time, season/episode. The first six are [`precheck`]; the last
+/// one depends only on the row's [`Identity`].
 pub fn classify(row: &HistoryRow, policy: &Policy) -> Result<Play, SkipReason> {
+    classify_row(&IndexRow::from(row), policy)
+}
+
+/// [`classify`] of a row read as an [`IndexRow`].
+pub fn classify_row(row: &IndexRow, policy: &Policy) -> Result<Play, SkipReason> {
+    let accepted = precheck(row, policy)?;
+    complete(row, accepted)
+}
+
+/// The checks of [`classify`] that do not depend on which item the row is (no allocation).
+pub fn precheck(row: &IndexRow, policy: &Policy) -> Result<Accepted, SkipReason> {
     if row.is_activity() {
         return Err(SkipReason::InProgress);
     }
-    let kind = match row
-        .media_type
-        .as_deref()
-        .map(|m| m.trim().to_ascii_lowercase())
-        .as_deref()
-    {
-        Some("movie") => MediaKind::Movie,
-        Some("episode") => MediaKind::Episode,
-        _ => return Err(SkipReason::OtherMediaType),
-    };
+    let kind = row.kind.ok_or(SkipReason::OtherMediaType)?;
     if row.is_live() && !policy.include_live {
         return Err(SkipReason::Live);
     }
@@ -166,7 +184,26 @@ pub fn classify(row: &HistoryRow, policy: &Policy) -> Result<Play, SkipReason> {
         return Err(SkipReason::Partial);
     }
     let watched_at = watched_at(row, policy.watched_at).ok_or(SkipReason::NoTime)?;
+    let row_id = row.row_id.unwrap_or_default();
+    Ok(Accepted {
+        kind,
+        rating_key,
+        watched_at,
+        group: GroupRef(row.reference_id.unwrap_or(row_id)),
+        row_id,
+    })
+}
 
+/// The rest of [`classify`] for a row that passed [`precheck`]. Its outcome, but for the
+/// time and group, depends only on the row's [`Identity`].
+pub fn complete(row: &IndexRow, accepted: Accepted) -> Result<Play, SkipReason> {
+    let Accepted {
+        kind,
+        rating_key,
+        watched_at,
+        group,
+        row_id,
+    } = accepted;
     let guid = row.guid.as_deref().map(guid::parse);
     let (guid_season, guid_episode) = match &guid {
         Some(Guid::Legacy(g)) => (g.season, g.episode),
@@ -184,21 +221,13 @@ pub fn classify(row: &HistoryRow, policy: &Policy) -> Result<Play, SkipReason> {
             (s, e)
         }
     };
-    let title = match kind {
-        MediaKind::Movie => text(&row.title).or(text(&row.full_title)),
-        MediaKind::Episode => text(&row.title),
-    };
-    let row_id = row.row_id.unwrap_or_default();
     Ok(Play {
         kind,
         rating_key,
         parent_rating_key: row.parent_rating_key.filter(|k| *k > 0),
         grandparent_rating_key: row.grandparent_rating_key.filter(|k| *k > 0),
-        title: title.unwrap_or_default().into(),
-        series_title: match kind {
-            MediaKind::Episode => text(&row.grandparent_title).map(Arc::from),
-            MediaKind::Movie => None,
-        },
+        title: item_title(row, kind).unwrap_or_default().into(),
+        series_title: series_title(row, kind).map(Arc::from),
         year: row
             .year
             .and_then(|y| i32::try_from(y).ok())
@@ -207,9 +236,230 @@ pub fn classify(row: &HistoryRow, policy: &Policy) -> Result<Play, SkipReason> {
         episode,
         guid,
         watched_at,
-        group: GroupRef(row.reference_id.unwrap_or(row_id)),
+        group,
         row_id,
     })
+}
+
+fn item_title(row: &IndexRow, kind: MediaKind) -> Option<&str> {
+    match kind {
+        MediaKind::Movie => text(&row.title).or(text(&row.full_title)),
+        MediaKind::Episode => text(&row.title),
+    }
+}
+
+fn series_title(row: &IndexRow, kind: MediaKind) -> Option<&str> {
+    match kind {
+        MediaKind::Episode => text(&row.grandparent_title),
+        MediaKind::Movie => None,
+    }
+}
+
+/// Every row field [`complete`] reads, as it reads them: rows with equal identities (and
+/// equal metadata answers) give equal plays but for time and group, hence equal items. A
+/// million-play history has far fewer identities than rows, so the caller builds each
+/// item once ([`IdentityCache`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity<'a> {
+    pub kind: MediaKind,
+    pub rating_key: i64,
+    pub parent_rating_key: Option<i64>,
+    pub grandparent_rating_key: Option<i64>,
+    pub parent_media_index: Option<i64>,
+    pub media_index: Option<i64>,
+    pub year: Option<i64>,
+    /// The title [`Play::title`] is made of.
+    pub title: Option<&'a str>,
+    /// The show title [`Play::series_title`] is made of.
+    pub series_title: Option<&'a str>,
+    pub guid: Option<&'a str>,
+}
+
+/// The [`Identity`] of a row that passed [`precheck`].
+pub fn identity<'a>(row: &'a IndexRow, accepted: &Accepted) -> Identity<'a> {
+    Identity {
+        kind: accepted.kind,
+        rating_key: accepted.rating_key,
+        parent_rating_key: row.parent_rating_key,
+        grandparent_rating_key: row.grandparent_rating_key,
+        parent_media_index: row.parent_media_index,
+        media_index: row.media_index,
+        year: row.year,
+        title: item_title(row, accepted.kind),
+        series_title: series_title(row, accepted.kind),
+        guid: row.guid.as_deref(),
+    }
+}
+
+/// A hasher for integer keys (ids, rating keys): one multiply instead of SipHash, which
+/// is not needed against keys that come from our own Tautulli.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IntHasher(u64);
+
+impl Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        // FxHash's step: rotate, mix in, multiply by a large odd constant.
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_i64(&mut self, n: i64) {
+        self.write_u64(n as u64);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+}
+
+/// An owned [`Identity`], its three texts packed into one allocation (one cache miss to
+/// compare, not three).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OwnedIdentity {
+    kind: MediaKind,
+    rating_key: i64,
+    parent_rating_key: Option<i64>,
+    grandparent_rating_key: Option<i64>,
+    parent_media_index: Option<i64>,
+    media_index: Option<i64>,
+    year: Option<i64>,
+    /// Byte length of title, series title and guid in `texts`; [`ABSENT`] for `None`.
+    lens: [u32; 3],
+    texts: Box<str>,
+}
+
+/// An absent text in [`OwnedIdentity::lens`].
+const ABSENT: u32 = u32::MAX;
+
+impl OwnedIdentity {
+    fn texts<'a>(id: &Identity<'a>) -> [Option<&'a str>; 3] {
+        [id.title, id.series_title, id.guid]
+    }
+
+    /// `None` when a text is too long to pack (such an identity is not cached).
+    fn new(id: &Identity<'_>) -> Option<OwnedIdentity> {
+        let mut lens = [ABSENT; 3];
+        let mut texts = String::new();
+        for (len, t) in lens.iter_mut().zip(Self::texts(id)) {
+            if let Some(t) = t {
+                *len = u32::try_from(t.len()).ok().filter(|l| *l != ABSENT)?;
+                texts.push_str(t);
+            }
+        }
+        Some(OwnedIdentity {
+            kind: id.kind,
+            rating_key: id.rating_key,
+            parent_rating_key: id.parent_rating_key,
+            grandparent_rating_key: id.grandparent_rating_key,
+            parent_media_index: id.parent_media_index,
+            media_index: id.media_index,
+            year: id.year,
+            lens,
+            texts: texts.into_boxed_str(),
+        })
+    }
+
+    fn matches(&self, id: &Identity<'_>) -> bool {
+        if self.kind != id.kind
+            || self.rating_key != id.rating_key
+            || self.parent_rating_key != id.parent_rating_key
+            || self.grandparent_rating_key != id.grandparent_rating_key
+            || self.parent_media_index != id.parent_media_index
+            || self.media_index != id.media_index
+            || self.year != id.year
+        {
+            return false;
+        }
+        let texts = Self::texts(id);
+        let len = |t: Option<&str>| t.map_or(ABSENT, |t| t.len() as u32);
+        if self.lens.iter().zip(texts).any(|(l, t)| *l != len(t)) {
+            return false;
+        }
+        let mut at = 0;
+        for t in texts.into_iter().flatten() {
+            if self.texts.as_bytes()[at..at + t.len()] != *t.as_bytes() {
+                return false;
+            }
+            at += t.len();
+        }
+        true
+    }
+}
+
+/// Identities seen, each with what it became (`V`), looked up without allocating. Entries
+/// are chained per rating key (almost always one identity per key).
+#[derive(Debug)]
+pub struct IdentityCache<V> {
+    first: HashMap<i64, u32, BuildHasherDefault<IntHasher>>,
+    entries: Vec<(OwnedIdentity, V, u32)>,
+}
+
+/// Ends a chain.
+const END: u32 = u32::MAX;
+
+/// Identities kept per rating key at most; more are simply not cached.
+const MAX_CHAIN: usize = 64;
+
+impl<V> Default for IdentityCache<V> {
+    fn default() -> Self {
+        IdentityCache {
+            first: HashMap::default(),
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<V: Copy> IdentityCache<V> {
+    pub fn get(&self, id: &Identity<'_>) -> Option<V> {
+        let mut at = *self.first.get(&id.rating_key)?;
+        while at != END {
+            let (owned, value, next) = &self.entries[at as usize];
+            if owned.matches(id) {
+                return Some(*value);
+            }
+            at = *next;
+        }
+        None
+    }
+
+    /// Remembers `value` for `id` (which must not be cached yet).
+    pub fn insert(&mut self, id: &Identity<'_>, value: V) {
+        let Ok(at) = u32::try_from(self.entries.len()) else {
+            return;
+        };
+        if at == END {
+            return;
+        }
+        let next = self.first.get(&id.rating_key).copied().unwrap_or(END);
+        let mut len = 0;
+        let mut walk = next;
+        while walk != END {
+            len += 1;
+            walk = self.entries[walk as usize].2;
+        }
+        if len >= MAX_CHAIN {
+            return;
+        }
+        let Some(owned) = OwnedIdentity::new(id) else {
+            return;
+        };
+        self.entries.push((owned, value, next));
+        self.first.insert(id.rating_key, at);
+    }
+
+    /// Identities held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
 }
 
 /// A trimmed, non-empty text field.
@@ -219,7 +469,7 @@ fn text(s: &Option<String>) -> Option<&str> {
 
 /// Completion rule (known fault 1): `watched_status == 1` is Tautulli's own verdict (its
 /// threshold or the credits marker); only without it does `percent_complete` decide.
-fn is_watched(row: &HistoryRow, policy: &Policy) -> bool {
+fn is_watched(row: &IndexRow, policy: &Policy) -> bool {
     if !policy.watched_only {
         return true;
     }
@@ -233,7 +483,7 @@ fn is_watched(row: &HistoryRow, policy: &Policy) -> bool {
 
 /// The chosen time, falling back stopped -> date -> started. Zero or negative times are
 /// treated as missing (SQLite defaults, never a real play).
-fn watched_at(row: &HistoryRow, field: TimeField) -> Option<i64> {
+fn watched_at(row: &IndexRow, field: TimeField) -> Option<i64> {
     let valid = |t: Option<i64>| t.filter(|t| *t > 0);
     let chosen = match field {
         TimeField::Stopped => row.stopped,
@@ -1131,5 +1381,99 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), all.len());
         assert!(all.iter().all(|r| !r.message().is_empty()));
+    }
+
+    fn ident<'a>(
+        title: Option<&'a str>,
+        series: Option<&'a str>,
+        guid: Option<&'a str>,
+    ) -> Identity<'a> {
+        Identity {
+            kind: MediaKind::Episode,
+            rating_key: 201,
+            parent_rating_key: Some(200),
+            grandparent_rating_key: Some(199),
+            parent_media_index: Some(1),
+            media_index: Some(1),
+            year: None,
+            title,
+            series_title: series,
+            guid,
+        }
+    }
+
+    #[test]
+    fn identity_cache_tells_every_field_apart() {
+        let mut cache: IdentityCache<u32> = IdentityCache::default();
+        let base = ident(Some("ab"), Some("c"), Some("g"));
+        cache.insert(&base, 1);
+        assert_eq!(cache.get(&base), Some(1));
+        // The same bytes split differently, or a text missing instead of empty.
+        for other in [
+            ident(Some("a"), Some("bc"), Some("g")),
+            ident(Some("ab"), Some("c"), None),
+            ident(Some("ab"), Some("c"), Some("")),
+            ident(Some("ab"), None, Some("cg")),
+            Identity {
+                year: Some(2008),
+                ..base
+            },
+            Identity {
+                media_index: Some(2),
+                ..base
+            },
+            Identity {
+                kind: MediaKind::Movie,
+                ..base
+            },
+        ] {
+            assert_eq!(cache.get(&other), None, "{other:?}");
+            cache.insert(&other, 2);
+            assert_eq!(cache.get(&other), Some(2), "{other:?}");
+        }
+        assert_eq!(cache.get(&base), Some(1));
+        assert_eq!(cache.len(), 8);
+        // Another rating key starts its own chain.
+        let elsewhere = Identity {
+            rating_key: 7,
+            ..base
+        };
+        assert_eq!(cache.get(&elsewhere), None);
+    }
+
+    #[test]
+    fn classify_is_precheck_then_complete_and_identity_decides_the_rest() {
+        let policy = Policy::default();
+        let a = row(episode_row());
+        let mut b = row(episode_row());
+        b.row_id = Some(99);
+        b.reference_id = Some(98);
+        b.stopped = Some(9999);
+        let (ra, rb) = (IndexRow::from(&a), IndexRow::from(&b));
+        let (pa, pb) = (
+            precheck(&ra, &policy).unwrap(),
+            precheck(&rb, &policy).unwrap(),
+        );
+        assert_eq!(identity(&ra, &pa), identity(&rb, &pb));
+        let (ca, cb) = (complete(&ra, pa).unwrap(), complete(&rb, pb).unwrap());
+        assert_eq!(ca, classify(&a, &policy).unwrap());
+        assert_eq!(
+            Play {
+                watched_at: 0,
+                group: GroupRef(0),
+                row_id: 0,
+                ..ca
+            },
+            Play {
+                watched_at: 0,
+                group: GroupRef(0),
+                row_id: 0,
+                ..cb
+            }
+        );
+        assert_eq!(
+            (cb.watched_at, cb.group, cb.row_id),
+            (9999, GroupRef(98), 99)
+        );
     }
 }
