@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::history::{ClientPages, HistoryReader, IndexPage, IndexRow, Since};
 use crate::index::{GroupRef, Index, IndexBuilder, ReadKind, Report, TemplateId};
 use crate::normalise::{
-    self, Identity, IdentityCache, MetaAnswer, MetaRequest, Play, Policy, SkipReason, TimeField,
+    self, Identity, IdentityCache, MetaAnswer, MetaRequest, Play, Policy, SkipReason,
 };
 use crate::rows::Metadata;
 use crate::state::{self, Checkpoint, Freshness, State};
@@ -48,11 +48,7 @@ pub fn policy(cfg: &config::HistoryConfig) -> Policy {
         watched_only: cfg.watched_only,
         min_percent: cfg.min_percent,
         include_live: cfg.include_live,
-        watched_at: match cfg.watched_at {
-            config::TimeField::Stopped => TimeField::Stopped,
-            config::TimeField::Date => TimeField::Date,
-            config::TimeField::Started => TimeField::Started,
-        },
+        watched_at: cfg.watched_at,
         rewatches: cfg.rewatches,
     }
 }

@@ -20,17 +20,8 @@ use crate::index::GroupRef;
 use crate::item::{Item, MediaKind};
 use crate::rows::{HistoryRow, Metadata};
 
-/// Which row time becomes `watched_at`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TimeField {
-    /// `stopped`: the latest stop of the group, the real completion time (what users expect).
-    #[default]
-    Stopped,
-    /// `date`: the latest start of the group.
-    Date,
-    /// `started`: the earliest start of the group (can be weeks before the completion).
-    Started,
-}
+/// Which row time becomes `watched_at` (the config's `history.watched_at`).
+pub use crate::config::TimeField;
 
 /// What to import and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
