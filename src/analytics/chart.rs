@@ -20,9 +20,15 @@
 //! stream that began yesterday and still runs counts today), and days are local calendar
 //! days through DST changes (a 23- or 25-hour day is one day; the repeated hour at the end
 //! of DST holds the plays of both).
+//!
+//! Cost: a chart reads [`ChartRow`]s (numbers only, a few dozen bytes a session), converts
+//! start times to local time through the zone's UTC offsets looked up once for the data's
+//! range, counts viewings remembering only references that several sessions share, and
+//! sweeps the concurrency events sorted once: O(n log n) for n sessions, whatever the days.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hash};
 use std::str::FromStr;
 
 use jiff::civil::{Date, DateTime};
@@ -31,6 +37,7 @@ use jiff::{Span, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::session::{MediaType, Session, StreamDecision};
+use super::store::{decision_code, FxHashMap, FxHasher};
 
 /// Seconds in the days of a window (Tautulli's `time_range` is counted in 86 400 s steps).
 pub const SECONDS_PER_DAY: i64 = 86_400;
@@ -146,8 +153,13 @@ impl Window {
     }
 
     pub fn contains(&self, session: &Session) -> bool {
-        let end = session.end().unwrap_or(session.started);
-        session.started <= self.now && self.start().is_none_or(|start| end >= start)
+        self.contains_span(session.started, session.end())
+    }
+
+    /// [`Self::contains`] of a session that started at `started` and ended at `end`.
+    pub fn contains_span(&self, started: i64, end: Option<i64>) -> bool {
+        let end = end.unwrap_or(started);
+        started <= self.now && self.start().is_none_or(|start| end >= start)
     }
 
     fn describe(&self) -> String {
@@ -265,7 +277,26 @@ pub fn compute(
     window: Window,
     top_n: usize,
 ) -> Chart {
-    let mut input = Input::new(sessions, tz, window);
+    compute_data(
+        kind,
+        ChartData::from_sessions(sessions),
+        tz,
+        tz_name,
+        window,
+        top_n,
+    )
+}
+
+/// [`compute`] from [`ChartData`] (what the store loads: only the columns charts read).
+pub fn compute_data(
+    kind: ChartKind,
+    data: ChartData,
+    tz: &TimeZone,
+    tz_name: &str,
+    window: Window,
+    top_n: usize,
+) -> Chart {
+    let mut input = Input::new(data, tz, window);
     let (title, x_label, y_label) = match kind {
         ChartKind::PlaysByDate => ("Plays by date", "Date", "Plays"),
         ChartKind::PlaysByHour => ("Plays by hour of day", "Hour of day", "Plays"),
@@ -312,10 +343,14 @@ enum MediaSeries {
 
 impl MediaSeries {
     fn of(s: &Session) -> Option<MediaSeries> {
-        if s.live {
+        MediaSeries::classify(s.live, s.media_type)
+    }
+
+    fn classify(live: bool, media_type: MediaType) -> Option<MediaSeries> {
+        if live {
             return Some(MediaSeries::LiveTv);
         }
-        match s.media_type {
+        match media_type {
             MediaType::Episode => Some(MediaSeries::Tv),
             MediaType::Movie => Some(MediaSeries::Movies),
             MediaType::Track => Some(MediaSeries::Music),
@@ -339,43 +374,280 @@ const DECISIONS: [StreamDecision; 3] = [
     StreamDecision::Transcode,
 ];
 
-/// A session of the window with its start in local wall-clock time.
-struct Local<'a> {
-    s: &'a Session,
-    start: DateTime,
+/// One session as the charts read it: numbers only, with the user and platform as indexes
+/// into [`ChartData::names`], so a year of a million sessions is tens of megabytes rather
+/// than hundreds (no titles, no player names, no per-session strings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChartRow {
+    pub id: i64,
+    pub reference_id: i64,
+    pub started: i64,
+    /// [`Session::end`] (meaningful only when `has_end`).
+    end: i64,
+    pub user_id: i64,
+    /// Index of the user's name (friendly, else user name) in [`ChartData::names`].
+    pub user: u32,
+    /// Index of the platform in [`ChartData::names`].
+    pub platform: u32,
+    /// Local day of the start (days since 1970-01-01), set by [`Input::new`].
+    local_day: i32,
+    /// Local second of that day of the start, set by [`Input::new`].
+    local_second: u32,
+    pub media_type: MediaType,
+    pub live: bool,
+    pub decision: StreamDecision,
+    has_end: bool,
+    /// Another session of the window shares the `reference_id` (set by [`Input::new`]).
+    shared: bool,
 }
 
-/// What every chart needs: the window's sessions in start order, the media series of the
-/// data set, and the notes collected while computing.
+impl ChartRow {
+    /// A row from a session's stored values (`stopped`, played and paused seconds give
+    /// the end exactly as [`Session::end`] does).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: i64,
+        reference_id: i64,
+        started: i64,
+        stopped: Option<i64>,
+        play_seconds: i64,
+        paused_seconds: i64,
+        user_id: i64,
+        user: u32,
+        platform: u32,
+        media_type: MediaType,
+        live: bool,
+        decision: StreamDecision,
+    ) -> ChartRow {
+        let end = session_end(started, stopped, play_seconds, paused_seconds);
+        ChartRow {
+            id,
+            reference_id,
+            started,
+            end: end.unwrap_or(0),
+            user_id,
+            user,
+            platform,
+            local_day: 0,
+            local_second: 0,
+            media_type,
+            live,
+            decision,
+            has_end: end.is_some(),
+            shared: false,
+        }
+    }
+
+    /// [`Session::end`].
+    pub fn end(&self) -> Option<i64> {
+        self.has_end.then_some(self.end)
+    }
+
+    fn media_series(&self) -> Option<MediaSeries> {
+        MediaSeries::classify(self.live, self.media_type)
+    }
+}
+
+/// [`Session::end`] from the stored values.
+fn session_end(started: i64, stopped: Option<i64>, play: i64, paused: i64) -> Option<i64> {
+    match stopped {
+        Some(s) if s >= started => Some(s),
+        _ if play > 0 => Some(started + play + paused),
+        _ => None,
+    }
+}
+
+/// What a chart is computed from: sessions as [`ChartRow`]s (any order, any window: the
+/// chart keeps those of its window), the names they point at, and whether the whole data
+/// set (not only the window) has music and Live TV plays, which decides those series.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChartData {
+    pub rows: Vec<ChartRow>,
+    pub names: Vec<String>,
+    pub has_music: bool,
+    pub has_live: bool,
+}
+
+impl ChartData {
+    /// The data of sessions held in memory; every session also decides the series shown.
+    pub fn from_sessions(sessions: &[Session]) -> ChartData {
+        fn name<'s>(index: &mut HashMap<&'s str, u32>, names: &mut Vec<String>, s: &'s str) -> u32 {
+            *index.entry(s).or_insert_with(|| {
+                names.push(s.to_string());
+                (names.len() - 1) as u32
+            })
+        }
+        let mut index: HashMap<&str, u32> = HashMap::new();
+        let mut names: Vec<String> = Vec::new();
+        let rows = sessions
+            .iter()
+            .map(|s| {
+                ChartRow::new(
+                    s.id,
+                    s.reference_id,
+                    s.started,
+                    s.stopped,
+                    s.play_seconds,
+                    s.paused_seconds,
+                    s.user_id,
+                    name(&mut index, &mut names, &s.user),
+                    name(&mut index, &mut names, &s.platform),
+                    s.media_type,
+                    s.live,
+                    s.decision,
+                )
+            })
+            .collect();
+        ChartData {
+            rows,
+            names,
+            has_music: sessions
+                .iter()
+                .any(|s| MediaSeries::of(s) == Some(MediaSeries::Music)),
+            has_live: sessions
+                .iter()
+                .any(|s| MediaSeries::of(s) == Some(MediaSeries::LiveTv)),
+        }
+    }
+}
+
+/// Local wall-clock time of many epoch seconds, fast: the zone's UTC offsets over the
+/// range the data spans are looked up once (a handful per year, at its transitions), so a
+/// session costs a binary search over them instead of a time zone conversion. Times
+/// outside that range are converted through the zone itself.
+struct LocalClock<'a> {
+    tz: &'a TimeZone,
+    /// `(from, offset seconds)`, ascending: the offset in force from `from` to the next.
+    spans: Vec<(i64, i64)>,
+    /// The range `spans` covers, inclusive.
+    lo: i64,
+    hi: i64,
+}
+
+/// More transitions than this in the data's range (thousands of years of DST) are not
+/// cached; such times go through the zone one by one.
+const MAX_CACHED_TRANSITIONS: usize = 100_000;
+
+impl<'a> LocalClock<'a> {
+    fn new(tz: &'a TimeZone, lo: i64, hi: i64) -> LocalClock<'a> {
+        let mut clock = LocalClock {
+            tz,
+            spans: Vec::new(),
+            lo,
+            hi,
+        };
+        let Ok(start) = Timestamp::from_second(lo) else {
+            return clock;
+        };
+        if lo > hi || Timestamp::from_second(hi).is_err() {
+            return clock;
+        }
+        let mut spans = vec![(lo, i64::from(tz.to_offset(start).seconds()))];
+        for t in tz.following(start) {
+            let at = t.timestamp().as_second();
+            if at > hi {
+                break;
+            }
+            if at <= spans[spans.len() - 1].0 || spans.len() >= MAX_CACHED_TRANSITIONS {
+                return clock;
+            }
+            spans.push((at, i64::from(tz.to_offset(t.timestamp()).seconds())));
+        }
+        clock.spans = spans;
+        clock
+    }
+
+    /// Local `(day since 1970-01-01, second of that day)` of `t`; `None` outside jiff's
+    /// range (such a session is left out, and counted).
+    fn local(&self, t: i64) -> Option<(i64, i64)> {
+        let offset = if !self.spans.is_empty() && t >= self.lo && t <= self.hi {
+            let i = self.spans.partition_point(|&(from, _)| from <= t);
+            self.spans[i - 1].1
+        } else {
+            i64::from(self.tz.to_offset(Timestamp::from_second(t).ok()?).seconds())
+        };
+        let local = t + offset;
+        Some((
+            local.div_euclid(SECONDS_PER_DAY),
+            local.rem_euclid(SECONDS_PER_DAY),
+        ))
+    }
+}
+
+/// 1970-01-01: day 0 of the local day numbers.
+const EPOCH_DAY: Date = Date::constant(1970, 1, 1);
+
+fn day_number(d: Date) -> Option<i64> {
+    d.since(EPOCH_DAY).ok().map(|s| i64::from(s.get_days()))
+}
+
+fn date_of_day(n: i64) -> Option<Date> {
+    Span::new()
+        .try_days(n)
+        .ok()
+        .and_then(|span| EPOCH_DAY.checked_add(span).ok())
+}
+
+/// What every chart needs: the window's sessions in start order with their local start,
+/// the media series of the data set, and the notes collected while computing.
 struct Input<'a> {
     tz: &'a TimeZone,
+    clock: LocalClock<'a>,
     window: Window,
-    sessions: Vec<Local<'a>>,
+    rows: Vec<ChartRow>,
+    names: Vec<String>,
     media: Vec<MediaSeries>,
     notes: Vec<String>,
 }
 
 impl<'a> Input<'a> {
-    fn new(all: &'a [Session], tz: &'a TimeZone, window: Window) -> Input<'a> {
+    fn new(data: ChartData, tz: &'a TimeZone, window: Window) -> Input<'a> {
+        let ChartData {
+            mut rows,
+            names,
+            has_music,
+            has_live,
+        } = data;
         let mut media = vec![MediaSeries::Tv, MediaSeries::Movies];
-        for extra in [MediaSeries::Music, MediaSeries::LiveTv] {
-            if all.iter().any(|s| MediaSeries::of(s) == Some(extra)) {
-                media.push(extra);
+        if has_music {
+            media.push(MediaSeries::Music);
+        }
+        if has_live {
+            media.push(MediaSeries::LiveTv);
+        }
+        rows.retain(|r| window.contains_span(r.started, r.end()));
+        // The range the clock caches: every start and end jiff can convert.
+        let valid = Timestamp::MIN.as_second()..=Timestamp::MAX.as_second();
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        for t in rows
+            .iter()
+            .flat_map(|r| [Some(r.started), r.end()])
+            .flatten()
+        {
+            if valid.contains(&t) {
+                lo = lo.min(t);
+                hi = hi.max(t);
             }
         }
+        let clock = LocalClock::new(tz, lo, hi);
+        let before = rows.len();
+        rows.retain_mut(|r| match clock.local(r.started) {
+            Some((day, second)) => match i32::try_from(day) {
+                Ok(day) => {
+                    r.local_day = day;
+                    r.local_second = second as u32;
+                    true
+                }
+                Err(_) => false,
+            },
+            None => false,
+        });
+        let out_of_range = before - rows.len();
+        // Start order makes "the first session of a viewing" well defined (stable: equal
+        // keys keep the order they were given in).
+        rows.sort_by_key(|r| (r.started, r.id));
+        mark_shared_references(&mut rows);
         let mut notes = Vec::new();
-        let mut out_of_range = 0;
-        let mut sessions: Vec<Local<'a>> = all
-            .iter()
-            .filter(|s| window.contains(s))
-            .filter_map(|s| {
-                let start = local(tz, s.started);
-                out_of_range += usize::from(start.is_none());
-                start.map(|start| Local { s, start })
-            })
-            .collect();
-        // Start order makes "the first session of a viewing" well defined.
-        sessions.sort_by_key(|l| (l.s.started, l.s.id));
         if out_of_range > 0 {
             notes.push(format!(
                 "{} with a start time out of range left out",
@@ -384,25 +656,35 @@ impl<'a> Input<'a> {
         }
         Input {
             tz,
+            clock,
             window,
-            sessions,
+            rows,
+            names,
             media,
             notes,
         }
     }
 
-    /// Distinct (bucket, reference_id) viewings, each with its first session.
-    fn viewings<K: Ord>(&self, bucket: impl Fn(&Local<'a>) -> K) -> Vec<(K, &'a Session)> {
-        let mut seen: BTreeMap<(K, i64), &'a Session> = BTreeMap::new();
-        for l in &self.sessions {
-            seen.entry((bucket(l), l.s.reference_id)).or_insert(l.s);
+    /// Calls `f` once per distinct (bucket, reference_id) viewing, with its first session.
+    /// Only sessions sharing a reference need remembering: a lone one is its own viewing.
+    fn viewings<K: Copy + Eq + Hash>(
+        &self,
+        bucket: impl Fn(&ChartRow) -> K,
+        mut f: impl FnMut(K, &ChartRow),
+    ) {
+        let mut seen: HashSet<(K, i64), BuildHasherDefault<FxHasher>> = HashSet::default();
+        for r in &self.rows {
+            let k = bucket(r);
+            if !r.shared || seen.insert((k, r.reference_id)) {
+                f(k, r);
+            }
         }
-        seen.into_iter().map(|((k, _), s)| (k, s)).collect()
     }
 
     /// The local calendar days the per-day charts show: `days` days ending today, or for
     /// all time the first..last day a session started (or, with `through_ends`, ended).
     fn days(&mut self, through_ends: bool) -> Vec<Date> {
+        let first_start = || self.rows.iter().map(|r| r.local_day).min();
         let (first, last) = if self.window.days > 0 {
             let Some(today) = local(self.tz, self.window.now).map(|dt| dt.date()) else {
                 self.notes
@@ -415,26 +697,31 @@ impl<'a> Input<'a> {
             match back {
                 Ok(first) => (first, today),
                 Err(_) => {
+                    let first = first_start().and_then(|d| date_of_day(i64::from(d)));
                     self.notes.push(
                         "the window reaches past the earliest date: days shown from the first play"
                             .to_string(),
                     );
-                    let Some(first) = self.sessions.iter().map(|l| l.start.date()).min() else {
+                    let Some(first) = first else {
                         return Vec::new();
                     };
                     (first, today)
                 }
             }
         } else {
-            let starts = self.sessions.iter().map(|l| l.start.date());
-            let ends = self
-                .sessions
-                .iter()
-                .filter(|_| through_ends)
-                .filter_map(|l| l.s.end())
-                .filter_map(|end| local(self.tz, end))
-                .map(|dt| dt.date());
-            let (Some(first), Some(last)) = (starts.clone().min(), starts.chain(ends).max()) else {
+            let mut last = self.rows.iter().map(|r| i64::from(r.local_day)).max();
+            if through_ends {
+                let ends = self
+                    .rows
+                    .iter()
+                    .filter_map(|r| r.end())
+                    .filter_map(|end| self.clock.local(end))
+                    .map(|(day, _)| day)
+                    .max();
+                last = last.max(ends);
+            }
+            let first = first_start().and_then(|d| date_of_day(i64::from(d)));
+            let (Some(first), Some(last)) = (first, last.and_then(date_of_day)) else {
                 return Vec::new();
             };
             (first, last)
@@ -455,8 +742,8 @@ impl<'a> Input<'a> {
         self.media.iter().map(|m| m.label().to_string()).collect()
     }
 
-    fn media_index(&self, s: &Session) -> Option<usize> {
-        let m = MediaSeries::of(s)?;
+    fn media_index(&self, r: &ChartRow) -> Option<usize> {
+        let m = r.media_series()?;
         self.media.iter().position(|&x| x == m)
     }
 
@@ -476,6 +763,25 @@ impl<'a> Input<'a> {
                 count(n, "viewing", "viewings")
             ));
         }
+    }
+}
+
+/// Marks the rows whose `reference_id` another row shares.
+fn mark_shared_references(rows: &mut [ChartRow]) {
+    let mut refs: Vec<i64> = rows.iter().map(|r| r.reference_id).collect();
+    refs.sort_unstable();
+    let mut shared: Vec<i64> = refs
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0])
+        .collect();
+    drop(refs);
+    shared.dedup();
+    if shared.is_empty() {
+        return;
+    }
+    for r in rows {
+        r.shared = shared.binary_search(&r.reference_id).is_ok();
     }
 }
 
@@ -500,28 +806,30 @@ fn date_labels(days: &[Date]) -> Vec<String> {
     days.iter().map(|d| d.to_string()).collect()
 }
 
-/// Counts viewings into `names.len()` series by `n` categories, then appends "Total".
-/// Returns the series and how many viewings had no category / no series.
-fn tally<K>(
-    viewings: &[(K, &Session)],
+/// Counts the viewings of `input` bucketed by `bucket` into `names.len()` series by `n`
+/// categories, then appends "Total". Returns the series and how many viewings had no
+/// category / no series.
+fn tally<K: Copy + Eq + Hash>(
+    input: &Input,
+    bucket: impl Fn(&ChartRow) -> K,
     n: usize,
     names: Vec<String>,
-    category: impl Fn(&K) -> Option<usize>,
-    series: impl Fn(&Session) -> Option<usize>,
+    category: impl Fn(K) -> Option<usize>,
+    series: impl Fn(&ChartRow) -> Option<usize>,
 ) -> (Vec<Series>, usize, usize) {
     let mut data = vec![vec![0u64; n]; names.len()];
     let (mut uncategorised, mut unclassified) = (0, 0);
-    for (k, s) in viewings {
+    input.viewings(bucket, |k, r| {
         let Some(c) = category(k) else {
             uncategorised += 1;
-            continue;
+            return;
         };
-        let Some(i) = series(s) else {
+        let Some(i) = series(r) else {
             unclassified += 1;
-            continue;
+            return;
         };
         data[i][c] += 1;
-    }
+    });
     (with_total(names, data), uncategorised, unclassified)
 }
 
@@ -542,16 +850,25 @@ fn with_total(names: Vec<String>, data: Vec<Vec<u64>>) -> Vec<Series> {
     series
 }
 
+/// The category of a local day among `days` (consecutive dates).
+fn day_category(days: &[Date]) -> impl Fn(i32) -> Option<usize> {
+    let first = days.first().and_then(|&d| day_number(d));
+    let n = days.len();
+    move |day| {
+        let i = i64::from(day) - first?;
+        usize::try_from(i).ok().filter(|&i| i < n)
+    }
+}
+
 fn plays_by_date(input: &mut Input) -> (Vec<String>, Vec<Series>) {
     let days = input.days(false);
-    let index: HashMap<Date, usize> = days.iter().enumerate().map(|(i, &d)| (d, i)).collect();
-    let viewings = input.viewings(|l| l.start.date());
     let (series, before, other) = tally(
-        &viewings,
+        input,
+        |r| r.local_day,
         days.len(),
         input.media_labels(),
-        |d| index.get(d).copied(),
-        |s| input.media_index(s),
+        day_category(&days),
+        |r| input.media_index(r),
     );
     input.note_before_first_day(before);
     input.note_other_media(other);
@@ -559,13 +876,13 @@ fn plays_by_date(input: &mut Input) -> (Vec<String>, Vec<Series>) {
 }
 
 fn plays_by_hour(input: &mut Input) -> (Vec<String>, Vec<Series>) {
-    let viewings = input.viewings(|l| l.start.hour());
     let (series, _, other) = tally(
-        &viewings,
+        input,
+        |r| r.local_second / 3600,
         24,
         input.media_labels(),
-        |&h| usize::try_from(h).ok(),
-        |s| input.media_index(s),
+        |h| usize::try_from(h).ok(),
+        |r| input.media_index(r),
     );
     input.note_other_media(other);
     ((0..24).map(|h| format!("{h:02}")).collect(), series)
@@ -581,13 +898,14 @@ fn plays_by_weekday(input: &mut Input) -> (Vec<String>, Vec<Series>) {
         "Friday",
         "Saturday",
     ];
-    let viewings = input.viewings(|l| l.start.weekday().to_sunday_zero_offset());
+    // 1970-01-01 was a Thursday (4 days after a Sunday).
     let (series, _, other) = tally(
-        &viewings,
+        input,
+        |r| (i64::from(r.local_day) + 4).rem_euclid(7),
         7,
         input.media_labels(),
-        |&d| usize::try_from(d).ok(),
-        |s| input.media_index(s),
+        |d| usize::try_from(d).ok(),
+        |r| input.media_index(r),
     );
     input.note_other_media(other);
     (NAMES.iter().map(|s| s.to_string()).collect(), series)
@@ -595,14 +913,13 @@ fn plays_by_weekday(input: &mut Input) -> (Vec<String>, Vec<Series>) {
 
 fn stream_types(input: &mut Input) -> (Vec<String>, Vec<Series>) {
     let days = input.days(false);
-    let index: HashMap<Date, usize> = days.iter().enumerate().map(|(i, &d)| (d, i)).collect();
-    let viewings = input.viewings(|l| l.start.date());
     let (series, before, unknown) = tally(
-        &viewings,
+        input,
+        |r| r.local_day,
         days.len(),
         DECISIONS.iter().map(|d| d.label().to_string()).collect(),
-        |d| index.get(d).copied(),
-        |s| DECISIONS.iter().position(|&d| d == s.decision),
+        day_category(&days),
+        |r| DECISIONS.iter().position(|&d| d == r.decision),
     );
     input.note_before_first_day(before);
     if unknown > 0 {
@@ -616,7 +933,8 @@ fn stream_types(input: &mut Input) -> (Vec<String>, Vec<Series>) {
 
 /// Peak concurrent streams per local day: one sweep over all streams of the window
 /// (ungrouped sessions), then the maximum of the running count within each day, including
-/// the streams still running at midnight.
+/// the streams still running at midnight. The events are sorted once (O(n log n)); each
+/// series is a linear pass over them, and each day a binary search into its steps.
 fn concurrency(input: &mut Input) -> (Vec<String>, Vec<Series>) {
     let days = input.days(true);
     let bounds: Vec<Option<(i64, i64)>> = days
@@ -628,20 +946,31 @@ fn concurrency(input: &mut Input) -> (Vec<String>, Vec<Series>) {
         })
         .collect();
     let mut no_end = 0;
-    let mut streams: Vec<(i64, i64, StreamDecision)> = Vec::new();
-    for l in &input.sessions {
-        match l.s.end() {
-            Some(end) => streams.push((l.s.started, end, l.s.decision)),
+    let mut unknown = 0;
+    // One i64 per event, sorted: the second, then 0 for a stop and 1 for a start (stops
+    // sort first at a second), then the decision. 8 bytes instead of a 16-byte tuple.
+    let mut events: Vec<i64> = Vec::with_capacity(input.rows.len() * 2);
+    for r in &input.rows {
+        match r.end() {
+            Some(end) => {
+                let d = decision_code(r.decision);
+                events.push(event_key(r.started, true, d));
+                events.push(event_key(end, false, d));
+                unknown += usize::from(r.decision == StreamDecision::Unknown);
+            }
             None => no_end += 1,
         }
     }
-    let per_day = |pick: &dyn Fn(StreamDecision) -> bool| -> Vec<u64> {
-        let intervals: Vec<(i64, i64)> = streams
-            .iter()
-            .filter(|(_, _, d)| pick(*d))
-            .map(|&(s, e, _)| (s, e))
-            .collect();
-        let steps = running_counts(&intervals);
+    // The rows are not needed any more: give their memory back before the steps are built.
+    input.rows = Vec::new();
+    events.sort_unstable();
+    let per_day = |pick: &dyn Fn(i64) -> bool| -> Vec<u64> {
+        let steps = steps_of_sorted(
+            events
+                .iter()
+                .filter(|&&e| pick(e & 3))
+                .map(|&e| (e >> 3, if e & 4 == 0 { -1 } else { 1 })),
+        );
         bounds
             .iter()
             .map(|b| b.map_or(0, |(start, end)| peak_within(&steps, start, end)))
@@ -651,23 +980,20 @@ fn concurrency(input: &mut Input) -> (Vec<String>, Vec<Series>) {
         .iter()
         .map(|&want| Series {
             name: want.label().to_string(),
-            data: per_day(&|d| d == want),
+            data: per_day(&|d| d == decision_code(want)),
         })
         .collect();
     series.push(Series {
         name: MAX_CONCURRENT.to_string(),
         data: per_day(&|_| true),
     });
+    drop(events);
     if no_end > 0 {
         input.notes.push(format!(
             "{} without a stop time left out",
             count(no_end, "session", "sessions")
         ));
     }
-    let unknown = streams
-        .iter()
-        .filter(|(_, _, d)| *d == StreamDecision::Unknown)
-        .count();
     if unknown > 0 {
         input.notes.push(format!(
             "{} with an unknown stream decision counted only in {MAX_CONCURRENT}",
@@ -677,11 +1003,21 @@ fn concurrency(input: &mut Input) -> (Vec<String>, Vec<Series>) {
     (date_labels(&days), series)
 }
 
+/// Event times beyond this are clamped to it. Days are within jiff's range (about ±2^38 s),
+/// so an event past the limit is past every day either way, and the peaks are unchanged.
+const EVENT_TIME_LIMIT: i64 = 1 << 59;
+
+/// A concurrency event as one sortable number: `(second, stop 0 / start 1, decision code)`.
+fn event_key(t: i64, start: bool, decision: i64) -> i64 {
+    (t.clamp(-EVENT_TIME_LIMIT, EVENT_TIME_LIMIT) << 3) | (i64::from(start) << 2) | decision
+}
+
 /// The running number of streams as a step function: `(second, count from then on)`, one
 /// entry per second with events. Only the count after *all* events of a second is kept:
 /// that is Tautulli's "stop before start at the same second" (stops only lower the count,
 /// starts only raise it, so with stops first the peak of the second is its final count),
 /// and back-to-back streams never overlap. O(n log n).
+#[cfg(test)]
 fn running_counts(intervals: &[(i64, i64)]) -> Vec<(i64, i64)> {
     let mut events: Vec<(i64, i8)> = Vec::with_capacity(intervals.len() * 2);
     for &(start, end) in intervals {
@@ -689,6 +1025,11 @@ fn running_counts(intervals: &[(i64, i64)]) -> Vec<(i64, i64)> {
         events.push((end, -1));
     }
     events.sort_unstable();
+    steps_of_sorted(events.into_iter())
+}
+
+/// [`running_counts`] of events already in time order.
+fn steps_of_sorted(events: impl Iterator<Item = (i64, i8)>) -> Vec<(i64, i64)> {
     let mut steps: Vec<(i64, i64)> = Vec::new();
     let mut running = 0i64;
     for (t, delta) in events {
@@ -722,24 +1063,23 @@ enum TopBy {
 /// Users or platforms by viewings (descending, ties by name), top `top_n` (0 = all),
 /// with the media series and Total.
 fn top(input: &mut Input, top_n: usize, by: TopBy) -> (Vec<String>, Vec<Series>) {
-    let names = display_names(input, by);
-    let viewings = input.viewings(|l| match by {
-        TopBy::User => names.get(&l.s.user_id).cloned().unwrap_or_default(),
-        TopBy::Platform => platform_name(l.s),
-    });
-    let mut per_key: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    // Every row's category as an index into `shown` (distinct display names).
+    let (shown, key_of_row) = display_keys(input, by);
+    let mut per_key: Vec<Option<Vec<u64>>> = vec![None; shown.len()];
     let mut other = 0;
-    for (key, s) in &viewings {
-        match input.media_index(s) {
-            Some(i) => {
-                per_key
-                    .entry(key.clone())
-                    .or_insert_with(|| vec![0; input.media.len()])[i] += 1
-            }
+    let media_len = input.media.len();
+    input.viewings(
+        |r| key_of_row.of(r),
+        |key, r| match input.media_index(r) {
+            Some(i) => per_key[key as usize].get_or_insert_with(|| vec![0; media_len])[i] += 1,
             None => other += 1,
-        }
-    }
-    let mut ranked: Vec<(String, Vec<u64>)> = per_key.into_iter().collect();
+        },
+    );
+    let mut ranked: Vec<(String, Vec<u64>)> = per_key
+        .into_iter()
+        .zip(shown)
+        .filter_map(|(counts, name)| counts.map(|c| (name, c)))
+        .collect();
     ranked.sort_by(|a, b| {
         let (ta, tb) = (a.1.iter().sum::<u64>(), b.1.iter().sum::<u64>());
         tb.cmp(&ta).then_with(|| a.0.cmp(&b.0))
@@ -763,46 +1103,90 @@ fn top(input: &mut Input, top_n: usize, by: TopBy) -> (Vec<String>, Vec<Series>)
     (categories, with_total(input.media_labels(), data))
 }
 
-/// For users: user id -> the name of their latest session, with " (#id)" added when two
-/// users would otherwise share a name. Empty for platforms (their name is the key).
-fn display_names(input: &Input, by: TopBy) -> HashMap<i64, String> {
-    let TopBy::User = by else {
-        return HashMap::new();
-    };
-    // Sessions are in start order: the last one seen wins.
-    let mut latest: BTreeMap<i64, String> = BTreeMap::new();
-    for l in &input.sessions {
-        let name = l.s.user.trim();
-        let name = if name.is_empty() {
-            format!("User {}", l.s.user_id)
-        } else {
-            name.to_string()
-        };
-        latest.insert(l.s.user_id, name);
-    }
-    let mut uses: HashMap<&str, usize> = HashMap::new();
-    for name in latest.values() {
-        *uses.entry(name.as_str()).or_default() += 1;
-    }
-    latest
-        .iter()
-        .map(|(id, name)| {
-            let shown = if uses[name.as_str()] > 1 {
-                format!("{name} (#{id})")
-            } else {
-                name.clone()
-            };
-            (*id, shown)
-        })
-        .collect()
+/// Which of the shown names a row counts under.
+enum DisplayKeys {
+    /// By user id.
+    Users(FxHashMap<i64, u32>),
+    /// By index into [`ChartData::names`].
+    Platforms(Vec<u32>),
 }
 
-fn platform_name(s: &Session) -> String {
-    let p = s.platform.trim();
-    if p.is_empty() {
-        "Unknown".to_string()
-    } else {
-        p.to_string()
+impl DisplayKeys {
+    fn of(&self, r: &ChartRow) -> u32 {
+        match self {
+            DisplayKeys::Users(keys) => keys[&r.user_id],
+            DisplayKeys::Platforms(keys) => keys[r.platform as usize],
+        }
+    }
+}
+
+/// The distinct names a top chart shows, and which of them each row counts under.
+///
+/// Users: the name of their latest session, with " (#id)" added when two users would
+/// otherwise share a name. Platforms: the platform, trimmed, "Unknown" when empty.
+fn display_keys(input: &Input, by: TopBy) -> (Vec<String>, DisplayKeys) {
+    let mut shown: Vec<String> = Vec::new();
+    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut intern = |name: String| -> u32 {
+        if let Some(&i) = index.get(&name) {
+            return i;
+        }
+        shown.push(name.clone());
+        let i = (shown.len() - 1) as u32;
+        index.insert(name, i);
+        i
+    };
+    match by {
+        TopBy::User => {
+            // Rows are in start order: the last one seen wins.
+            let mut latest: BTreeMap<i64, u32> = BTreeMap::new();
+            for r in &input.rows {
+                latest.insert(r.user_id, r.user);
+            }
+            let latest: BTreeMap<i64, String> = latest
+                .into_iter()
+                .map(|(id, name)| {
+                    let name = input.names[name as usize].trim();
+                    let name = if name.is_empty() {
+                        format!("User {id}")
+                    } else {
+                        name.to_string()
+                    };
+                    (id, name)
+                })
+                .collect();
+            let mut uses: HashMap<&str, usize> = HashMap::new();
+            for name in latest.values() {
+                *uses.entry(name.as_str()).or_default() += 1;
+            }
+            let keys: FxHashMap<i64, u32> = latest
+                .iter()
+                .map(|(id, name)| {
+                    let show = if uses[name.as_str()] > 1 {
+                        format!("{name} (#{id})")
+                    } else {
+                        name.clone()
+                    };
+                    (*id, intern(show))
+                })
+                .collect();
+            (shown, DisplayKeys::Users(keys))
+        }
+        TopBy::Platform => {
+            let keys: Vec<u32> = input
+                .names
+                .iter()
+                .map(|p| {
+                    let p = p.trim();
+                    intern(if p.is_empty() {
+                        "Unknown".to_string()
+                    } else {
+                        p.to_string()
+                    })
+                })
+                .collect();
+            (shown, DisplayKeys::Platforms(keys))
+        }
     }
 }
 
@@ -1410,6 +1794,18 @@ mod tests {
             Window::last_days(now, 2),
         );
         assert_eq!(data(&c, MAX_CONCURRENT), [1, 0]);
+        // A stop time absurdly far away still runs through every day after the start.
+        let sessions = vec![
+            s(1, utc(2026, 11, 20, 22, 0), i64::MAX),
+            s(2, utc(2026, 11, 21, 5, 0), utc(2026, 11, 21, 6, 0)),
+        ];
+        let c = chart(
+            ChartKind::Concurrency,
+            &sessions,
+            "UTC",
+            Window::last_days(now, 3),
+        );
+        assert_eq!(data(&c, MAX_CONCURRENT), [0, 1, 2]);
     }
 
     #[test]
@@ -1884,6 +2280,69 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_local_clock_agrees_with_the_zone() {
+        let zones = [
+            "UTC",
+            "Europe/Berlin",
+            "America/New_York",
+            "Asia/Kolkata",
+            "Australia/Lord_Howe",
+            "Pacific/Apia",
+            "America/Sao_Paulo",
+        ];
+        let (lo, hi) = (utc(2008, 1, 1, 0, 0), utc(2030, 1, 1, 0, 0));
+        let mut rng = Rng(0x5eed);
+        for zone in zones {
+            let tzone = tz(zone);
+            let clock = LocalClock::new(&tzone, lo, hi);
+            assert!(!clock.spans.is_empty(), "{zone}");
+            let check = |t: i64| {
+                let dt = local(&tzone, t).unwrap();
+                let (day, second) = clock.local(t).unwrap();
+                assert_eq!(date_of_day(day), Some(dt.date()), "{zone} {t}");
+                let wall = i64::from(dt.hour()) * 3600
+                    + i64::from(dt.minute()) * 60
+                    + i64::from(dt.second());
+                assert_eq!(second, wall, "{zone} {t}");
+                assert_eq!(day_number(dt.date()), Some(day));
+            };
+            for &(from, _) in &clock.spans {
+                for t in [from - 1, from, from + 1] {
+                    check(t);
+                }
+            }
+            for _ in 0..5_000 {
+                // Inside the cached range and beyond it on both sides.
+                check(lo - 400_000_000 + rng.below((hi - lo + 800_000_000) as u64));
+            }
+            assert_eq!(clock.local(i64::MAX), None);
+            assert_eq!(clock.local(i64::MIN), None);
+        }
+    }
+
+    #[test]
+    fn event_keys_sort_by_second_then_stops_first_and_decode() {
+        let times = [-90_000, -1, 0, 1, 1_800_000_000, utc(2026, 3, 29, 1, 0)];
+        let mut keys = Vec::new();
+        for &t in &times {
+            for start in [true, false] {
+                for d in 0..4 {
+                    let k = event_key(t, start, d);
+                    assert_eq!((k >> 3, (k & 4) != 0, k & 3), (t, start, d));
+                    keys.push((t, start, d, k));
+                }
+            }
+        }
+        let mut by_key = keys.clone();
+        by_key.sort_by_key(|e| e.3);
+        keys.sort_by_key(|e| (e.0, e.1, e.2));
+        assert_eq!(by_key, keys);
+        // Far beyond any day: clamped, still after (or before) everything else.
+        assert!(event_key(i64::MAX, false, 0) > event_key(utc(9999, 1, 1, 0, 0), true, 3));
+        assert!(event_key(i64::MIN, true, 3) < event_key(-utc(9999, 1, 1, 0, 0), false, 0));
     }
 
     #[test]

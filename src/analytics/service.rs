@@ -6,7 +6,6 @@
 //! Every method takes `&self` (the store sits behind a mutex), so one service can be shared
 //! between threads.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -16,7 +15,6 @@ use serde_json::{json, Value};
 use crate::analytics::chart::{self, ChartKind, Window};
 use crate::analytics::collections::{self, known_libraries, ClientCollections, CollectionSource};
 use crate::analytics::config::{load_time_zone, AnalyticsConfig};
-use crate::analytics::session::{MediaType, Session};
 use crate::analytics::snapshots::{self, CollectReport, RunRef};
 use crate::analytics::store::{bad_argument, Store, StoreCounts};
 use crate::analytics::sync::{self, SessionPages, SyncOptions, SyncReport};
@@ -269,40 +267,11 @@ impl AnalyticsService {
             now: now.unwrap_or_else(now_epoch),
             days,
         };
-        let sessions = self.chart_sessions(&window)?;
-        let chart = chart::compute(kind, &sessions, &tz, &tz_name, window, top);
+        let data = self.lock().chart_data(&window)?;
+        let chart = chart::compute_data(kind, data, &tz, &tz_name, window, top);
         serde_json::to_value(chart).map_err(|e| Error::Internal {
             reason: format!("a chart could not be written as JSON: {e}"),
         })
-    }
-
-    /// The sessions a chart of `window` needs: every session touching the window, plus one
-    /// Music and one Live TV session from anywhere in the store, because the chart shows
-    /// those series whenever the data set has such plays at all (sessions outside the
-    /// window only decide that).
-    fn chart_sessions(&self, window: &Window) -> Result<Vec<Session>> {
-        let store = self.lock();
-        let Some(from) = window.start() else {
-            return store.all_sessions();
-        };
-        let mut sessions = store.sessions_between(from, window.now)?;
-        let ids: HashSet<i64> = sessions.iter().map(|s| s.id).collect();
-        let has = |pred: &dyn Fn(&Session) -> bool| sessions.iter().any(pred);
-        let need_music = !has(&|s| s.media_type == MediaType::Track && !s.live);
-        let need_live = !has(&|s| s.live);
-        for (needed, cond) in [
-            (need_music, "media_type = 'track' AND live = 0"),
-            (need_live, "live = 1"),
-        ] {
-            if needed {
-                if let Some(s) = store.first_session_where(cond)? {
-                    if !ids.contains(&s.id) {
-                        sessions.push(s);
-                    }
-                }
-            }
-        }
-        Ok(sessions)
     }
 }
 

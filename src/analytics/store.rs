@@ -6,11 +6,20 @@
 //! time zone, without asking Tautulli again; a sync is one transaction, so a failed sync
 //! leaves the copy as it was. WAL lets readers (charts, queries) run while a sync writes.
 //! The schema is versioned with `PRAGMA user_version`; each migration runs once, in order.
+//!
+//! Sessions (schema 2) live in `session_rows`: numbers only, with the media type and stream
+//! decision as small codes and the user, platform, player and title as ids into `strings`
+//! (each distinct text stored once). A million sessions are then ~60 MB instead of ~230 MB,
+//! which is what a sync writes and a chart reads. The `sessions` view shows them as
+//! schema 1 stored them (text and all), for queries that want whole [`Session`]s.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row, Statement};
 
+use crate::analytics::chart::{ChartData, ChartRow, Window};
 use crate::analytics::session::{MediaType, Session, StreamDecision};
 use crate::error::{Error, Result};
 
@@ -18,7 +27,8 @@ use crate::error::{Error, Result};
 pub const FILE_NAME: &str = "analytics.sqlite";
 
 /// Schema migrations; `MIGRATIONS[i]` brings `user_version` from `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE sessions (
     id                     INTEGER PRIMARY KEY,
     reference_id           INTEGER NOT NULL,
@@ -99,12 +109,82 @@ CREATE TABLE collection_snapshots (
 CREATE INDEX snapshots_collection ON collection_snapshots(collection_id, collected_at);
 CREATE INDEX snapshots_collected ON collection_snapshots(collected_at);
 CREATE INDEX snapshots_rotation ON collection_snapshots(rotation_id);
-"#];
+"#,
+    r#"
+CREATE TABLE strings (
+    id    INTEGER PRIMARY KEY,
+    value TEXT    NOT NULL UNIQUE
+);
+INSERT INTO strings (value)
+    SELECT user FROM sessions UNION SELECT platform FROM sessions
+    UNION SELECT player FROM sessions UNION SELECT title FROM sessions;
+
+CREATE TABLE session_rows (
+    id                     INTEGER PRIMARY KEY,
+    reference_id           INTEGER NOT NULL,
+    started                INTEGER NOT NULL,
+    stopped                INTEGER,
+    play_seconds           INTEGER NOT NULL,
+    paused_seconds         INTEGER NOT NULL,
+    media                  INTEGER NOT NULL,
+    live                   INTEGER NOT NULL,
+    decision               INTEGER NOT NULL,
+    user_id                INTEGER NOT NULL,
+    user_sid               INTEGER NOT NULL,
+    platform_sid           INTEGER NOT NULL,
+    rating_key             INTEGER NOT NULL,
+    parent_rating_key      INTEGER,
+    grandparent_rating_key INTEGER,
+    section_id             INTEGER,
+    player_sid             INTEGER NOT NULL,
+    title_sid              INTEGER NOT NULL
+);
+INSERT INTO session_rows
+    SELECT s.id, s.reference_id, s.started, s.stopped, s.play_seconds, s.paused_seconds,
+        CASE s.media_type WHEN 'movie' THEN 0 WHEN 'episode' THEN 1 WHEN 'track' THEN 2
+            ELSE 3 END,
+        s.live,
+        CASE lower(trim(s.decision)) WHEN 'direct play' THEN 0 WHEN 'copy' THEN 1
+            WHEN 'direct stream' THEN 1 WHEN 'transcode' THEN 2 ELSE 3 END,
+        s.user_id,
+        (SELECT id FROM strings WHERE value = s.user),
+        (SELECT id FROM strings WHERE value = s.platform),
+        s.rating_key, s.parent_rating_key, s.grandparent_rating_key, s.section_id,
+        (SELECT id FROM strings WHERE value = s.player),
+        (SELECT id FROM strings WHERE value = s.title)
+    FROM sessions s ORDER BY s.id;
+DROP TABLE sessions;
+
+CREATE VIEW sessions (id, reference_id, user_id, user, started, stopped, paused_seconds,
+    play_seconds, media_type, live, rating_key, parent_rating_key, grandparent_rating_key,
+    section_id, decision, platform, player, title) AS
+SELECT r.id, r.reference_id, r.user_id, u.value, r.started, r.stopped, r.paused_seconds,
+    r.play_seconds,
+    CASE r.media WHEN 0 THEN 'movie' WHEN 1 THEN 'episode' WHEN 2 THEN 'track' ELSE 'other' END,
+    r.live, r.rating_key, r.parent_rating_key, r.grandparent_rating_key, r.section_id,
+    CASE r.decision WHEN 0 THEN 'direct play' WHEN 1 THEN 'copy' WHEN 2 THEN 'transcode'
+        ELSE '' END,
+    p.value, pl.value, t.value
+FROM session_rows r
+    LEFT JOIN strings u ON u.id = r.user_sid
+    LEFT JOIN strings p ON p.id = r.platform_sid
+    LEFT JOIN strings pl ON pl.id = r.player_sid
+    LEFT JOIN strings t ON t.id = r.title_sid;
+
+CREATE INDEX session_rows_started ON session_rows(started);
+CREATE INDEX session_rows_reference ON session_rows(reference_id);
+CREATE INDEX session_rows_rating_key ON session_rows(rating_key);
+CREATE INDEX session_rows_parent ON session_rows(parent_rating_key)
+    WHERE parent_rating_key IS NOT NULL;
+CREATE INDEX session_rows_grandparent ON session_rows(grandparent_rating_key)
+    WHERE grandparent_rating_key IS NOT NULL;
+"#,
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// Every column of `sessions`, in [`session_from_row`] order.
+/// Every column of the `sessions` view, in [`session_from_row`] order.
 pub(crate) const SESSION_COLUMNS: &str = "id, reference_id, user_id, user, started, stopped, \
      paused_seconds, play_seconds, media_type, live, rating_key, parent_rating_key, \
      grandparent_rating_key, section_id, decision, platform, player, title";
@@ -246,13 +326,13 @@ impl Store {
 
     /// Sessions held.
     pub fn session_count(&self) -> Result<i64> {
-        self.scalar("SELECT COUNT(*) FROM sessions")
+        self.scalar("SELECT COUNT(*) FROM session_rows")
             .map(|v| v.unwrap_or(0))
     }
 
     /// The latest session start held: the sync's high-water mark.
     pub fn max_started(&self) -> Result<Option<i64>> {
-        self.scalar("SELECT MAX(started) FROM sessions")
+        self.scalar("SELECT MAX(started) FROM session_rows")
     }
 
     /// One session by Tautulli id.
@@ -283,19 +363,97 @@ impl Store {
         )
     }
 
-    /// The first session (by start) matching a fixed SQL condition, if any.
-    pub(crate) fn first_session_where(&self, cond: &str) -> Result<Option<Session>> {
-        self.conn
-            .query_row(
-                &format!(
-                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE {cond} ORDER BY started, id \
-                     LIMIT 1"
-                ),
-                [],
-                session_from_row,
+    /// What a chart over `window` reads: the sessions of the window (see
+    /// [`Window::contains`]) as compact rows,
+    /// the user and platform names they point at, and whether the whole store has music and
+    /// Live TV plays (the chart shows those series whenever the data set has such plays).
+    ///
+    /// One pass over `session_rows` reading only the columns charts use: no titles, no
+    /// per-session strings, no sort (the chart sorts what it keeps).
+    pub fn chart_data(&self, window: &Window) -> Result<ChartData> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, reference_id, started, stopped, play_seconds, paused_seconds, media, \
+                 live, decision, user_id, user_sid, platform_sid FROM session_rows",
             )
-            .optional()
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+        let mut data = ChartData::default();
+        // String id -> index into `data.names`.
+        let mut names: FxHashMap<i64, u32> = FxHashMap::default();
+        let mut sids: Vec<i64> = Vec::new();
+        let mut name = |sid: i64| -> u32 {
+            *names.entry(sid).or_insert_with(|| {
+                sids.push(sid);
+                (sids.len() - 1) as u32
+            })
+        };
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let read = || -> rusqlite::Result<_> {
+                Ok((
+                    (
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ),
+                    (
+                        r.get::<_, Option<i64>>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, i64>(5)?,
+                    ),
+                    (
+                        r.get::<_, i64>(6)?,
+                        r.get::<_, i64>(7)? != 0,
+                        r.get::<_, i64>(8)?,
+                    ),
+                    (
+                        r.get::<_, i64>(9)?,
+                        r.get::<_, i64>(10)?,
+                        r.get::<_, i64>(11)?,
+                    ),
+                ))
+            };
+            let (
+                (id, reference_id, started),
+                (stopped, play, paused),
+                (media, live, decision),
+                (user_id, user_sid, platform_sid),
+            ) = read().map_err(|e| self.err(e))?;
+            let media = media_of_code(media);
+            data.has_live |= live;
+            data.has_music |= !live && media == MediaType::Track;
+            let mut row = ChartRow::new(
+                id,
+                reference_id,
+                started,
+                stopped,
+                play,
+                paused,
+                user_id,
+                0,
+                0,
+                media,
+                live,
+                decision_of_code(decision),
+            );
+            if window.contains_span(row.started, row.end()) {
+                row.user = name(user_sid);
+                row.platform = name(platform_sid);
+                data.rows.push(row);
+            }
+        }
+        drop(rows);
+        let mut value = self
+            .conn
+            .prepare_cached("SELECT value FROM strings WHERE id = ?1")
+            .map_err(|e| self.err(e))?;
+        data.names = sids
+            .iter()
+            .map(|&sid| value.query_row([sid], |r| r.get::<_, String>(0)))
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))?;
+        Ok(data)
     }
 
     fn sessions_where(&self, cond: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Vec<Session>> {
@@ -323,13 +481,13 @@ impl Store {
     pub fn counts(&self) -> Result<StoreCounts> {
         let n = |sql: &str| self.scalar(sql).map(|v| v.unwrap_or(0));
         Ok(StoreCounts {
-            sessions: n("SELECT COUNT(*) FROM sessions")?,
-            viewings: n("SELECT COUNT(DISTINCT reference_id) FROM sessions")?,
-            users: n("SELECT COUNT(DISTINCT user_id) FROM sessions")?,
+            sessions: n("SELECT COUNT(*) FROM session_rows")?,
+            viewings: n("SELECT COUNT(DISTINCT reference_id) FROM session_rows")?,
+            users: n("SELECT COUNT(DISTINCT user_id) FROM session_rows")?,
             collections: n("SELECT COUNT(*) FROM collections WHERE active = 1")?,
             snapshots: n("SELECT COUNT(*) FROM collection_snapshots")?,
             rotations: n("SELECT COUNT(*) FROM rotations")?,
-            first_started: self.scalar("SELECT MIN(started) FROM sessions")?,
+            first_started: self.scalar("SELECT MIN(started) FROM session_rows")?,
             last_started: self.max_started()?,
             last_sync: self.sync_state(STATE_LAST_SYNC)?,
         })
@@ -340,6 +498,34 @@ impl Store {
             .query_row(sql, [], |r| r.get::<_, Option<i64>>(0))
             .map_err(|e| self.err(e))
     }
+}
+
+/// Drops the secondary indexes of `session_rows` and answers the SQL that creates them
+/// again ([`create_indexes`]). A sync that writes most of the store does this: building an
+/// index once from sorted keys is far cheaper than a million random inserts into each, and
+/// both happen inside the sync's transaction, so a failed sync keeps the indexes.
+pub(crate) fn drop_session_indexes(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let indexes: Vec<(String, String)> = conn
+        .prepare(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' \
+             AND tbl_name = 'session_rows' AND sql IS NOT NULL ORDER BY name",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut sql = Vec::with_capacity(indexes.len());
+    for (name, create) in indexes {
+        conn.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+        sql.push(create);
+    }
+    Ok(sql)
+}
+
+/// Runs the `CREATE INDEX` statements [`drop_session_indexes`] answered.
+pub(crate) fn create_indexes(conn: &Connection, sql: &[String]) -> rusqlite::Result<()> {
+    for create in sql {
+        conn.execute_batch(create)?;
+    }
+    Ok(())
 }
 
 /// `sync_state` key: epoch seconds of the last successful sync.
@@ -393,55 +579,176 @@ pub(crate) fn session_from_row(r: &Row<'_>) -> rusqlite::Result<Session> {
 }
 
 /// Inserts the session, or updates it when Tautulli's copy changed (a session that joined a
-/// group has a new `reference_id`), or leaves it as it is.
+/// group has a new `reference_id`), or leaves it as it is. (A sync uses one
+/// [`SessionWriter`] for all its rows.)
+#[cfg(test)]
 pub(crate) fn upsert_session(conn: &Connection, s: &Session) -> rusqlite::Result<Upsert> {
-    let existing = conn
-        .prepare_cached(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"
-        ))?
-        .query_row([s.id], session_from_row)
-        .optional()?;
-    let values = params![
-        s.id,
-        s.reference_id,
-        s.user_id,
-        s.user,
-        s.started,
-        s.stopped,
-        s.paused_seconds,
-        s.play_seconds,
-        s.media_type.as_str(),
-        i64::from(s.live),
-        s.rating_key,
-        s.parent_rating_key,
-        s.grandparent_rating_key,
-        s.section_id,
-        s.decision.as_str(),
-        s.platform,
-        s.player,
-        s.title,
-    ];
-    match existing {
-        Some(old) if old == *s => Ok(Upsert::Unchanged),
-        Some(_) => {
-            conn.prepare_cached(
-                "UPDATE sessions SET reference_id = ?2, user_id = ?3, user = ?4, started = ?5, \
-                 stopped = ?6, paused_seconds = ?7, play_seconds = ?8, media_type = ?9, \
-                 live = ?10, rating_key = ?11, parent_rating_key = ?12, \
-                 grandparent_rating_key = ?13, section_id = ?14, decision = ?15, \
-                 platform = ?16, player = ?17, title = ?18 WHERE id = ?1",
+    SessionWriter::new(conn)?.upsert(s)
+}
+
+/// Writes sessions into `session_rows` through statements prepared once, remembering the
+/// ids of the strings it has met.
+///
+/// Why: a sync writes up to millions of rows whose user, platform, player and title repeat;
+/// looking each up in `strings` costs two statements, the cache a hash probe (and even a
+/// cached statement costs a hash of its SQL text per use). Keep a writer only for one
+/// transaction: after a rollback its ids may name strings that are gone.
+pub(crate) struct SessionWriter<'c> {
+    conn: &'c Connection,
+    insert: Statement<'c>,
+    update: Statement<'c>,
+    strings: FxHashMap<String, i64>,
+}
+
+/// A [`HashMap`] with [`FxHasher`].
+pub(crate) type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// rustc's FxHash: a multiply-rotate hash, several times faster than the default SipHash on
+/// short strings. Not resistant to chosen collisions, which is fine for the names and titles
+/// of one's own Tautulli.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let word = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl<'c> SessionWriter<'c> {
+    pub(crate) fn new(conn: &'c Connection) -> rusqlite::Result<SessionWriter<'c>> {
+        Ok(SessionWriter {
+            conn,
+            insert: conn.prepare(
+                "INSERT INTO session_rows (id, reference_id, started, stopped, play_seconds, \
+                 paused_seconds, media, live, decision, user_id, user_sid, platform_sid, \
+                 rating_key, parent_rating_key, grandparent_rating_key, section_id, player_sid, \
+                 title_sid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
+                 ?14, ?15, ?16, ?17, ?18) ON CONFLICT(id) DO NOTHING",
+            )?,
+            update: conn.prepare(
+                "UPDATE session_rows SET reference_id = ?2, started = ?3, stopped = ?4, \
+                 play_seconds = ?5, paused_seconds = ?6, media = ?7, live = ?8, decision = ?9, \
+                 user_id = ?10, user_sid = ?11, platform_sid = ?12, rating_key = ?13, \
+                 parent_rating_key = ?14, grandparent_rating_key = ?15, section_id = ?16, \
+                 player_sid = ?17, title_sid = ?18 \
+                 WHERE id = ?1 AND (reference_id IS NOT ?2 OR started IS NOT ?3 \
+                   OR stopped IS NOT ?4 OR play_seconds IS NOT ?5 OR paused_seconds IS NOT ?6 \
+                   OR media IS NOT ?7 OR live IS NOT ?8 OR decision IS NOT ?9 \
+                   OR user_id IS NOT ?10 OR user_sid IS NOT ?11 OR platform_sid IS NOT ?12 \
+                   OR rating_key IS NOT ?13 OR parent_rating_key IS NOT ?14 \
+                   OR grandparent_rating_key IS NOT ?15 OR section_id IS NOT ?16 \
+                   OR player_sid IS NOT ?17 OR title_sid IS NOT ?18)",
+            )?,
+            strings: FxHashMap::default(),
+        })
+    }
+
+    /// The id of `value` in `strings`, added when new.
+    fn intern(&mut self, value: &str) -> rusqlite::Result<i64> {
+        if let Some(&id) = self.strings.get(value) {
+            return Ok(id);
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO strings (value) VALUES (?1) ON CONFLICT(value) DO NOTHING",
             )?
-            .execute(values)?;
-            Ok(Upsert::Updated)
+            .execute([value])?;
+        let id: i64 = self
+            .conn
+            .prepare_cached("SELECT id FROM strings WHERE value = ?1")?
+            .query_row([value], |r| r.get(0))?;
+        self.strings.insert(value.to_string(), id);
+        Ok(id)
+    }
+
+    /// [`upsert_session`]: one insert that does nothing when the id is held, then (only then)
+    /// one update that writes only when a value differs. Strings are interned, so equal text
+    /// is an equal id and the comparison is exact.
+    pub(crate) fn upsert(&mut self, s: &Session) -> rusqlite::Result<Upsert> {
+        let user = self.intern(&s.user)?;
+        let platform = self.intern(&s.platform)?;
+        let player = self.intern(&s.player)?;
+        let title = self.intern(&s.title)?;
+        let values = params![
+            s.id,
+            s.reference_id,
+            s.started,
+            s.stopped,
+            s.play_seconds,
+            s.paused_seconds,
+            media_code(s.media_type),
+            i64::from(s.live),
+            decision_code(s.decision),
+            s.user_id,
+            user,
+            platform,
+            s.rating_key,
+            s.parent_rating_key,
+            s.grandparent_rating_key,
+            s.section_id,
+            player,
+            title,
+        ];
+        if self.insert.execute(values)? > 0 {
+            return Ok(Upsert::Inserted);
         }
-        None => {
-            conn.prepare_cached(&format!(
-                "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
-                 ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
-            ))?
-            .execute(values)?;
-            Ok(Upsert::Inserted)
-        }
+        Ok(if self.update.execute(values)? > 0 {
+            Upsert::Updated
+        } else {
+            Upsert::Unchanged
+        })
+    }
+}
+
+/// `session_rows.media`: the [`MediaType`] as a small number (the `sessions` view turns it
+/// back into text).
+pub(crate) fn media_code(m: MediaType) -> i64 {
+    match m {
+        MediaType::Movie => 0,
+        MediaType::Episode => 1,
+        MediaType::Track => 2,
+        MediaType::Other => 3,
+    }
+}
+
+pub(crate) fn media_of_code(code: i64) -> MediaType {
+    match code {
+        0 => MediaType::Movie,
+        1 => MediaType::Episode,
+        2 => MediaType::Track,
+        _ => MediaType::Other,
+    }
+}
+
+/// `session_rows.decision`: the [`StreamDecision`] as a small number.
+pub(crate) fn decision_code(d: StreamDecision) -> i64 {
+    match d {
+        StreamDecision::DirectPlay => 0,
+        StreamDecision::DirectStream => 1,
+        StreamDecision::Transcode => 2,
+        StreamDecision::Unknown => 3,
+    }
+}
+
+pub(crate) fn decision_of_code(code: i64) -> StreamDecision {
+    match code {
+        0 => StreamDecision::DirectPlay,
+        1 => StreamDecision::DirectStream,
+        2 => StreamDecision::Transcode,
+        _ => StreamDecision::Unknown,
     }
 }
 
@@ -609,5 +916,160 @@ pub(crate) mod tests {
         let e = Store::open(&dir).unwrap_err().to_string();
         assert!(e.contains("schema version 99"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_schema_1_store_is_migrated_with_every_session() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        let mut a = session(1, 7, 101, 1000);
+        a.stopped = None;
+        a.media_type = MediaType::Episode;
+        a.parent_rating_key = Some(200);
+        a.grandparent_rating_key = Some(199);
+        a.decision = StreamDecision::DirectStream;
+        a.live = true;
+        let mut b = session(2, 8, 102, 2000);
+        b.media_type = MediaType::Other;
+        b.decision = StreamDecision::Unknown;
+        b.platform = String::new();
+        b.title = a.title.clone();
+        let mut c = session(3, 7, 103, 3000);
+        c.media_type = MediaType::Track;
+        c.decision = StreamDecision::Transcode;
+        c.reference_id = 1;
+        for s in [&a, &b, &c] {
+            conn.execute(
+                &format!(
+                    "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, \
+                     ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+                ),
+                params![
+                    s.id,
+                    s.reference_id,
+                    s.user_id,
+                    s.user,
+                    s.started,
+                    s.stopped,
+                    s.paused_seconds,
+                    s.play_seconds,
+                    s.media_type.as_str(),
+                    i64::from(s.live),
+                    s.rating_key,
+                    s.parent_rating_key,
+                    s.grandparent_rating_key,
+                    s.section_id,
+                    s.decision.as_str(),
+                    s.platform,
+                    s.player,
+                    s.title,
+                ],
+            )
+            .unwrap();
+        }
+        let mut store = Store { conn, path: None };
+        store.prepare(false).unwrap();
+        assert_eq!(store.all_sessions().unwrap(), [a.clone(), b, c]);
+        let kind: String = store
+            .conn()
+            .query_row(
+                "SELECT type FROM sqlite_master WHERE name = 'sessions'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(kind, "view");
+        // Each distinct text once: user7, user8, Chrome (platform and player), "" and the
+        // titles "Item 101" (shared by 1 and 2) and "Item 103".
+        let strings = store.scalar("SELECT COUNT(*) FROM strings").unwrap();
+        assert_eq!(strings, Some(6));
+        assert_eq!(upsert_session(store.conn(), &a).unwrap(), Upsert::Unchanged);
+    }
+
+    #[test]
+    fn every_changed_field_is_an_update() {
+        let s = Store::open_in_memory().unwrap();
+        let base = session(1, 7, 101, 1000);
+        upsert_session(s.conn(), &base).unwrap();
+        let changes: Vec<fn(&mut Session)> = vec![
+            |s| s.reference_id = 9,
+            |s| s.user_id = 9,
+            |s| s.user = "someone else".into(),
+            |s| s.started += 1,
+            |s| s.stopped = None,
+            |s| s.paused_seconds = 5,
+            |s| s.play_seconds = 5,
+            |s| s.media_type = MediaType::Track,
+            |s| s.live = true,
+            |s| s.rating_key = 5,
+            |s| s.parent_rating_key = Some(5),
+            |s| s.grandparent_rating_key = Some(5),
+            |s| s.section_id = None,
+            |s| s.decision = StreamDecision::Transcode,
+            |s| s.platform = "Roku".into(),
+            |s| s.player = "Living room".into(),
+            |s| s.title = "Another".into(),
+        ];
+        let mut writer = SessionWriter::new(s.conn()).unwrap();
+        for change in &changes {
+            let mut changed = base.clone();
+            change(&mut changed);
+            assert_eq!(writer.upsert(&changed).unwrap(), Upsert::Updated);
+            assert_eq!(s.session(1).unwrap().as_ref(), Some(&changed));
+            assert_eq!(writer.upsert(&changed).unwrap(), Upsert::Unchanged);
+            assert_eq!(upsert_session(s.conn(), &base).unwrap(), Upsert::Updated);
+        }
+        assert_eq!(s.session(1).unwrap().as_ref(), Some(&base));
+    }
+
+    #[test]
+    fn chart_data_is_the_window_of_the_sessions() {
+        use crate::analytics::chart::{compute, compute_data, ChartKind};
+        let s = Store::open_in_memory().unwrap();
+        let mut all = Vec::new();
+        for id in 1..=300i64 {
+            let mut x = session(id, id % 4, 100 + id % 9, 1_000_000 + id * 3_000);
+            x.reference_id = if id % 5 == 0 { id - 1 } else { id };
+            x.user = ["ann", "bob", "", "ann "][(id % 4) as usize].to_string();
+            x.platform = ["Roku", "", " Roku", "iOS"][(id % 3) as usize].to_string();
+            x.media_type =
+                [MediaType::Movie, MediaType::Episode, MediaType::Track][(id % 3) as usize];
+            x.live = id % 11 == 0;
+            x.decision = [
+                StreamDecision::DirectPlay,
+                StreamDecision::DirectStream,
+                StreamDecision::Transcode,
+                StreamDecision::Unknown,
+            ][(id % 4) as usize];
+            match id % 7 {
+                0 => x.stopped = None,
+                1 => {
+                    x.stopped = None;
+                    x.play_seconds = 0;
+                }
+                2 => x.stopped = Some(x.started - 10),
+                _ => {}
+            }
+            upsert_session(s.conn(), &x).unwrap();
+            all.push(x);
+        }
+        let tz = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+        let now = 1_000_000 + 250 * 3_000;
+        for days in [0, 1, 3, 30] {
+            let w = Window::last_days(now, days);
+            let data = s.chart_data(&w).unwrap();
+            assert!(data
+                .rows
+                .iter()
+                .all(|r| w.contains_span(r.started, r.end())));
+            let inside = all.iter().filter(|x| w.contains(x)).count();
+            assert_eq!(data.rows.len(), inside, "{days}");
+            for kind in ChartKind::ALL {
+                let a = compute_data(kind, s.chart_data(&w).unwrap(), &tz, "Europe/Berlin", w, 3);
+                let b = compute(kind, &all, &tz, "Europe/Berlin", w, 3);
+                assert_eq!(a, b, "{kind} {days}");
+            }
+        }
     }
 }

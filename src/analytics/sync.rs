@@ -20,22 +20,30 @@
 //!
 //! The whole sync is one SQLite transaction: any error (network, auth, bad JSON, a page cap)
 //! rolls it back and the store is left exactly as it was.
+//!
+//! Speed (a first sync reads every session there is): rows are parsed into a lean
+//! [`SessionRow`]; the next page is requested while the current one is written, once it is
+//! certain to be read; each page is written oldest id first (the table fills its pages
+//! instead of splitting them); and into an empty store the indexes are dropped and built
+//! once at the end, inside the same transaction.
 
 use std::collections::HashSet;
+use std::marker::PhantomData;
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use rusqlite::TransactionBehavior;
-use serde::Serialize;
+use serde::{de, Deserialize, Deserializer, Serialize};
 
 use crate::analytics::session::{MediaType, Session, StreamDecision};
 use crate::analytics::store::{
-    self, set_sync_state, upsert_session, upsert_user, Store, Upsert, STATE_LAST_SYNC,
+    self, set_sync_state, upsert_user, SessionWriter, Store, Upsert, STATE_LAST_SYNC,
     STATE_MAX_STARTED, STATE_RECORDS,
 };
 use crate::client::{Client, Command};
 use crate::error::{Error, Result};
 use crate::history::PageSource;
-use crate::rows::{HistoryPage, HistoryRow};
+use crate::rows::{float_opt, int_opt, string_opt, HistoryPage, HistoryRow};
 
 /// Passes from the top after a read that reached the end short of `recordsFiltered`.
 pub const MAX_CATCH_UP_PASSES: u32 = 3;
@@ -52,22 +60,59 @@ pub fn session_params(start: u64, length: u64) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// [`PageSource`] of ungrouped sessions read through a shared [`Client`].
-#[derive(Debug, Clone)]
+/// [`PageSource`] of ungrouped sessions read through a shared [`Client`]. A prefetched page
+/// is requested and parsed on its own thread while the sync writes the previous one.
+#[derive(Debug)]
 pub struct SessionPages {
     client: Arc<Client>,
+    /// The request sent ahead: `(start, length)` and its thread.
+    ahead: Option<(u64, u64, JoinHandle<Result<SessionPage>>)>,
 }
 
 impl SessionPages {
     pub fn new(client: Arc<Client>) -> Self {
-        Self { client }
+        Self {
+            client,
+            ahead: None,
+        }
+    }
+
+    fn request(client: &Client, start: u64, length: u64) -> Result<SessionPage> {
+        client.call(Command::GetHistory, &session_params(start, length))
     }
 }
 
-impl PageSource for SessionPages {
-    fn fetch(&mut self, start: u64, length: u64) -> Result<HistoryPage> {
-        self.client
-            .call(Command::GetHistory, &session_params(start, length))
+fn joined(thread: JoinHandle<Result<SessionPage>>) -> Result<SessionPage> {
+    thread.join().unwrap_or_else(|_| {
+        Err(Error::Internal {
+            reason: "the thread reading a history page panicked".into(),
+        })
+    })
+}
+
+impl PageSource<SessionPage> for SessionPages {
+    fn fetch(&mut self, start: u64, length: u64) -> Result<SessionPage> {
+        if let Some((s, l, thread)) = self.ahead.take() {
+            let page = joined(thread);
+            if (s, l) == (start, length) {
+                return page;
+            }
+        }
+        Self::request(&self.client, start, length)
+    }
+
+    fn prefetch(&mut self, start: u64, length: u64) {
+        if let Some((_, _, thread)) = self.ahead.take() {
+            let _ = joined(thread);
+        }
+        let client = Arc::clone(&self.client);
+        // Without a thread, `fetch` simply asks itself.
+        if let Ok(thread) = std::thread::Builder::new()
+            .name("tautulli-sessions".into())
+            .spawn(move || Self::request(&client, start, length))
+        {
+            self.ahead = Some((start, length, thread));
+        }
     }
 }
 
@@ -110,44 +155,239 @@ pub struct SyncReport {
     pub warnings: Vec<String>,
 }
 
+/// `data` of `get_history` as the sync reads it: [`HistoryPage`] with [`SessionRow`]s.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct SessionPage {
+    #[serde(rename = "recordsFiltered", deserialize_with = "int_req")]
+    pub records_filtered: i64,
+    #[serde(rename = "recordsTotal", default, deserialize_with = "int_opt")]
+    pub records_total: Option<i64>,
+    pub data: Vec<SessionRow>,
+}
+
+impl From<HistoryPage> for SessionPage {
+    fn from(p: HistoryPage) -> SessionPage {
+        SessionPage {
+            records_filtered: p.records_filtered,
+            records_total: p.records_total,
+            data: p.data.iter().map(SessionRow::from).collect(),
+        }
+    }
+}
+
+/// A `get_history` row as the sync reads it: [`HistoryRow`]'s fields, each accepted and
+/// refused exactly as there, but only those a [`Session`] is made of are kept, and the
+/// media type and stream decision are read straight into what they say. The others are
+/// checked without being stored: a first sync reads a million rows, and every string kept
+/// is an allocation.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct SessionRow {
+    #[serde(deserialize_with = "int_opt")]
+    pub row_id: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub reference_id: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub date: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub started: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub stopped: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub duration: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub play_duration: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub paused_counter: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub user_id: Option<i64>,
+    #[serde(deserialize_with = "string_opt")]
+    pub user: Option<String>,
+    #[serde(deserialize_with = "string_opt")]
+    pub friendly_name: Option<String>,
+    /// `media_type` as [`MediaType::parse`] reads the text [`string_opt`] gives; `None`
+    /// when the field is missing (read as `""`).
+    #[serde(deserialize_with = "media_type")]
+    pub media_type: Option<MediaType>,
+    #[serde(deserialize_with = "int_opt")]
+    pub rating_key: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub parent_rating_key: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub grandparent_rating_key: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub section_id: Option<i64>,
+    #[serde(deserialize_with = "string_opt")]
+    pub title: Option<String>,
+    #[serde(deserialize_with = "string_opt")]
+    pub full_title: Option<String>,
+    #[serde(deserialize_with = "int_opt")]
+    pub live: Option<i64>,
+    /// `transcode_decision` as [`StreamDecision::parse`] reads the text [`string_opt`]
+    /// gives; `None` when the field is missing (read as `""`).
+    #[serde(rename = "transcode_decision", deserialize_with = "decision")]
+    pub decision: Option<StreamDecision>,
+    #[serde(deserialize_with = "string_opt")]
+    pub platform: Option<String>,
+    #[serde(deserialize_with = "string_opt")]
+    pub player: Option<String>,
+    // Read by [`HistoryRow`] but not by the sync: checked, not kept.
+    #[serde(rename = "media_index", deserialize_with = "int_checked")]
+    _media_index: (),
+    #[serde(rename = "parent_media_index", deserialize_with = "int_checked")]
+    _parent_media_index: (),
+    #[serde(rename = "year", deserialize_with = "int_checked")]
+    _year: (),
+    #[serde(rename = "percent_complete", deserialize_with = "int_checked")]
+    _percent_complete: (),
+    #[serde(rename = "group_count", deserialize_with = "int_checked")]
+    _group_count: (),
+    #[serde(rename = "watched_status", deserialize_with = "float_checked")]
+    _watched_status: (),
+    #[serde(rename = "parent_title", deserialize_with = "text_checked")]
+    _parent_title: (),
+    #[serde(rename = "grandparent_title", deserialize_with = "text_checked")]
+    _grandparent_title: (),
+    #[serde(rename = "guid", deserialize_with = "text_checked")]
+    _guid: (),
+    #[serde(rename = "group_ids", deserialize_with = "text_checked")]
+    _group_ids: (),
+    #[serde(rename = "product", deserialize_with = "text_checked")]
+    _product: (),
+    #[serde(rename = "state", deserialize_with = "text_checked")]
+    _state: (),
+}
+
+impl From<&HistoryRow> for SessionRow {
+    fn from(r: &HistoryRow) -> SessionRow {
+        SessionRow {
+            row_id: r.row_id,
+            reference_id: r.reference_id,
+            date: r.date,
+            started: r.started,
+            stopped: r.stopped,
+            duration: r.duration,
+            play_duration: r.play_duration,
+            paused_counter: r.paused_counter,
+            user_id: r.user_id,
+            user: r.user.clone(),
+            friendly_name: r.friendly_name.clone(),
+            media_type: Some(MediaType::parse(r.media_type.as_deref().unwrap_or(""))),
+            rating_key: r.rating_key,
+            parent_rating_key: r.parent_rating_key,
+            grandparent_rating_key: r.grandparent_rating_key,
+            section_id: r.section_id,
+            title: r.title.clone(),
+            full_title: r.full_title.clone(),
+            live: r.live,
+            decision: Some(StreamDecision::parse(
+                r.transcode_decision.as_deref().unwrap_or(""),
+            )),
+            platform: r.platform.clone(),
+            player: r.player.clone(),
+            ..SessionRow::default()
+        }
+    }
+}
+
 /// Turns an ungrouped history row into a stored session; `None` for a row without an id or
 /// a start time (an in-progress session, or garbage).
 pub fn session_from_history_row(r: &HistoryRow) -> Option<Session> {
+    session_from_row(SessionRow::from(r))
+}
+
+/// [`session_from_history_row`] of a [`SessionRow`], taking its strings.
+pub fn session_from_row(r: SessionRow) -> Option<Session> {
     let id = r.row_id?;
     let started = r.started.or(r.date)?;
     Some(Session {
         id,
         reference_id: r.reference_id.unwrap_or(id),
         user_id: r.user_id.unwrap_or(0),
-        user: r
-            .friendly_name
-            .clone()
-            .or_else(|| r.user.clone())
-            .unwrap_or_default(),
+        user: r.friendly_name.or(r.user).unwrap_or_default(),
         started,
         stopped: r.stopped.filter(|&s| s > 0),
         paused_seconds: r.paused_counter.unwrap_or(0),
         play_seconds: r.play_duration.or(r.duration).unwrap_or(0),
-        media_type: MediaType::parse(r.media_type.as_deref().unwrap_or("")),
-        live: r.is_live(),
+        media_type: r.media_type.unwrap_or_else(|| MediaType::parse("")),
+        live: r.live.unwrap_or(0) != 0,
         rating_key: r.rating_key.unwrap_or(0),
         parent_rating_key: r.parent_rating_key,
         grandparent_rating_key: r.grandparent_rating_key,
         section_id: r.section_id,
-        decision: StreamDecision::parse(r.transcode_decision.as_deref().unwrap_or("")),
-        platform: r.platform.clone().unwrap_or_default(),
-        player: r.player.clone().unwrap_or_default(),
-        title: r
-            .full_title
-            .clone()
-            .or_else(|| r.title.clone())
-            .unwrap_or_default(),
+        decision: r.decision.unwrap_or_else(|| StreamDecision::parse("")),
+        platform: r.platform.unwrap_or_default(),
+        player: r.player.unwrap_or_default(),
+        title: r.full_title.or(r.title).unwrap_or_default(),
     })
+}
+
+fn int_req<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<i64, D::Error> {
+    int_opt(d)?.ok_or_else(|| de::Error::custom("expected an integer, found null or \"\""))
+}
+
+fn int_checked<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<(), D::Error> {
+    int_opt(d).map(drop)
+}
+
+fn float_checked<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<(), D::Error> {
+    float_opt(d).map(drop)
+}
+
+/// Reads what [`string_opt`] reads (refusing what it refuses, with its words) and hands
+/// `f` the text it would give (`""` for `None`), without allocating for a string.
+fn text_with<'de, D, T>(d: D, f: fn(&str) -> T) -> std::result::Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct V<T>(fn(&str) -> T);
+    impl<'de, T> de::Visitor<'de> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string, a number or null")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<T, E> {
+            Ok((self.0)(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<T, E> {
+            Ok((self.0)(&v.to_string()))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<T, E> {
+            Ok((self.0)(&v.to_string()))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<T, E> {
+            Ok((self.0)(&v.to_string()))
+        }
+        fn visit_unit<E: de::Error>(self) -> std::result::Result<T, E> {
+            Ok((self.0)(""))
+        }
+        fn visit_none<E: de::Error>(self) -> std::result::Result<T, E> {
+            Ok((self.0)(""))
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<T, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    d.deserialize_any(V(f))
+}
+
+fn text_checked<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<(), D::Error> {
+    text_with(d, |_| ())
+}
+
+fn media_type<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<MediaType>, D::Error> {
+    text_with(d, |t| Some(MediaType::parse(t)))
+}
+
+fn decision<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<StreamDecision>, D::Error> {
+    text_with(d, |t| Some(StreamDecision::parse(t)))
 }
 
 /// Syncs `source` into `store` in one transaction; on any error nothing is written.
 /// `now` (epoch seconds) is recorded as the sync time.
-pub fn sync<S: PageSource>(
+pub fn sync<P: Into<SessionPage>, S: PageSource<P>>(
     store: &mut Store,
     source: &mut S,
     opts: &SyncOptions,
@@ -160,12 +400,14 @@ pub fn sync<S: PageSource>(
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(err)?;
     let count = |tx: &rusqlite::Transaction<'_>| -> rusqlite::Result<u64> {
-        tx.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get::<_, i64>(0))
-            .map(|n| n as u64)
+        tx.query_row("SELECT COUNT(*) FROM session_rows", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map(|n| n as u64)
     };
     let held_before = count(&tx).map_err(err)?;
     let max_started: Option<i64> = tx
-        .query_row("SELECT MAX(started) FROM sessions", [], |r| r.get(0))
+        .query_row("SELECT MAX(started) FROM session_rows", [], |r| r.get(0))
         .map_err(err)?;
     let last_sync: Option<i64> = tx
         .query_row(
@@ -184,6 +426,12 @@ pub fn sync<S: PageSource>(
         first_sync: last_sync.is_none() && held_before == 0,
         ..SyncReport::default()
     };
+    // Into an empty store every row is new: the indexes are built once at the end.
+    let indexes = if held_before == 0 {
+        store::drop_session_indexes(&tx).map_err(err)?
+    } else {
+        Vec::new()
+    };
     let mut pass = Pass {
         tx: &tx,
         source,
@@ -191,7 +439,9 @@ pub fn sync<S: PageSource>(
         report: &mut report,
         held: held_before,
         users: HashSet::new(),
+        writer: SessionWriter::new(&tx).map_err(err)?,
         err: &err,
+        _page: PhantomData,
     };
     // Main pass: from the top; early stop only when something is held.
     let cutoff = max_started.map(|m| m.saturating_sub(opts.overlap_seconds));
@@ -214,7 +464,7 @@ pub fn sync<S: PageSource>(
         // What arrived mid-read sits at the top: read down to where everything is held.
         let top = pass
             .tx
-            .query_row("SELECT MAX(started) FROM sessions", [], |r| {
+            .query_row("SELECT MAX(started) FROM session_rows", [], |r| {
                 r.get::<_, Option<i64>>(0)
             })
             .map_err(&err)?;
@@ -230,6 +480,7 @@ pub fn sync<S: PageSource>(
             outcome.records
         ));
     }
+    store::create_indexes(&tx, &indexes).map_err(err)?;
     report.records_filtered = outcome.records;
     report.total_sessions = count(&tx).map_err(err)?;
     if report.requests == 0 {
@@ -238,7 +489,7 @@ pub fn sync<S: PageSource>(
     set_sync_state(&tx, STATE_LAST_SYNC, now).map_err(err)?;
     set_sync_state(&tx, STATE_RECORDS, outcome.records as i64).map_err(err)?;
     let top: Option<i64> = tx
-        .query_row("SELECT MAX(started) FROM sessions", [], |r| r.get(0))
+        .query_row("SELECT MAX(started) FROM session_rows", [], |r| r.get(0))
         .map_err(err)?;
     if let Some(top) = top {
         set_sync_state(&tx, STATE_MAX_STARTED, top).map_err(err)?;
@@ -248,7 +499,7 @@ pub fn sync<S: PageSource>(
 }
 
 /// One read from the top, inside the sync's transaction.
-struct Pass<'a, 't, S> {
+struct Pass<'a, 't, S, P> {
     tx: &'a rusqlite::Transaction<'t>,
     source: &'a mut S,
     opts: &'a SyncOptions,
@@ -257,7 +508,9 @@ struct Pass<'a, 't, S> {
     held: u64,
     /// Users written in this sync.
     users: HashSet<i64>,
+    writer: SessionWriter<'a>,
     err: &'a dyn Fn(rusqlite::Error) -> Error,
+    _page: PhantomData<P>,
 }
 
 struct PassOutcome {
@@ -267,7 +520,7 @@ struct PassOutcome {
     records: u64,
 }
 
-impl<S: PageSource> Pass<'_, '_, S> {
+impl<P: Into<SessionPage>, S: PageSource<P>> Pass<'_, '_, S, P> {
     /// Reads pages from the top. With a `cutoff` it stops after a full page whose rows were
     /// all held already and whose oldest row started before `cutoff`, provided the store
     /// holds at least `recordsFiltered` sessions; without one it reads to the end.
@@ -289,29 +542,46 @@ impl<S: PageSource> Pass<'_, '_, S> {
                     excerpt: String::new(),
                 });
             }
-            let page = self.source.fetch(start, per_page)?;
+            let page: SessionPage = self.source.fetch(start, per_page)?.into();
             pages += 1;
             self.report.pages += 1;
             let records = u64::try_from(page.records_filtered).unwrap_or(0);
+            let full = page.data.len() as u64 >= per_page;
             let mut all_known = !page.data.is_empty();
             let mut oldest = i64::MAX;
-            for row in &page.data {
+            let mut sessions = Vec::with_capacity(page.data.len());
+            for row in page.data {
                 self.report.rows_seen += 1;
-                let Some(s) = session_from_history_row(row) else {
+                if row.row_id.is_none() || row.started.or(row.date).is_none() {
                     self.report.skipped += 1;
                     continue;
-                };
-                oldest = oldest.min(s.started);
-                if self.users.insert(s.user_id) {
+                }
+                let user_id = row.user_id.unwrap_or(0);
+                if self.users.insert(user_id) {
                     upsert_user(
                         self.tx,
-                        s.user_id,
+                        user_id,
                         row.user.as_deref(),
                         row.friendly_name.as_deref(),
                     )
                     .map_err(self.err)?;
                 }
-                match upsert_session(self.tx, &s).map_err(self.err)? {
+                if let Some(s) = session_from_row(row) {
+                    oldest = oldest.min(s.started);
+                    sessions.push(s);
+                }
+            }
+            // The next page is certain when this one is full and nothing here can stop the
+            // pass (no cutoff, or every row newer than it): ask for it now, so it travels
+            // while this one is written. Never a request the pass would not have sent.
+            if full && pages < self.opts.max_pages.max(1) && cutoff.is_none_or(|c| oldest >= c) {
+                self.source.prefetch(start + per_page, per_page);
+            }
+            // Oldest id first: the table's B-tree then fills pages instead of splitting them
+            // (Tautulli answers newest first). Stable, so a repeated id keeps its order.
+            sessions.sort_by_key(|s| s.id);
+            for s in &sessions {
+                match self.writer.upsert(s).map_err(self.err)? {
                     Upsert::Inserted => {
                         self.report.inserted += 1;
                         self.held += 1;
@@ -321,7 +591,7 @@ impl<S: PageSource> Pass<'_, '_, S> {
                     Upsert::Unchanged => self.report.unchanged += 1,
                 }
             }
-            if (page.data.len() as u64) < per_page {
+            if !full {
                 return Ok(PassOutcome {
                     reached_end: true,
                     records,
@@ -559,5 +829,94 @@ mod tests {
         assert!(s.live);
         assert_eq!(s.decision, StreamDecision::DirectStream);
         assert!(session_from_history_row(&HistoryRow::default()).is_none());
+    }
+
+    fn reference_page(name: &str) -> String {
+        let path = format!("{}/fixtures/reference/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["response"]["data"].to_string()
+    }
+
+    #[test]
+    fn session_rows_read_what_history_rows_read() {
+        for name in ["get_history_default.json", "get_history_grouping0.json"] {
+            let text = reference_page(name);
+            let full: HistoryPage = serde_json::from_str(&text).unwrap();
+            let lean: SessionPage = serde_json::from_str(&text).unwrap();
+            assert_eq!(lean.records_filtered, full.records_filtered);
+            assert_eq!(lean.data.len(), full.data.len());
+            assert_eq!(SessionPage::from(full.clone()), lean, "{name}");
+            let a: Vec<_> = full.data.iter().map(session_from_history_row).collect();
+            let b: Vec<_> = lean.data.into_iter().map(session_from_row).collect();
+            assert_eq!(a, b, "{name}");
+            assert!(a.iter().all(Option::is_some));
+        }
+    }
+
+    #[test]
+    fn session_rows_accept_and_refuse_what_history_rows_do() {
+        let base = r#""row_id": 5, "started": 100"#;
+        let cases = [
+            r#""media_type": "Episode ", "transcode_decision": " Direct Play""#,
+            r#""media_type": 7, "transcode_decision": null, "platform": 12"#,
+            r#""transcode_decision": "copy", "live": "1", "year": "", "guid": null"#,
+            r#""watched_status": "0.5", "percent_complete": 3.0, "product": 4"#,
+            r#""user": "", "friendly_name": "Ann", "full_title": "", "title": "T""#,
+            r#""stopped": 0, "play_duration": null, "duration": "30""#,
+            r#""year": "abc""#,
+            r#""watched_status": "x""#,
+            r#""group_ids": true"#,
+            r#""state": []"#,
+            r#""media_type": {}"#,
+            r#""transcode_decision": false"#,
+            r#""unknown_field": {"a": [1, 2]}"#,
+        ];
+        let mut refused = 0;
+        for case in cases {
+            let json = format!("{{{base}, {case}}}");
+            let full = serde_json::from_str::<HistoryRow>(&json);
+            let lean = serde_json::from_str::<SessionRow>(&json);
+            match (full, lean) {
+                (Ok(f), Ok(l)) => {
+                    assert_eq!(session_from_history_row(&f), session_from_row(l), "{case}");
+                }
+                (Err(f), Err(l)) => {
+                    assert_eq!(f.to_string(), l.to_string(), "{case}");
+                    refused += 1;
+                }
+                (f, l) => panic!("{case}: {f:?} vs {l:?}"),
+            }
+        }
+        assert_eq!(refused, 6, "the last cases but one are bad input");
+    }
+
+    #[test]
+    fn a_first_sync_builds_the_indexes_once_and_keeps_them() {
+        let mut store = Store::open_in_memory().unwrap();
+        let indexes = |store: &Store| -> Vec<(String, String)> {
+            store
+                .conn()
+                .prepare(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' \
+                     AND tbl_name = 'session_rows' AND sql IS NOT NULL ORDER BY name",
+                )
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        let before = indexes(&store);
+        assert_eq!(before.len(), 5);
+        // A failed first sync rolls the dropped indexes back too.
+        let mut t = Table::new(10);
+        t.fail_at = Some(1);
+        sync(&mut store, &mut t, &opts(4, 2), 1).unwrap_err();
+        assert_eq!(indexes(&store), before);
+        let mut t = Table::new(10);
+        sync(&mut store, &mut t, &opts(4, 2), 1).unwrap();
+        assert_eq!(indexes(&store), before);
+        assert_eq!(store.session_count().unwrap(), 10);
     }
 }
