@@ -29,14 +29,17 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use serde::{de, Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer};
 
 use crate::client::{Client, Command};
 use crate::config::HistoryConfig;
 use crate::error::{Error, Result};
 use crate::item::MediaKind;
 use crate::normalise::IntHasher;
-use crate::rows::{float_opt, int_opt, string_opt, HistoryPage, HistoryRow};
+use crate::rows::{
+    float_opt, int_checked, int_opt, int_req, string_opt, text_checked, text_with, HistoryPage,
+    HistoryRow, Text,
+};
 
 /// Catch-up passes from the top at most, after the main pass.
 pub const MAX_CATCH_UP_PASSES: u32 = 3;
@@ -285,62 +288,6 @@ fn media_kind_of(media_type: &str) -> Option<MediaKind> {
     } else {
         None
     }
-}
-
-fn int_req<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<i64, D::Error> {
-    int_opt(d)?.ok_or_else(|| de::Error::custom("expected an integer, found null or \"\""))
-}
-
-fn int_checked<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<(), D::Error> {
-    int_opt(d).map(drop)
-}
-
-/// A value [`string_opt`] accepts, seen without copying it.
-enum Text<'a> {
-    Null,
-    Str(&'a str),
-    Number,
-}
-
-/// Reads what [`string_opt`] reads (refusing what it refuses, with its words) and hands
-/// it to `f` without allocating.
-fn text_with<'de, D, T>(d: D, f: fn(Text<'_>) -> T) -> std::result::Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    struct V<T>(fn(Text<'_>) -> T);
-    impl<'de, T> de::Visitor<'de> for V<T> {
-        type Value = T;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a string, a number or null")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<T, E> {
-            Ok((self.0)(Text::Str(v)))
-        }
-        fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<T, E> {
-            Ok((self.0)(Text::Number))
-        }
-        fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<T, E> {
-            Ok((self.0)(Text::Number))
-        }
-        fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<T, E> {
-            Ok((self.0)(Text::Number))
-        }
-        fn visit_unit<E: de::Error>(self) -> std::result::Result<T, E> {
-            Ok((self.0)(Text::Null))
-        }
-        fn visit_none<E: de::Error>(self) -> std::result::Result<T, E> {
-            Ok((self.0)(Text::Null))
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<T, D::Error> {
-            d.deserialize_any(self)
-        }
-    }
-    d.deserialize_any(V(f))
-}
-
-fn text_checked<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<(), D::Error> {
-    text_with(d, |_| ())
 }
 
 /// True where [`string_opt`] gives `Some`: a non-empty string or a number.

@@ -177,8 +177,69 @@ pub fn int_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error>
     d.deserialize_any(IntVisitor)
 }
 
-fn int_req<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+/// An int as [`int_opt`] reads it, where `null` and `""` are refused.
+pub(crate) fn int_req<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     int_opt(d)?.ok_or_else(|| de::Error::custom("expected an integer, found null or \"\""))
+}
+
+/// Checks an int field as [`int_opt`] does, without keeping it (lean row types read a
+/// million rows and keep only what they use).
+pub(crate) fn int_checked<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
+    int_opt(d).map(drop)
+}
+
+/// Checks a float field as [`float_opt`] does, without keeping it.
+pub(crate) fn float_checked<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
+    float_opt(d).map(drop)
+}
+
+/// A value [`string_opt`] accepts, seen without copying it.
+pub(crate) enum Text<'a> {
+    Null,
+    Str(&'a str),
+    Number,
+}
+
+/// Reads what [`string_opt`] reads (refusing what it refuses, with its words) and hands it
+/// to `f` without allocating.
+pub(crate) fn text_with<'de, D, T>(d: D, f: fn(Text<'_>) -> T) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct V<T>(fn(Text<'_>) -> T);
+    impl<'de, T> de::Visitor<'de> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string, a number or null")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            Ok((self.0)(Text::Str(v)))
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<T, E> {
+            Ok((self.0)(Text::Number))
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<T, E> {
+            Ok((self.0)(Text::Number))
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<T, E> {
+            Ok((self.0)(Text::Number))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<T, E> {
+            Ok((self.0)(Text::Null))
+        }
+        fn visit_none<E: de::Error>(self) -> Result<T, E> {
+            Ok((self.0)(Text::Null))
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    d.deserialize_any(V(f))
+}
+
+/// Checks a text field as [`string_opt`] does, without keeping it.
+pub(crate) fn text_checked<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
+    text_with(d, |_| ())
 }
 
 struct IntVisitor;

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use rusqlite::TransactionBehavior;
-use serde::{de, Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::analytics::session::{MediaType, Session, StreamDecision};
 use crate::analytics::store::{
@@ -43,7 +43,10 @@ use crate::analytics::store::{
 use crate::client::{Client, Command};
 use crate::error::{Error, Result};
 use crate::history::PageSource;
-use crate::rows::{float_opt, int_opt, string_opt, HistoryPage, HistoryRow};
+use crate::rows::{
+    float_checked, int_checked, int_opt, int_req, string_opt, text_checked, text_with, HistoryPage,
+    HistoryRow, Text,
+};
 
 /// Passes from the top after a read that reached the end short of `recordsFiltered`.
 pub const MAX_CATCH_UP_PASSES: u32 = 3;
@@ -322,67 +325,22 @@ pub fn session_from_row(r: SessionRow) -> Option<Session> {
     })
 }
 
-fn int_req<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<i64, D::Error> {
-    int_opt(d)?.ok_or_else(|| de::Error::custom("expected an integer, found null or \"\""))
-}
-
-fn int_checked<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<(), D::Error> {
-    int_opt(d).map(drop)
-}
-
-fn float_checked<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<(), D::Error> {
-    float_opt(d).map(drop)
-}
-
-/// Reads what [`string_opt`] reads (refusing what it refuses, with its words) and hands
-/// `f` the text it would give (`""` for `None`), without allocating for a string.
-fn text_with<'de, D, T>(d: D, f: fn(&str) -> T) -> std::result::Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    struct V<T>(fn(&str) -> T);
-    impl<'de, T> de::Visitor<'de> for V<T> {
-        type Value = T;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a string, a number or null")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<T, E> {
-            Ok((self.0)(v))
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<T, E> {
-            Ok((self.0)(&v.to_string()))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<T, E> {
-            Ok((self.0)(&v.to_string()))
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<T, E> {
-            Ok((self.0)(&v.to_string()))
-        }
-        fn visit_unit<E: de::Error>(self) -> std::result::Result<T, E> {
-            Ok((self.0)(""))
-        }
-        fn visit_none<E: de::Error>(self) -> std::result::Result<T, E> {
-            Ok((self.0)(""))
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<T, D::Error> {
-            d.deserialize_any(self)
-        }
-    }
-    d.deserialize_any(V(f))
-}
-
-fn text_checked<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<(), D::Error> {
-    text_with(d, |_| ())
-}
-
+/// `media_type` read into what it says; `null` and numbers read as `""` does.
 fn media_type<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<MediaType>, D::Error> {
-    text_with(d, |t| Some(MediaType::parse(t)))
+    text_with(d, |t| match t {
+        Text::Str(s) => Some(MediaType::parse(s)),
+        Text::Null | Text::Number => Some(MediaType::parse("")),
+    })
 }
 
+/// `transcode_decision` read into what it says; `null` and numbers read as `""` does.
 fn decision<'de, D: Deserializer<'de>>(
     d: D,
 ) -> std::result::Result<Option<StreamDecision>, D::Error> {
-    text_with(d, |t| Some(StreamDecision::parse(t)))
+    text_with(d, |t| match t {
+        Text::Str(s) => Some(StreamDecision::parse(s)),
+        Text::Null | Text::Number => Some(StreamDecision::parse("")),
+    })
 }
 
 /// Syncs `source` into `store` in one transaction; on any error nothing is written.
