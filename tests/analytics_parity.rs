@@ -12,8 +12,7 @@
 //! insta snapshots of every chart of the reference scenario and of the demo's collections.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::Path;
 
 use fake_tautulli::generate::{generate, GenSpec};
 use fake_tautulli::{FakeServer, Scenario, Session as FakeSession, TranscodeDecision};
@@ -34,32 +33,6 @@ const DEMO_NOW: i64 = 1_795_305_600;
 const GEN_NOW: i64 = 1_795_262_400;
 const DAY: i64 = 86_400;
 
-/// A folder removed when dropped (the plugin package has no tempfile dependency).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "analytics-parity-{}-{tag}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// One side-by-side world: a fake Tautulli in `zone`, our store synced from it, a client
 /// for its graph commands, and the fake's sessions for independent checks.
 struct World {
@@ -68,7 +41,15 @@ struct World {
     client: Client,
     sessions: Vec<FakeSession>,
     zone: String,
-    _dir: TempDir,
+    _dir: tempfile::TempDir,
+}
+
+/// A fresh folder, removed when dropped.
+fn temp_dir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("analytics-parity-{tag}-"))
+        .tempdir()
+        .expect("temp dir")
 }
 
 fn engine_config(server: &FakeServer, dir: &Path, zone: &str) -> Value {
@@ -95,7 +76,7 @@ fn world(mut scenario: Scenario, zone: &str) -> World {
     scenario.server.tz_offset_minutes = 0;
     let sessions = scenario.sessions.clone();
     let server = FakeServer::start(scenario).expect("start the fake");
-    let dir = TempDir::new(&zone.replace('/', "-"));
+    let dir = temp_dir(&zone.replace('/', "-"));
     let cfg = engine_config(&server, dir.path(), zone);
     let svc = AnalyticsService::open(&cfg.to_string(), "").expect("open the provider");
     let report = svc.sync().expect("first sync");

@@ -4,8 +4,7 @@
 //! reference scenario and against Tautulli's own `get_item_watch_time_stats` on the demo,
 //! properties, and a reviewed insta snapshot of `latest()` on the demo.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::Path;
 use std::time::Duration;
 
 use fake_tautulli::{FakeServer, Fault, FaultRule, Scenario, Session as FakeSession};
@@ -23,29 +22,12 @@ const NOW: i64 = 1_798_761_600;
 const DEMO_NOW: i64 = 1_795_305_600;
 const DAY: i64 = 86_400;
 
-/// A folder removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "analytics-it-{}-{tag}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        TempDir(dir)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh folder, removed when dropped.
+fn temp_dir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("analytics-it-{tag}-"))
+        .tempdir()
+        .expect("temp dir")
 }
 
 fn config(server: &FakeServer, dir: &Path, per_page: u32, analytics: Value) -> String {
@@ -116,7 +98,7 @@ fn session(id: i64, user_id: i64, rating_key: i64, started: i64, length: i64) ->
 #[test]
 fn first_sync_reads_all_pages_and_resyncs_read_only_the_top() {
     let server = FakeServer::start(Scenario::reference()).unwrap();
-    let dir = TempDir::new("counts");
+    let dir = temp_dir("counts");
     let svc = open(&server, dir.path(), 3, json!({}));
 
     let r = svc.sync().unwrap();
@@ -174,7 +156,7 @@ fn first_sync_reads_all_pages_and_resyncs_read_only_the_top() {
 
     // The demo's 228 plays: the first sync pages through everything, a re-sync does not.
     let demo = FakeServer::start(Scenario::demo()).unwrap();
-    let dir = TempDir::new("demo-counts");
+    let dir = temp_dir("demo-counts");
     let svc = open(&demo, dir.path(), 25, json!({}));
     let first = svc.sync().unwrap();
     assert_eq!(first.total_sessions as usize, demo.session_count());
@@ -187,7 +169,7 @@ fn first_sync_reads_all_pages_and_resyncs_read_only_the_top() {
 #[test]
 fn sessions_are_stored_as_tautulli_has_them() {
     let server = FakeServer::start(Scenario::reference()).unwrap();
-    let dir = TempDir::new("fields");
+    let dir = temp_dir("fields");
     let svc = open(&server, dir.path(), 1000, json!({}));
     svc.sync().unwrap();
     let store = Store::open(dir.path()).unwrap();
@@ -215,7 +197,7 @@ fn sessions_are_stored_as_tautulli_has_them() {
 /// writes it alone, then (regrouped) as part of group 9: the stored copy follows.
 #[test]
 fn group_growth_and_regrouping_update_reference_ids() {
-    let dir = TempDir::new("groups");
+    let dir = temp_dir("groups");
     let mut lone = Scenario::reference();
     let s11 = session(11, 1001, 9001, 1_795_119_600, 300);
     lone.sessions.push(s11.clone());
@@ -260,7 +242,7 @@ fn group_growth_and_regrouping_update_reference_ids() {
 #[test]
 fn faults_roll_the_whole_sync_back() {
     let server = FakeServer::start(Scenario::reference()).unwrap();
-    let dir = TempDir::new("faults");
+    let dir = temp_dir("faults");
     let svc = open(&server, dir.path(), 3, json!({}));
     svc.sync().unwrap();
     server.add_sessions(
@@ -337,7 +319,7 @@ fn counts(r: &Value) -> [i64; 5] {
 #[test]
 fn collection_stats_on_the_reference_scenario_are_right() {
     let server = FakeServer::start(Scenario::reference()).unwrap();
-    let dir = TempDir::new("stats");
+    let dir = temp_dir("stats");
     let svc = open(&server, dir.path(), 1000, reference_collections());
     svc.sync().unwrap();
     let now = 1_795_200_000;
@@ -426,7 +408,7 @@ fn watch_time(client: &Client, key: &str, media_type: Option<&str>) -> Vec<(i64,
 fn discovered_collections_on_the_demo() {
     let server = FakeServer::start(Scenario::demo()).unwrap();
     server.set_now(DEMO_NOW);
-    let dir = TempDir::new("demo");
+    let dir = temp_dir("demo");
     let svc = open(&server, dir.path(), 100, json!({}));
     svc.sync().unwrap();
     let report = svc.collect(None, Some(DEMO_NOW)).unwrap();
@@ -559,7 +541,7 @@ fn discovered_collections_on_the_demo() {
 #[test]
 fn plex_down_keeps_config_and_earlier_discoveries() {
     let server = FakeServer::start(Scenario::demo()).unwrap();
-    let dir = TempDir::new("plexdown");
+    let dir = temp_dir("plexdown");
     let analytics = json!({"discover": true, "collections": [
         {"name": "Mine", "library": "Movies", "rating_key": 9000, "members": [10, 11]}]});
     let svc = open(&server, dir.path(), 100, analytics.clone());
@@ -595,7 +577,7 @@ fn plex_down_keeps_config_and_earlier_discoveries() {
 #[test]
 fn charts_and_bad_requests_through_the_service() {
     let server = FakeServer::start(Scenario::reference()).unwrap();
-    let dir = TempDir::new("chart");
+    let dir = temp_dir("chart");
     let svc = open(
         &server,
         dir.path(),

@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use fake_tautulli::generate::{generate, GenSpec};
@@ -13,33 +12,20 @@ use fake_tautulli::{FakeServer, RecordedRequest, Scenario, Session};
 use serde_json::{json, Value};
 use tautulli_plugin::provider::TautulliSource;
 
-/// A fresh folder under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "tautulli-plugin-state-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        TempDir(p)
-    }
-
-    fn db(&self) -> PathBuf {
-        self.0.join(tautulli_plugin::state::FILE_NAME)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The engine config: `extra` keys go into the `tautulli` block, `history` into its history.
+/// A fresh folder, removed when dropped.
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("tautulli-plugin-state-")
+        .tempdir()
+        .expect("temp dir")
+}
+
+/// The plugin's state file inside `dir`.
+fn db(dir: &Path) -> PathBuf {
+    dir.join(tautulli_plugin::state::FILE_NAME)
+}
+
 fn config(server: &FakeServer, state: Option<&Path>, extra: Value, history: Value) -> String {
     let mut t = json!({
         "server_url": server.url(),
@@ -109,8 +95,13 @@ fn cold_run_asks_once_per_title_and_a_warm_run_asks_nothing() {
         .map(|e| e.common.rating_key)
         .collect();
     let server = FakeServer::start(scenario).unwrap();
-    let dir = TempDir::new();
-    let cfg = config(&server, Some(&dir.0), json!({}), json!({"per_page": 25}));
+    let dir = temp_dir();
+    let cfg = config(
+        &server,
+        Some(dir.path()),
+        json!({}),
+        json!({"per_page": 25}),
+    );
 
     let cold = run(&cfg, "{}");
     let asked = metadata_keys(&server.requests());
@@ -125,7 +116,7 @@ fn cold_run_asks_once_per_title_and_a_warm_run_asks_nothing() {
     // Every answer is cached: IDs, and (Plex answered other lookups) the empty ones too.
     assert_eq!(cache["stored"], asked.len(), "{cache}");
     assert_eq!(cold.report["state"]["persistent"], true);
-    assert!(dir.db().exists());
+    assert!(db(dir.path()).exists());
 
     server.clear_requests();
     let warm = run(&cfg, "{}");
@@ -142,14 +133,14 @@ fn cold_run_asks_once_per_title_and_a_warm_run_asks_nothing() {
 #[test]
 fn expired_answers_are_asked_again_and_clearing_empties_the_cache() {
     let server = FakeServer::start(Scenario::demo()).unwrap();
-    let dir = TempDir::new();
-    let cfg = config(&server, Some(&dir.0), json!({}), json!({}));
+    let dir = temp_dir();
+    let cfg = config(&server, Some(dir.path()), json!({}), json!({}));
     let cold = run(&cfg, "{}");
     let calls = cold.report["metadata_calls"].as_u64().unwrap();
     assert!(calls >= 3);
 
     // Age three IDs past the 30 days, and every empty answer past its one day.
-    let db = rusqlite::Connection::open(dir.db()).unwrap();
+    let db = rusqlite::Connection::open(db(dir.path())).unwrap();
     let aged = db
         .execute(
             "UPDATE metadata_cache SET fetched_at = fetched_at - 31 * 86400 WHERE rowid IN \
@@ -181,7 +172,7 @@ fn expired_answers_are_asked_again_and_clearing_empties_the_cache() {
     server.clear_requests();
     let long = config(
         &server,
-        Some(&dir.0),
+        Some(dir.path()),
         json!({"metadata_cache_days": 365}),
         json!({}),
     );
@@ -192,7 +183,7 @@ fn expired_answers_are_asked_again_and_clearing_empties_the_cache() {
     server.clear_requests();
     let off = config(
         &server,
-        Some(&dir.0),
+        Some(dir.path()),
         json!({"metadata_cache_days": 0}),
         json!({}),
     );
@@ -239,9 +230,8 @@ fn without_state_dir_nothing_persists_and_the_report_says_so() {
 #[test]
 fn an_unusable_state_dir_is_reported_and_the_read_goes_on() {
     let server = FakeServer::start(Scenario::reference()).unwrap();
-    let dir = TempDir::new();
-    std::fs::create_dir_all(&dir.0).unwrap();
-    let file = dir.0.join("not-a-folder");
+    let dir = temp_dir();
+    let file = dir.path().join("not-a-folder");
     std::fs::write(&file, b"x").unwrap();
     let r = run(&config(&server, Some(&file), json!({}), json!({})), "{}");
     assert_eq!(r.report["complete"], true);
@@ -294,10 +284,10 @@ fn new_plays(scenario: &Scenario, n: usize) -> Vec<Session> {
 fn incremental_reads_only_the_new_plays_with_few_requests() {
     let scenario = big_history(20_000);
     let server = FakeServer::start(scenario.clone()).unwrap();
-    let dir = TempDir::new();
+    let dir = temp_dir();
     let cfg = config(
         &server,
-        Some(&dir.0),
+        Some(dir.path()),
         json!({}),
         json!({"per_page": 1000, "mode": "incremental"}),
     );
@@ -364,9 +354,9 @@ fn incremental_reads_only_the_new_plays_with_few_requests() {
 fn incremental_picks_up_grown_groups_and_plays_that_finished_late() {
     let scenario = big_history(2_000);
     let server = FakeServer::start(scenario.clone()).unwrap();
-    let dir = TempDir::new();
+    let dir = temp_dir();
     let history = json!({"per_page": 100, "mode": "incremental", "overlap_hours": 6});
-    let cfg = config(&server, Some(&dir.0), json!({}), history.clone());
+    let cfg = config(&server, Some(dir.path()), json!({}), history.clone());
     let full = run(&cfg, "{}");
     let max_date = full.report["incremental"]["checkpoint_after"]["max_date"]
         .as_i64()
@@ -424,10 +414,10 @@ fn incremental_picks_up_grown_groups_and_plays_that_finished_late() {
 fn settings_changes_and_reset_checkpoint_force_a_full_read() {
     let scenario = big_history(500);
     let server = FakeServer::start(scenario).unwrap();
-    let dir = TempDir::new();
+    let dir = temp_dir();
     let strict = config(
         &server,
-        Some(&dir.0),
+        Some(dir.path()),
         json!({}),
         json!({"mode": "incremental"}),
     );
@@ -437,7 +427,7 @@ fn settings_changes_and_reset_checkpoint_force_a_full_read() {
 
     let loose = config(
         &server,
-        Some(&dir.0),
+        Some(dir.path()),
         json!({}),
         json!({"mode": "incremental", "watched_only": false}),
     );
@@ -460,7 +450,7 @@ fn settings_changes_and_reset_checkpoint_force_a_full_read() {
     // A full-mode read keeps the checkpoint fresh too, and never reads incrementally.
     let full_mode = config(
         &server,
-        Some(&dir.0),
+        Some(dir.path()),
         json!({}),
         json!({"watched_only": false}),
     );
