@@ -224,10 +224,7 @@ fn render_diff(v: &Value) -> String {
         "users"
     );
     for r in &rows {
-        let window = match i(r, "window_days") {
-            0 => "all".to_string(),
-            d => format!("{d}d"),
-        };
+        let window = window_label(num(r, "window_days"));
         let signed = |n: i64| {
             if n > 0 {
                 format!("+{n}")
@@ -259,6 +256,14 @@ fn render_diff(v: &Value) -> String {
         );
     }
     out
+}
+
+/// A snapshot window for people: `all`, or `30d`.
+fn window_label(days: u64) -> String {
+    match days {
+        0 => "all".to_string(),
+        d => format!("{d}d"),
+    }
 }
 
 /// Seconds as `12h 05m`.
@@ -309,10 +314,7 @@ fn render_rows(v: &Value) -> String {
         "rotation"
     );
     for r in &rows {
-        let window = match num(r, "window_days") {
-            0 => "all".to_string(),
-            d => format!("{d}d"),
-        };
+        let window = window_label(num(r, "window_days"));
         out += &format!(
             "{:<28} {:<14} {:>6} {:>6} {:>10} {:>6} {:>9}  {:<20} {}\n",
             truncate(&s(r, "collection"), 28),
