@@ -200,6 +200,71 @@ impl Chart {
     pub fn series_named(&self, name: &str) -> Option<&Series> {
         self.series.iter().find(|s| s.name == name)
     }
+
+    /// A plain-text table (one row per category, one column per series) for terminals.
+    pub fn to_table(&self) -> String {
+        let mut header = vec![self.x_label.clone()];
+        header.extend(self.series.iter().map(|s| s.name.clone()));
+        let rows: Vec<Vec<String>> = self
+            .categories
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut row = vec![c.clone()];
+                row.extend(
+                    self.series
+                        .iter()
+                        .map(|s| s.data.get(i).map_or(String::new(), u64::to_string)),
+                );
+                row
+            })
+            .collect();
+        let widths: Vec<usize> = (0..header.len())
+            .map(|col| {
+                rows.iter()
+                    .map(|r| r[col].chars().count())
+                    .chain(std::iter::once(header[col].chars().count()))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |cells: &[String]| -> String {
+            let mut out = String::new();
+            for (col, cell) in cells.iter().enumerate() {
+                let pad = widths[col].saturating_sub(cell.chars().count());
+                if col == 0 {
+                    out.push_str(cell);
+                    out.push_str(&" ".repeat(pad));
+                } else {
+                    out.push_str("  ");
+                    out.push_str(&" ".repeat(pad));
+                    out.push_str(cell);
+                }
+            }
+            out.trim_end().to_string()
+        };
+        let mut out = format!(
+            "{}\n{} ({}), time zone {}\n\n",
+            self.title, self.y_label, self.kind, self.timezone
+        );
+        out.push_str(&line(&header));
+        out.push('\n');
+        out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
+        out.push('\n');
+        for row in &rows {
+            out.push_str(&line(row));
+            out.push('\n');
+        }
+        if rows.is_empty() {
+            out.push_str("(no data)\n");
+        }
+        for note in &self.notes {
+            out.push_str("note: ");
+            out.push_str(note);
+            out.push('\n');
+        }
+        out
+    }
 }
 
 /// Computes one chart from ungrouped sessions. `tz_name` is only recorded in the chart.
@@ -2022,7 +2087,7 @@ mod tests {
     }
 
     #[test]
-    fn notes_and_json_round_trip() {
+    fn table_lists_every_category_and_note() {
         let now = utc(2026, 11, 21, 12, 0);
         let sessions = vec![
             s(1, utc(2026, 11, 21, 10, 0), utc(2026, 11, 21, 11, 0)),
@@ -2038,17 +2103,18 @@ mod tests {
             "UTC",
             Window::last_days(now, 2),
         );
-        assert_eq!(c.title, "Peak concurrent streams per day (last 2 days)");
-        assert_eq!(c.categories, ["2026-11-20", "2026-11-21"]);
-        assert_eq!(data(&c, MAX_CONCURRENT), [0, 1]);
-        assert_eq!(data(&c, "Direct Play"), [0, 1]);
-        assert!(
-            c.notes
-                .iter()
-                .any(|n| n == "1 session without a stop time left out"),
-            "{:?}",
-            c.notes
-        );
+        let table = c.to_table();
+        assert!(table.contains("Peak concurrent streams per day (last 2 days)"));
+        assert!(table.contains(
+            "Date        Direct Play  Direct Stream  Transcode  Max. Concurrent Streams"
+        ));
+        assert!(table.contains(
+            "2026-11-20            0              0          0                        0"
+        ));
+        assert!(table.contains(
+            "2026-11-21            1              0          0                        1"
+        ));
+        assert!(table.contains("note: 1 session without a stop time left out"));
         let json = serde_json::to_value(&c).unwrap();
         assert_eq!(json["kind"], "concurrency");
         assert_eq!(json["window"]["days"], 2);
