@@ -141,6 +141,32 @@ struct Answer {
     body: Vec<u8>,
 }
 
+/// A final answer to one command, received but not read yet (see [`Client::send`]).
+pub struct Received {
+    cmd: Command,
+    answer: Answer,
+    attempts: u32,
+}
+
+impl Received {
+    /// A 200 answer that is not an HTML page: worth guessing that it holds a usable page.
+    pub fn looks_ok(&self) -> bool {
+        self.answer.status == 200 && !looks_like_html(&self.answer)
+    }
+}
+
+impl std::fmt::Debug for Received {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The body may echo the key (the client scrubs it only when reading): never printed.
+        f.debug_struct("Received")
+            .field("cmd", &self.cmd)
+            .field("status", &self.answer.status)
+            .field("bytes", &self.answer.body.len())
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Why an attempt produced no usable answer.
 enum Failure {
     Transport(ureq::Error),
@@ -246,24 +272,39 @@ impl Client {
     /// [`Error::Internal`]: the client sets the first two itself and the others would change
     /// the answer's format).
     pub fn call<T: DeserializeOwned>(&self, cmd: Command, params: &[(&str, String)]) -> Result<T> {
+        let received = self.send(cmd, params)?;
+        self.read(&received)
+    }
+
+    /// The first half of [`Self::call`]: sends (with retries) and waits for the final answer,
+    /// without parsing it, so a caller can send its next request before paying for the parse.
+    /// Transport failures are errors here; every answer's meaning is decided by [`Self::read`].
+    pub fn send(&self, cmd: Command, params: &[(&str, String)]) -> Result<Received> {
         let form = form(cmd, &self.key, params)?;
         let (outcome, attempts) = self.exchange(cmd, &form);
-        let answer = match outcome {
-            Ok(a) => a,
-            Err(Failure::TooLarge { status }) => {
-                return Err(Error::BadResponse {
-                    cmd: cmd.as_str(),
-                    status,
-                    reason: format!(
-                        "the answer is larger than {} MiB; lower tautulli.history.per_page",
-                        BODY_LIMIT >> 20
-                    ),
-                    excerpt: String::new(),
-                })
-            }
-            Err(Failure::Transport(e)) => return Err(self.transport_error(&e, attempts)),
-        };
-        self.interpret(cmd, &answer, attempts)
+        match outcome {
+            Ok(answer) => Ok(Received {
+                cmd,
+                answer,
+                attempts,
+            }),
+            Err(Failure::TooLarge { status }) => Err(Error::BadResponse {
+                cmd: cmd.as_str(),
+                status,
+                reason: format!(
+                    "the answer is larger than {} MiB; lower tautulli.history.per_page",
+                    BODY_LIMIT >> 20
+                ),
+                excerpt: String::new(),
+            }),
+            Err(Failure::Transport(e)) => Err(self.transport_error(&e, attempts)),
+        }
+    }
+
+    /// The second half of [`Self::call`]: the answer's `data` as `T`, or the error it stands
+    /// for.
+    pub fn read<T: DeserializeOwned>(&self, received: &Received) -> Result<T> {
+        self.interpret(received.cmd, &received.answer, received.attempts)
     }
 
     /// HTTP requests sent so far per command name (retries included); commands never sent
@@ -1377,6 +1418,101 @@ mod tests {
             }
         }
         assert_eq!(c.stats(), BTreeMap::from([("get_history", 2)]));
+    }
+
+    /// Reads pages of `per_page` rows from `server` to the end; returns how many rows were
+    /// read, or the error, and the `start` of each request in order.
+    fn read_history(
+        server: &Canned,
+        per_page: u32,
+    ) -> (std::result::Result<usize, Error>, Vec<String>, u64) {
+        use crate::history::{ClientPages, HistoryReader};
+        let cfg = serde_json::json!({"tautulli": {
+            "server_url": server.url, "api_key": KEY, "history": {"per_page": per_page}
+        }});
+        let cfg = TautulliConfig::from_engine_config(&cfg, "").unwrap();
+        let c = Arc::new(Client::new(&cfg).unwrap());
+        let mut reader =
+            HistoryReader::new(ClientPages::new(c.clone(), &cfg.history), per_page, 100);
+        let mut rows = 0;
+        let result = loop {
+            match reader.next_page() {
+                Ok(Some(p)) => rows += p.rows.len(),
+                Ok(None) => break Ok(rows),
+                Err(e) => break Err(e),
+            }
+        };
+        let starts = server
+            .requests()
+            .iter()
+            .map(|r| {
+                let body = r.split_once("\r\n\r\n").unwrap().1;
+                let start = body.split('&').find_map(|f| f.strip_prefix("start="));
+                start.unwrap().to_string()
+            })
+            .collect();
+        (result, starts, c.stats()["get_history"])
+    }
+
+    fn history_page(records: u64, ids: std::ops::RangeInclusive<u64>) -> Reply {
+        let rows: Vec<String> = ids
+            .rev()
+            .map(|i| format!(r#"{{"row_id":{i},"reference_id":{i}}}"#))
+            .collect();
+        ok(&format!(
+            r#"{{"recordsFiltered":{records},"recordsTotal":{records},"data":[{}]}}"#,
+            rows.join(",")
+        ))
+    }
+
+    #[test]
+    fn a_guessed_page_is_used_not_asked_for_twice() {
+        // 5 rows, 2 per page: the page at 4 is guessed while the one at 2 is parsed.
+        let server = Canned::start(vec![
+            history_page(5, 4..=5),
+            history_page(5, 2..=3),
+            history_page(5, 1..=1),
+        ]);
+        let (rows, starts, sent) = read_history(&server, 2);
+        assert_eq!(rows.unwrap(), 5);
+        assert_eq!(starts, ["0", "2", "4"]);
+        assert_eq!(sent, 3);
+    }
+
+    #[test]
+    fn the_guess_goes_out_before_the_page_before_it_is_parsed() {
+        // The page at 2 is a 200 whose JSON is cut short: the page at 4 was already asked
+        // for when that showed, and the read fails on the page at 2, not on the guess.
+        let server = Canned::start(vec![
+            history_page(6, 5..=6),
+            json(
+                "200 OK",
+                r#"{"response":{"result":"success","data":{"recordsFiltered":6,"data":[{"row_"#,
+            ),
+            history_page(6, 1..=2),
+        ]);
+        let (result, starts, sent) = read_history(&server, 2);
+        let e = result.unwrap_err();
+        assert!(matches!(e, Error::BadResponse { status: 200, .. }), "{e:?}");
+        assert_eq!(starts, ["0", "2", "4"], "the guess was sent and waited for");
+        assert_eq!(sent, 3);
+    }
+
+    #[test]
+    fn no_guess_after_an_error_answer() {
+        // A 400 is final and not a page: nothing is guessed after it.
+        let server = Canned::start(vec![
+            history_page(6, 5..=6),
+            json(
+                "400 Bad Request",
+                r#"{"response":{"result":"error","message":"Invalid start","data":{}}}"#,
+            ),
+            history_page(6, 1..=2),
+        ]);
+        let (result, starts, sent) = read_history(&server, 2);
+        assert!(result.is_err());
+        assert_eq!(starts, ["0", "2"]);
+        assert_eq!(sent, 2);
     }
 
     #[test]

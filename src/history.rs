@@ -31,7 +31,7 @@ use std::thread::JoinHandle;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::client::{Client, Command};
+use crate::client::{Client, Command, Received};
 use crate::config::HistoryConfig;
 use crate::error::{Error, Result};
 use crate::item::MediaKind;
@@ -52,11 +52,19 @@ pub trait PageSource<P = HistoryPage> {
 
     /// The reader's next call will be `fetch(start, length)`: a source may send that request
     /// now, so it travels (and the server works on it) while the caller works on the page
-    /// at hand. The reader only says so once its next request is decided, so no request is
-    /// ever sent that the reader would not have sent.
-    fn prefetch(&mut self, start: u64, length: u64) {
-        let _ = (start, length);
+    /// at hand. The reader only says so once its next request is decided.
+    ///
+    /// `then` is a guess: the start of the page the reader expects to ask for after that
+    /// one, if it proves full. A source may request it as soon as the first answer arrives.
+    /// The guess is wrong only when the history changed or the server misbehaves (a short,
+    /// repeated or malformed page), and then costs one read-only request.
+    fn prefetch(&mut self, start: u64, length: u64, then: Option<u64>) {
+        let _ = (start, length, then);
     }
+
+    /// The read is over: wait for (and drop) anything still sent ahead, so nothing is left
+    /// running and request counts are final.
+    fn settle(&mut self) {}
 }
 
 /// The pinned `get_history` parameters, so the result never depends on a server's own
@@ -307,15 +315,26 @@ fn media_kind<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Med
     })
 }
 
+/// A page request sent ahead, its answer not read yet: `(start, length)` and its thread.
+type Sent = (u64, u64, JoinHandle<Result<Received>>);
+
+/// What the thread reading a prefetched page hands back: the page, and the guessed page
+/// after it if it sent that request.
+type Ahead = (Result<IndexPage>, Option<Sent>);
+
 /// [`PageSource`] reading Tautulli through a shared [`Client`]. A prefetched page is
-/// requested and parsed on its own thread while the caller works on the previous one.
+/// requested and parsed on its own thread while the caller works on the previous one; a
+/// guessed next page is requested as soon as the prefetched page's answer has arrived, so
+/// Tautulli builds it while we parse.
 #[derive(Debug)]
 pub struct ClientPages {
     client: Arc<Client>,
     user_id: Option<i64>,
     include_live: bool,
-    /// The request sent ahead: `(start, length)` and its thread.
-    ahead: Option<(u64, u64, JoinHandle<Result<IndexPage>>)>,
+    /// The page sent ahead: `(start, length)` and the thread requesting and parsing it.
+    ahead: Option<(u64, u64, JoinHandle<Ahead>)>,
+    /// The guessed page, requested by the thread of the page before it.
+    guessed: Option<Sent>,
 }
 
 impl ClientPages {
@@ -325,42 +344,117 @@ impl ClientPages {
             user_id: history.user_id,
             include_live: history.include_live,
             ahead: None,
+            guessed: None,
         }
     }
 
-    fn request(client: &Client, params: &[(&str, String)]) -> Result<IndexPage> {
-        client.call(Command::GetHistory, params)
+    fn send(client: &Client, params: &[(&str, String)]) -> Result<Received> {
+        client.send(Command::GetHistory, params)
+    }
+
+    /// Sends the request for `start..start+length` on its own thread (none if no thread
+    /// can be started: the reader then asks itself).
+    fn send_ahead(
+        client: &Arc<Client>,
+        params: Vec<(&'static str, String)>,
+        start: u64,
+        length: u64,
+    ) -> Option<Sent> {
+        let client = Arc::clone(client);
+        std::thread::Builder::new()
+            .name("tautulli-history".into())
+            .spawn(move || Self::send(&client, &params))
+            .ok()
+            .map(|thread| (start, length, thread))
+    }
+
+    /// Waits for the page sent ahead and keeps the guess it sent.
+    fn join_ahead(&mut self) -> Option<(u64, u64, Result<IndexPage>)> {
+        let (s, l, thread) = self.ahead.take()?;
+        let (page, guessed) = thread.join().unwrap_or_else(|_| (Err(panicked()), None));
+        if let Some(old) = std::mem::replace(&mut self.guessed, guessed) {
+            let _ = joined(old.2);
+        }
+        Some((s, l, page))
+    }
+
+    /// The guessed answer if it is for `start..start+length`; any other guess is waited
+    /// for and dropped, so no request is left running unseen.
+    fn take_guess(&mut self, start: u64, length: u64) -> Option<JoinHandle<Result<Received>>> {
+        let (s, l, thread) = self.guessed.take()?;
+        if (s, l) == (start, length) {
+            return Some(thread);
+        }
+        let _ = joined(thread);
+        None
+    }
+}
+
+/// A thread's result, or an internal error if it panicked.
+fn joined<T>(thread: JoinHandle<Result<T>>) -> Result<T> {
+    thread.join().unwrap_or_else(|_| Err(panicked()))
+}
+
+fn panicked() -> Error {
+    Error::Internal {
+        reason: "the thread reading a history page panicked".into(),
     }
 }
 
 impl PageSource<IndexPage> for ClientPages {
     fn fetch(&mut self, start: u64, length: u64) -> Result<IndexPage> {
-        if let Some((s, l, thread)) = self.ahead.take() {
-            let page = thread.join().unwrap_or_else(|_| {
-                Err(Error::Internal {
-                    reason: "the thread reading a history page panicked".into(),
-                })
-            });
+        if let Some((s, l, page)) = self.join_ahead() {
             if (s, l) == (start, length) {
                 return page;
             }
         }
-        let params = history_params(self.user_id, self.include_live, start, length);
-        Self::request(&self.client, &params)
+        let received = match self.take_guess(start, length) {
+            Some(thread) => joined(thread)?,
+            None => {
+                let params = history_params(self.user_id, self.include_live, start, length);
+                Self::send(&self.client, &params)?
+            }
+        };
+        self.client.read(&received)
     }
 
-    fn prefetch(&mut self, start: u64, length: u64) {
-        if let Some((_, _, thread)) = self.ahead.take() {
-            let _ = thread.join();
-        }
-        let client = self.client.clone();
+    fn prefetch(&mut self, start: u64, length: u64, then: Option<u64>) {
+        let _ = self.join_ahead();
+        let guess = self.take_guess(start, length);
+        let client = Arc::clone(&self.client);
         let params = history_params(self.user_id, self.include_live, start, length);
+        let guess_params = then.map(|n| {
+            (
+                n,
+                history_params(self.user_id, self.include_live, n, length),
+            )
+        });
+        let work = move || -> Ahead {
+            let received = match guess {
+                Some(thread) => joined(thread),
+                None => Self::send(&client, &params),
+            };
+            // The answer is here: ask for the guessed page now, so Tautulli builds it while
+            // this one is parsed. Only after an answer that looks like a page.
+            let sent = match (&received, guess_params) {
+                (Ok(r), Some((n, p))) if r.looks_ok() => Self::send_ahead(&client, p, n, length),
+                _ => None,
+            };
+            (received.and_then(|r| client.read(&r)), sent)
+        };
         // Without a thread, `fetch` simply asks itself.
         if let Ok(thread) = std::thread::Builder::new()
             .name("tautulli-history".into())
-            .spawn(move || Self::request(&client, &params))
+            .spawn(work)
         {
             self.ahead = Some((start, length, thread));
+        }
+    }
+
+    fn settle(&mut self) {
+        let _ = self.join_ahead();
+        if let Some((_, _, thread)) = self.guessed.take() {
+            let _ = joined(thread);
         }
     }
 }
@@ -645,9 +739,11 @@ impl<P: RowsPage, S: PageSource<P>> HistoryReader<S, P> {
             Phase::Done => unreachable!("a finished read fetches nothing"),
         }
         match self.phase {
-            Phase::Main { start, .. } | Phase::CatchUp { start, .. } => {
-                self.source.prefetch(start, self.per_page)
+            Phase::Main { start, pages } => {
+                let then = self.guess_after(start, pages);
+                self.source.prefetch(start, self.per_page, then)
             }
+            Phase::CatchUp { start, .. } => self.source.prefetch(start, self.per_page, None),
             Phase::Done => {}
         }
 
@@ -660,6 +756,15 @@ impl<P: RowsPage, S: PageSource<P>> HistoryReader<S, P> {
             unique_rows: self.outcome.unique_rows,
             records_filtered: self.outcome.records_filtered,
         }))
+    }
+
+    /// The main-pass page after the one at `start` (the `pages + 1`th), if a full read will
+    /// ask for it should that one be full. Not guessed for incremental reads, which may
+    /// stop at any page.
+    fn guess_after(&self, start: u64, pages: u64) -> Option<u64> {
+        let then = start + self.per_page;
+        (self.since.is_none() && then < self.outcome.records_filtered && pages + 1 < self.max_pages)
+            .then_some(then)
     }
 
     /// True while (and after) the read runs incrementally from a checkpoint.
@@ -731,6 +836,7 @@ impl<P: RowsPage, S: PageSource<P>> HistoryReader<S, P> {
         self.outcome.complete = incomplete.is_none();
         self.outcome.incomplete_reason = incomplete;
         self.phase = Phase::Done;
+        self.source.settle();
     }
 }
 
@@ -760,6 +866,9 @@ mod tests {
         /// (fetch index, change applied just before that fetch)
         changes: Vec<(usize, Mutation)>,
         requests: Vec<(u64, u64)>,
+        /// Every `prefetch(start, _, then)` as `(start, then)`.
+        prefetched: Vec<(u64, Option<u64>)>,
+        settled: usize,
     }
 
     impl Table {
@@ -773,6 +882,8 @@ mod tests {
                 fetches: 0,
                 changes: Vec::new(),
                 requests: Vec::new(),
+                prefetched: Vec::new(),
+                settled: 0,
             }
         }
 
@@ -805,6 +916,14 @@ mod tests {
                 records_total: Some(self.rows.len() as i64),
                 data,
             })
+        }
+
+        fn prefetch(&mut self, start: u64, _length: u64, then: Option<u64>) {
+            self.prefetched.push((start, then));
+        }
+
+        fn settle(&mut self) {
+            self.settled += 1;
         }
     }
 
@@ -1177,6 +1296,53 @@ mod tests {
         assert!(!o.complete);
         let reason = o.incomplete_reason.unwrap();
         assert!(reason.contains("only 3 of 4 rows"), "{reason}");
+    }
+
+    #[test]
+    fn a_full_read_guesses_each_next_page_but_never_past_the_end() {
+        let mut r = HistoryReader::new(Table::new(10), 3, 100);
+        read_all(&mut r);
+        assert!(r.outcome().complete);
+        assert_eq!(
+            r.source.prefetched,
+            [(3, Some(6)), (6, Some(9)), (9, None)],
+            "no guess at 12: the table has 10 rows"
+        );
+        assert_eq!(r.source.settled, 1, "settled once, when the read ended");
+    }
+
+    #[test]
+    fn no_guess_past_max_pages() {
+        let mut r = HistoryReader::new(Table::new(10), 3, 3);
+        read_all(&mut r);
+        assert!(!r.outcome().complete);
+        assert_eq!(r.source.prefetched, [(3, Some(6)), (6, None)]);
+        assert_eq!(r.source.settled, 1);
+    }
+
+    #[test]
+    fn catch_up_and_incremental_pages_are_never_guessed() {
+        let table = Table::new(10).before_fetch(1, |rows| {
+            rows.push((Some(11), Some(11), 5000));
+            rows.push((Some(12), Some(12), 5001));
+        });
+        let mut r = HistoryReader::new(table, 4, 100);
+        read_all(&mut r);
+        assert!(r.outcome().catch_up_passes > 0, "{:?}", r.outcome());
+        let catch_up: Vec<_> = r
+            .source
+            .prefetched
+            .iter()
+            .skip_while(|p| p.0 != 0)
+            .collect();
+        assert!(!catch_up.is_empty(), "{:?}", r.source.prefetched);
+        assert!(catch_up.iter().all(|p| p.1.is_none()), "{catch_up:?}");
+
+        let mut r = HistoryReader::new(Table::new(100), 4, 100).since(since(90, 1050, 90));
+        read_all(&mut r);
+        assert!(r.outcome().incremental);
+        assert!(r.source.prefetched.len() > 2, "{:?}", r.source.prefetched);
+        assert!(r.source.prefetched.iter().all(|p| p.1.is_none()));
     }
 
     fn since(max_row_id: i64, cutoff_date: i64, records: u64) -> Since {

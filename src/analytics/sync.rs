@@ -104,7 +104,7 @@ impl PageSource<SessionPage> for SessionPages {
         Self::request(&self.client, start, length)
     }
 
-    fn prefetch(&mut self, start: u64, length: u64) {
+    fn prefetch(&mut self, start: u64, length: u64, _then: Option<u64>) {
         if let Some((_, _, thread)) = self.ahead.take() {
             let _ = joined(thread);
         }
@@ -533,7 +533,7 @@ impl<P: Into<SessionPage>, S: PageSource<P>> Pass<'_, '_, S, P> {
             // pass (no cutoff, or every row newer than it): ask for it now, so it travels
             // while this one is written. Never a request the pass would not have sent.
             if full && pages < self.opts.max_pages.max(1) && cutoff.is_none_or(|c| oldest >= c) {
-                self.source.prefetch(start + per_page, per_page);
+                self.source.prefetch(start + per_page, per_page, None);
             }
             // Oldest id first: the table's B-tree then fills pages instead of splitting them
             // (Tautulli answers newest first). Stable, so a repeated id keeps its order.
