@@ -1388,7 +1388,7 @@ mod tests {
         let cfg = TautulliConfig::from_engine_config(&cfg, "").unwrap();
         let c = std::sync::Arc::new(Client::new(&cfg).unwrap());
         let mut reader = HistoryReader::new(
-            ClientPages::new(c.clone(), &cfg.history),
+            ClientPages::index(c.clone(), &cfg.history),
             cfg.history.per_page,
             cfg.history.max_pages,
         );
@@ -1433,7 +1433,7 @@ mod tests {
         let cfg = TautulliConfig::from_engine_config(&cfg, "").unwrap();
         let c = Arc::new(Client::new(&cfg).unwrap());
         let mut reader =
-            HistoryReader::new(ClientPages::new(c.clone(), &cfg.history), per_page, 100);
+            HistoryReader::new(ClientPages::index(c.clone(), &cfg.history), per_page, 100);
         let mut rows = 0;
         let result = loop {
             match reader.next_page() {

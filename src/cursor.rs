@@ -151,7 +151,7 @@ enum Known {
 
 enum Phase {
     Reading {
-        reader: Box<HistoryReader<ClientPages, IndexPage>>,
+        reader: Box<HistoryReader<ClientPages<IndexPage>, IndexPage>>,
         builder: Box<IndexBuilder>,
         /// What each row identity seen so far became.
         known: Box<IdentityCache<Known>>,
@@ -388,7 +388,7 @@ impl HistoryCursor {
             }
         };
 
-        let pages = ClientPages::new(client.clone(), &cfg.history);
+        let pages = ClientPages::index(client.clone(), &cfg.history);
         let mut reader = HistoryReader::new(pages, cfg.history.per_page, cfg.history.max_pages);
         if let Some(s) = since {
             reader = reader.since(s);

@@ -29,6 +29,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
 use crate::client::{Client, Command, Received};
@@ -320,56 +321,49 @@ type Sent = (u64, u64, JoinHandle<Result<Received>>);
 
 /// What the thread reading a prefetched page hands back: the page, and the guessed page
 /// after it if it sent that request.
-type Ahead = (Result<IndexPage>, Option<Sent>);
+type Ahead<P> = (Result<P>, Option<Sent>);
 
-/// [`PageSource`] reading Tautulli through a shared [`Client`]. A prefetched page is
-/// requested and parsed on its own thread while the caller works on the previous one; a
-/// guessed next page is requested as soon as the prefetched page's answer has arrived, so
-/// Tautulli builds it while we parse.
-#[derive(Debug)]
-pub struct ClientPages {
+/// The pinned `get_history` parameters of the page at `start` of `length` rows.
+type Params = Arc<dyn Fn(u64, u64) -> Vec<(&'static str, String)> + Send + Sync>;
+
+/// [`PageSource`] reading `get_history` pages of type `P` through a shared [`Client`].
+///
+/// A prefetched page is requested and parsed on its own thread while the caller works on
+/// the previous one, and a guessed next page is requested as soon as the prefetched page's
+/// answer has arrived, so Tautulli builds it while we parse. Whatever is still sent ahead
+/// when the read ends (or this is dropped) is waited for, so no request outlives the read.
+pub struct ClientPages<P> {
     client: Arc<Client>,
-    user_id: Option<i64>,
-    include_live: bool,
+    params: Params,
     /// The page sent ahead: `(start, length)` and the thread requesting and parsing it.
-    ahead: Option<(u64, u64, JoinHandle<Ahead>)>,
+    ahead: Option<(u64, u64, JoinHandle<Ahead<P>>)>,
     /// The guessed page, requested by the thread of the page before it.
     guessed: Option<Sent>,
 }
 
-impl ClientPages {
-    pub fn new(client: Arc<Client>, history: &HistoryConfig) -> Self {
-        Self {
-            client,
-            user_id: history.user_id,
-            include_live: history.include_live,
-            ahead: None,
-            guessed: None,
-        }
+impl<P> std::fmt::Debug for ClientPages<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientPages")
+            .field("client", &self.client)
+            .field("ahead", &self.ahead.as_ref().map(|a| (a.0, a.1)))
+            .field("guessed", &self.guessed.as_ref().map(|g| (g.0, g.1)))
+            .finish_non_exhaustive()
     }
+}
 
-    fn send(client: &Client, params: &[(&str, String)]) -> Result<Received> {
-        client.send(Command::GetHistory, params)
+impl ClientPages<IndexPage> {
+    /// The index's pages: grouped plays with [`history_params`].
+    pub fn index(client: Arc<Client>, history: &HistoryConfig) -> Self {
+        let (user_id, include_live) = (history.user_id, history.include_live);
+        Self::new(client, move |start, length| {
+            history_params(user_id, include_live, start, length)
+        })
     }
+}
 
-    /// Sends the request for `start..start+length` on its own thread (none if no thread
-    /// can be started: the reader then asks itself).
-    fn send_ahead(
-        client: &Arc<Client>,
-        params: Vec<(&'static str, String)>,
-        start: u64,
-        length: u64,
-    ) -> Option<Sent> {
-        let client = Arc::clone(client);
-        std::thread::Builder::new()
-            .name("tautulli-history".into())
-            .spawn(move || Self::send(&client, &params))
-            .ok()
-            .map(|thread| (start, length, thread))
-    }
-
+impl<P> ClientPages<P> {
     /// Waits for the page sent ahead and keeps the guess it sent.
-    fn join_ahead(&mut self) -> Option<(u64, u64, Result<IndexPage>)> {
+    fn join_ahead(&mut self) -> Option<(u64, u64, Result<P>)> {
         let (s, l, thread) = self.ahead.take()?;
         let (page, guessed) = thread.join().unwrap_or_else(|_| (Err(panicked()), None));
         if let Some(old) = std::mem::replace(&mut self.guessed, guessed) {
@@ -388,6 +382,41 @@ impl ClientPages {
         let _ = joined(thread);
         None
     }
+
+    /// Waits for everything sent ahead and drops it.
+    fn wait_all(&mut self) {
+        let _ = self.join_ahead();
+        if let Some((_, _, thread)) = self.guessed.take() {
+            let _ = joined(thread);
+        }
+    }
+}
+
+impl<P: DeserializeOwned + Send + 'static> ClientPages<P> {
+    /// Pages requested with `params(start, length)`.
+    pub fn new(
+        client: Arc<Client>,
+        params: impl Fn(u64, u64) -> Vec<(&'static str, String)> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            client,
+            params: Arc::new(params),
+            ahead: None,
+            guessed: None,
+        }
+    }
+
+    /// Sends the request for `start..start+length` on its own thread (none if no thread
+    /// can be started: the reader then asks itself).
+    fn send_ahead(client: &Arc<Client>, params: &Params, start: u64, length: u64) -> Option<Sent> {
+        let client = Arc::clone(client);
+        let params = params(start, length);
+        std::thread::Builder::new()
+            .name("tautulli-page".into())
+            .spawn(move || client.send(Command::GetHistory, &params))
+            .ok()
+            .map(|thread| (start, length, thread))
+    }
 }
 
 /// A thread's result, or an internal error if it panicked.
@@ -401,8 +430,8 @@ fn panicked() -> Error {
     }
 }
 
-impl PageSource<IndexPage> for ClientPages {
-    fn fetch(&mut self, start: u64, length: u64) -> Result<IndexPage> {
+impl<P: DeserializeOwned + Send + 'static> PageSource<P> for ClientPages<P> {
+    fn fetch(&mut self, start: u64, length: u64) -> Result<P> {
         if let Some((s, l, page)) = self.join_ahead() {
             if (s, l) == (start, length) {
                 return page;
@@ -410,10 +439,9 @@ impl PageSource<IndexPage> for ClientPages {
         }
         let received = match self.take_guess(start, length) {
             Some(thread) => joined(thread)?,
-            None => {
-                let params = history_params(self.user_id, self.include_live, start, length);
-                Self::send(&self.client, &params)?
-            }
+            None => self
+                .client
+                .send(Command::GetHistory, &(self.params)(start, length))?,
         };
         self.client.read(&received)
     }
@@ -422,29 +450,23 @@ impl PageSource<IndexPage> for ClientPages {
         let _ = self.join_ahead();
         let guess = self.take_guess(start, length);
         let client = Arc::clone(&self.client);
-        let params = history_params(self.user_id, self.include_live, start, length);
-        let guess_params = then.map(|n| {
-            (
-                n,
-                history_params(self.user_id, self.include_live, n, length),
-            )
-        });
-        let work = move || -> Ahead {
+        let params = Arc::clone(&self.params);
+        let work = move || -> Ahead<P> {
             let received = match guess {
                 Some(thread) => joined(thread),
-                None => Self::send(&client, &params),
+                None => client.send(Command::GetHistory, &params(start, length)),
             };
             // The answer is here: ask for the guessed page now, so Tautulli builds it while
             // this one is parsed. Only after an answer that looks like a page.
-            let sent = match (&received, guess_params) {
-                (Ok(r), Some((n, p))) if r.looks_ok() => Self::send_ahead(&client, p, n, length),
+            let sent = match (&received, then) {
+                (Ok(r), Some(n)) if r.looks_ok() => Self::send_ahead(&client, &params, n, length),
                 _ => None,
             };
             (received.and_then(|r| client.read(&r)), sent)
         };
         // Without a thread, `fetch` simply asks itself.
         if let Ok(thread) = std::thread::Builder::new()
-            .name("tautulli-history".into())
+            .name("tautulli-page".into())
             .spawn(work)
         {
             self.ahead = Some((start, length, thread));
@@ -452,10 +474,15 @@ impl PageSource<IndexPage> for ClientPages {
     }
 
     fn settle(&mut self) {
-        let _ = self.join_ahead();
-        if let Some((_, _, thread)) = self.guessed.take() {
-            let _ = joined(thread);
-        }
+        self.wait_all();
+    }
+}
+
+impl<P> Drop for ClientPages<P> {
+    /// A read dropped midway (the host stopped it) still waits for what it sent: at most
+    /// one page and one guess, each bounded by the client's timeout and retries.
+    fn drop(&mut self) {
+        self.wait_all();
     }
 }
 

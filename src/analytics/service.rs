@@ -17,10 +17,11 @@ use crate::analytics::collections::{self, known_libraries, ClientCollections, Co
 use crate::analytics::config::{load_time_zone, AnalyticsConfig};
 use crate::analytics::snapshots::{self, CollectReport, RunRef};
 use crate::analytics::store::{bad_argument, Store, StoreCounts};
-use crate::analytics::sync::{self, SessionPages, SyncOptions, SyncReport};
+use crate::analytics::sync::{self, SyncOptions, SyncReport};
 use crate::client::{Client, Command};
 use crate::config::TautulliConfig;
 use crate::error::{Error, Result};
+use crate::history::PageSource;
 use crate::timefmt::parse_utc;
 
 /// Queries [`AnalyticsService::query`] answers.
@@ -105,8 +106,11 @@ impl AnalyticsService {
         };
         let before = self.history_requests();
         let mut store = self.lock();
-        let mut pages = SessionPages::new(Arc::clone(&self.client));
-        let mut report = sync::sync(&mut store, &mut pages, &opts, now_epoch())?;
+        let mut pages = sync::session_pages(Arc::clone(&self.client));
+        let report = sync::sync(&mut store, &mut pages, &opts, now_epoch());
+        // A guess still in flight is counted before the figures are read.
+        pages.settle();
+        let mut report = report?;
         report.requests = self.history_requests().saturating_sub(before);
         Ok(report)
     }

@@ -30,7 +30,6 @@
 use std::collections::HashSet;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use rusqlite::TransactionBehavior;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -42,7 +41,7 @@ use crate::analytics::store::{
 };
 use crate::client::{Client, Command};
 use crate::error::{Error, Result};
-use crate::history::PageSource;
+use crate::history::{ClientPages, PageSource};
 use crate::rows::{
     float_checked, int_checked, int_opt, int_req, string_opt, text_checked, text_with, HistoryPage,
     HistoryRow, Text,
@@ -63,60 +62,9 @@ pub fn session_params(start: u64, length: u64) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// [`PageSource`] of ungrouped sessions read through a shared [`Client`]. A prefetched page
-/// is requested and parsed on its own thread while the sync writes the previous one.
-#[derive(Debug)]
-pub struct SessionPages {
-    client: Arc<Client>,
-    /// The request sent ahead: `(start, length)` and its thread.
-    ahead: Option<(u64, u64, JoinHandle<Result<SessionPage>>)>,
-}
-
-impl SessionPages {
-    pub fn new(client: Arc<Client>) -> Self {
-        Self {
-            client,
-            ahead: None,
-        }
-    }
-
-    fn request(client: &Client, start: u64, length: u64) -> Result<SessionPage> {
-        client.call(Command::GetHistory, &session_params(start, length))
-    }
-}
-
-fn joined(thread: JoinHandle<Result<SessionPage>>) -> Result<SessionPage> {
-    thread.join().unwrap_or_else(|_| {
-        Err(Error::Internal {
-            reason: "the thread reading a history page panicked".into(),
-        })
-    })
-}
-
-impl PageSource<SessionPage> for SessionPages {
-    fn fetch(&mut self, start: u64, length: u64) -> Result<SessionPage> {
-        if let Some((s, l, thread)) = self.ahead.take() {
-            let page = joined(thread);
-            if (s, l) == (start, length) {
-                return page;
-            }
-        }
-        Self::request(&self.client, start, length)
-    }
-
-    fn prefetch(&mut self, start: u64, length: u64, _then: Option<u64>) {
-        if let Some((_, _, thread)) = self.ahead.take() {
-            let _ = joined(thread);
-        }
-        let client = Arc::clone(&self.client);
-        // Without a thread, `fetch` simply asks itself.
-        if let Ok(thread) = std::thread::Builder::new()
-            .name("tautulli-sessions".into())
-            .spawn(move || Self::request(&client, start, length))
-        {
-            self.ahead = Some((start, length, thread));
-        }
-    }
+/// The session pages of a sync, read ahead (see [`ClientPages`]).
+pub fn session_pages(client: Arc<Client>) -> ClientPages<SessionPage> {
+    ClientPages::new(client, session_params)
 }
 
 /// How pages are read.
@@ -532,8 +480,14 @@ impl<P: Into<SessionPage>, S: PageSource<P>> Pass<'_, '_, S, P> {
             // The next page is certain when this one is full and nothing here can stop the
             // pass (no cutoff, or every row newer than it): ask for it now, so it travels
             // while this one is written. Never a request the pass would not have sent.
+            // The page after it is a guess (sent when the next one's answer arrives), made
+            // only without a cutoff and short of the reported end and of max_pages.
             if full && pages < self.opts.max_pages.max(1) && cutoff.is_none_or(|c| oldest >= c) {
-                self.source.prefetch(start + per_page, per_page, None);
+                let then = start + 2 * per_page;
+                let guess =
+                    cutoff.is_none() && then < records && pages + 1 < self.opts.max_pages.max(1);
+                self.source
+                    .prefetch(start + per_page, per_page, guess.then_some(then));
             }
             // Oldest id first: the table's B-tree then fills pages instead of splitting them
             // (Tautulli answers newest first). Stable, so a repeated id keeps its order.
@@ -583,6 +537,8 @@ mod tests {
         fail_at: Option<usize>,
         /// Rows added just before this fetch.
         add_before: Option<(usize, Vec<Sim>)>,
+        /// Every `prefetch(start, _, then)` as `(start, then)`.
+        prefetched: Vec<(u64, Option<u64>)>,
     }
 
     impl Table {
@@ -593,6 +549,7 @@ mod tests {
                 fetches: Vec::new(),
                 fail_at: None,
                 add_before: None,
+                prefetched: Vec::new(),
             }
         }
     }
@@ -639,6 +596,10 @@ mod tests {
                 data,
             })
         }
+
+        fn prefetch(&mut self, start: u64, _length: u64, then: Option<u64>) {
+            self.prefetched.push((start, then));
+        }
     }
 
     fn opts(per_page: u32, overlap_hours: i64) -> SyncOptions {
@@ -680,6 +641,8 @@ mod tests {
         assert!(r.first_sync);
         assert_eq!((r.pages, r.inserted, r.total_sessions), (3, 10, 10));
         assert_eq!(t.fetches, [(0, 4), (4, 4), (8, 4)]);
+        // The page after next is guessed while it is short of the end (12 > 10 rows).
+        assert_eq!(t.prefetched, [(4, Some(8)), (8, None)]);
 
         // Nothing new: page 1 holds sessions 10..7; 7 started 3 h before 10, below the 2 h
         // overlap, and every row is held: one request.
@@ -693,8 +656,14 @@ mod tests {
         // all held and below the cutoff.
         t.rows.extend((11..=15).map(|i| (i, i, 10_000 + i * 3600)));
         t.fetches.clear();
+        t.prefetched.clear();
         let r = sync(&mut store, &mut t, &opts(4, 2), 3).unwrap();
         assert_eq!(t.fetches, [(0, 4), (4, 4), (8, 4)]);
+        assert!(
+            t.prefetched.iter().all(|p| p.1.is_none()),
+            "a resync may stop at any page: nothing guessed, {:?}",
+            t.prefetched
+        );
         assert_eq!((r.inserted, r.total_sessions), (5, 15));
     }
 
