@@ -1499,6 +1499,50 @@ mod tests {
     }
 
     #[test]
+    fn never_two_history_requests_at_once() {
+        // A server answering each connection on its own thread, slowly, that records how
+        // many requests it held at once: guesses must not pile up on Tautulli.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (o, m) = (Arc::clone(&open), Arc::clone(&most));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let (o, m) = (Arc::clone(&o), Arc::clone(&m));
+                std::thread::spawn(move || {
+                    let request = read_request(&mut stream);
+                    let now = o.fetch_add(1, Ordering::SeqCst) + 1;
+                    m.fetch_max(now, Ordering::SeqCst);
+                    let start: u64 = request
+                        .split_once("\r\n\r\n")
+                        .and_then(|(_, b)| b.split('&').find_map(|f| f.strip_prefix("start=")))
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    std::thread::sleep(Duration::from_millis(20));
+                    // 10 rows, newest first, 2 a page.
+                    let top = 10u64.saturating_sub(start);
+                    let Reply::Raw(text) = history_page(10, top.saturating_sub(1).max(1)..=top)
+                    else {
+                        unreachable!()
+                    };
+                    o.fetch_sub(1, Ordering::SeqCst);
+                    let _ = stream.write_all(text.as_bytes());
+                });
+            }
+        });
+        let server = Canned {
+            url,
+            requests: Arc::new(Mutex::new(Vec::new())),
+        };
+        let (rows, _, sent) = read_history(&server, 2);
+        assert_eq!(rows.unwrap(), 10);
+        assert_eq!(sent, 5, "one request per page, every guess used");
+        assert_eq!(most.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
     fn no_guess_after_an_error_answer() {
         // A 400 is final and not a page: nothing is guessed after it.
         let server = Canned::start(vec![

@@ -330,8 +330,10 @@ type Params = Arc<dyn Fn(u64, u64) -> Vec<(&'static str, String)> + Send + Sync>
 ///
 /// A prefetched page is requested and parsed on its own thread while the caller works on
 /// the previous one, and a guessed next page is requested as soon as the prefetched page's
-/// answer has arrived, so Tautulli builds it while we parse. Whatever is still sent ahead
-/// when the read ends (or this is dropped) is waited for, so no request outlives the read.
+/// answer has arrived, so Tautulli builds it while we parse. Each request still goes out
+/// only after the previous answer arrived: Tautulli never gets two of ours at once. Whatever
+/// is still sent ahead when the read ends (or this is dropped) is waited for, so no request
+/// outlives the read.
 pub struct ClientPages<P> {
     client: Arc<Client>,
     params: Params,
