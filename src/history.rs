@@ -98,6 +98,21 @@ pub fn history_params(
     p
 }
 
+/// The `then` of [`PageSource::prefetch`]: the start of the page after the one at `next`,
+/// for a pass that has read `pages` pages and will read `next` if the page at hand is full;
+/// only while it is short of the reported `records` and of `max_pages`. Only for a pass
+/// that reads to the end (no checkpoint or cutoff can stop it at `next`).
+pub fn guess_after(
+    next: u64,
+    per_page: u64,
+    records: u64,
+    pages: u64,
+    max_pages: u64,
+) -> Option<u64> {
+    let then = next + per_page;
+    (then < records && pages + 1 < max_pages).then_some(then)
+}
+
 /// A page of history rows, as the reader needs it.
 pub trait RowsPage {
     type Row: PagedRow;
@@ -769,7 +784,13 @@ impl<P: RowsPage, S: PageSource<P>> HistoryReader<S, P> {
         }
         match self.phase {
             Phase::Main { start, pages } => {
-                let then = self.guess_after(start, pages);
+                // Incremental reads may stop at any page: never guessed.
+                let then = if self.since.is_none() {
+                    let records = self.outcome.records_filtered;
+                    guess_after(start, self.per_page, records, pages, self.max_pages)
+                } else {
+                    None
+                };
                 self.source.prefetch(start, self.per_page, then)
             }
             Phase::CatchUp { start, .. } => self.source.prefetch(start, self.per_page, None),
@@ -785,15 +806,6 @@ impl<P: RowsPage, S: PageSource<P>> HistoryReader<S, P> {
             unique_rows: self.outcome.unique_rows,
             records_filtered: self.outcome.records_filtered,
         }))
-    }
-
-    /// The main-pass page after the one at `start` (the `pages + 1`th), if a full read will
-    /// ask for it should that one be full. Not guessed for incremental reads, which may
-    /// stop at any page.
-    fn guess_after(&self, start: u64, pages: u64) -> Option<u64> {
-        let then = start + self.per_page;
-        (self.since.is_none() && then < self.outcome.records_filtered && pages + 1 < self.max_pages)
-            .then_some(then)
     }
 
     /// True while (and after) the read runs incrementally from a checkpoint.
@@ -1338,6 +1350,19 @@ mod tests {
             "no guess at 12: the table has 10 rows"
         );
         assert_eq!(r.source.settled, 1, "settled once, when the read ended");
+    }
+
+    #[test]
+    fn the_guess_stays_short_of_the_end_and_of_max_pages() {
+        // After 1 page of 10, the next at 10: the guess is 20 while rows and pages remain.
+        assert_eq!(guess_after(10, 10, 21, 1, 3), Some(20));
+        assert_eq!(guess_after(10, 10, 20, 1, 3), None, "20 is the end");
+        assert_eq!(
+            guess_after(10, 10, 21, 2, 3),
+            None,
+            "page 4 would pass max_pages 3"
+        );
+        assert_eq!(guess_after(0, 1, 2, 0, 2), Some(1));
     }
 
     #[test]

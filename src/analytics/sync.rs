@@ -41,7 +41,7 @@ use crate::analytics::store::{
 };
 use crate::client::{Client, Command};
 use crate::error::{Error, Result};
-use crate::history::{ClientPages, PageSource};
+use crate::history::{guess_after, ClientPages, PageSource};
 use crate::rows::{
     float_checked, int_checked, int_opt, int_req, string_opt, text_checked, text_with, HistoryPage,
     HistoryRow, Text,
@@ -482,12 +482,15 @@ impl<P: Into<SessionPage>, S: PageSource<P>> Pass<'_, '_, S, P> {
             // while this one is written. Never a request the pass would not have sent.
             // The page after it is a guess (sent when the next one's answer arrives), made
             // only without a cutoff and short of the reported end and of max_pages.
-            if full && pages < self.opts.max_pages.max(1) && cutoff.is_none_or(|c| oldest >= c) {
-                let then = start + 2 * per_page;
-                let guess =
-                    cutoff.is_none() && then < records && pages + 1 < self.opts.max_pages.max(1);
-                self.source
-                    .prefetch(start + per_page, per_page, guess.then_some(then));
+            let max_pages = self.opts.max_pages.max(1);
+            if full && pages < max_pages && cutoff.is_none_or(|c| oldest >= c) {
+                let next = start + per_page;
+                let then = if cutoff.is_none() {
+                    guess_after(next, per_page, records, pages.into(), max_pages.into())
+                } else {
+                    None
+                };
+                self.source.prefetch(next, per_page, then);
             }
             // Oldest id first: the table's B-tree then fills pages instead of splitting them
             // (Tautulli answers newest first). Stable, so a repeated id keeps its order.
