@@ -1420,15 +1420,12 @@ mod tests {
         assert_eq!(c.stats(), BTreeMap::from([("get_history", 2)]));
     }
 
-    /// Reads pages of `per_page` rows from `server` to the end; returns how many rows were
-    /// read, or the error, and the `start` of each request in order.
-    fn read_history(
-        server: &Canned,
-        per_page: u32,
-    ) -> (std::result::Result<usize, Error>, Vec<String>, u64) {
+    /// Reads pages of `per_page` rows from the server at `url` to the end; returns how many
+    /// rows were read (or the error) and how many `get_history` requests were sent.
+    fn read_history(url: &str, per_page: u32) -> (std::result::Result<usize, Error>, u64) {
         use crate::history::{ClientPages, HistoryReader};
         let cfg = serde_json::json!({"tautulli": {
-            "server_url": server.url, "api_key": KEY, "history": {"per_page": per_page}
+            "server_url": url, "api_key": KEY, "history": {"per_page": per_page}
         }});
         let cfg = TautulliConfig::from_engine_config(&cfg, "").unwrap();
         let c = Arc::new(Client::new(&cfg).unwrap());
@@ -1442,16 +1439,22 @@ mod tests {
                 Err(e) => break Err(e),
             }
         };
-        let starts = server
-            .requests()
+        (result, c.stats()["get_history"])
+    }
+
+    /// The `start` form field of a recorded request.
+    fn start_of(request: &str) -> Option<&str> {
+        let body = request.split_once("\r\n\r\n")?.1;
+        body.split('&').find_map(|f| f.strip_prefix("start="))
+    }
+
+    /// The `start` of every request `server` read, in order.
+    fn starts(server: &Canned) -> Vec<String> {
+        let requests = server.requests();
+        requests
             .iter()
-            .map(|r| {
-                let body = r.split_once("\r\n\r\n").unwrap().1;
-                let start = body.split('&').find_map(|f| f.strip_prefix("start="));
-                start.unwrap().to_string()
-            })
-            .collect();
-        (result, starts, c.stats()["get_history"])
+            .map(|r| start_of(r).unwrap().to_string())
+            .collect()
     }
 
     fn history_page(records: u64, ids: std::ops::RangeInclusive<u64>) -> Reply {
@@ -1473,9 +1476,9 @@ mod tests {
             history_page(5, 2..=3),
             history_page(5, 1..=1),
         ]);
-        let (rows, starts, sent) = read_history(&server, 2);
+        let (rows, sent) = read_history(&server.url, 2);
         assert_eq!(rows.unwrap(), 5);
-        assert_eq!(starts, ["0", "2", "4"]);
+        assert_eq!(starts(&server), ["0", "2", "4"]);
         assert_eq!(sent, 3);
     }
 
@@ -1491,10 +1494,14 @@ mod tests {
             ),
             history_page(6, 1..=2),
         ]);
-        let (result, starts, sent) = read_history(&server, 2);
+        let (result, sent) = read_history(&server.url, 2);
         let e = result.unwrap_err();
         assert!(matches!(e, Error::BadResponse { status: 200, .. }), "{e:?}");
-        assert_eq!(starts, ["0", "2", "4"], "the guess was sent and waited for");
+        assert_eq!(
+            starts(&server),
+            ["0", "2", "4"],
+            "the guess was sent and waited for"
+        );
         assert_eq!(sent, 3);
     }
 
@@ -1515,11 +1522,7 @@ mod tests {
                     let request = read_request(&mut stream);
                     let now = o.fetch_add(1, Ordering::SeqCst) + 1;
                     m.fetch_max(now, Ordering::SeqCst);
-                    let start: u64 = request
-                        .split_once("\r\n\r\n")
-                        .and_then(|(_, b)| b.split('&').find_map(|f| f.strip_prefix("start=")))
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0);
+                    let start: u64 = start_of(&request).and_then(|v| v.parse().ok()).unwrap_or(0);
                     std::thread::sleep(Duration::from_millis(20));
                     // 10 rows, newest first, 2 a page.
                     let top = 10u64.saturating_sub(start);
@@ -1532,11 +1535,7 @@ mod tests {
                 });
             }
         });
-        let server = Canned {
-            url,
-            requests: Arc::new(Mutex::new(Vec::new())),
-        };
-        let (rows, _, sent) = read_history(&server, 2);
+        let (rows, sent) = read_history(&url, 2);
         assert_eq!(rows.unwrap(), 10);
         assert_eq!(sent, 5, "one request per page, every guess used");
         assert_eq!(most.load(Ordering::SeqCst), 1);
@@ -1553,9 +1552,9 @@ mod tests {
             ),
             history_page(6, 1..=2),
         ]);
-        let (result, starts, sent) = read_history(&server, 2);
+        let (result, sent) = read_history(&server.url, 2);
         assert!(result.is_err());
-        assert_eq!(starts, ["0", "2"]);
+        assert_eq!(starts(&server), ["0", "2"]);
         assert_eq!(sent, 2);
     }
 
