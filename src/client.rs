@@ -119,6 +119,9 @@ pub struct Client {
     backoff_ms: u64,
     /// HTTP requests sent per command (retries included), indexed by [`Command::index`].
     sent: [AtomicU64; Command::ALL.len()],
+    /// Microseconds spent waiting for Tautulli's answers per command (retries and their
+    /// pauses included; overlapping requests each count their own wait).
+    waited_us: [AtomicU64; Command::ALL.len()],
 }
 
 impl std::fmt::Debug for Client {
@@ -258,6 +261,7 @@ impl Client {
             max_retries: cfg.max_retries,
             backoff_ms: cfg.backoff_ms,
             sent: std::array::from_fn(|_| AtomicU64::new(0)),
+            waited_us: std::array::from_fn(|_| AtomicU64::new(0)),
         })
     }
 
@@ -317,9 +321,36 @@ impl Client {
             .collect()
     }
 
+    /// Microseconds spent waiting for answers so far, per command name; commands never sent
+    /// are left out.
+    pub fn waited_us(&self) -> BTreeMap<&'static str, u64> {
+        Command::ALL
+            .iter()
+            .filter(|c| self.sent[c.index()].load(Ordering::Relaxed) > 0)
+            .map(|c| {
+                (
+                    c.as_str(),
+                    self.waited_us[c.index()].load(Ordering::Relaxed),
+                )
+            })
+            .collect()
+    }
+
     /// Sends until an answer is final or the retries run out. Returns the last outcome and
     /// how many attempts were made.
     fn exchange(&self, cmd: Command, form: &[(&str, &str)]) -> (Result<Answer, Failure>, u32) {
+        let began = std::time::Instant::now();
+        let (outcome, attempts) = self.exchange_timed(cmd, form);
+        let waited = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.waited_us[cmd.index()].fetch_add(waited, Ordering::Relaxed);
+        (outcome, attempts)
+    }
+
+    fn exchange_timed(
+        &self,
+        cmd: Command,
+        form: &[(&str, &str)],
+    ) -> (Result<Answer, Failure>, u32) {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;

@@ -21,16 +21,21 @@ use serde_json::{json, Value};
 use crate::client::{Client, Command};
 use crate::config::{self, TautulliConfig};
 use crate::error::{Error, Result};
-use crate::history::{ClientPages, HistoryReader, IndexPage, IndexRow, Since};
+use crate::history::{ClientPages, IndexPage, IndexRow, ReadOutcome, Since};
 use crate::index::{GroupRef, Index, IndexBuilder, ReadKind, Report, TemplateId};
 use crate::normalise::{
     self, Identity, IdentityCache, MetaAnswer, MetaRequest, Play, Policy, SkipReason,
 };
+use crate::reader::{Reader, WindowOptions};
 use crate::rows::Metadata;
 use crate::state::{self, Checkpoint, Freshness, State};
 
 /// Entries per emitted batch.
 pub const BATCH: usize = 1000;
+
+/// Days of per-day counts a windowed read plans from (ten years answer in about a second
+/// at 200 000 plays); older history is walked.
+pub const COUNT_HORIZON_DAYS: u32 = 3650;
 
 /// What one step produced, in plain types (the FFI layer converts).
 #[derive(Debug)]
@@ -151,7 +156,7 @@ enum Known {
 
 enum Phase {
     Reading {
-        reader: Box<HistoryReader<ClientPages<IndexPage>, IndexPage>>,
+        reader: Box<Reader<ClientPages<IndexPage>, IndexPage>>,
         builder: Box<IndexBuilder>,
         /// What each row identity seen so far became.
         known: Box<IdentityCache<Known>>,
@@ -258,6 +263,10 @@ pub struct HistoryCursor {
     /// The shared client's request counts when this read began: the report counts only
     /// this read's requests.
     stats_at_start: std::collections::BTreeMap<&'static str, u64>,
+    /// The same for the time spent waiting for answers.
+    waited_at_start: std::collections::BTreeMap<&'static str, u64>,
+    /// How the history was read, once it was.
+    read: Option<ReadOutcome>,
     policy: Policy,
     phase: Phase,
     resolver: Resolver,
@@ -389,12 +398,20 @@ impl HistoryCursor {
         };
 
         let pages = ClientPages::index(client.clone(), &cfg.history);
-        let mut reader = HistoryReader::new(pages, cfg.history.per_page, cfg.history.max_pages);
+        let opts = WindowOptions {
+            target: cfg.history.window_rows.into(),
+            max_pages: cfg.history.max_pages.into(),
+            horizon_days: COUNT_HORIZON_DAYS,
+            grouped: true,
+        };
+        let mut reader = Reader::new(pages, cfg.history.read, opts, cfg.history.per_page);
         if let Some(s) = since {
             reader = reader.since(s);
         }
         Self {
             stats_at_start: client.stats(),
+            waited_at_start: client.waited_us(),
+            read: None,
             client: client.clone(),
             policy: policy.clone(),
             phase: Phase::Reading {
@@ -561,12 +578,36 @@ impl HistoryCursor {
                 .filter(|(_, n)| *n > 0)
                 .collect();
             m.insert("requests".into(), json!(requests));
+            m.insert("reader".into(), self.reader_json());
             m.insert("history_mode".into(), json!(self.history_mode.as_str()));
             m.insert("incremental".into(), json!(self.incremental));
             m.insert("metadata_cache".into(), json!(self.resolver.cache));
             m.insert("state".into(), json!(self.state_report));
         }
         v.to_string()
+    }
+
+    /// How the history was read: requests, windows, rows, and the time spent waiting for
+    /// Tautulli's answers (the cost a real server's users feel).
+    fn reader_json(&self) -> Value {
+        let waited_us: u64 = self
+            .client
+            .waited_us()
+            .into_iter()
+            .map(|(cmd, us)| us - self.waited_at_start.get(cmd).copied().unwrap_or(0))
+            .sum();
+        let Some(o) = &self.read else {
+            return json!({"waited_s": waited_us as f64 / 1e6});
+        };
+        json!({
+            "mode": o.reader,
+            "history_requests": o.pages,
+            "count_requests": o.count_requests,
+            "windows": o.windows,
+            "rows_received": o.rows_seen,
+            "fallback": o.reader_fallback,
+            "waited_s": waited_us as f64 / 1e6,
+        })
     }
 
     /// Classifies a page's rows, resolves the metadata they need (new keys only, from the
@@ -666,6 +707,7 @@ impl HistoryCursor {
             return Ok(());
         };
         let outcome = reader.outcome();
+        self.read = Some(outcome.clone());
         let mut builder = *builder;
         for _ in 0..outcome.null_id_rows {
             builder.skip(SkipReason::InProgress);

@@ -29,6 +29,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use jiff::civil::Date;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
@@ -37,6 +38,7 @@ use crate::config::HistoryConfig;
 use crate::error::{Error, Result};
 use crate::item::MediaKind;
 use crate::normalise::IntHasher;
+use crate::reader::merge;
 use crate::rows::{
     float_opt, int_checked, int_opt, int_req, string_opt, text_checked, text_with, HistoryPage,
     HistoryRow, Text,
@@ -68,6 +70,58 @@ pub trait PageSource<P = HistoryPage> {
     fn settle(&mut self) {}
 }
 
+/// One `get_history` request's slice: rows `start..start+length` of the rows whose sessions
+/// started on the server-local days `after..=before` (no day filter where `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Query {
+    pub after: Option<Date>,
+    pub before: Option<Date>,
+    pub start: u64,
+    pub length: u64,
+}
+
+impl Query {
+    /// A page of the unfiltered history.
+    pub fn page(start: u64, length: u64) -> Query {
+        Query {
+            after: None,
+            before: None,
+            start,
+            length,
+        }
+    }
+
+    /// The day filters as `get_history` parameters (`YYYY-MM-DD`).
+    pub fn day_params(&self) -> impl Iterator<Item = (&'static str, String)> {
+        let after = self.after.map(|d| ("after", d.to_string()));
+        let before = self.before.map(|d| ("before", d.to_string()));
+        after.into_iter().chain(before)
+    }
+}
+
+/// Per-day play counts: `(server-local day, plays)`.
+pub type DayCounts = Vec<(Date, u64)>;
+
+/// Where windowed history comes from: [`PageSource`] with day filters, and the per-day
+/// counts windows are planned from.
+pub trait WindowSource<P = HistoryPage>: PageSource<P> {
+    /// The slice `q` of the day-filtered, date-descending history.
+    fn fetch_query(&mut self, q: &Query) -> Result<P>;
+
+    /// The reader's next call will be `fetch_query(q)`; `then` guesses the one after it
+    /// (see [`PageSource::prefetch`]).
+    fn prefetch_query(&mut self, q: &Query, then: Option<Query>) {
+        let _ = (q, then);
+    }
+
+    /// Plays per server-local day over the last `days` days; `Ok(None)` when this source
+    /// cannot count (the reader then walks the history without a plan).
+    fn day_counts(&mut self, days: u32) -> Result<Option<DayCounts>> {
+        let _ = days;
+        Ok(None)
+    }
+}
+
 /// The pinned `get_history` parameters, so the result never depends on a server's own
 /// grouping or activity settings and never uses `length=-1` (which drops the last row).
 /// Tautulli filters Live TV rows as media type `live`, so they are asked for only when
@@ -75,8 +129,7 @@ pub trait PageSource<P = HistoryPage> {
 pub fn history_params(
     user_id: Option<i64>,
     include_live: bool,
-    start: u64,
-    length: u64,
+    q: &Query,
 ) -> Vec<(&'static str, String)> {
     let media_type = if include_live {
         "movie,episode,live"
@@ -89,12 +142,13 @@ pub fn history_params(
         ("media_type", media_type.to_string()),
         ("order_column", "date".to_string()),
         ("order_dir", "desc".to_string()),
-        ("start", start.to_string()),
-        ("length", length.max(1).to_string()),
+        ("start", q.start.to_string()),
+        ("length", q.length.max(1).to_string()),
     ];
     if let Some(id) = user_id {
         p.push(("user_id", id.to_string()));
     }
+    p.extend(q.day_params());
     p
 }
 
@@ -240,8 +294,9 @@ pub struct IndexRow {
     _parent_title: (),
     #[serde(rename = "transcode_decision", deserialize_with = "text_checked")]
     _transcode_decision: (),
-    #[serde(rename = "group_ids", deserialize_with = "text_checked")]
-    _group_ids: (),
+    /// The smallest of `group_ids`: whether this row holds its chain's first session.
+    #[serde(rename = "group_ids", deserialize_with = "first_group_id")]
+    pub group_first: Option<i64>,
     #[serde(rename = "platform", deserialize_with = "text_checked")]
     _platform: (),
     #[serde(rename = "product", deserialize_with = "text_checked")]
@@ -285,6 +340,7 @@ impl From<&HistoryRow> for IndexRow {
             percent_complete: r.percent_complete,
             watched_status: r.watched_status,
             has_state: r.state.is_some(),
+            group_first: r.group_ids.as_deref().and_then(merge::first_id),
             ..IndexRow::default()
         }
     }
@@ -300,6 +356,33 @@ impl PagedRow for IndexRow {
     fn date(&self) -> Option<i64> {
         self.date
     }
+}
+
+impl merge::Part for IndexRow {
+    fn chain(&self) -> Option<i64> {
+        self.reference_id
+    }
+    fn starts_chain(&self) -> bool {
+        merge::starts_chain(self.reference_id, self.group_first)
+    }
+    fn absorb(&mut self, older: IndexRow) {
+        self.row_id = merge::later(self.row_id, older.row_id);
+        self.date = merge::later(self.date, older.date);
+        self.started = merge::earlier(self.started, older.started);
+        self.stopped = merge::later(self.stopped, older.stopped);
+        self.percent_complete = merge::later(self.percent_complete, older.percent_complete);
+        self.watched_status = merge::larger_f(self.watched_status, older.watched_status);
+        self.group_first = merge::earlier(self.group_first, older.group_first);
+        self.has_state |= older.has_state;
+    }
+}
+
+/// The smallest id of a `group_ids` string (`"3,4"`), read as [`string_opt`] reads text.
+fn first_group_id<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<i64>, D::Error> {
+    text_with(d, |t| match t {
+        Text::Str(s) => merge::first_id(s),
+        Text::Null | Text::Number => None,
+    })
 }
 
 /// `movie` or `episode`, trimmed, in any case.
@@ -331,17 +414,21 @@ fn media_kind<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Med
     })
 }
 
-/// A page request sent ahead, its answer not read yet: `(start, length)` and its thread.
-type Sent = (u64, u64, JoinHandle<Result<Received>>);
+/// A page request sent ahead, its answer not read yet: its query and its thread.
+type Sent = (Query, JoinHandle<Result<Received>>);
 
 /// What the thread reading a prefetched page hands back: the page, and the guessed page
 /// after it if it sent that request.
 type Ahead<P> = (Result<P>, Option<Sent>);
 
-/// The pinned `get_history` parameters of the page at `start` of `length` rows.
-type Params = Arc<dyn Fn(u64, u64) -> Vec<(&'static str, String)> + Send + Sync>;
+/// The pinned `get_history` parameters of a query.
+type Params = Arc<dyn Fn(&Query) -> Vec<(&'static str, String)> + Send + Sync>;
 
-/// [`PageSource`] reading `get_history` pages of type `P` through a shared [`Client`].
+/// The per-day counts of a source: `get_plays_by_date` over so many days.
+type Counter = Arc<dyn Fn(&Client, u32) -> Result<DayCounts> + Send + Sync>;
+
+/// [`PageSource`] and [`WindowSource`] reading `get_history` pages of type `P` through a
+/// shared [`Client`].
 ///
 /// A prefetched page is requested and parsed on its own thread while the caller works on
 /// the previous one, and a guessed next page is requested as soon as the prefetched page's
@@ -352,8 +439,9 @@ type Params = Arc<dyn Fn(u64, u64) -> Vec<(&'static str, String)> + Send + Sync>
 pub struct ClientPages<P> {
     client: Arc<Client>,
     params: Params,
-    /// The page sent ahead: `(start, length)` and the thread requesting and parsing it.
-    ahead: Option<(u64, u64, JoinHandle<Ahead<P>>)>,
+    counter: Option<Counter>,
+    /// The page sent ahead: its query and the thread requesting and parsing it.
+    ahead: Option<(Query, JoinHandle<Ahead<P>>)>,
     /// The guessed page, requested by the thread of the page before it.
     guessed: Option<Sent>,
 }
@@ -362,38 +450,71 @@ impl<P> std::fmt::Debug for ClientPages<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientPages")
             .field("client", &self.client)
-            .field("ahead", &self.ahead.as_ref().map(|a| (a.0, a.1)))
-            .field("guessed", &self.guessed.as_ref().map(|g| (g.0, g.1)))
+            .field("ahead", &self.ahead.as_ref().map(|a| a.0))
+            .field("guessed", &self.guessed.as_ref().map(|g| g.0))
             .finish_non_exhaustive()
     }
 }
 
 impl ClientPages<IndexPage> {
-    /// The index's pages: grouped plays with [`history_params`].
+    /// The index's pages: grouped plays with [`history_params`], counted per day by
+    /// `get_plays_by_date` (grouped, the same user, movies and episodes, Live TV when asked).
     pub fn index(client: Arc<Client>, history: &HistoryConfig) -> Self {
         let (user_id, include_live) = (history.user_id, history.include_live);
-        Self::new(client, move |start, length| {
-            history_params(user_id, include_live, start, length)
-        })
+        let mut series = vec!["TV", "Movies"];
+        if include_live {
+            series.push("Live TV");
+        }
+        Self::new(client, move |q| history_params(user_id, include_live, q)).with_counter(
+            move |client, days| day_counts(client, days, true, user_id, Some(&series)),
+        )
     }
+}
+
+/// `get_plays_by_date` over `days` days as per-day counts: the sum of the named series
+/// (`None`: the Total series, or the sum of all others when there is none).
+pub fn day_counts(
+    client: &Client,
+    days: u32,
+    grouping: bool,
+    user_id: Option<i64>,
+    series: Option<&[&str]>,
+) -> Result<DayCounts> {
+    let mut params = vec![
+        ("time_range", days.max(1).to_string()),
+        ("y_axis", "plays".to_string()),
+        ("grouping", u8::from(grouping).to_string()),
+    ];
+    if let Some(id) = user_id {
+        params.push(("user_id", id.to_string()));
+    }
+    let graph: crate::rows::Graph = client.call(Command::GetPlaysByDate, &params)?;
+    graph
+        .day_counts(series)
+        .map_err(|reason| Error::BadResponse {
+            cmd: Command::GetPlaysByDate.as_str(),
+            status: 200,
+            reason,
+            excerpt: String::new(),
+        })
 }
 
 impl<P> ClientPages<P> {
     /// Waits for the page sent ahead and keeps the guess it sent.
-    fn join_ahead(&mut self) -> Option<(u64, u64, Result<P>)> {
-        let (s, l, thread) = self.ahead.take()?;
+    fn join_ahead(&mut self) -> Option<(Query, Result<P>)> {
+        let (q, thread) = self.ahead.take()?;
         let (page, guessed) = thread.join().unwrap_or_else(|_| (Err(panicked()), None));
         if let Some(old) = std::mem::replace(&mut self.guessed, guessed) {
-            let _ = joined(old.2);
+            let _ = joined(old.1);
         }
-        Some((s, l, page))
+        Some((q, page))
     }
 
-    /// The guessed answer if it is for `start..start+length`; any other guess is waited
-    /// for and dropped, so no request is left running unseen.
-    fn take_guess(&mut self, start: u64, length: u64) -> Option<JoinHandle<Result<Received>>> {
-        let (s, l, thread) = self.guessed.take()?;
-        if (s, l) == (start, length) {
+    /// The guessed answer if it is for `q`; any other guess is waited for and dropped, so
+    /// no request is left running unseen.
+    fn take_guess(&mut self, q: &Query) -> Option<JoinHandle<Result<Received>>> {
+        let (s, thread) = self.guessed.take()?;
+        if s == *q {
             return Some(thread);
         }
         let _ = joined(thread);
@@ -403,36 +524,46 @@ impl<P> ClientPages<P> {
     /// Waits for everything sent ahead and drops it.
     fn wait_all(&mut self) {
         let _ = self.join_ahead();
-        if let Some((_, _, thread)) = self.guessed.take() {
+        if let Some((_, thread)) = self.guessed.take() {
             let _ = joined(thread);
         }
     }
 }
 
 impl<P: DeserializeOwned + Send + 'static> ClientPages<P> {
-    /// Pages requested with `params(start, length)`.
+    /// Pages requested with `params(query)`; no per-day counts (see [`Self::with_counter`]).
     pub fn new(
         client: Arc<Client>,
-        params: impl Fn(u64, u64) -> Vec<(&'static str, String)> + Send + Sync + 'static,
+        params: impl Fn(&Query) -> Vec<(&'static str, String)> + Send + Sync + 'static,
     ) -> Self {
         Self {
             client,
             params: Arc::new(params),
+            counter: None,
             ahead: None,
             guessed: None,
         }
     }
 
-    /// Sends the request for `start..start+length` on its own thread (none if no thread
-    /// can be started: the reader then asks itself).
-    fn send_ahead(client: &Arc<Client>, params: &Params, start: u64, length: u64) -> Option<Sent> {
+    /// Counts per day with `counter(client, days)`, so reads can be planned in windows.
+    pub fn with_counter(
+        mut self,
+        counter: impl Fn(&Client, u32) -> Result<DayCounts> + Send + Sync + 'static,
+    ) -> Self {
+        self.counter = Some(Arc::new(counter));
+        self
+    }
+
+    /// Sends the request for `q` on its own thread (none if no thread can be started: the
+    /// reader then asks itself).
+    fn send_ahead(client: &Arc<Client>, params: &Params, q: Query) -> Option<Sent> {
         let client = Arc::clone(client);
-        let params = params(start, length);
+        let params = params(&q);
         std::thread::Builder::new()
             .name("tautulli-page".into())
             .spawn(move || client.send(Command::GetHistory, &params))
             .ok()
-            .map(|thread| (start, length, thread))
+            .map(|thread| (q, thread))
     }
 }
 
@@ -449,49 +580,66 @@ fn panicked() -> Error {
 
 impl<P: DeserializeOwned + Send + 'static> PageSource<P> for ClientPages<P> {
     fn fetch(&mut self, start: u64, length: u64) -> Result<P> {
-        if let Some((s, l, page)) = self.join_ahead() {
-            if (s, l) == (start, length) {
-                return page;
-            }
-        }
-        let received = match self.take_guess(start, length) {
-            Some(thread) => joined(thread)?,
-            None => self
-                .client
-                .send(Command::GetHistory, &(self.params)(start, length))?,
-        };
-        self.client.read(&received)
+        self.fetch_query(&Query::page(start, length))
     }
 
     fn prefetch(&mut self, start: u64, length: u64, then: Option<u64>) {
-        let _ = self.join_ahead();
-        let guess = self.take_guess(start, length);
-        let client = Arc::clone(&self.client);
-        let params = Arc::clone(&self.params);
-        let work = move || -> Ahead<P> {
-            let received = match guess {
-                Some(thread) => joined(thread),
-                None => client.send(Command::GetHistory, &params(start, length)),
-            };
-            // The answer is here: ask for the guessed page now, so Tautulli builds it while
-            // this one is parsed. Only after an answer that looks like a page.
-            let sent = match (&received, then) {
-                (Ok(r), Some(n)) if r.looks_ok() => Self::send_ahead(&client, &params, n, length),
-                _ => None,
-            };
-            (received.and_then(|r| client.read(&r)), sent)
-        };
-        // Without a thread, `fetch` simply asks itself.
-        if let Ok(thread) = std::thread::Builder::new()
-            .name("tautulli-page".into())
-            .spawn(work)
-        {
-            self.ahead = Some((start, length, thread));
-        }
+        let then = then.map(|s| Query::page(s, length));
+        self.prefetch_query(&Query::page(start, length), then)
     }
 
     fn settle(&mut self) {
         self.wait_all();
+    }
+}
+
+impl<P: DeserializeOwned + Send + 'static> WindowSource<P> for ClientPages<P> {
+    fn fetch_query(&mut self, q: &Query) -> Result<P> {
+        if let Some((s, page)) = self.join_ahead() {
+            if s == *q {
+                return page;
+            }
+        }
+        let received = match self.take_guess(q) {
+            Some(thread) => joined(thread)?,
+            None => self.client.send(Command::GetHistory, &(self.params)(q))?,
+        };
+        self.client.read(&received)
+    }
+
+    fn prefetch_query(&mut self, q: &Query, then: Option<Query>) {
+        let _ = self.join_ahead();
+        let guess = self.take_guess(q);
+        let client = Arc::clone(&self.client);
+        let params = Arc::clone(&self.params);
+        let q = *q;
+        let work = move || -> Ahead<P> {
+            let received = match guess {
+                Some(thread) => joined(thread),
+                None => client.send(Command::GetHistory, &params(&q)),
+            };
+            // The answer is here: ask for the guessed page now, so Tautulli builds it while
+            // this one is parsed. Only after an answer that looks like a page.
+            let sent = match (&received, then) {
+                (Ok(r), Some(n)) if r.looks_ok() => Self::send_ahead(&client, &params, n),
+                _ => None,
+            };
+            (received.and_then(|r| client.read(&r)), sent)
+        };
+        // Without a thread, `fetch_query` simply asks itself.
+        if let Ok(thread) = std::thread::Builder::new()
+            .name("tautulli-page".into())
+            .spawn(work)
+        {
+            self.ahead = Some((q, thread));
+        }
+    }
+
+    fn day_counts(&mut self, days: u32) -> Result<Option<DayCounts>> {
+        match &self.counter {
+            Some(count) => count(&self.client, days).map(Some),
+            None => Ok(None),
+        }
     }
 }
 
@@ -564,6 +712,15 @@ pub struct ReadOutcome {
     pub max_date: Option<i64>,
     /// `recordsFiltered` changed between pages: the table changed during the read.
     pub records_changed: bool,
+    /// How the rows were asked for: `windowed` (day windows planned from per-day counts),
+    /// `walked` (day windows without counts) or `paged` (`start` paging of the whole history).
+    pub reader: &'static str,
+    /// Day windows read (catch-up re-reads included); 0 for a paged read.
+    pub windows: u64,
+    /// `get_plays_by_date` requests made to plan the windows.
+    pub count_requests: u64,
+    /// Why a windowed read planned without counts, or fell back to paging.
+    pub reader_fallback: Option<String>,
 }
 
 impl ReadOutcome {
@@ -624,10 +781,20 @@ impl<P: RowsPage, S: PageSource<P>> HistoryReader<S, P> {
             previous_start: 0,
             shrank: None,
             short_early: None,
-            outcome: ReadOutcome::default(),
+            outcome: ReadOutcome {
+                reader: "paged",
+                ..ReadOutcome::default()
+            },
             records_known: false,
             since: None,
         }
+    }
+
+    /// Carries what a windowed read found before it handed over to paging.
+    pub fn noted(mut self, reader_fallback: Option<String>, count_requests: u64) -> Self {
+        self.outcome.reader_fallback = reader_fallback;
+        self.outcome.count_requests = count_requests;
+        self
     }
 
     /// Makes this an incremental read from a checkpoint (see the module docs).
@@ -993,7 +1160,7 @@ mod tests {
 
     #[test]
     fn pins_every_parameter() {
-        let p = history_params(Some(7), false, 2000, 1000);
+        let p = history_params(Some(7), false, &Query::page(2000, 1000));
         let get = |k: &str| p.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("grouping"), Some("1"));
         assert_eq!(get("include_activity"), Some("0"));
@@ -1004,13 +1171,13 @@ mod tests {
         assert_eq!(get("length"), Some("1000"));
         assert_eq!(get("user_id"), Some("7"));
         assert_eq!(
-            history_params(None, false, 0, 0)
+            history_params(None, false, &Query::page(0, 0))
                 .iter()
                 .find(|(n, _)| *n == "user_id"),
             None
         );
         assert_eq!(
-            history_params(None, false, 0, 0)
+            history_params(None, false, &Query::page(0, 0))
                 .iter()
                 .find(|(n, _)| *n == "length")
                 .unwrap()

@@ -18,6 +18,7 @@ pub mod item;
 pub mod keys;
 pub mod normalise;
 pub mod provider;
+pub mod reader;
 pub mod rows;
 pub mod state;
 pub mod timefmt;

@@ -171,6 +171,82 @@ pub struct TautulliInfo {
     pub tautulli_version: Option<String>,
 }
 
+/// `data` of a graph command such as `get_plays_by_date`: one category per server-local day
+/// (`YYYY-MM-DD`) and a series per media type, plus Tautulli's "Total".
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Graph {
+    pub categories: Vec<String>,
+    pub series: Vec<GraphSeries>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct GraphSeries {
+    #[serde(default, deserialize_with = "string_opt")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "int_list")]
+    pub data: Vec<i64>,
+}
+
+impl Graph {
+    /// Per-day counts: the sum of the `series` named (`None`: "Total", or every other series
+    /// when there is no Total). Tells what does not fit: a day that is no date, a series
+    /// longer or shorter than the categories, a negative count.
+    pub fn day_counts(
+        &self,
+        series: Option<&[&str]>,
+    ) -> std::result::Result<Vec<(jiff::civil::Date, u64)>, String> {
+        let mut days = Vec::with_capacity(self.categories.len());
+        for c in &self.categories {
+            let day: jiff::civil::Date = c
+                .trim()
+                .parse()
+                .map_err(|_| format!("the category {c:?} is not a YYYY-MM-DD day"))?;
+            days.push((day, 0u64));
+        }
+        fn named(s: &GraphSeries) -> &str {
+            s.name.as_deref().unwrap_or("")
+        }
+        let total = self.series.iter().find(|s| named(s) == "Total");
+        let picked: Vec<&GraphSeries> = match (series, total) {
+            (Some(names), _) => self
+                .series
+                .iter()
+                .filter(|s| names.contains(&named(s)))
+                .collect(),
+            (None, Some(t)) => vec![t],
+            (None, None) => self.series.iter().collect(),
+        };
+        for s in picked {
+            if s.data.len() != days.len() {
+                return Err(format!(
+                    "the series {:?} has {} values for {} days",
+                    named(s),
+                    s.data.len(),
+                    days.len()
+                ));
+            }
+            for (slot, &n) in days.iter_mut().zip(&s.data) {
+                let n = u64::try_from(n)
+                    .map_err(|_| format!("the series {:?} has a negative count", named(s)))?;
+                slot.1 += n;
+            }
+        }
+        Ok(days)
+    }
+}
+
+/// A list of ints as [`int_opt`] reads each; `null` is an empty list, a null entry is 0.
+fn int_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Entry(#[serde(deserialize_with = "int_opt")] Option<i64>);
+    let list: Option<Vec<Entry>> = Option::deserialize(d)?;
+    Ok(list
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e.0.unwrap_or(0))
+        .collect())
+}
+
 /// Reads an int that may arrive as an int, a float with no fraction, a digit string, `""`
 /// or `null`. Anything else is an error naming what was found.
 pub fn int_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {

@@ -72,11 +72,29 @@ fn history_requests(reqs: &[RecordedRequest]) -> Vec<&RecordedRequest> {
         .collect()
 }
 
+/// A history config that reads by `start` paging: the snapshots below pin what a paged read
+/// gives, and `tests/windowed.rs` checks that a windowed read gives the same.
+fn paged(history: Value) -> Value {
+    let mut h = history;
+    h["read"] = json!("paged");
+    h
+}
+
+/// The time spent waiting for the fake varies run to run.
+macro_rules! snapshot {
+    ($name:expr, $value:expr) => {
+        insta::assert_json_snapshot!($name, $value, {
+            ".report.reader.waited_s" => "[seconds]",
+            ".reader.waited_s" => "[seconds]",
+        })
+    };
+}
+
 #[test]
 fn reference_scenario_index_and_report() {
     let server = FakeServer::start(Scenario::reference()).unwrap();
-    let run = run_index(&server, json!({}));
-    insta::assert_json_snapshot!(
+    let run = run_index(&server, paged(json!({})));
+    snapshot!(
         "reference",
         json!({"items": run.items, "report": run.report})
     );
@@ -85,15 +103,15 @@ fn reference_scenario_index_and_report() {
 #[test]
 fn demo_scenario_index_and_report() {
     let server = FakeServer::start(Scenario::demo()).unwrap();
-    let run = run_index(&server, json!({"per_page": 50}));
-    insta::assert_json_snapshot!("demo", json!({"items": run.items, "report": run.report}));
+    let run = run_index(&server, paged(json!({"per_page": 50})));
+    snapshot!("demo", json!({"items": run.items, "report": run.report}));
 }
 
 #[test]
 fn demo_scenario_rewatch_mode_keeps_every_play() {
     let server = FakeServer::start(Scenario::demo()).unwrap();
-    let collapsed = run_index(&server, json!({}));
-    let rewatch = run_index(&server, json!({"rewatches": true}));
+    let collapsed = run_index(&server, paged(json!({})));
+    let rewatch = run_index(&server, paged(json!({"rewatches": true})));
     assert_eq!(rewatch.report["mode"], "rewatch");
     assert!(rewatch.items.len() > collapsed.items.len());
     // Every event key is `<canonical key>@<epoch of watched_at>`, and its base key exists
@@ -118,20 +136,29 @@ fn demo_scenario_rewatch_mode_keeps_every_play() {
             "{base}"
         );
     }
-    insta::assert_json_snapshot!("demo_rewatch_report", rewatch.report);
+    snapshot!("demo_rewatch_report", rewatch.report);
 }
 
 #[test]
 fn edge_scenario_with_digit_strings_and_nulls() {
     let server = FakeServer::start(scenario("edge")).unwrap();
-    let run = run_index(&server, json!({}));
-    insta::assert_json_snapshot!("edge", json!({"items": run.items, "report": run.report}));
+    let run = run_index(&server, paged(json!({})));
+    snapshot!("edge", json!({"items": run.items, "report": run.report}));
 }
 
 #[test]
 fn every_history_request_pins_grouping_activity_and_media_type() {
+    for read in ["paged", "windowed"] {
+        pins_every_parameter(read);
+    }
+}
+
+fn pins_every_parameter(read: &str) {
     let server = FakeServer::start(Scenario::demo()).unwrap();
-    let run = run_index(&server, json!({"per_page": 40, "user_id": 1002}));
+    let run = run_index(
+        &server,
+        json!({"per_page": 40, "window_rows": 20, "user_id": 1002, "read": read}),
+    );
     let reqs = server.requests();
     let pages = history_requests(&reqs);
     assert!(
@@ -153,15 +180,33 @@ fn every_history_request_pins_grouping_activity_and_media_type() {
             "{p:?}"
         );
         assert_eq!(p.get("user_id").map(String::as_str), Some("1002"), "{p:?}");
-        assert_eq!(p.get("length").map(String::as_str), Some("40"), "{p:?}");
+        if read == "paged" {
+            assert_eq!(p.get("length").map(String::as_str), Some("40"), "{p:?}");
+            assert!(
+                !p.contains_key("after") && !p.contains_key("before"),
+                "{p:?}"
+            );
+        } else {
+            assert!(p.contains_key("after") || p.contains_key("before"), "{p:?}");
+        }
         assert_eq!(
             r.method, "POST",
             "the key travels in the body, never in a URL"
         );
         assert!(r.apikey_valid);
     }
+    // The per-day counts are asked for the same plays: grouped, the same user.
+    let counts: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.cmd.as_deref() == Some("get_plays_by_date"))
+        .collect();
+    assert_eq!(counts.len(), usize::from(read == "windowed"));
+    for r in counts {
+        assert_eq!(r.params.get("grouping").map(String::as_str), Some("1"));
+        assert_eq!(r.params.get("user_id").map(String::as_str), Some("1002"));
+    }
     // Only bob's plays: fewer items than everyone's.
-    let everyone = run_index(&server, json!({}));
+    let everyone = run_index(&server, json!({"read": read}));
     assert!(run.items.len() < everyone.items.len());
     assert!(!run.items.is_empty());
 }
@@ -242,9 +287,14 @@ fn index_crosses_in_bounded_batches() {
 
 #[test]
 fn plays_added_during_the_read_lose_nothing() {
+    plays_added_during_a_read(json!({"per_page": 20, "read": "paged"}));
+    plays_added_during_a_read(json!({"window_rows": 20}));
+}
+
+fn plays_added_during_a_read(history: Value) {
     let scenario = Scenario::demo();
     let server = FakeServer::start(scenario.clone()).unwrap();
-    let before = run_index(&server, json!({"per_page": 20}));
+    let before = run_index(&server, history.clone());
 
     // New plays of items already in the library, stamped after everything else, land at
     // the top of the date-descending history while the reader is on its third page.
@@ -266,21 +316,21 @@ fn plays_added_during_the_read_lose_nothing() {
         added.push(n);
     }
     server.insert_sessions_after_history_requests(2, added);
-    let during = run_index(&server, json!({"per_page": 20}));
+    let during = run_index(&server, history.clone());
     assert_eq!(during.report["complete"], true, "{}", during.report);
     assert_eq!(during.report["semantics"], "present");
     for key in before.items.keys() {
         assert!(during.items.contains_key(key), "{key} was lost");
     }
     // And a later read sees the same index: the new plays were caught up.
-    let after = run_index(&server, json!({"per_page": 20}));
+    let after = run_index(&server, history);
     assert_eq!(during.items, after.items);
 }
 
 #[test]
 fn a_read_cut_short_by_max_pages_is_incomplete_and_delta() {
     let server = FakeServer::start(Scenario::demo()).unwrap();
-    let run = run_index(&server, json!({"per_page": 10, "max_pages": 2}));
+    let run = run_index(&server, paged(json!({"per_page": 10, "max_pages": 2})));
     assert_eq!(run.report["complete"], false);
     assert_eq!(run.report["semantics"], "delta");
     let why = run.report["incomplete_reason"].as_str().unwrap();

@@ -41,7 +41,7 @@ use crate::analytics::store::{
 };
 use crate::client::{Client, Command};
 use crate::error::{Error, Result};
-use crate::history::{guess_after, ClientPages, PageSource};
+use crate::history::{guess_after, ClientPages, PageSource, Query};
 use crate::rows::{
     float_checked, int_checked, int_opt, int_req, string_opt, text_checked, text_with, HistoryPage,
     HistoryRow, Text,
@@ -51,15 +51,17 @@ use crate::rows::{
 pub const MAX_CATCH_UP_PASSES: u32 = 3;
 
 /// The pinned `get_history` parameters of a session page.
-pub fn session_params(start: u64, length: u64) -> Vec<(&'static str, String)> {
-    vec![
+pub fn session_params(q: &Query) -> Vec<(&'static str, String)> {
+    let mut p = vec![
         ("grouping", "0".to_string()),
         ("include_activity", "0".to_string()),
         ("order_column", "date".to_string()),
         ("order_dir", "desc".to_string()),
-        ("start", start.to_string()),
-        ("length", length.max(1).to_string()),
-    ]
+        ("start", q.start.to_string()),
+        ("length", q.length.max(1).to_string()),
+    ];
+    p.extend(q.day_params());
+    p
 }
 
 /// The session pages of a sync, read ahead (see [`ClientPages`]).
@@ -624,7 +626,7 @@ mod tests {
 
     #[test]
     fn params_are_pinned() {
-        let p = session_params(40, 0);
+        let p = session_params(&Query::page(40, 0));
         let get = |k: &str| p.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("grouping"), Some("0"));
         assert_eq!(get("include_activity"), Some("0"));

@@ -1,0 +1,694 @@
+//! Reading the history in day windows, one request per window (see [`super::plan`]).
+//!
+//! A read first asks `get_plays_by_date` for per-day counts and plans windows of about
+//! `target` rows. Each window is one `get_history` request with `after`/`before` and a
+//! `length` above its expected rows. Nothing is trusted that does not add up:
+//! - a window whose `recordsFiltered` is above what came back (it grew past its plan, or the
+//!   server caps pages) is read on with `start` inside the window, and a page that brings
+//!   nothing new ends the read as incomplete (a server or proxy ignoring `start`);
+//! - a window that came back with more rows than it reports (rows deleted meanwhile) makes
+//!   the read incomplete;
+//! - rows dated far outside their window mean the server ignores the day filters: on the
+//!   first window the read falls back to `start` paging of the whole history, later it is
+//!   incomplete;
+//! - after the last window, the newest window is counted again (one request of one row):
+//!   plays that landed during the read are read there, as a paged read's catch-up would.
+//!
+//! The oldest window is open at the bottom. When it holds more than one request's worth
+//! (history older than the counts' horizon, or no counts at all), it is *walked*: the
+//! answer's rows dated after its oldest row's day are kept (each is the whole group over
+//! every older session, so later parts of it are dropped), and the next request asks for
+//! everything up to the day after that row's UTC day, which covers the server-local day in
+//! any time zone. Each walk step checks its count against the previous one.
+//!
+//! An incremental read is one window from the day before the checkpoint's cutoff, open at
+//! the top: one request when little is new.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::BuildHasherDefault;
+use std::marker::PhantomData;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+
+use super::merge::{Merger, Part};
+use super::plan::{self, Window};
+use crate::error::{Error, Result};
+use crate::history::{
+    HistoryReader, PageRows, PagedRow, Query, ReadOutcome, RowsPage, Since, WindowSource,
+    MAX_CATCH_UP_PASSES,
+};
+use crate::normalise::IntHasher;
+
+type IntMap<V> = HashMap<i64, V, BuildHasherDefault<IntHasher>>;
+type IntSet = HashSet<i64, BuildHasherDefault<IntHasher>>;
+
+/// How windows are sized and read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowOptions {
+    /// Rows a window is planned to hold (`tautulli.history.window_rows`).
+    pub target: u64,
+    /// Requests per window at most before the read is cut short (`history.max_pages`).
+    pub max_pages: u64,
+    /// Days of per-day counts asked for.
+    pub horizon_days: u32,
+    /// Rows are grouped viewings (`grouping=1`): parts split by a boundary are merged, and
+    /// a group is known by its `reference_id`. Ungrouped rows are known by their id.
+    pub grouped: bool,
+}
+
+impl WindowOptions {
+    /// The largest `length` asked for: a window's plan plus room, never unbounded.
+    fn cap(&self) -> u64 {
+        self.target.saturating_mul(2).max(1)
+    }
+}
+
+/// Where the read is.
+enum Phase<S, P: RowsPage> {
+    /// Per-day counts not asked yet.
+    Plan,
+    /// Reading the planned windows.
+    Windows,
+    /// The windows are read: release what the merger holds.
+    Drain,
+    /// Count the newest window again, to catch plays that landed during the read.
+    Recount,
+    /// The whole history by `start` paging (asked for, or the day filters do not work).
+    Paged(Box<HistoryReader<S, P>>),
+    Done,
+}
+
+/// The window being read.
+#[derive(Debug)]
+struct Current {
+    window: Window,
+    /// `start` of the next request inside the window.
+    start: u64,
+    /// Requests made for it.
+    pages: u64,
+    /// Groups (or ids) received in it, repeats counted once.
+    distinct: IntSet,
+    /// Its `recordsFiltered`, as last reported.
+    records: Option<u64>,
+    /// A re-read of the newest window after the recount found it changed.
+    catch_up: bool,
+}
+
+impl Current {
+    fn new(window: Window) -> Current {
+        Current {
+            window,
+            start: 0,
+            pages: 0,
+            distinct: IntSet::default(),
+            records: None,
+            catch_up: false,
+        }
+    }
+}
+
+/// What the previous walk step left for the next one to check.
+#[derive(Debug)]
+struct Walk {
+    /// The previous step's `recordsFiltered`.
+    records: u64,
+    /// Groups it kept; a later step drops them (they were whole there).
+    kept: IntSet,
+}
+
+/// The windowed reader (see the module docs). Yields one page of rows per request.
+pub struct WindowedReader<S, P: RowsPage> {
+    source: Option<S>,
+    page: PhantomData<fn() -> P>,
+    opts: WindowOptions,
+    per_page: u32,
+    since: Option<Since>,
+    phase: Phase<S, P>,
+    plan: VecDeque<Window>,
+    current: Option<Current>,
+    /// The newest window and its count once read, for the recount.
+    top: Option<(Window, u64)>,
+    walk: Option<Walk>,
+    merger: Merger<P::Row>,
+    /// Group (or id) -> highest `row_id` released.
+    released: IntMap<i64>,
+    outcome: ReadOutcome,
+    /// Rows the plan expects in all, for progress.
+    planned: u64,
+}
+
+impl<S, P> WindowedReader<S, P>
+where
+    S: WindowSource<P>,
+    P: RowsPage,
+    P::Row: Part,
+{
+    /// A windowed read; `per_page` and `opts.max_pages` also drive the paged fallback.
+    pub fn new(source: S, opts: WindowOptions, per_page: u32) -> Self {
+        Self {
+            source: Some(source),
+            page: PhantomData,
+            opts,
+            per_page,
+            since: None,
+            phase: Phase::Plan,
+            plan: VecDeque::new(),
+            current: None,
+            top: None,
+            walk: None,
+            merger: Merger::default(),
+            released: IntMap::default(),
+            outcome: ReadOutcome {
+                reader: "windowed",
+                ..ReadOutcome::default()
+            },
+            planned: 0,
+        }
+    }
+
+    /// Makes this an incremental read from a checkpoint: one window from the day before the
+    /// cutoff's UTC day (so the server-local day is covered in any zone), open at the top.
+    pub fn since(mut self, since: Since) -> Self {
+        self.since = Some(since);
+        self.outcome.incremental = true;
+        self
+    }
+
+    /// True while (and after) the read runs incrementally from a checkpoint.
+    pub fn is_incremental(&self) -> bool {
+        match &self.phase {
+            Phase::Paged(r) => r.is_incremental(),
+            _ => self.since.is_some(),
+        }
+    }
+
+    /// Where the read stands (final once [`Self::next_page`] returned `Ok(None)`).
+    pub fn outcome(&self) -> ReadOutcome {
+        match &self.phase {
+            Phase::Paged(r) => r.outcome(),
+            _ => self.outcome.clone(),
+        }
+    }
+
+    /// The next page of rows; `Ok(None)` once the read has ended (see [`Self::outcome`]).
+    /// After an error the read is over and incomplete.
+    pub fn next_page(&mut self) -> Result<Option<PageRows<P::Row>>> {
+        let result = self.advance();
+        if let Err(e) = &result {
+            if !matches!(self.phase, Phase::Paged(_) | Phase::Done) {
+                self.finish(Some(format!("the read stopped on an error: {e}")));
+            }
+        }
+        result
+    }
+
+    fn advance(&mut self) -> Result<Option<PageRows<P::Row>>> {
+        loop {
+            match &mut self.phase {
+                Phase::Done => return Ok(None),
+                Phase::Paged(reader) => return reader.next_page(),
+                Phase::Plan => {
+                    self.make_plan()?;
+                    if matches!(self.phase, Phase::Plan) {
+                        self.phase = Phase::Windows;
+                    }
+                    if self.outcome.count_requests > 0 {
+                        return Ok(Some(self.progress(Vec::new(), 0, false)));
+                    }
+                }
+                Phase::Windows => {
+                    if self.current.is_none() {
+                        match self.plan.pop_front() {
+                            Some(w) => self.current = Some(Current::new(w)),
+                            None => {
+                                self.phase = Phase::Drain;
+                                continue;
+                            }
+                        }
+                    }
+                    return self.read_window().map(Some);
+                }
+                Phase::Drain => {
+                    let rows: Vec<P::Row> = self.merger.drain();
+                    let rows = self.release_all(rows);
+                    self.phase = match self.top {
+                        Some(_) if self.outcome.windows > 1 && self.since.is_none() => {
+                            Phase::Recount
+                        }
+                        _ => {
+                            self.finish(None);
+                            Phase::Done
+                        }
+                    };
+                    if !rows.is_empty() {
+                        return Ok(Some(self.progress(rows, 0, false)));
+                    }
+                }
+                Phase::Recount => return self.recount().map(Some),
+            }
+        }
+    }
+
+    fn source(&mut self) -> &mut S {
+        self.source
+            .as_mut()
+            .expect("the source is only given away to the paged fallback")
+    }
+
+    /// Asks for per-day counts and plans the windows (or one window for an incremental
+    /// read, or a walk when the counts cannot be had).
+    fn make_plan(&mut self) -> Result<()> {
+        if let Some(since) = self.since {
+            let day = utc_day(since.cutoff_date)
+                .and_then(|d| d.checked_sub(1.day()).ok())
+                .unwrap_or(Date::MIN);
+            self.plan.push_back(Window::since(day));
+            return Ok(());
+        }
+        self.outcome.count_requests += 1;
+        let horizon = self.opts.horizon_days;
+        match self.source().day_counts(horizon) {
+            Ok(Some(days)) => {
+                self.planned = days.iter().map(|d| d.1).sum();
+                self.plan.extend(plan::plan(&days, self.opts.target));
+            }
+            Ok(None) => {
+                self.outcome.count_requests -= 1;
+                self.walk_without_counts("this source gives no per-day counts".into());
+            }
+            Err(e) if gives_up(&e) => return Err(e),
+            Err(e) => self.walk_without_counts(format!(
+                "get_plays_by_date failed ({e}), so the windows were found by walking the \
+                 history"
+            )),
+        }
+        Ok(())
+    }
+
+    fn walk_without_counts(&mut self, why: String) {
+        self.outcome.reader = "walked";
+        self.outcome.reader_fallback = Some(why);
+        self.plan.push_back(Window::ALL);
+    }
+
+    /// One request for the current window, and what follows from its answer.
+    fn read_window(&mut self) -> Result<PageRows<P::Row>> {
+        let opts = self.opts;
+        let cur = self.current.as_ref().expect("a window is being read");
+        let length = if cur.pages == 0 {
+            cur.window.length(opts.target, opts.cap())
+        } else {
+            let left = cur
+                .records
+                .unwrap_or(0)
+                .saturating_sub(cur.distinct.len() as u64);
+            (left + (left / 8).max(64)).clamp(1, opts.cap())
+        };
+        let q = query(&cur.window, cur.start, length);
+        let first_request = self.outcome.pages == 0;
+        let page = match self.source().fetch_query(&q) {
+            Ok(p) => p,
+            Err(e) if first_request && rejects_days(&e) && q.after.or(q.before).is_some() => {
+                return self.fall_back_to_paging(format!(
+                    "Tautulli refused the day filters of get_history ({e}), so the history \
+                     was read by start paging"
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        self.outcome.pages += 1;
+        let records = u64::try_from(page.records_filtered()).unwrap_or(0);
+        let rows = page.into_rows();
+        let n = rows.len() as u64;
+        self.outcome.rows_seen += n;
+
+        let cur = self.current.as_mut().expect("a window is being read");
+        let window = cur.window;
+        if cur.pages == 0 {
+            self.outcome.windows += 1;
+        }
+        cur.pages += 1;
+        if outside(&window, &rows) {
+            if first_request {
+                self.outcome.rows_seen = 0;
+                return self.fall_back_to_paging(format!(
+                    "Tautulli answered a request for the days {} with rows from other days: \
+                     it ignores the day filters, so the history was read by start paging",
+                    describe(&window)
+                ));
+            }
+            self.finish(Some(format!(
+                "Tautulli answered a request for the days {} with rows from other days: it \
+                 ignores the day filters now; run the read again (or set \
+                 tautulli.history.read to \"paged\")",
+                describe(&window)
+            )));
+            return Ok(self.progress(Vec::new(), q.start, false));
+        }
+        if let Some(before) = cur.records {
+            if records < before {
+                let reason = format!(
+                    "Tautulli's row count for the days {} shrank from {before} to {records} \
+                     during the read: rows deleted meanwhile shift later rows past a page \
+                     boundary; run the read again",
+                    describe(&window)
+                );
+                self.finish(Some(reason));
+                return Ok(self.progress(Vec::new(), q.start, false));
+            }
+        }
+        cur.records = Some(records);
+
+        // An open-bottom window holding more than one request's worth is walked.
+        let walk_cut = if window.after.is_none() && cur.pages == 1 && records > n && n >= length {
+            rows.iter()
+                .filter_map(|r| r.date())
+                .min()
+                .and_then(|cut| utc_day(cut).map(|d| (cut, d)))
+                .and_then(|(cut, d)| d.checked_add(1.day()).ok().map(|next| (cut, next)))
+                .filter(|(_, next)| window.before.is_none_or(|b| *next < b))
+        } else {
+            None
+        };
+
+        let catch_up = cur.catch_up;
+        let before_distinct = cur.distinct.len();
+        let grouped = opts.grouped;
+        let mut reappearing = 0u64;
+        let mut kept = IntSet::default();
+        let mut offered: Vec<P::Row> = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Some(row_id) = row.row_id() else {
+                self.outcome.null_id_rows += 1;
+                continue;
+            };
+            let key = if grouped {
+                row.reference_id().unwrap_or(row_id)
+            } else {
+                row_id
+            };
+            if let Some((cut, _)) = walk_cut {
+                if row.date().is_none_or(|d| d <= cut) {
+                    continue;
+                }
+            }
+            if !cur.distinct.insert(key) {
+                continue;
+            }
+            if let Some(walk) = &self.walk {
+                if walk.kept.contains(&key) {
+                    reappearing += 1;
+                    continue;
+                }
+            }
+            if walk_cut.is_some() {
+                kept.insert(key);
+            }
+            self.outcome.max_row_id = self.outcome.max_row_id.max(Some(row_id));
+            self.outcome.max_date = self.outcome.max_date.max(row.date());
+            if self.since.is_some_and(|s| row_id <= s.max_row_id) {
+                self.outcome.unchanged_rows += 1;
+                continue;
+            }
+            offered.push(row);
+        }
+        let added = (cur.distinct.len() - before_distinct) as u64;
+        let distinct = cur.distinct.len() as u64;
+        let pages_here = cur.pages;
+        let start_here = q.start;
+
+        // A walk step must add up with the one before it.
+        if cur.pages == 1 {
+            if let Some(walk) = self.walk.take() {
+                let kept_before = walk.kept.len() as u64;
+                let want = walk.records.saturating_sub(kept_before) + reappearing;
+                if records != want {
+                    self.finish(Some(format!(
+                        "the counts do not add up while walking older history: Tautulli reports \
+                         {records} rows up to {} where {want} were expected; the history \
+                         changed during the read, run it again",
+                        describe(&window)
+                    )));
+                    return Ok(self.progress(Vec::new(), start_here, catch_up));
+                }
+            }
+        }
+
+        let rows = self.release(offered, grouped);
+        let cur = self.current.as_mut().expect("a window is being read");
+        if let Some((_, next)) = walk_cut {
+            // Keep what is whole; everything older is asked for next.
+            self.walk = Some(Walk { records, kept });
+            self.current = None;
+            self.plan.push_front(Window::until(next));
+            self.prefetch_next();
+            return Ok(self.progress(rows, start_here, catch_up));
+        }
+        if distinct >= records {
+            if distinct > records {
+                self.finish(Some(format!(
+                    "the counts do not add up: the days {} gave {distinct} distinct rows but \
+                     Tautulli reports {records}; the history changed during the read, run it \
+                     again",
+                    describe(&window)
+                )));
+                return Ok(self.progress(rows, start_here, catch_up));
+            }
+            if self.top.is_none() || catch_up {
+                self.top = Some((window, records));
+            }
+            self.current = None;
+            self.prefetch_next();
+            return Ok(self.progress(rows, start_here, catch_up));
+        }
+        // More is reported than came: read on inside the window.
+        if n == 0 || added == 0 {
+            let reason = if n == 0 {
+                format!(
+                    "Tautulli reports {records} rows for the days {} but answered start={} \
+                     with none; run the read again",
+                    describe(&window),
+                    start_here
+                )
+            } else {
+                format!(
+                    "Tautulli answered start={start_here} for the days {} with rows it had \
+                     already sent: the server or a reverse proxy ignores `start`, so the \
+                     window cannot be read to its end; lower tautulli.history.window_rows or \
+                     read without the proxy",
+                    describe(&window)
+                )
+            };
+            self.finish(Some(reason));
+            return Ok(self.progress(rows, start_here, catch_up));
+        }
+        if pages_here >= opts.max_pages.max(1) {
+            self.finish(Some(format!(
+                "max_pages ({}) requests for the days {} did not reach its {records} rows: \
+                 raise tautulli.history.max_pages",
+                opts.max_pages,
+                describe(&window)
+            )));
+            return Ok(self.progress(rows, start_here, catch_up));
+        }
+        cur.start = start_here + n;
+        Ok(self.progress(rows, start_here, catch_up))
+    }
+
+    /// Asks for the next planned window now, so Tautulli builds it while this one is
+    /// handled, and guesses the one after.
+    fn prefetch_next(&mut self) {
+        let opts = self.opts;
+        let mut next = self
+            .plan
+            .iter()
+            .map(|w| query(w, 0, w.length(opts.target, opts.cap())));
+        if let Some(q) = next.next() {
+            let then = next.next();
+            self.source().prefetch_query(&q, then);
+        }
+    }
+
+    /// After the last window: the newest window counted again (one row). A changed count
+    /// means plays landed during the read: that window is read again.
+    fn recount(&mut self) -> Result<PageRows<P::Row>> {
+        let (window, count) = self.top.expect("the recount follows a read window");
+        let page = self.source().fetch_query(&query(&window, 0, 1))?;
+        self.outcome.pages += 1;
+        let records = u64::try_from(page.records_filtered()).unwrap_or(0);
+        self.outcome.rows_seen += page.into_rows().len() as u64;
+        if records == count {
+            self.finish(None);
+        } else if self.outcome.catch_up_passes >= MAX_CATCH_UP_PASSES {
+            self.finish(Some(format!(
+                "the newest days ({}) kept changing during the read ({} catch-up reads); \
+                 run the read again",
+                describe(&window),
+                self.outcome.catch_up_passes
+            )));
+        } else {
+            self.outcome.catch_up_passes += 1;
+            self.outcome.records_changed = true;
+            let mut cur = Current::new(Window {
+                expected: Some(records),
+                ..window
+            });
+            cur.catch_up = true;
+            self.current = Some(cur);
+            self.phase = Phase::Windows;
+        }
+        Ok(self.progress(Vec::new(), 0, true))
+    }
+
+    /// Releases rows through the merger (grouped reads) and the released map.
+    fn release(&mut self, rows: Vec<P::Row>, grouped: bool) -> Vec<P::Row> {
+        let whole: Vec<P::Row> = if grouped {
+            rows.into_iter()
+                .filter_map(|r| self.merger.offer(r))
+                .collect()
+        } else {
+            rows
+        };
+        self.release_all(whole)
+    }
+
+    /// Keeps each row not released before, or released before with a lower `row_id` (a
+    /// group that grew: it replaces the old one downstream).
+    fn release_all(&mut self, rows: Vec<P::Row>) -> Vec<P::Row> {
+        let grouped = self.opts.grouped;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Some(row_id) = row.row_id() else { continue };
+            let key = if grouped {
+                row.reference_id().unwrap_or(row_id)
+            } else {
+                row_id
+            };
+            match self.released.get(&key) {
+                Some(&had) if had >= row_id => {}
+                Some(_) => {
+                    self.released.insert(key, row_id);
+                    out.push(row);
+                }
+                None => {
+                    self.released.insert(key, row_id);
+                    self.outcome.unique_rows += 1;
+                    out.push(row);
+                }
+            }
+        }
+        out
+    }
+
+    fn progress(&self, rows: Vec<P::Row>, start: u64, catch_up: bool) -> PageRows<P::Row> {
+        PageRows {
+            rows,
+            page: self.outcome.pages,
+            start,
+            catch_up,
+            rows_seen: self.outcome.rows_seen,
+            unique_rows: self.outcome.unique_rows,
+            records_filtered: self.planned.max(self.outcome.unique_rows),
+        }
+    }
+
+    /// Hands the source to a paged reader of the whole history.
+    fn fall_back_to_paging(&mut self, why: String) -> Result<PageRows<P::Row>> {
+        let source = self.source.take().expect("the source is still here");
+        let mut reader = HistoryReader::new(source, self.per_page, self.opts.max_pages as u32)
+            .noted(Some(why), self.outcome.count_requests);
+        if let Some(since) = self.since {
+            reader = reader.since(since);
+        }
+        self.phase = Phase::Paged(Box::new(reader));
+        match &mut self.phase {
+            Phase::Paged(r) => Ok(r.next_page()?.unwrap_or_else(|| PageRows {
+                rows: Vec::new(),
+                page: 0,
+                start: 0,
+                catch_up: false,
+                rows_seen: 0,
+                unique_rows: 0,
+                records_filtered: 0,
+            })),
+            _ => unreachable!("just set"),
+        }
+    }
+
+    fn finish(&mut self, incomplete: Option<String>) {
+        self.outcome.complete = incomplete.is_none();
+        self.outcome.incomplete_reason = incomplete;
+        self.outcome.records_filtered = self.outcome.unique_rows + self.outcome.null_id_rows;
+        self.phase = Phase::Done;
+        self.current = None;
+        self.plan.clear();
+        if let Some(s) = self.source.as_mut() {
+            s.settle();
+        }
+    }
+}
+
+/// The request for rows `start..start+length` of `w`.
+fn query(w: &Window, start: u64, length: u64) -> Query {
+    Query {
+        after: w.after,
+        before: w.before,
+        start,
+        length,
+    }
+}
+
+/// The UTC day of an epoch second.
+fn utc_day(t: i64) -> Option<Date> {
+    Timestamp::from_second(t)
+        .ok()
+        .map(|ts| ts.to_zoned(TimeZone::UTC).date())
+}
+
+/// The first second of a UTC day.
+fn utc_midnight(d: Date) -> Option<i64> {
+    d.to_zoned(TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp().as_second())
+}
+
+/// True when a row's `date` lies more than a day outside the window's UTC days: no server
+/// time zone puts it there, so the day filters were not applied.
+fn outside<R: PagedRow>(w: &Window, rows: &[R]) -> bool {
+    const DAY: i64 = 86_400;
+    let low = w.after.and_then(utc_midnight).map(|t| t - DAY);
+    let high = w.before.and_then(utc_midnight).map(|t| t + 2 * DAY);
+    rows.iter()
+        .filter_map(|r| r.date())
+        .any(|d| low.is_some_and(|l| d < l) || high.is_some_and(|h| d >= h))
+}
+
+/// The days of a window, for messages.
+fn describe(w: &Window) -> String {
+    match (w.after, w.before) {
+        (Some(a), Some(b)) if a == b => format!("{a}"),
+        (Some(a), Some(b)) => format!("{a}..{b}"),
+        (Some(a), None) => format!("from {a}"),
+        (None, Some(b)) => format!("up to {b}"),
+        (None, None) => "of the whole history".into(),
+    }
+}
+
+/// Errors no fallback can help with: the key is wrong or Tautulli cannot be reached.
+fn gives_up(e: &Error) -> bool {
+    matches!(e, Error::AuthFailed { .. } | Error::Unreachable { .. })
+}
+
+/// An answer that says the day filters themselves were refused (a 400 with no message, as
+/// Tautulli gives for a command that returned nothing, or a 500 from an exception).
+fn rejects_days(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::BadResponse {
+            status: 400 | 500,
+            ..
+        }
+    )
+}
