@@ -377,6 +377,32 @@ impl merge::Part for IndexRow {
     }
 }
 
+impl merge::Part for HistoryRow {
+    fn chain(&self) -> Option<i64> {
+        self.reference_id
+    }
+    fn starts_chain(&self) -> bool {
+        let first = self.group_ids.as_deref().and_then(merge::first_id);
+        merge::starts_chain(self.reference_id, first)
+    }
+    fn absorb(&mut self, older: HistoryRow) {
+        self.row_id = merge::later(self.row_id, older.row_id);
+        self.date = merge::later(self.date, older.date);
+        self.started = merge::earlier(self.started, older.started);
+        self.stopped = merge::later(self.stopped, older.stopped);
+        self.percent_complete = merge::later(self.percent_complete, older.percent_complete);
+        self.watched_status = merge::larger_f(self.watched_status, older.watched_status);
+        self.group_count = match (self.group_count, older.group_count) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        self.group_ids = match (self.group_ids.take(), older.group_ids) {
+            (Some(a), Some(b)) => Some(format!("{b},{a}")),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
 /// The smallest id of a `group_ids` string (`"3,4"`), read as [`string_opt`] reads text.
 fn first_group_id<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<i64>, D::Error> {
     text_with(d, |t| match t {
@@ -978,6 +1004,11 @@ impl<P: RowsPage, S: PageSource<P>> HistoryReader<S, P> {
     /// True while (and after) the read runs incrementally from a checkpoint.
     pub fn is_incremental(&self) -> bool {
         self.since.is_some()
+    }
+
+    /// The page source, once the read is over (tests inspect what it was asked).
+    pub fn into_source(self) -> S {
+        self.source
     }
 
     /// Where the read stands (final once [`Self::next_page`] returned `Ok(None)`).

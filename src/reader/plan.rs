@@ -94,6 +94,13 @@ pub fn plan(days: &[(Date, u64)], target: u64) -> Vec<Window> {
             expected: Some(sum),
         });
     }
+    // Days missing from the list belong to the window above them: no day falls between.
+    for i in 1..windows.len() {
+        let below = windows[i].before;
+        if let Some(next) = below.and_then(|d| d.tomorrow().ok()) {
+            windows[i - 1].after = Some(next);
+        }
+    }
     let Some(first) = windows.first_mut() else {
         return vec![Window::ALL];
     };
@@ -188,6 +195,15 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn days_missing_from_the_counts_fall_in_the_window_above_them() {
+        let w = plan(&[(d(1), 5), (d(5), 5), (d(9), 5)], 5);
+        assert_eq!(w.len(), 3);
+        assert_eq!((w[0].after, w[0].before), (Some(d(6)), None));
+        assert_eq!((w[1].after, w[1].before), (Some(d(2)), Some(d(5))));
+        assert_eq!((w[2].after, w[2].before), (None, Some(d(1))));
     }
 
     #[test]

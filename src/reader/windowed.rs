@@ -109,12 +109,13 @@ impl Current {
     }
 }
 
-/// What the previous walk step left for the next one to check.
-#[derive(Debug)]
+/// What the walk steps so far left for the next ones.
+#[derive(Debug, Default)]
 struct Walk {
-    /// The previous step's `recordsFiltered`.
+    /// The first step's `recordsFiltered`: every group up to its last day. Each is kept by
+    /// exactly one step, so the steps' kept groups must add up to it.
     records: u64,
-    /// Groups it kept; a later step drops them (they were whole there).
+    /// Groups kept by a step; later steps drop them (they were whole where they were kept).
     kept: IntSet,
 }
 
@@ -403,7 +404,7 @@ where
                     continue;
                 }
             }
-            if walk_cut.is_some() {
+            if walk_cut.is_some() || self.walk.is_some() {
                 kept.insert(key);
             }
             self.outcome.max_row_id = self.outcome.max_row_id.max(Some(row_id));
@@ -419,28 +420,34 @@ where
         let pages_here = cur.pages;
         let start_here = q.start;
 
-        // A walk step must add up with the one before it.
-        if cur.pages == 1 {
-            if let Some(walk) = self.walk.take() {
-                let kept_before = walk.kept.len() as u64;
-                let want = walk.records.saturating_sub(kept_before) + reappearing;
-                if records != want {
+        let walking = walk_cut.is_some() || self.walk.is_some();
+        let walk_done = self.walk.is_some() && walk_cut.is_none() && distinct >= records;
+        if walking {
+            let walk = self.walk.get_or_insert_with(|| Walk {
+                records,
+                kept: IntSet::default(),
+            });
+            walk.kept.extend(kept);
+            if walk_done {
+                let kept_all = walk.kept.len() as u64;
+                let want = walk.records;
+                self.walk = None;
+                if kept_all != want {
                     self.finish(Some(format!(
-                        "the counts do not add up while walking older history: Tautulli reports \
-                         {records} rows up to {} where {want} were expected; the history \
-                         changed during the read, run it again",
-                        describe(&window)
+                        "the counts do not add up while walking the history: {kept_all} \
+                         distinct rows were read where Tautulli reported {want}; the history \
+                         changed during the read, run it again"
                     )));
                     return Ok(self.progress(Vec::new(), start_here, catch_up));
                 }
             }
         }
+        let _ = reappearing;
 
         let rows = self.release(offered, grouped);
         let cur = self.current.as_mut().expect("a window is being read");
         if let Some((_, next)) = walk_cut {
             // Keep what is whole; everything older is asked for next.
-            self.walk = Some(Walk { records, kept });
             self.current = None;
             self.plan.push_front(Window::until(next));
             self.prefetch_next();
@@ -691,4 +698,430 @@ fn rejects_days(e: &Error) -> bool {
             ..
         }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::PageSource;
+    use crate::rows::{HistoryPage, HistoryRow};
+    use std::collections::BTreeMap;
+
+    const DAY: i64 = 86_400;
+
+    /// A session of the simulated table: (id, reference_id, started).
+    type Sess = (i64, i64, i64);
+
+    /// A Tautulli-like table: sessions filtered by their server-local start day, then
+    /// grouped by `reference_id`, newest first, then sliced; counts per local day.
+    struct Sim {
+        sessions: Vec<Sess>,
+        /// Seconds east of UTC of the server's clock.
+        offset: i64,
+        grouped: bool,
+        /// Per-day counts cover local days from this one on (`None`: no count command).
+        counted_from: Option<i64>,
+        ignore_start: bool,
+        /// Answers at most this many rows whatever `length` says.
+        page_cap: Option<usize>,
+        reject_days: bool,
+        ignore_days: bool,
+        /// Sessions added just before the n-th fetch (0-based).
+        add_before: Vec<(usize, Vec<Sess>)>,
+        queries: Vec<Query>,
+        count_calls: u32,
+    }
+
+    impl Sim {
+        fn new(sessions: Vec<Sess>) -> Sim {
+            Sim {
+                sessions,
+                offset: 3600,
+                grouped: true,
+                counted_from: Some(i64::MIN),
+                ignore_start: false,
+                page_cap: None,
+                reject_days: false,
+                ignore_days: false,
+                add_before: Vec::new(),
+                queries: Vec::new(),
+                count_calls: 0,
+            }
+        }
+
+        fn local_day(&self, t: i64) -> i64 {
+            (t + self.offset).div_euclid(DAY)
+        }
+
+        fn day_number(d: Date) -> i64 {
+            utc_midnight(d).unwrap().div_euclid(DAY)
+        }
+
+        /// The grouped rows whose sessions start on local days `lo..=hi`, newest first.
+        fn rows(&self, lo: Option<i64>, hi: Option<i64>) -> Vec<HistoryRow> {
+            let mut groups: BTreeMap<i64, Vec<Sess>> = BTreeMap::new();
+            for &s in &self.sessions {
+                let day = self.local_day(s.2);
+                if lo.is_some_and(|l| day < l) || hi.is_some_and(|h| day > h) {
+                    continue;
+                }
+                let key = if self.grouped { s.1 } else { s.0 };
+                groups.entry(key).or_default().push(s);
+            }
+            let mut rows: Vec<HistoryRow> = groups
+                .into_values()
+                .map(|g| {
+                    let ids: Vec<String> = g.iter().map(|s| s.0.to_string()).collect();
+                    HistoryRow {
+                        row_id: g.iter().map(|s| s.0).max(),
+                        reference_id: Some(g[0].1),
+                        date: g.iter().map(|s| s.2).max(),
+                        started: g.iter().map(|s| s.2).min(),
+                        stopped: g.iter().map(|s| s.2 + 600).max(),
+                        group_count: Some(g.len() as i64),
+                        group_ids: Some(ids.join(",")),
+                        ..HistoryRow::default()
+                    }
+                })
+                .collect();
+            rows.sort_by_key(|r| std::cmp::Reverse((r.date, r.row_id)));
+            rows
+        }
+    }
+
+    impl PageSource for Sim {
+        fn fetch(&mut self, start: u64, length: u64) -> Result<HistoryPage> {
+            self.fetch_query(&Query::page(start, length))
+        }
+    }
+
+    impl WindowSource for Sim {
+        fn fetch_query(&mut self, q: &Query) -> Result<HistoryPage> {
+            let n = self.queries.len();
+            for (at, add) in &self.add_before {
+                if *at == n {
+                    self.sessions.extend(add.iter().copied());
+                }
+            }
+            self.queries.push(*q);
+            let dated = q.after.is_some() || q.before.is_some();
+            if dated && self.reject_days {
+                return Err(Error::BadResponse {
+                    cmd: "get_history",
+                    status: 400,
+                    reason: "Tautulli answered an error with no message".into(),
+                    excerpt: String::new(),
+                });
+            }
+            let (lo, hi) = if self.ignore_days {
+                (None, None)
+            } else {
+                (
+                    q.after.map(Self::day_number),
+                    q.before.map(Self::day_number),
+                )
+            };
+            let rows = self.rows(lo, hi);
+            let start = if self.ignore_start {
+                0
+            } else {
+                q.start as usize
+            };
+            let take = self
+                .page_cap
+                .map_or(q.length as usize, |c| c.min(q.length as usize));
+            Ok(HistoryPage {
+                records_filtered: rows.len() as i64,
+                records_total: None,
+                data: rows.into_iter().skip(start).take(take).collect(),
+            })
+        }
+
+        fn day_counts(&mut self, _days: u32) -> Result<Option<crate::history::DayCounts>> {
+            self.count_calls += 1;
+            let Some(from) = self.counted_from else {
+                return Err(Error::BadResponse {
+                    cmd: "get_plays_by_date",
+                    status: 500,
+                    reason: "Check the logs for errors".into(),
+                    excerpt: String::new(),
+                });
+            };
+            let mut per_day: BTreeMap<i64, u64> = BTreeMap::new();
+            for r in self.rows(None, None) {
+                let day = self.local_day(r.date.unwrap());
+                if day >= from {
+                    *per_day.entry(day).or_default() += 1;
+                }
+            }
+            let epoch = jiff::civil::date(1970, 1, 1);
+            Ok(Some(
+                per_day
+                    .into_iter()
+                    .map(|(d, n)| (epoch.checked_add(d.days()).unwrap(), n))
+                    .collect(),
+            ))
+        }
+    }
+
+    fn opts(target: u64) -> WindowOptions {
+        WindowOptions {
+            target,
+            max_pages: 50,
+            horizon_days: 3650,
+            grouped: true,
+        }
+    }
+
+    /// Everything a read yields, keyed by group: (row_id, date, started, stopped).
+    type Got = BTreeMap<i64, (Option<i64>, Option<i64>, Option<i64>, Option<i64>)>;
+
+    fn read(sim: Sim, opts: WindowOptions) -> (Got, ReadOutcome, Sim) {
+        let mut r = WindowedReader::new(sim, opts, 7);
+        let mut got = Got::new();
+        while let Some(p) = r.next_page().unwrap() {
+            for row in p.rows {
+                got.insert(
+                    row.reference_id.unwrap(),
+                    (row.row_id, row.date, row.started, row.stopped),
+                );
+            }
+        }
+        let outcome = r.outcome();
+        let sim = match r.source.take() {
+            Some(s) => s,
+            None => match std::mem::replace(&mut r.phase, Phase::Done) {
+                Phase::Paged(p) => p.into_source(),
+                _ => unreachable!(),
+            },
+        };
+        (got, outcome, sim)
+    }
+
+    /// What one unwindowed grouped read gives.
+    fn truth(sim: &Sim) -> Got {
+        sim.rows(None, None)
+            .into_iter()
+            .map(|r| {
+                (
+                    r.reference_id.unwrap(),
+                    (r.row_id, r.date, r.started, r.stopped),
+                )
+            })
+            .collect()
+    }
+
+    /// `n` sessions over ~`days` days, every fifth resumed on a later day (a split viewing).
+    fn history(n: i64, days: i64) -> Vec<Sess> {
+        let base = 1_767_225_600; // 2026-01-01
+        let mut s = Vec::new();
+        let step = days * DAY / n.max(1);
+        for i in 1..=n {
+            let started = base + i * step;
+            if i % 5 == 0 && i > 5 {
+                // Resumes the viewing begun by session i-4, a day or two later.
+                s.push((i, i - 4, started + DAY + 3600));
+            } else {
+                s.push((i, i, started));
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn a_windowed_read_equals_one_unwindowed_read() {
+        for target in [3, 10, 40, 1000] {
+            let sim = Sim::new(history(200, 60));
+            let want = truth(&sim);
+            let (got, o, sim) = read(sim, opts(target));
+            assert_eq!(got, want, "target {target}");
+            assert!(o.complete, "{o:?}");
+            assert_eq!(o.reader, "windowed");
+            assert_eq!(o.unique_rows, want.len() as u64);
+            assert_eq!(sim.count_calls, 1);
+            // One request per window (plus the recount when there are several).
+            let windows = o.windows;
+            let expected = if windows > 1 { windows + 1 } else { windows };
+            assert_eq!(sim.queries.len() as u64, expected, "target {target}: {o:?}");
+            if target <= 10 {
+                assert!(windows > 5);
+            }
+        }
+    }
+
+    #[test]
+    fn split_viewings_become_one_row_with_the_whole_groups_times() {
+        // Chain 1: sessions on three different days, each in its own window.
+        let sessions = vec![
+            (1, 1, 1_767_225_600),
+            (2, 1, 1_767_225_600 + 3 * DAY),
+            (3, 1, 1_767_225_600 + 6 * DAY),
+            (4, 4, 1_767_225_600 + 2 * DAY),
+            (5, 5, 1_767_225_600 + 5 * DAY),
+        ];
+        let sim = Sim::new(sessions);
+        let want = truth(&sim);
+        let (got, o, sim) = read(sim, opts(1));
+        assert_eq!(got, want);
+        assert_eq!(got[&1].0, Some(3));
+        assert_eq!(got[&1].2, Some(1_767_225_600));
+        assert!(o.complete);
+        // Chain 1 has a session in each of the three windows.
+        assert_eq!(o.windows, 3, "{:?}", sim.queries);
+    }
+
+    #[test]
+    fn history_older_than_the_counts_is_walked() {
+        let mut sim = Sim::new(history(300, 100));
+        // The counts only know the last 20 days.
+        let last = sim.sessions.iter().map(|s| s.2).max().unwrap();
+        sim.counted_from = Some(sim.local_day(last) - 20);
+        let want = truth(&sim);
+        let (got, o, sim) = read(sim, opts(25));
+        assert_eq!(got, want);
+        assert!(o.complete, "{o:?}");
+        // Walk steps ask for everything up to a day.
+        let open_bottom = sim
+            .queries
+            .iter()
+            .filter(|q| q.after.is_none() && q.before.is_some())
+            .count();
+        assert!(open_bottom > 3, "{:?}", sim.queries);
+    }
+
+    #[test]
+    fn without_the_count_command_the_whole_history_is_walked() {
+        let mut sim = Sim::new(history(150, 40));
+        sim.counted_from = None;
+        let want = truth(&sim);
+        let (got, o, _) = read(sim, opts(20));
+        assert_eq!(got, want);
+        assert!(o.complete, "{o:?}");
+        assert_eq!(o.reader, "walked");
+        assert!(o.reader_fallback.unwrap().contains("get_plays_by_date"));
+    }
+
+    #[test]
+    fn a_server_that_rejects_or_ignores_day_filters_is_read_by_paging() {
+        for ignore in [false, true] {
+            let mut sim = Sim::new(history(80, 30));
+            if ignore {
+                sim.ignore_days = true;
+            } else {
+                sim.reject_days = true;
+            }
+            let want = truth(&sim);
+            let (got, o, sim) = read(sim, opts(10));
+            assert_eq!(got, want, "ignore {ignore}");
+            assert!(o.complete, "{o:?}");
+            assert_eq!(o.reader, "paged");
+            let why = o.reader_fallback.unwrap();
+            assert!(why.contains("day filters"), "{why}");
+            // After the failed window, every request pages the unfiltered history.
+            assert!(sim.queries[1..]
+                .iter()
+                .all(|q| q.after.is_none() && q.before.is_none()));
+        }
+    }
+
+    #[test]
+    fn a_window_that_grew_past_its_plan_is_read_on_inside() {
+        let mut sim = Sim::new(history(100, 10));
+        // 40 new plays on the newest day land after the counts were taken.
+        let last = sim.sessions.iter().map(|s| s.2).max().unwrap();
+        let extra: Vec<Sess> = (0..200)
+            .map(|i| (1000 + i, 1000 + i, last + 10 + i))
+            .collect();
+        sim.add_before = vec![(0, extra)];
+        let (got, o, sim) = read(sim, opts(10));
+        assert!(o.complete, "{o:?}");
+        assert_eq!(got, truth(&sim));
+        assert!(sim.queries.iter().any(|q| q.start > 0), "{:?}", sim.queries);
+    }
+
+    #[test]
+    fn a_server_that_ignores_start_or_repeats_pages_ends_incomplete() {
+        let mut sim = Sim::new(history(60, 3));
+        sim.ignore_start = true;
+        sim.page_cap = Some(5);
+        let (_, o, sim) = read(sim, opts(1000));
+        assert!(!o.complete);
+        let why = o.incomplete_reason.unwrap();
+        assert!(why.contains("ignores `start`"), "{why}");
+        // It gives up at once, not after max_pages requests.
+        assert!(sim.queries.len() <= 3, "{}", sim.queries.len());
+    }
+
+    #[test]
+    fn a_server_capping_pages_is_read_to_the_end() {
+        let mut sim = Sim::new(history(60, 3));
+        sim.page_cap = Some(7);
+        let want = truth(&sim);
+        let (got, o, _) = read(sim, opts(1000));
+        assert!(o.complete, "{o:?}");
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn plays_landing_during_the_read_are_caught_up_by_the_recount() {
+        let mut sim = Sim::new(history(100, 30));
+        let last = sim.sessions.iter().map(|s| s.2).max().unwrap();
+        // After the newest window was read (fetch 0), three plays land on the newest day.
+        sim.add_before = vec![(
+            2,
+            vec![
+                (900, 900, last + 5),
+                (901, 901, last + 6),
+                (902, 902, last + 7),
+            ],
+        )];
+        let (got, o, sim) = read(sim, opts(20));
+        assert!(o.complete, "{o:?}");
+        assert_eq!(got, truth(&sim));
+        assert!(got.contains_key(&901));
+        assert_eq!(o.catch_up_passes, 1);
+    }
+
+    #[test]
+    fn an_incremental_read_is_one_request_from_the_cutoff() {
+        let sim = Sim::new(history(200, 60));
+        let all = truth(&sim);
+        let last = sim.sessions.iter().map(|s| s.2).max().unwrap();
+        let since = Since {
+            max_row_id: 190,
+            cutoff_date: last - 3 * DAY,
+            records: 0,
+        };
+        let mut r = WindowedReader::new(sim, opts(1000), 7).since(since);
+        let mut got = Got::new();
+        while let Some(p) = r.next_page().unwrap() {
+            for row in p.rows {
+                got.insert(
+                    row.reference_id.unwrap(),
+                    (row.row_id, row.date, row.started, row.stopped),
+                );
+            }
+        }
+        let o = r.outcome();
+        assert!(o.complete && o.incremental, "{o:?}");
+        let sim = r.source.take().unwrap();
+        assert_eq!(sim.queries.len(), 1);
+        assert_eq!(sim.count_calls, 0);
+        assert!(sim.queries[0].after.is_some() && sim.queries[0].before.is_none());
+        // Every row above the checkpoint came, and nothing older than the cutoff's window.
+        for (refid, row) in &all {
+            if row.0.unwrap() > 190 {
+                assert!(got.contains_key(refid), "{refid}");
+            }
+        }
+        assert!(got.values().all(|r| r.0.unwrap() > 190));
+    }
+
+    #[test]
+    fn an_empty_history_is_complete_and_cheap() {
+        let (got, o, sim) = read(Sim::new(Vec::new()), opts(100));
+        assert!(got.is_empty());
+        assert!(o.complete);
+        assert_eq!(sim.queries.len(), 1);
+    }
 }
