@@ -284,6 +284,19 @@ fn since_days(now: i64, days: i64) -> i64 {
     now.saturating_sub(days.saturating_mul(DAY))
 }
 
+/// Sessions one graph command aggregates at `now`: those its window and user filter select
+/// (what the real server's SQL reads past the scan).
+pub fn window_sessions(ctx: &Ctx, kind: GraphKind, p: &GraphParams, now: i64) -> usize {
+    let since = match kind {
+        GraphKind::PlaysPerMonth => month_window_start(now, p.time_range),
+        _ => since_days(now, p.time_range),
+    };
+    ctx.sessions
+        .iter()
+        .filter(|s| in_window(s, p, since))
+        .count()
+}
+
 /// Computes one graph command's `data` at `now`.
 pub fn graph(ctx: &Ctx, kind: GraphKind, p: &GraphParams, now: i64) -> Graph {
     match kind {
@@ -384,14 +397,16 @@ fn month_index(y: i64, m: u32) -> i64 {
     y * 12 + i64::from(m) - 1
 }
 
-fn per_month(ctx: &Ctx, p: &GraphParams, now: i64) -> Graph {
-    // The window starts at the first of the UTC month `time_range` months back (arrow's
-    // `shift(months=-n).floor('month')` on a UTC timestamp).
+/// The first of the UTC month `months` months back (arrow's `shift(months=-n)
+/// .floor('month')` on a UTC timestamp): where `get_plays_per_month`'s window starts.
+fn month_window_start(now: i64, months: i64) -> i64 {
     let (uy, um, _) = civil_from_days(now.div_euclid(DAY));
-    let first = month_index(uy, um) - p.time_range;
-    let since =
-        crate::params::days_from_civil(first.div_euclid(12), (first.rem_euclid(12) + 1) as u32, 1)
-            * DAY;
+    let first = month_index(uy, um) - months;
+    crate::params::days_from_civil(first.div_euclid(12), (first.rem_euclid(12) + 1) as u32, 1) * DAY
+}
+
+fn per_month(ctx: &Ctx, p: &GraphParams, now: i64) -> Graph {
+    let since = month_window_start(now, p.time_range);
     // Categories: the local current month and `time_range - 1` before it (at least one).
     let (ly, lm, _) = civil_from_days(ctx.zone.day(now));
     let current = month_index(ly, lm);
