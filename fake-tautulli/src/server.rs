@@ -23,7 +23,7 @@ use crate::metadata;
 use crate::params::{parse_bool, parse_urlencoded, Params};
 use crate::scenario::{ActivitySession, Scenario, Session};
 
-pub use crate::faults::Fault;
+pub use crate::faults::{Fault, Hold};
 
 /// Worker threads answering requests (more than a client's 4 concurrent requests, so a
 /// `Slow` fault on one command does not stall the others).
@@ -454,9 +454,9 @@ impl Shared {
         }
     }
 
-    fn take_fault(&self, cmd: Option<&str>) -> Option<Fault> {
+    fn take_fault(&self, cmd: Option<&str>, p: &Params) -> Option<Fault> {
         let mut faults = lock(&self.faults);
-        let rule = faults.iter_mut().find(|r| r.matches(cmd))?;
+        let rule = faults.iter_mut().find(|r| r.matches(cmd, p))?;
         if let Some(t) = &mut rule.times {
             *t -= 1;
         }
@@ -504,13 +504,23 @@ impl Shared {
             self.pause(d);
         }
         let mut after = None;
-        if let Some(fault) = self.take_fault(cmd) {
+        let stripped: Params;
+        let mut p = p;
+        if let Some(fault) = self.take_fault(cmd, p) {
             match fault.effect() {
                 Effect::Replace(a) => {
                     self.charge(seq, cmd, &Work::Light, Duration::ZERO);
                     return a;
                 }
                 Effect::Delay(d) => self.pause(d),
+                Effect::Without(keys) => {
+                    stripped = p
+                        .iter()
+                        .filter(|(k, _)| !keys.contains(&k.as_str()))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    p = &stripped;
+                }
                 other => after = Some(other),
             }
         }
@@ -535,6 +545,10 @@ impl Shared {
         match after {
             Some(Effect::Truncate) => faults::truncate(normal),
             Some(Effect::WrongTypes) => faults::wrong_types(normal, cmd),
+            Some(Effect::Hold(h)) => {
+                h.pass(&self.stop);
+                normal
+            }
             _ => normal,
         }
     }
