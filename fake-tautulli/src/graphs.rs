@@ -13,8 +13,11 @@
 //!   (0 for a session without `stopped`) instead of counting viewings;
 //! - categories: every day / hour / weekday / month of the window, zeros included; top-10
 //!   charts list only platforms or users with plays.
+//!
+//! Every chart is one pass over the sessions plus one over its categories (a million
+//! sessions over 3 650 days in well under a second), never sessions times days.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 
 use serde::Serialize;
@@ -240,22 +243,49 @@ impl Pick {
     }
 }
 
-/// The window's sessions grouped `GROUP BY bucket, reference_id` (or per session).
+/// The window's sessions grouped `GROUP BY bucket, reference_id` (or per session), in
+/// session order: callers look up each pick's session, and doing that in order keeps a
+/// million-session history in cache.
 fn viewings<K: Hash + Eq + Copy>(
     ctx: &Ctx,
     p: &GraphParams,
     since: i64,
     bucket: impl Fn(&Session) -> K,
 ) -> Vec<(K, Pick)> {
+    let window = ctx
+        .sessions
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| in_window(s, p, since));
+    let alone = |i: usize, s: &Session| {
+        let pick = Pick {
+            index: i,
+            id: s.id,
+            seconds: graph_seconds(s),
+        };
+        (bucket(s), pick)
+    };
+    if !p.grouping {
+        // One viewing per session: nothing to group.
+        return window.map(|(i, s)| alone(i, s)).collect();
+    }
+    // Groups of two or more sessions: all but at most one member (ids are unique) name
+    // another session as their reference. Only those groups need a map.
+    let shared: HashSet<i64> = window
+        .clone()
+        .filter(|(_, s)| s.reference_id() != s.id)
+        .map(|(_, s)| s.reference_id())
+        .collect();
+    let mut out = Vec::new();
     let mut groups: HashMap<(K, i64), Pick> = HashMap::new();
-    for (i, s) in ctx.sessions.iter().enumerate() {
-        if !in_window(s, p, since) {
+    for (i, s) in window {
+        if !shared.contains(&s.reference_id()) {
+            out.push(alone(i, s));
             continue;
         }
-        let key = if p.grouping { s.reference_id() } else { s.id };
         let seconds = graph_seconds(s);
         groups
-            .entry((bucket(s), key))
+            .entry((bucket(s), s.reference_id()))
             .and_modify(|g| {
                 g.seconds += seconds;
                 if s.id < g.id {
@@ -269,7 +299,9 @@ fn viewings<K: Hash + Eq + Copy>(
                 seconds,
             });
     }
-    groups.into_iter().map(|((k, _), g)| (k, g)).collect()
+    out.extend(groups.into_iter().map(|((k, _), g)| (k, g)));
+    out.sort_unstable_by_key(|(_, g)| g.index);
+    out
 }
 
 fn in_window(s: &Session, p: &GraphParams, since: i64) -> bool {
