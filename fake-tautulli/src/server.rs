@@ -240,8 +240,8 @@ impl FakeServer {
     pub fn modelled_seconds(&self) -> f64 {
         lock(&self.shared.modelled)
             .values()
-            .map(Duration::as_secs_f64)
-            .sum()
+            .fold(Duration::ZERO, |a, b| a.saturating_add(*b))
+            .as_secs_f64()
     }
 
     /// [`FakeServer::modelled_seconds`] per command ([`NO_CMD`] for requests without one).
@@ -478,9 +478,11 @@ impl Shared {
                 }
             }
         }
-        *lock(&self.modelled)
-            .entry(cmd.unwrap_or(NO_CMD).to_owned())
-            .or_default() += cost;
+        {
+            let mut totals = lock(&self.modelled);
+            let total = totals.entry(cmd.unwrap_or(NO_CMD).to_owned()).or_default();
+            *total = total.saturating_add(cost);
+        }
         if self.cost_sleep.load(Ordering::SeqCst) {
             self.pause(cost.saturating_sub(spent));
         }

@@ -622,7 +622,8 @@ impl FakeProcess {
             modelled_s: v
                 .get("modelled_s")
                 .and_then(Value::as_object)
-                .map(|m| m.values().filter_map(Value::as_f64).sum()),
+                // A fold from +0.0: an empty float sum is -0.0, printed "-0.0".
+                .map(|m| m.values().filter_map(Value::as_f64).fold(0.0, |a, b| a + b)),
         })
     }
 }
