@@ -1,10 +1,16 @@
 //! Injected failures: what a real Tautulli, or the proxy in front of it, answers when things
 //! go wrong. Tests push [`FaultRule`]s; the first matching rule with uses left replaces (or
-//! delays, or corrupts) the normal answer.
+//! delays, corrupts, holds) the normal answer.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use crate::answer::{Answer, HTML, JSON, TEXT};
+use crate::params::Params;
+
+/// `get_history`'s date filters (whole server-local days).
+pub(crate) const DATE_FILTERS: [&str; 3] = ["after", "before", "start_date"];
 
 /// When a fault applies.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,8 +41,10 @@ impl FaultRule {
         }
     }
 
-    pub(crate) fn matches(&self, cmd: Option<&str>) -> bool {
-        self.times != Some(0) && self.cmd.as_deref().is_none_or(|c| Some(c) == cmd)
+    pub(crate) fn matches(&self, cmd: Option<&str>, params: &Params) -> bool {
+        self.times != Some(0)
+            && self.cmd.as_deref().is_none_or(|c| Some(c) == cmd)
+            && self.fault.applies(cmd, params)
     }
 }
 
@@ -64,6 +72,110 @@ pub enum Fault {
     WrongTypes,
     /// Any status and body.
     Status { status: u16, body: String },
+    /// A server that cannot filter by date: a `get_history` request with `after`, `before`
+    /// or `start_date` gets 400 `message: null` (what Tautulli answers when a command
+    /// returns nothing). Other requests pass, and do not use the rule up.
+    RejectDateFilters,
+    /// A server that does not know the date filters (as an older version): a `get_history`
+    /// request with `after`, `before` or `start_date` is answered as if they were absent.
+    /// Other requests pass, and do not use the rule up.
+    IgnoreDateFilters,
+    /// Compute the answer, then keep it in the server until the [`Hold`] is released or the
+    /// server stops: a client can be killed while it waits for the answer.
+    Hold(Hold),
+}
+
+/// The gate of a [`Fault::Hold`]: requests wait at it until [`Hold::release`]. Clones share
+/// one gate.
+#[derive(Debug, Clone, Default)]
+pub struct Hold(Arc<Gate>);
+
+#[derive(Debug, Default)]
+struct Gate {
+    state: Mutex<GateState>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct GateState {
+    open: bool,
+    /// Requests waiting now.
+    waiting: usize,
+    /// Requests that ever reached the gate.
+    arrived: usize,
+}
+
+impl Hold {
+    pub fn new() -> Hold {
+        Hold::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, GateState> {
+        // A panicking test thread must not poison the gate for the server.
+        self.0.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Lets every waiting request go, and later ones straight through.
+    pub fn release(&self) {
+        self.state().open = true;
+        self.0.changed.notify_all();
+    }
+
+    /// Requests waiting at the gate now.
+    pub fn waiting(&self) -> usize {
+        self.state().waiting
+    }
+
+    /// Waits until `n` requests in all have reached the gate; false when `timeout` passed
+    /// first.
+    pub fn wait_for_arrivals(&self, n: usize, timeout: Duration) -> bool {
+        let end = Instant::now() + timeout;
+        let mut st = self.state();
+        while st.arrived < n {
+            let now = Instant::now();
+            if now >= end {
+                return false;
+            }
+            st = self
+                .0
+                .changed
+                .wait_timeout(st, end - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+
+    /// Blocks a request until the gate opens or `stop` is set (the server stops).
+    pub(crate) fn pass(&self, stop: &AtomicBool) {
+        let mut st = self.state();
+        st.arrived += 1;
+        st.waiting += 1;
+        self.0.changed.notify_all();
+        while !st.open && !stop.load(Ordering::SeqCst) {
+            st = self
+                .0
+                .changed
+                .wait_timeout(st, Duration::from_millis(20))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        st.waiting -= 1;
+    }
+}
+
+impl PartialEq for Hold {
+    fn eq(&self, other: &Hold) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// The request is a `get_history` carrying a (non-empty) date filter.
+fn has_date_filter(cmd: Option<&str>, params: &Params) -> bool {
+    cmd == Some("get_history")
+        && DATE_FILTERS
+            .iter()
+            .any(|k| params.get(*k).is_some_and(|v| !v.trim().is_empty()))
 }
 
 /// A reverse proxy's error page.
@@ -99,9 +211,22 @@ pub(crate) enum Effect {
     Truncate,
     /// Answer normally, then break the types of its data.
     WrongTypes,
+    /// Answer as if these parameters were absent.
+    Without(&'static [&'static str]),
+    /// Answer normally, but only once the gate opens.
+    Hold(Hold),
 }
 
 impl Fault {
+    /// Whether the fault concerns this request at all (a rule whose fault does not apply
+    /// is skipped without using it up).
+    fn applies(&self, cmd: Option<&str>, params: &Params) -> bool {
+        match self {
+            Fault::RejectDateFilters | Fault::IgnoreDateFilters => has_date_filter(cmd, params),
+            _ => true,
+        }
+    }
+
     pub(crate) fn effect(&self) -> Effect {
         match self {
             Fault::InvalidKey => Effect::Replace(Answer::error(400, Some("Invalid apikey"))),
@@ -136,6 +261,9 @@ impl Fault {
                 };
                 Effect::Replace(Answer::other(*status, ct, body.clone()))
             }
+            Fault::RejectDateFilters => Effect::Replace(Answer::error(400, None)),
+            Fault::IgnoreDateFilters => Effect::Without(&DATE_FILTERS),
+            Fault::Hold(h) => Effect::Hold(h.clone()),
         }
     }
 }
@@ -176,18 +304,71 @@ pub(crate) fn wrong_types(a: Answer, cmd: Option<&str>) -> Answer {
 mod tests {
     use super::*;
 
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
     #[test]
     fn rules_match_by_cmd_and_remaining_uses() {
+        let none = Params::new();
         let r = FaultRule::for_cmd("get_history", Fault::InvalidKey, 1);
-        assert!(r.matches(Some("get_history")));
-        assert!(!r.matches(Some("get_metadata")));
-        assert!(!r.matches(None));
+        assert!(r.matches(Some("get_history"), &none));
+        assert!(!r.matches(Some("get_metadata"), &none));
+        assert!(!r.matches(None, &none));
         let spent = FaultRule {
             times: Some(0),
             ..r
         };
-        assert!(!spent.matches(Some("get_history")));
-        assert!(FaultRule::always(Fault::InvalidKey).matches(None));
+        assert!(!spent.matches(Some("get_history"), &none));
+        assert!(FaultRule::always(Fault::InvalidKey).matches(None, &none));
+    }
+
+    #[test]
+    fn date_filter_faults_match_only_history_requests_with_a_date() {
+        for fault in [Fault::RejectDateFilters, Fault::IgnoreDateFilters] {
+            let r = FaultRule::always(fault);
+            for key in DATE_FILTERS {
+                assert!(r.matches(Some("get_history"), &params(&[(key, "2026-01-01")])));
+            }
+            assert!(!r.matches(Some("get_history"), &params(&[("length", "10")])));
+            assert!(!r.matches(Some("get_history"), &params(&[("after", " ")])));
+            let dated = params(&[("after", "2026-01-01")]);
+            assert!(!r.matches(Some("get_plays_by_date"), &dated));
+        }
+        let reject = Fault::RejectDateFilters.effect();
+        assert!(matches!(reject, Effect::Replace(a) if a.status == 400));
+        assert!(matches!(
+            Fault::IgnoreDateFilters.effect(),
+            Effect::Without(keys) if keys == DATE_FILTERS
+        ));
+    }
+
+    #[test]
+    fn a_hold_keeps_requests_until_released_or_stopped() {
+        let hold = Hold::new();
+        assert_eq!(Fault::Hold(hold.clone()), Fault::Hold(hold.clone()));
+        assert_ne!(Fault::Hold(hold.clone()), Fault::Hold(Hold::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let waiter = {
+            let (hold, stop) = (hold.clone(), Arc::clone(&stop));
+            std::thread::spawn(move || hold.pass(&stop))
+        };
+        assert!(hold.wait_for_arrivals(1, Duration::from_secs(10)));
+        assert_eq!(hold.waiting(), 1);
+        assert!(!waiter.is_finished());
+        hold.release();
+        waiter.join().unwrap();
+        assert_eq!(hold.waiting(), 0);
+        // Open now: later requests pass straight through.
+        hold.pass(&stop);
+        // A stopping server lets a closed gate's requests go.
+        let closed = Hold::new();
+        stop.store(true, Ordering::SeqCst);
+        closed.pass(&stop);
+        assert!(!closed.wait_for_arrivals(2, Duration::from_millis(1)));
     }
 
     #[test]

@@ -795,6 +795,15 @@ struct PageOut<'a> {
     total_duration: String,
 }
 
+/// The rows of `view` one request returns: Tautulli's Python slice `[start:start + length]`.
+pub fn page_range(view: &View, req: &HistoryRequest) -> Range<usize> {
+    py_slice(
+        view.rows.len(),
+        req.start,
+        req.start.saturating_add(req.length),
+    )
+}
+
 /// Writes the `data` JSON of one page of `view`.
 pub fn write_page(
     out: &mut impl Write,
@@ -802,12 +811,7 @@ pub fn write_page(
     view: &View,
     req: &HistoryRequest,
 ) -> serde_json::Result<()> {
-    let range = py_slice(
-        view.rows.len(),
-        req.start,
-        req.start.saturating_add(req.length),
-    );
-    let rows = &view.rows[range];
+    let rows = &view.rows[page_range(view, req)];
     // Tautulli sums `filter_duration` over the rows it returns (the page).
     let filter_duration: i64 = rows.iter().map(|r| r.play_duration).sum();
     let page = PageOut {

@@ -14,6 +14,7 @@ mod catalog;
 pub mod clock;
 mod collections;
 mod commands;
+pub mod cost;
 mod faults;
 pub mod generate;
 pub mod graphs;
@@ -25,6 +26,7 @@ mod params;
 pub mod scenario;
 pub mod server;
 
+pub use cost::CostModel;
 pub use faults::FaultRule;
 pub use scenario::*;
 pub use server::*;

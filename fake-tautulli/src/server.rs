@@ -1,6 +1,7 @@
 //! The running fake: an HTTP server on 127.0.0.1 (several worker threads, since clients make
 //! up to 4 concurrent requests) that records every request, applies injected faults and
-//! latency, and answers Tautulli's API v2 from a [`Scenario`].
+//! latency, answers Tautulli's API v2 from a [`Scenario`], and (when asked) prices each
+//! request with a [`CostModel`] of the real server.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -13,6 +14,7 @@ use crate::catalog::Catalog;
 use crate::clock::{real_now, Zone};
 use crate::collections;
 use crate::commands::{self, Command, Read, KNOWN_COMMANDS};
+use crate::cost::{CostModel, Work};
 use crate::faults::{self, Effect, FaultRule};
 use crate::graphs::{self, graph_grouping, GraphParams};
 use crate::history::{self, Ctx, HistoryRequest, View, ViewKey};
@@ -21,7 +23,7 @@ use crate::metadata;
 use crate::params::{parse_bool, parse_urlencoded, Params};
 use crate::scenario::{ActivitySession, Scenario, Session};
 
-pub use crate::faults::Fault;
+pub use crate::faults::{Fault, Hold};
 
 /// Worker threads answering requests (more than a client's 4 concurrent requests, so a
 /// `Slow` fault on one command does not stall the others).
@@ -43,6 +45,17 @@ pub struct RecordedRequest {
     pub params: BTreeMap<String, String>,
     /// The request carried the scenario's key.
     pub apikey_valid: bool,
+    /// What the real Tautulli would have spent on it under the server's [`CostModel`]; zero
+    /// without a model, and until the answer is computed.
+    pub modelled: Duration,
+}
+
+/// The request log. `first` is the sequence number of `list[0]`, so a request's record can
+/// be found again (to add its cost) after earlier ones were cleared.
+#[derive(Default)]
+struct Requests {
+    list: Vec<RecordedRequest>,
+    first: u64,
 }
 
 /// The name the rest of the project may know the server by.
@@ -83,11 +96,19 @@ struct Shared {
     root: String,
     stop: AtomicBool,
     plays: Mutex<Plays>,
-    requests: Mutex<Vec<RecordedRequest>>,
+    requests: Mutex<Requests>,
     faults: Mutex<Vec<FaultRule>>,
     pending: Mutex<Vec<Pending>>,
     latency: Mutex<HashMap<Option<String>, Duration>>,
+    cost: Mutex<Option<CostModel>>,
+    /// Sleep the modelled cost before answering.
+    cost_sleep: AtomicBool,
+    /// Modelled cost per command (`(none)` without one) since the server started.
+    modelled: Mutex<BTreeMap<String, Duration>>,
 }
+
+/// The key of requests without a `cmd` in the per-command cost totals.
+pub const NO_CMD: &str = "(none)";
 
 /// A running fake Tautulli. Stops (and joins its threads) when dropped.
 pub struct FakeServer {
@@ -154,10 +175,13 @@ impl FakeServer {
                 generation: 0,
                 cache: HashMap::new(),
             }),
-            requests: Mutex::new(Vec::new()),
+            requests: Mutex::new(Requests::default()),
             faults: Mutex::new(Vec::new()),
             pending: Mutex::new(Vec::new()),
             latency: Mutex::new(HashMap::new()),
+            cost: Mutex::new(None),
+            cost_sleep: AtomicBool::new(false),
+            modelled: Mutex::new(BTreeMap::new()),
         });
         let http = {
             let shared = Arc::clone(&shared);
@@ -183,11 +207,49 @@ impl FakeServer {
 
     /// Every request received so far, in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.shared.requests).clone()
+        lock(&self.shared.requests).list.clone()
     }
 
+    /// Forgets the recorded requests (the modelled totals keep counting).
     pub fn clear_requests(&self) {
-        lock(&self.shared.requests).clear();
+        let mut r = lock(&self.shared.requests);
+        r.first += r.list.len() as u64;
+        r.list.clear();
+    }
+
+    /// Prices every request from now on with `model` (`None`, the default: no pricing, every
+    /// `modelled` stays zero).
+    pub fn set_cost_model(&self, model: Option<CostModel>) {
+        *lock(&self.shared.cost) = model;
+    }
+
+    /// The model requests are priced with.
+    pub fn cost_model(&self) -> Option<CostModel> {
+        *lock(&self.shared.cost)
+    }
+
+    /// With a cost model, really sleep each request's modelled cost (less the fake's own
+    /// time on it) before answering, so an end-to-end run feels like the real server. Off by
+    /// default: the cost is only counted.
+    pub fn set_cost_sleep(&self, sleep: bool) {
+        self.shared.cost_sleep.store(sleep, Ordering::SeqCst);
+    }
+
+    /// Modelled Tautulli seconds of every request answered since the server started (not
+    /// reset by [`FakeServer::clear_requests`]: compare two readings for a window).
+    pub fn modelled_seconds(&self) -> f64 {
+        lock(&self.shared.modelled)
+            .values()
+            .fold(Duration::ZERO, |a, b| a.saturating_add(*b))
+            .as_secs_f64()
+    }
+
+    /// [`FakeServer::modelled_seconds`] per command ([`NO_CMD`] for requests without one).
+    pub fn modelled_seconds_by_command(&self) -> BTreeMap<String, f64> {
+        lock(&self.shared.modelled)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_secs_f64()))
+            .collect()
     }
 
     /// Adds a fault rule. Rules are tried in push order; the first matching one with uses
@@ -323,15 +385,20 @@ fn serve(shared: &Shared, request: crate::http::Request) -> crate::http::Respons
     let apikey = params.remove("apikey");
     let apikey_valid = apikey.as_deref() == Some(shared.scenario.api_key.expose());
     let cmd = params.get("cmd").cloned();
-    lock(&shared.requests).push(RecordedRequest {
-        method,
-        path: path.to_owned(),
-        cmd: cmd.clone(),
-        params: params.clone(),
-        apikey_valid,
-    });
+    let seq = {
+        let mut r = lock(&shared.requests);
+        r.list.push(RecordedRequest {
+            method,
+            path: path.to_owned(),
+            cmd: cmd.clone(),
+            params: params.clone(),
+            apikey_valid,
+            modelled: Duration::ZERO,
+        });
+        r.first + r.list.len() as u64 - 1
+    };
 
-    let answer = shared.answer(path, cmd.as_deref(), &params, apikey.as_deref());
+    let answer = shared.answer(seq, path, cmd.as_deref(), &params, apikey.as_deref());
     let mut headers = vec![("Content-Type".to_string(), answer.content_type.to_string())];
     headers.extend(
         answer
@@ -387,16 +454,48 @@ impl Shared {
         }
     }
 
-    fn take_fault(&self, cmd: Option<&str>) -> Option<Fault> {
+    fn take_fault(&self, cmd: Option<&str>, p: &Params) -> Option<Fault> {
         let mut faults = lock(&self.faults);
-        let rule = faults.iter_mut().find(|r| r.matches(cmd))?;
+        let rule = faults.iter_mut().find(|r| r.matches(cmd, p))?;
         if let Some(t) = &mut rule.times {
             *t -= 1;
         }
         Some(rule.fault.clone())
     }
 
-    fn answer(&self, path: &str, cmd: Option<&str>, p: &Params, apikey: Option<&str>) -> Answer {
+    /// Prices request `seq`'s `work` (when a model is set), and sleeps the price less the
+    /// `spent` time when asked to.
+    fn charge(&self, seq: u64, cmd: Option<&str>, work: &Work, spent: Duration) {
+        let Some(model) = *lock(&self.cost) else {
+            return;
+        };
+        let cost = model.cost(work);
+        {
+            let mut r = lock(&self.requests);
+            if let Some(i) = seq.checked_sub(r.first) {
+                if let Some(rec) = usize::try_from(i).ok().and_then(|i| r.list.get_mut(i)) {
+                    rec.modelled = cost;
+                }
+            }
+        }
+        {
+            let mut totals = lock(&self.modelled);
+            let total = totals.entry(cmd.unwrap_or(NO_CMD).to_owned()).or_default();
+            *total = total.saturating_add(cost);
+        }
+        if self.cost_sleep.load(Ordering::SeqCst) {
+            self.pause(cost.saturating_sub(spent));
+        }
+    }
+
+    fn answer(
+        &self,
+        seq: u64,
+        path: &str,
+        cmd: Option<&str>,
+        p: &Params,
+        apikey: Option<&str>,
+    ) -> Answer {
         let delay = {
             let l = lock(&self.latency);
             l.get(&cmd.map(str::to_owned))
@@ -407,55 +506,84 @@ impl Shared {
             self.pause(d);
         }
         let mut after = None;
-        if let Some(fault) = self.take_fault(cmd) {
+        let stripped: Params;
+        let mut p = p;
+        if let Some(fault) = self.take_fault(cmd, p) {
             match fault.effect() {
-                Effect::Replace(a) => return a,
+                Effect::Replace(a) => {
+                    self.charge(seq, cmd, &Work::Light, Duration::ZERO);
+                    return a;
+                }
                 Effect::Delay(d) => self.pause(d),
+                Effect::Without(keys) => {
+                    stripped = p
+                        .iter()
+                        .filter(|(k, _)| !keys.contains(&k.as_str()))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    p = &stripped;
+                }
                 other => after = Some(other),
             }
         }
-        let normal = match self.route(path) {
+        let t = Instant::now();
+        let (normal, work) = match self.route(path) {
             Route::ApiV2 => self.api(cmd, p, apikey),
-            Route::OldApi => Answer::error(200, Some("Please use the /api/v2 endpoint.")),
-            Route::NotFound => Answer::other(
-                404,
-                HTML,
-                "<!DOCTYPE html><html><head><title>404 Not Found</title></head>\
-                 <body><h2>404 Not Found</h2><p>The path was not found.</p></body></html>",
+            Route::OldApi => (
+                Answer::error(200, Some("Please use the /api/v2 endpoint.")),
+                Work::Light,
+            ),
+            Route::NotFound => (
+                Answer::other(
+                    404,
+                    HTML,
+                    "<!DOCTYPE html><html><head><title>404 Not Found</title></head>\
+                     <body><h2>404 Not Found</h2><p>The path was not found.</p></body></html>",
+                ),
+                Work::Light,
             ),
         };
+        self.charge(seq, cmd, &work, t.elapsed());
         match after {
             Some(Effect::Truncate) => faults::truncate(normal),
             Some(Effect::WrongTypes) => faults::wrong_types(normal, cmd),
+            Some(Effect::Hold(h)) => {
+                h.pass(&self.stop);
+                normal
+            }
             _ => normal,
         }
     }
 
     /// Tautulli's `_api_validate` order: missing key, missing cmd, unknown cmd (so an unknown
     /// command is reported even with a wrong key), then the key itself.
-    fn api(&self, cmd: Option<&str>, p: &Params, apikey: Option<&str>) -> Answer {
+    fn api(&self, cmd: Option<&str>, p: &Params, apikey: Option<&str>) -> (Answer, Work) {
+        let light = |a: Answer| (a, Work::Light);
         let Some(key) = apikey else {
-            return Answer::error(400, Some("Parameter apikey is required"));
+            return light(Answer::error(400, Some("Parameter apikey is required")));
         };
         let Some(cmd) = cmd else {
-            return Answer::error(
+            return light(Answer::error(
                 400,
                 Some(&format!(
                     "Parameter cmd is required. Possible commands are: {}",
                     KNOWN_COMMANDS.join(", ")
                 )),
-            );
+            ));
         };
         let Some(kind) = commands::classify(cmd) else {
-            return Answer::error(400, Some(&commands::unknown_command_message(cmd)));
+            return light(Answer::error(
+                400,
+                Some(&commands::unknown_command_message(cmd)),
+            ));
         };
         if key != self.scenario.api_key.expose() {
-            return Answer::error(400, Some("Invalid apikey"));
+            return light(Answer::error(400, Some("Invalid apikey")));
         }
         match kind {
-            Command::Write => Answer::success(&serde_json::json!({})),
+            Command::Write => light(Answer::success(&serde_json::json!({}))),
             Command::NotImplemented => {
-                Answer::server_error().with_header("X-Fake-Tautulli", "not-implemented")
+                light(Answer::server_error().with_header("X-Fake-Tautulli", "not-implemented"))
             }
             Command::Read(r) => self.read(r, p),
         }
@@ -482,23 +610,26 @@ impl Shared {
         }
     }
 
-    fn read(&self, r: Read, p: &Params) -> Answer {
+    /// Answers a read command, and says what the real server would have done for it.
+    fn read(&self, r: Read, p: &Params) -> (Answer, Work) {
         let snap = self.snapshot();
         let ctx = self.ctx(&snap);
+        let table = snap.sessions.len();
+        let light = |a: Answer| (a, Work::Light);
         match r {
             Read::History => {
-                let answer = self.history(&snap, p);
+                let (answer, work) = self.history(&snap, p);
                 if answer.is_success() {
                     self.history_answered();
                 }
-                answer
+                (answer, work)
             }
             Read::Metadata => {
                 let rk = p.get("rating_key").map(|v| v.trim()).unwrap_or("");
                 if rk.is_empty() {
-                    return Answer::error(400, None);
+                    return light(Answer::error(400, None));
                 }
-                match rk
+                let answer = match rk
                     .parse()
                     .ok()
                     .filter(|_| self.plex_online())
@@ -506,27 +637,40 @@ impl Shared {
                 {
                     Some(m) => Answer::success(&m),
                     None => Answer::success(&serde_json::json!({})),
-                }
+                };
+                (answer, Work::Plex)
             }
-            Read::TautulliInfo => Answer::success(&commands::tautulli_info(&ctx)),
-            Read::Users => Answer::success(&commands::users(&ctx)),
-            Read::LibraryNames => Answer::success(&commands::library_names(&ctx)),
+            Read::TautulliInfo => light(Answer::success(&commands::tautulli_info(&ctx))),
+            Read::Users => light(Answer::success(&commands::users(&ctx))),
+            Read::LibraryNames => light(Answer::success(&commands::library_names(&ctx))),
             Read::LibrariesTable => {
                 let grouping = p
                     .get("grouping")
                     .and_then(|v| parse_bool(v))
                     .unwrap_or(self.scenario.server.grouping);
-                Answer::success(&commands::libraries_table(&ctx, grouping))
+                // Its play counts and last plays join the whole history table.
+                (
+                    Answer::success(&commands::libraries_table(&ctx, grouping)),
+                    Work::Scan { table },
+                )
             }
-            Read::Status => Answer::success(&commands::status()),
+            Read::Status => light(Answer::success(&commands::status())),
             Read::Graph(kind) => {
                 let params = GraphParams::parse(p, kind, self.scenario.server.grouping);
-                Answer::success(&graphs::graph(&ctx, kind, &params, self.now()))
+                let now = self.now();
+                let rows = graphs::window_sessions(&ctx, kind, &params, now);
+                (
+                    Answer::success(&graphs::graph(&ctx, kind, &params, now)),
+                    Work::Aggregate { table, rows },
+                )
             }
-            Read::CollectionsTable => collections::table(&ctx, p, self.plex_online()),
+            Read::CollectionsTable => (collections::table(&ctx, p, self.plex_online()), Work::Plex),
             Read::ChildrenMetadata => {
                 let rk = p.get("rating_key").and_then(|v| v.trim().parse().ok());
-                Answer::success(&collections::children(&ctx, rk, self.plex_online()))
+                (
+                    Answer::success(&collections::children(&ctx, rk, self.plex_online())),
+                    Work::Plex,
+                )
             }
             Read::ItemWatchTimeStats | Read::ItemUserStats => {
                 let get = |k: &str| p.get(k).map(String::as_str);
@@ -539,21 +683,29 @@ impl Shared {
                     grouping,
                     self.plex_online(),
                 ) else {
-                    return Answer::error(400, None);
+                    return light(Answer::error(400, None));
                 };
+                // Indexed lookups of one item's plays: cheap next to a scan.
                 if r == Read::ItemUserStats {
-                    Answer::success(&item_stats::user_stats(&ctx, &q))
+                    light(Answer::success(&item_stats::user_stats(&ctx, &q)))
                 } else {
                     let days = item_stats::query_days(get("query_days"));
-                    Answer::success(&item_stats::watch_time(&ctx, &q, &days, self.now()))
+                    light(Answer::success(&item_stats::watch_time(
+                        &ctx,
+                        &q,
+                        &days,
+                        self.now(),
+                    )))
                 }
             }
         }
     }
 
-    fn history(&self, snap: &Snapshot, p: &Params) -> Answer {
+    /// A `get_history` answer from the cached view (built when missing). The work is the
+    /// real server's, which has no cache: the whole query on every request.
+    fn history(&self, snap: &Snapshot, p: &Params) -> (Answer, Work) {
         let Ok(req) = HistoryRequest::parse(p, &self.scenario.server) else {
-            return Answer::server_error();
+            return (Answer::server_error(), Work::Light);
         };
         let ctx = self.ctx(snap);
         let cached = lock(&self.plays).cache.get(&req.key).cloned();
@@ -571,8 +723,14 @@ impl Shared {
                 v
             }
         };
-        Answer::success_with(|out| history::write_page(out, ctx, &view, &req))
-            .unwrap_or_else(|_| Answer::server_error())
+        let work = Work::History {
+            table: view.records_total,
+            filtered: view.rows.len(),
+            returned: history::page_range(&view, &req).len(),
+        };
+        let answer = Answer::success_with(|out| history::write_page(out, ctx, &view, &req))
+            .unwrap_or_else(|_| Answer::server_error());
+        (answer, work)
     }
 
     /// Counts an answered `get_history` and applies the insertions that are due.

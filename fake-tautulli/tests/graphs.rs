@@ -454,3 +454,73 @@ fn the_clock_comes_from_the_scenario_or_set_now() {
         .as_secs() as i64;
     assert!((fixed.now() - wall).abs() < 300, "follows the wall clock");
 }
+
+/// What a windowed reader relies on: per local day, `get_plays_by_date` counts exactly the
+/// rows a one-day `get_history` window holds, in a zone with DST (Berlin), grouped or not,
+/// for every user or one.
+#[test]
+fn plays_by_date_agrees_with_one_day_history_windows_in_a_dst_zone() {
+    use fake_tautulli::generate::{generate, GenSpec, EPOCH_2027};
+    let mut sc = generate(&GenSpec {
+        plays: 4_000,
+        movies: 200,
+        shows: 40,
+        episodes_per_show: 10,
+        users: 6,
+        // More split viewings than usual, so some cross midnight.
+        grouped_share: 0.2,
+        ..GenSpec::default()
+    });
+    sc.server.tz_name = Some("Europe/Berlin".into());
+    let s = FakeServer::start(sc).unwrap();
+    // 2027-01-01T00:00Z is 01:00 on 1 January in Berlin: the window ends that local day.
+    s.set_now(EPOCH_2027);
+    for (grouping, user) in [("0", None), ("1", None), ("0", Some("1002"))] {
+        let mut q = vec![("time_range", "3650"), ("grouping", grouping)];
+        q.extend(user.map(|u| ("user_id", u)));
+        let g = graph(&s, "get_plays_by_date", &q);
+        let days: Vec<String> = g["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(days.len(), 3650);
+        assert_eq!(days.last().unwrap(), "2027-01-01", "server-local today");
+        assert_eq!(days[days.len() - 2], "2026-12-31");
+        let total = series(&g, "Total");
+        assert_eq!(names(&g), ["TV", "Movies", "Live TV", "Total"]);
+        let mut seen = 0;
+        for (c, day) in days.iter().enumerate() {
+            // Only 2026 holds plays; check it whole plus a few empty days around it.
+            if day.as_str() < "2025-12-30" {
+                assert_eq!(total[c], 0, "{day}");
+                continue;
+            }
+            let mut h = vec![
+                ("grouping", grouping),
+                ("include_activity", "0"),
+                ("after", day.as_str()),
+                ("before", day.as_str()),
+                ("length", "0"),
+            ];
+            h.extend(user.map(|u| ("user_id", u)));
+            let rows = api(&s, "get_history", &h).data()["recordsFiltered"]
+                .as_i64()
+                .unwrap();
+            assert_eq!(total[c], rows, "{day}, grouping {grouping}, user {user:?}");
+            seen += rows;
+        }
+        assert!(seen > 0);
+        if user.is_none() {
+            // Both DST change days have plays, and all plays are in the window.
+            for dst in ["2026-03-29", "2026-10-25"] {
+                let c = days.iter().position(|d| d == dst).unwrap();
+                assert!(total[c] > 0, "{dst}");
+            }
+            if grouping == "0" {
+                assert_eq!(seen, 4_000);
+            }
+        }
+    }
+}

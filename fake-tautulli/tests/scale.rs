@@ -1,4 +1,5 @@
-//! The benchmark's size: 1M plays. Ignored by default (slow in debug builds); run with
+//! The benchmark's size: 1M plays (paging, and the per-day map over ten years). Ignored by
+//! default (slow in debug builds); run with
 //! `cargo test -p fake-tautulli --release --test scale -- --ignored --nocapture`.
 
 mod common;
@@ -47,5 +48,29 @@ fn a_million_plays_page_quickly() {
             &[("grouping", "0"), ("start", &start), ("length", "10000")],
         );
         eprintln!("raw page {page}: {:?}, {} bytes", t.elapsed(), r.body.len());
+    }
+}
+
+#[test]
+#[ignore = "1M plays: run explicitly, preferably with --release"]
+fn a_million_plays_map_by_day_quickly() {
+    let mut scenario = generate(&GenSpec::default());
+    // A zone with DST rules: every session's local day is looked up.
+    scenario.server.tz_name = Some("Europe/Berlin".into());
+    let s = FakeServer::start(scenario).unwrap();
+    s.set_now(fake_tautulli::generate::EPOCH_2027);
+    for grouping in ["0", "1"] {
+        let t = Instant::now();
+        let g = common::api(
+            &s,
+            "get_plays_by_date",
+            &[("time_range", "3650"), ("grouping", grouping)],
+        )
+        .data();
+        eprintln!(
+            "get_plays_by_date 3650 days, grouping {grouping}: {:?}",
+            t.elapsed()
+        );
+        assert_eq!(g["categories"].as_array().unwrap().len(), 3650);
     }
 }

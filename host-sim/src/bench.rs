@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use fake_tautulli::generate::{generate, GenSpec};
-use fake_tautulli::FakeServer;
+use fake_tautulli::{CostModel, FakeServer};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -124,6 +124,13 @@ pub struct ServeFakeArgs {
     /// Generate this many plays more, newest last, and serve them only after `release`.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub hold_back: usize,
+    /// Price every request with the Tautulli 2.17.2 cost model; `stats` reports the
+    /// modelled seconds.
+    #[arg(long)]
+    pub cost_model: bool,
+    /// With --cost-model, really sleep each request's modelled cost before answering.
+    #[arg(long, requires = "cost_model")]
+    pub cost_sleep: bool,
 }
 
 /// `host-sim bench`.
@@ -153,6 +160,24 @@ pub struct BenchArgs {
     /// Keep the temporary folder (configs, Tracker, analytics store) and print where it is.
     #[arg(long)]
     pub keep: bool,
+    /// Do not model what the requests would cost a real Tautulli (the "Tautulli s" column).
+    #[arg(long)]
+    pub no_cost_model: bool,
+    /// Make the fake really sleep each request's modelled Tautulli cost, as a real server
+    /// takes that long (hours for 1M plays: use a small --plays).
+    #[arg(long, conflicts_with = "no_cost_model")]
+    pub sleep_cost: bool,
+}
+
+impl BenchArgs {
+    /// The `serve-fake` options for the cost model.
+    fn cost_args(&self) -> Vec<&'static str> {
+        match (self.no_cost_model, self.sleep_cost) {
+            (true, _) => vec![],
+            (false, false) => vec!["--cost-model"],
+            (false, true) => vec!["--cost-model", "--cost-sleep"],
+        }
+    }
 }
 
 /// One step of the bench.
@@ -250,6 +275,9 @@ pub struct PhaseResult {
     pub host_cpu_s: Option<f64>,
     /// CPU seconds the fake Tautulli spent during the phase.
     pub fake_cpu_s: Option<f64>,
+    /// Seconds a real Tautulli 2.17.2 would have spent on the phase's requests (the fake's
+    /// cost model), when the model is on.
+    pub tautulli_modelled_s: Option<f64>,
     /// HTTP requests the fake received, per command (retries included).
     pub requests: BTreeMap<String, u64>,
     /// `get_metadata` calls: the plugin's report when it has one, else the fake's count.
@@ -269,6 +297,7 @@ impl PhaseResult {
             peak_rss_kb: None,
             host_cpu_s: None,
             fake_cpu_s: None,
+            tautulli_modelled_s: None,
             requests: BTreeMap::new(),
             metadata_calls: None,
             metadata_distinct: None,
@@ -399,8 +428,9 @@ pub fn parse_index_report_line(line: &str) -> Option<Value> {
 // serve-fake
 
 /// Runs the fake until stdin closes. Prints one JSON line with `url` and `api_key`, then
-/// answers one JSON line per stdin command: `stats` (requests per command since the last
-/// `stats`, and the fake's own peak RSS), `release` (serve the held-back plays), `quit`.
+/// answers one JSON line per stdin command: `stats` (requests and, with `--cost-model`,
+/// modelled Tautulli seconds per command since the last `stats`, and the fake's own peak RSS
+/// and CPU time), `release` (serve the held-back plays), `quit`.
 pub fn serve_fake(args: &ServeFakeArgs) -> Result<i32> {
     let started = Instant::now();
     let spec = args.scenario.spec(args.hold_back);
@@ -412,6 +442,10 @@ pub fn serve_fake(args: &ServeFakeArgs) -> Result<i32> {
     let generated_s = started.elapsed().as_secs_f64();
     let server = FakeServer::start(scenario)
         .map_err(|e| HostError::io("cannot start the fake Tautulli on 127.0.0.1", e))?;
+    if args.cost_model {
+        server.set_cost_model(Some(CostModel::tautulli_2_17()));
+        server.set_cost_sleep(args.cost_sleep);
+    }
     if args.scenario.metadata_latency_ms > 0 {
         server.set_latency(
             Some("get_metadata"),
@@ -433,7 +467,10 @@ pub fn serve_fake(args: &ServeFakeArgs) -> Result<i32> {
         "end_epoch": spec.end_epoch,
         "generate_s": generated_s,
         "ready_s": started.elapsed().as_secs_f64(),
+        "cost_model": args.cost_model,
     }))?;
+    // Modelled seconds per command at the last `stats` (the server's totals only grow).
+    let mut modelled_before: BTreeMap<String, f64> = BTreeMap::new();
     for line in std::io::stdin().lock().lines() {
         let line = line.map_err(|e| HostError::io("cannot read stdin", e))?;
         match line.trim() {
@@ -449,10 +486,18 @@ pub fn serve_fake(args: &ServeFakeArgs) -> Result<i32> {
                         .or_default() += 1;
                 }
                 server.clear_requests();
+                let modelled_now = server.modelled_seconds_by_command();
+                let modelled: BTreeMap<&String, f64> = modelled_now
+                    .iter()
+                    .map(|(k, v)| (k, v - modelled_before.get(k).copied().unwrap_or(0.0)))
+                    .filter(|(_, v)| *v > 0.0)
+                    .collect();
+                let modelled = args.cost_model.then(|| json!(modelled));
                 say(
                     json!({"requests": counts, "metadata_distinct": meta_keys.len(),
-                    "peak_rss_kb": peak_rss_kb(), "cpu_ms": cpu_ms()}),
+                    "modelled_s": modelled, "peak_rss_kb": peak_rss_kb(), "cpu_ms": cpu_ms()}),
                 )?;
+                modelled_before = modelled_now;
             }
             "release" => {
                 let n = held.len();
@@ -485,11 +530,17 @@ struct FakeProcess {
 }
 
 impl FakeProcess {
-    fn start(exe: &Path, scenario: &ScenarioArgs, hold_back: usize) -> Result<FakeProcess> {
+    fn start(
+        exe: &Path,
+        scenario: &ScenarioArgs,
+        hold_back: usize,
+        cost: &[&str],
+    ) -> Result<FakeProcess> {
         let mut child = Command::new(exe)
             .arg("serve-fake")
             .args(scenario.to_args())
             .args(["--hold-back", &hold_back.to_string()])
+            .args(cost)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -549,11 +600,10 @@ impl FakeProcess {
         self.read_answer()
     }
 
-    /// Requests per command since the last call, distinct `get_metadata` rating keys among
-    /// them, and the fake's CPU time so far (ms).
-    fn take_requests(&mut self) -> Result<(BTreeMap<String, u64>, u64, Option<u64>)> {
+    /// What the fake saw since the last call.
+    fn take_requests(&mut self) -> Result<FakeStats> {
         let v = self.ask("stats")?;
-        let counts = v
+        let requests = v
             .get("requests")
             .and_then(Value::as_object)
             .map(|m| {
@@ -562,14 +612,32 @@ impl FakeProcess {
                     .collect()
             })
             .unwrap_or_default();
-        Ok((
-            counts,
-            v.get("metadata_distinct")
+        Ok(FakeStats {
+            requests,
+            metadata_distinct: v
+                .get("metadata_distinct")
                 .and_then(Value::as_u64)
                 .unwrap_or(0),
-            v.get("cpu_ms").and_then(Value::as_u64),
-        ))
+            cpu_ms: v.get("cpu_ms").and_then(Value::as_u64),
+            modelled_s: v
+                .get("modelled_s")
+                .and_then(Value::as_object)
+                // A fold from +0.0: an empty float sum is -0.0, printed "-0.0".
+                .map(|m| m.values().filter_map(Value::as_f64).fold(0.0, |a, b| a + b)),
+        })
     }
+}
+
+/// One `stats` answer of `serve-fake`.
+struct FakeStats {
+    /// Requests per command since the last `stats`.
+    requests: BTreeMap<String, u64>,
+    /// Distinct `get_metadata` rating keys among them.
+    metadata_distinct: u64,
+    /// The fake's CPU time so far.
+    cpu_ms: Option<u64>,
+    /// Modelled Tautulli seconds of those requests; `None` without the cost model.
+    modelled_s: Option<f64>,
 }
 
 impl Drop for FakeProcess {
@@ -724,16 +792,17 @@ impl Bench<'_> {
         analytics: bool,
     ) -> Result<(PhaseResult, Value)> {
         // Requests made before this phase (e.g. by a failed earlier one) are not its own.
-        let (_, _, cpu_before) = self.fake.take_requests()?;
+        let cpu_before = self.fake.take_requests()?.cpu_ms;
         let run = self.run(config, args, capture)?;
         let mut r = PhaseResult::new(label);
         r.wall_s = run.wall_s;
         r.peak_rss_kb = parse_peak_rss(&run.stderr);
         r.host_cpu_s = parse_stderr_value(&run.stderr, "cpu_ms=").map(|ms| ms as f64 / 1000.0);
-        let (requests, distinct, cpu_after) = self.fake.take_requests()?;
-        r.requests = requests;
-        r.metadata_distinct = Some(distinct);
-        if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
+        let after = self.fake.take_requests()?;
+        r.requests = after.requests;
+        r.metadata_distinct = Some(after.metadata_distinct);
+        r.tautulli_modelled_s = after.modelled_s;
+        if let (Some(a), Some(b)) = (cpu_before, after.cpu_ms) {
             r.fake_cpu_s = Some(b.saturating_sub(a) as f64 / 1000.0);
         }
         r.metadata_calls = r.requests.get("get_metadata").copied().or(Some(0));
@@ -908,6 +977,7 @@ fn total_row(label: &str, rows: &[PhaseResult]) -> PhaseResult {
         t.rows = add_opt(t.rows, r.rows);
         t.host_cpu_s = add_opt(t.host_cpu_s, r.host_cpu_s);
         t.fake_cpu_s = add_opt(t.fake_cpu_s, r.fake_cpu_s);
+        t.tautulli_modelled_s = add_opt(t.tautulli_modelled_s, r.tautulli_modelled_s);
         for (k, v) in &r.requests {
             *t.requests.entry(k.clone()).or_default() += v;
         }
@@ -984,7 +1054,7 @@ pub fn run(args: &BenchArgs, plugin: Option<&Path>, json_out: bool) -> Result<i3
         "bench: generating {} plays (+{hold_back} held back) in a serve-fake process...",
         args.scenario.plays
     );
-    let fake = FakeProcess::start(&exe, &args.scenario, hold_back)?;
+    let fake = FakeProcess::start(&exe, &args.scenario, hold_back, &args.cost_args())?;
     let mut generate_row = PhaseResult::new("generate + serve (fake)");
     generate_row.wall_s = fake.info.ready_s;
     generate_row.note = format!(
@@ -1069,6 +1139,12 @@ fn reproduce_command(a: &BenchArgs) -> String {
     if a.chart_days != 365 {
         v.extend(["--chart-days".into(), a.chart_days.to_string()]);
     }
+    if a.no_cost_model {
+        v.push("--no-cost-model".into());
+    }
+    if a.sleep_cost {
+        v.push("--sleep-cost".into());
+    }
     v.join(" ")
 }
 
@@ -1090,7 +1166,7 @@ fn fmt_opt<T: std::fmt::Display>(v: Option<T>) -> String {
 }
 
 /// The cells of one row, in [`HEADERS`] order.
-fn cells(r: &PhaseResult) -> [String; 10] {
+fn cells(r: &PhaseResult) -> [String; HEADERS.len()] {
     let note = match &r.outcome {
         Outcome::Ok => r.note.clone(),
         Outcome::NotAvailable(why) => format!("not available: {why}"),
@@ -1104,6 +1180,7 @@ fn cells(r: &PhaseResult) -> [String; 10] {
         fmt_opt(r.peak_rss_kb.map(|kb| format!("{:.1}", kb as f64 / 1024.0))),
         fmt_opt(r.host_cpu_s.map(|s| format!("{s:.2}"))),
         fmt_opt(r.fake_cpu_s.map(|s| format!("{s:.2}"))),
+        fmt_opt(r.tautulli_modelled_s.map(|s| format!("{s:.1}"))),
         fmt_requests(&r.requests),
         match (r.metadata_calls, r.metadata_distinct) {
             (Some(n), Some(d)) if n > 0 => format!("{n} ({d} keys)"),
@@ -1113,7 +1190,7 @@ fn cells(r: &PhaseResult) -> [String; 10] {
     ]
 }
 
-const HEADERS: [&str; 10] = [
+const HEADERS: [&str; 11] = [
     "phase",
     "wall s",
     "rows",
@@ -1121,6 +1198,8 @@ const HEADERS: [&str; 10] = [
     "peak RSS MB",
     "host CPU s",
     "fake CPU s",
+    // What a real Tautulli 2.17.2 would have spent on the requests (the fake's cost model).
+    "Tautulli s",
     "HTTP requests by command",
     "metadata calls",
     "note",
@@ -1128,7 +1207,7 @@ const HEADERS: [&str; 10] = [
 
 /// Columns holding numbers (right-aligned).
 fn is_numeric(col: usize) -> bool {
-    matches!(col, 1..=6 | 8)
+    matches!(col, 1..=7 | 9)
 }
 
 /// Index of the free-text note column (last, never padded).
@@ -1137,7 +1216,8 @@ const NOTE: usize = HEADERS.len() - 1;
 fn render_line(r: &PhaseResult) -> String {
     let c = cells(r);
     format!(
-        "  {}: {} s, {} rows, {} rows/s, {} MB, CPU host {} s / fake {} s, [{}], metadata {}{}",
+        "  {}: {} s, {} rows, {} rows/s, {} MB, CPU host {} s / fake {} s, Tautulli {} s, [{}], \
+         metadata {}{}",
         c[0],
         c[1],
         c[2],
@@ -1147,6 +1227,7 @@ fn render_line(r: &PhaseResult) -> String {
         c[6],
         c[7],
         c[8],
+        c[9],
         if c[NOTE].is_empty() {
             String::new()
         } else {
@@ -1349,6 +1430,58 @@ mod tests {
         assert!(md.contains("2 CPU(s), Test CPU, 1024 MB"), "{md}");
         assert!(md.contains("| index | 1.00 | 10 | 10 |"), "{md}");
         assert!(md.contains("a\\|b"), "{md}");
+    }
+
+    #[test]
+    fn modelled_tautulli_seconds_are_shown_and_totalled() {
+        let mut a = row("chart a", 1.0, None, None);
+        a.tautulli_modelled_s = Some(1.34);
+        let mut b = row("chart b", 1.0, None, None);
+        b.tautulli_modelled_s = Some(2.5);
+        let c = row("chart c", 1.0, None, None);
+        let t = total_row("total", &[a.clone(), b, c.clone()]);
+        assert!(t
+            .tautulli_modelled_s
+            .is_some_and(|x| (x - 3.84).abs() < 1e-9));
+        assert_eq!(
+            total_row("t", std::slice::from_ref(&c)).tautulli_modelled_s,
+            None
+        );
+        let text = render_table(&[a.clone(), c]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].contains("Tautulli s"), "{text}");
+        assert!(lines[1].contains(" 1.3 "), "{text}");
+        assert!(
+            render_line(&a).contains("Tautulli 1.3 s"),
+            "{}",
+            render_line(&a)
+        );
+        let v = serde_json::to_value(&a).unwrap();
+        assert_eq!(v["tautulli_modelled_s"], 1.34);
+    }
+
+    #[test]
+    fn the_cost_model_is_on_by_default_and_sleeps_only_when_asked() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            bench: BenchArgs,
+        }
+        let args = |extra: &[&str]| {
+            let mut v = vec!["bench"];
+            v.extend_from_slice(extra);
+            Cli::try_parse_from(v).map(|c| c.bench)
+        };
+        let default = args(&[]).unwrap();
+        assert_eq!(default.cost_args(), ["--cost-model"]);
+        assert!(!reproduce_command(&default).contains("cost"));
+        let off = args(&["--no-cost-model"]).unwrap();
+        assert!(off.cost_args().is_empty());
+        assert!(reproduce_command(&off).ends_with("--no-cost-model"));
+        let sleep = args(&["--sleep-cost"]).unwrap();
+        assert_eq!(sleep.cost_args(), ["--cost-model", "--cost-sleep"]);
+        assert!(args(&["--sleep-cost", "--no-cost-model"]).is_err());
     }
 
     #[test]
