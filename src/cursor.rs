@@ -605,6 +605,7 @@ impl HistoryCursor {
             "count_requests": o.count_requests,
             "windows": o.windows,
             "rows_received": o.rows_seen,
+            "merged_parts": o.merged_parts,
             "fallback": o.reader_fallback,
             "waited_s": waited_us as f64 / 1e6,
         })

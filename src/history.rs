@@ -747,6 +747,8 @@ pub struct ReadOutcome {
     pub count_requests: u64,
     /// Why a windowed read planned without counts, or fell back to paging.
     pub reader_fallback: Option<String>,
+    /// Parts of viewings split by a window boundary that were merged back into one row.
+    pub merged_parts: u64,
 }
 
 impl ReadOutcome {

@@ -29,12 +29,15 @@ pub trait Part: Sized {
 #[derive(Debug)]
 pub struct Merger<R> {
     held: HashMap<i64, R, BuildHasherDefault<IntHasher>>,
+    /// Parts folded into another part so far.
+    folded: u64,
 }
 
 impl<R> Default for Merger<R> {
     fn default() -> Self {
         Self {
             held: HashMap::default(),
+            folded: 0,
         }
     }
 }
@@ -48,6 +51,7 @@ impl<R: Part> Merger<R> {
         };
         let merged = match self.held.remove(&chain) {
             Some(mut newer) => {
+                self.folded += 1;
                 newer.absorb(row);
                 newer
             }
@@ -59,6 +63,11 @@ impl<R: Part> Merger<R> {
             self.held.insert(chain, merged);
             None
         }
+    }
+
+    /// Parts folded into another part so far: viewings a window boundary had split.
+    pub fn folded(&self) -> u64 {
+        self.folded
     }
 
     /// Parts still waiting.
@@ -165,6 +174,7 @@ mod tests {
         // Window 3: the first session.
         assert_eq!(m.offer(p(5, 5, 10, 20)), Some(p(5, 5, 10, 190)));
         assert_eq!(m.held(), 0);
+        assert_eq!(m.folded(), 2);
     }
 
     #[test]

@@ -133,8 +133,8 @@ pub struct WindowedReader<S, P: RowsPage> {
     top: Option<(Window, u64)>,
     walk: Option<Walk>,
     merger: Merger<P::Row>,
-    /// Group (or id) -> highest `row_id` released.
-    released: IntMap<i64>,
+    /// Group (or id) -> highest `row_id` and newest `date` released.
+    released: IntMap<(i64, Option<i64>)>,
     outcome: ReadOutcome,
     /// Rows the plan expects in all, for progress.
     planned: u64,
@@ -233,7 +233,7 @@ where
                 }
                 Phase::Drain => {
                     let rows: Vec<P::Row> = self.merger.drain();
-                    let rows = self.release_all(rows);
+                    let rows = self.release_all(rows, true);
                     self.phase = match self.top {
                         Some(_) if self.outcome.windows > 1 && self.since.is_none() => {
                             Phase::Recount
@@ -558,12 +558,14 @@ where
         } else {
             rows
         };
-        self.release_all(whole)
+        self.release_all(whole, false)
     }
 
     /// Keeps each row not released before, or released before with a lower `row_id` (a
-    /// group that grew: it replaces the old one downstream).
-    fn release_all(&mut self, rows: Vec<P::Row>) -> Vec<P::Row> {
+    /// group that grew: it replaces the old one downstream). A `drained` part, whose chain's
+    /// first session never came, replaces a released row of its chain only when it is newer:
+    /// an older part would only take the newer one's place.
+    fn release_all(&mut self, rows: Vec<P::Row>, drained: bool) -> Vec<P::Row> {
         let grouped = self.opts.grouped;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
@@ -573,14 +575,16 @@ where
             } else {
                 row_id
             };
+            let date = row.date();
             match self.released.get(&key) {
-                Some(&had) if had >= row_id => {}
+                Some(&(had, _)) if had >= row_id => {}
+                Some(&(_, newest)) if drained && date <= newest => {}
                 Some(_) => {
-                    self.released.insert(key, row_id);
+                    self.released.insert(key, (row_id, date));
                     out.push(row);
                 }
                 None => {
-                    self.released.insert(key, row_id);
+                    self.released.insert(key, (row_id, date));
                     self.outcome.unique_rows += 1;
                     out.push(row);
                 }
@@ -628,6 +632,7 @@ where
         self.outcome.complete = incomplete.is_none();
         self.outcome.incomplete_reason = incomplete;
         self.outcome.records_filtered = self.outcome.unique_rows + self.outcome.null_id_rows;
+        self.outcome.merged_parts = self.merger.folded();
         self.phase = Phase::Done;
         self.current = None;
         self.plan.clear();
@@ -696,7 +701,10 @@ fn rejects_days(e: &Error) -> bool {
         Error::BadResponse {
             status: 400 | 500,
             ..
-        }
+        } | Error::TautulliError {
+            status: 400 | 500,
+            ..
+        } | Error::ServerError { status: 500, .. }
     )
 }
 
