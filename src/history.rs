@@ -122,6 +122,30 @@ pub trait WindowSource<P = HistoryPage>: PageSource<P> {
     }
 }
 
+impl<P, S: PageSource<P> + ?Sized> PageSource<P> for &mut S {
+    fn fetch(&mut self, start: u64, length: u64) -> Result<P> {
+        (**self).fetch(start, length)
+    }
+    fn prefetch(&mut self, start: u64, length: u64, then: Option<u64>) {
+        (**self).prefetch(start, length, then)
+    }
+    fn settle(&mut self) {
+        (**self).settle()
+    }
+}
+
+impl<P, S: WindowSource<P> + ?Sized> WindowSource<P> for &mut S {
+    fn fetch_query(&mut self, q: &Query) -> Result<P> {
+        (**self).fetch_query(q)
+    }
+    fn prefetch_query(&mut self, q: &Query, then: Option<Query>) {
+        (**self).prefetch_query(q, then)
+    }
+    fn day_counts(&mut self, days: u32) -> Result<Option<DayCounts>> {
+        (**self).day_counts(days)
+    }
+}
+
 /// The pinned `get_history` parameters, so the result never depends on a server's own
 /// grouping or activity settings and never uses `length=-1` (which drops the last row).
 /// Tautulli filters Live TV rows as media type `live`, so they are asked for only when
@@ -172,6 +196,10 @@ pub trait RowsPage {
     type Row: PagedRow;
     /// Tautulli's `recordsFiltered`.
     fn records_filtered(&self) -> i64;
+    /// Tautulli's `recordsTotal`: every session in its table, whatever the filters.
+    fn records_total(&self) -> Option<i64> {
+        None
+    }
     fn into_rows(self) -> Vec<Self::Row>;
 }
 
@@ -186,6 +214,9 @@ impl RowsPage for HistoryPage {
     type Row = HistoryRow;
     fn records_filtered(&self) -> i64 {
         self.records_filtered
+    }
+    fn records_total(&self) -> Option<i64> {
+        self.records_total
     }
     fn into_rows(self) -> Vec<HistoryRow> {
         self.data
@@ -749,6 +780,8 @@ pub struct ReadOutcome {
     pub reader_fallback: Option<String>,
     /// Parts of viewings split by a window boundary that were merged back into one row.
     pub merged_parts: u64,
+    /// Tautulli's latest `recordsTotal` (its whole session table).
+    pub records_total: Option<u64>,
 }
 
 impl ReadOutcome {
@@ -851,6 +884,9 @@ impl<P: RowsPage, S: PageSource<P>> HistoryReader<S, P> {
         };
         self.outcome.pages += 1;
         let records = u64::try_from(page.records_filtered()).unwrap_or(0);
+        if let Some(t) = page.records_total().and_then(|t| u64::try_from(t).ok()) {
+            self.outcome.records_total = Some(t);
+        }
         let data = page.into_rows();
         let grew = if self.records_known {
             let before = self.outcome.records_filtered;

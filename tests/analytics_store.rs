@@ -30,7 +30,18 @@ fn temp_dir(tag: &str) -> tempfile::TempDir {
         .expect("temp dir")
 }
 
+/// Most tests here check `start` paging request by request (`read: paged`);
+/// `windowed_syncs_ask_day_windows` checks the default reader.
 fn config(server: &FakeServer, dir: &Path, per_page: u32, analytics: Value) -> String {
+    config_with(
+        server,
+        dir,
+        json!({"per_page": per_page, "read": "paged"}),
+        analytics,
+    )
+}
+
+fn config_with(server: &FakeServer, dir: &Path, history: Value, analytics: Value) -> String {
     let mut a = analytics;
     a["data_dir"] = json!(dir.display().to_string());
     json!({
@@ -40,7 +51,7 @@ fn config(server: &FakeServer, dir: &Path, per_page: u32, analytics: Value) -> S
             "timeout": 5,
             "max_retries": 0,
             "backoff_ms": 1,
-            "history": {"per_page": per_page},
+            "history": history,
         },
         "analytics": a,
     })
@@ -164,6 +175,45 @@ fn first_sync_reads_all_pages_and_resyncs_read_only_the_top() {
     let again = svc.sync().unwrap();
     assert_eq!(again.inserted + again.updated, 0);
     assert!(again.requests <= 2, "{again:?}");
+}
+
+/// The default reader: one count request and day windows for the first sync, then one
+/// day-filtered request per re-sync; the store ends as a paged sync leaves it.
+#[test]
+fn windowed_syncs_ask_day_windows_and_store_what_paging_stores() {
+    let demo = FakeServer::start(Scenario::demo()).unwrap();
+    let paged_dir = temp_dir("paged");
+    open(&demo, paged_dir.path(), 25, json!({})).sync().unwrap();
+
+    let dir = temp_dir("windowed");
+    let cfg = config_with(&demo, dir.path(), json!({"window_rows": 40}), json!({}));
+    let svc = AnalyticsService::open(&cfg, "").unwrap();
+    demo.clear_requests();
+    let first = svc.sync().unwrap();
+    assert_eq!(first.total_sessions as usize, demo.session_count());
+    assert_eq!(dump(dir.path()), dump(paged_dir.path()));
+    let reqs = demo.requests();
+    let counts: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.cmd.as_deref() == Some("get_plays_by_date"))
+        .collect();
+    assert_eq!(counts.len(), 1);
+    assert_eq!(
+        counts[0].params.get("grouping").map(String::as_str),
+        Some("0")
+    );
+    let history = history_requests(&demo);
+    assert!(history.len() > 3, "{}", history.len());
+    assert!(history
+        .iter()
+        .all(|r| r.params.contains_key("after") || r.params.contains_key("before")));
+
+    demo.clear_requests();
+    let again = svc.sync().unwrap();
+    assert_eq!(again.inserted + again.updated, 0);
+    let history = history_requests(&demo);
+    assert_eq!(history.len(), 1, "{again:?}");
+    assert!(history[0].params.contains_key("after"));
 }
 
 #[test]

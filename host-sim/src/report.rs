@@ -19,6 +19,9 @@ pub fn render_report(r: &Value) -> String {
             format!("INCOMPLETE ({semantics}: nothing will be treated as removed)")
         }
     );
+    if let Some(reader) = r.get("reader").filter(|v| v.is_object()) {
+        out += &render_reader(reader);
+    }
     if !complete {
         if let Some(why) = r.get("incomplete_reason").and_then(Value::as_str) {
             out += &format!("  warning: {why}\n");
@@ -50,6 +53,29 @@ pub fn render_report(r: &Value) -> String {
     out
 }
 
+/// How Tautulli was asked: windows or pages, requests, and the time spent waiting for it.
+fn render_reader(reader: &Value) -> String {
+    let n = |k: &str| reader.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let mode = reader.get("mode").and_then(Value::as_str).unwrap_or("?");
+    let waited = reader
+        .get("waited_s")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
+    let shape = match mode {
+        "windowed" | "walked" => format!("{} day window(s)", n("windows")),
+        _ => "start paging".to_string(),
+    };
+    let mut out = format!(
+        "  asked Tautulli {} get_history and {} count request(s) ({mode}: {shape}), waited {waited:.1} s\n",
+        n("history_requests"),
+        n("count_requests"),
+    );
+    if let Some(why) = reader.get("fallback").and_then(Value::as_str) {
+        out += &format!("  note: {why}\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +96,19 @@ mod tests {
         assert!(text.contains("max_pages (1) reached"), "{text}");
         assert!(text.contains("skipped: partial 3\n"), "{text}");
         assert!(text.contains("plex:9001  Birthday  (unmatched)"), "{text}");
+    }
+
+    #[test]
+    fn renders_how_tautulli_was_asked() {
+        let r = json!({"complete": true, "semantics": "present",
+            "reader": {"mode": "walked", "history_requests": 7, "count_requests": 1,
+                       "windows": 6, "waited_s": 2.25,
+                       "fallback": "get_plays_by_date failed"}});
+        let text = render_report(&r);
+        assert!(
+            text.contains("asked Tautulli 7 get_history and 1 count request(s) (walked: 6 day window(s)), waited 2.2 s"),
+            "{text}"
+        );
+        assert!(text.contains("note: get_plays_by_date failed"), "{text}");
     }
 }

@@ -35,8 +35,10 @@ fn demo_env() -> Env {
     env
 }
 
+/// Pages of 50 rows read by `start` paging: these tests count requests page by page (the
+/// plugin's own tests check that windowed syncs store the same).
 fn tweak(v: &mut Value) {
-    v["tautulli"]["history"] = json!({"per_page": 50});
+    v["tautulli"]["history"] = json!({"per_page": 50, "read": "paged"});
     v["tautulli"]["max_retries"] = json!(0);
 }
 
@@ -187,7 +189,7 @@ fn a_fault_mid_sync_fails_with_its_code_and_leaves_the_store_untouched() {
     env.server.add_sessions(new.clone());
     env.config_with(|v| {
         tweak(v);
-        v["tautulli"]["history"] = json!({"per_page": 3});
+        v["tautulli"]["history"] = json!({"per_page": 3, "read": "paged"});
     });
     for (fault, code) in [
         (Fault::WrongTypes, "bad_response"),

@@ -100,6 +100,8 @@ impl AnalyticsService {
     /// [`crate::analytics::sync`].
     pub fn sync(&self) -> Result<SyncReport> {
         let opts = SyncOptions {
+            read: self.tautulli.history.read,
+            window_rows: self.tautulli.history.window_rows,
             per_page: self.tautulli.history.per_page,
             max_pages: self.tautulli.history.max_pages,
             overlap_seconds: i64::from(self.config.sync_overlap_hours) * 3600,

@@ -28,7 +28,6 @@
 //! once at the end, inside the same transaction.
 
 use std::collections::HashSet;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 use rusqlite::TransactionBehavior;
@@ -41,14 +40,16 @@ use crate::analytics::store::{
 };
 use crate::client::{Client, Command};
 use crate::error::{Error, Result};
-use crate::history::{guess_after, ClientPages, PageSource, Query};
+use crate::history::{
+    day_counts, ClientPages, PageSource, PagedRow, Query, ReadOutcome, RowsPage, Since,
+    WindowSource,
+};
+use crate::reader::merge::Part;
+use crate::reader::{ReadMode, Reader, WindowOptions};
 use crate::rows::{
     float_checked, int_checked, int_opt, int_req, string_opt, text_checked, text_with, HistoryPage,
     HistoryRow, Text,
 };
-
-/// Passes from the top after a read that reached the end short of `recordsFiltered`.
-pub const MAX_CATCH_UP_PASSES: u32 = 3;
 
 /// The pinned `get_history` parameters of a session page.
 pub fn session_params(q: &Query) -> Vec<(&'static str, String)> {
@@ -64,15 +65,21 @@ pub fn session_params(q: &Query) -> Vec<(&'static str, String)> {
     p
 }
 
-/// The session pages of a sync, read ahead (see [`ClientPages`]).
+/// The session pages of a sync, read ahead (see [`ClientPages`]), counted per day by
+/// `get_plays_by_date` (ungrouped, every user, Tautulli's Total series).
 pub fn session_pages(client: Arc<Client>) -> ClientPages<SessionPage> {
     ClientPages::new(client, session_params)
+        .with_counter(|client, days| day_counts(client, days, false, None, None))
 }
 
-/// How pages are read.
+/// How the history is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyncOptions {
-    /// Rows per page (`tautulli.history.per_page`).
+    /// Day windows or `start` paging (`tautulli.history.read`).
+    pub read: ReadMode,
+    /// Rows a day window is planned to hold (`tautulli.history.window_rows`).
+    pub window_rows: u32,
+    /// Rows per page of a paged read (`tautulli.history.per_page`).
     pub per_page: u32,
     /// Pages per pass at most (`tautulli.history.max_pages`); reaching it fails the sync.
     pub max_pages: u32,
@@ -116,6 +123,45 @@ pub struct SessionPage {
     #[serde(rename = "recordsTotal", default, deserialize_with = "int_opt")]
     pub records_total: Option<i64>,
     pub data: Vec<SessionRow>,
+}
+
+impl RowsPage for SessionPage {
+    type Row = SessionRow;
+    fn records_filtered(&self) -> i64 {
+        self.records_filtered
+    }
+    fn records_total(&self) -> Option<i64> {
+        self.records_total
+    }
+    fn into_rows(self) -> Vec<SessionRow> {
+        self.data
+    }
+}
+
+/// An ungrouped row is its own viewing: the reader knows it by its session id.
+impl PagedRow for SessionRow {
+    fn row_id(&self) -> Option<i64> {
+        self.row_id
+    }
+    // The reader's group key: an ungrouped row's group is the session itself.
+    #[allow(clippy::misnamed_getters)]
+    fn reference_id(&self) -> Option<i64> {
+        self.row_id
+    }
+    fn date(&self) -> Option<i64> {
+        self.date.or(self.started)
+    }
+}
+
+/// Sessions are never merged: each is stored as Tautulli has it.
+impl Part for SessionRow {
+    fn chain(&self) -> Option<i64> {
+        None
+    }
+    fn starts_chain(&self) -> bool {
+        true
+    }
+    fn absorb(&mut self, _older: SessionRow) {}
 }
 
 impl From<HistoryPage> for SessionPage {
@@ -295,12 +341,15 @@ fn decision<'de, D: Deserializer<'de>>(
 
 /// Syncs `source` into `store` in one transaction; on any error nothing is written.
 /// `now` (epoch seconds) is recorded as the sync time.
-pub fn sync<P: Into<SessionPage>, S: PageSource<P>>(
+pub fn sync<S>(
     store: &mut Store,
     source: &mut S,
     opts: &SyncOptions,
     now: i64,
-) -> Result<SyncReport> {
+) -> Result<SyncReport>
+where
+    S: WindowSource<SessionPage> + PageSource<SessionPage>,
+{
     let path = store.path().map(|p| p.to_path_buf());
     let err = |e: rusqlite::Error| store::db_error(path.as_deref(), e);
     let tx = store
@@ -342,60 +391,56 @@ pub fn sync<P: Into<SessionPage>, S: PageSource<P>>(
     };
     let mut pass = Pass {
         tx: &tx,
-        source,
-        opts,
         report: &mut report,
         held: held_before,
         users: HashSet::new(),
         writer: SessionWriter::new(&tx).map_err(err)?,
         err: &err,
-        _page: PhantomData,
     };
-    // Main pass: from the top; early stop only when something is held.
-    let cutoff = max_started.map(|m| m.saturating_sub(opts.overlap_seconds));
-    let mut outcome = pass.run(cutoff)?;
-    while outcome.reached_end && pass.held < outcome.records {
-        if pass.report.catch_up_passes >= MAX_CATCH_UP_PASSES {
-            return Err(Error::BadResponse {
-                cmd: Command::GetHistory.as_str(),
-                status: 200,
-                reason: format!(
-                    "the counts do not add up: the store holds {} sessions but Tautulli reports \
-                     {} after {} catch-up passes; the history changed during the sync, run it \
-                     again (nothing was written)",
-                    pass.held, outcome.records, pass.report.catch_up_passes
-                ),
-                excerpt: String::new(),
-            });
-        }
-        pass.report.catch_up_passes += 1;
-        // What arrived mid-read sits at the top: read down to where everything is held.
-        let top = pass
-            .tx
-            .query_row("SELECT MAX(started) FROM session_rows", [], |r| {
-                r.get::<_, Option<i64>>(0)
-            })
-            .map_err(&err)?;
-        outcome = pass.run(top.map(|m| m.saturating_sub(opts.overlap_seconds)))?;
+    // A re-sync reads from a little below the newest session held; a first sync reads all.
+    let since = max_started.map(|m| Since {
+        max_row_id: i64::MIN,
+        cutoff_date: m.saturating_sub(opts.overlap_seconds),
+        records: 0,
+    });
+    let mut outcome = pass.run(&mut *source, opts, since)?;
+    // `recordsTotal` counts every session Tautulli has, and the sync asks for all of them:
+    // short of it, a session was written below the overlap (late), so everything is read.
+    let total = |o: &ReadOutcome| o.records_total.unwrap_or(o.records_filtered);
+    if since.is_some() && pass.held < total(&outcome) {
+        outcome = pass.run(&mut *source, opts, None)?;
+    }
+    let records = total(&outcome);
+    if pass.held < records {
+        return Err(Error::BadResponse {
+            cmd: Command::GetHistory.as_str(),
+            status: 200,
+            reason: format!(
+                "the counts do not add up: the store holds {} sessions but Tautulli reports {} \
+                 after {} catch-up passes; the history changed during the sync, run it again \
+                 (nothing was written)",
+                pass.held, records, outcome.catch_up_passes
+            ),
+            excerpt: String::new(),
+        });
     }
     let held = pass.held;
     drop(pass);
 
-    if held > outcome.records {
+    if held > records {
         report.warnings.push(format!(
-            "Tautulli reports {} sessions but the store holds {held}: sessions deleted in \
-             Tautulli are kept here",
-            outcome.records
+            "Tautulli reports {records} sessions but the store holds {held}: sessions deleted in \
+             Tautulli are kept here"
         ));
     }
     store::create_indexes(&tx, &indexes).map_err(err)?;
-    report.records_filtered = outcome.records;
+    report.records_filtered = records;
     report.total_sessions = count(&tx).map_err(err)?;
     if report.requests == 0 {
         report.requests = report.pages;
     }
     set_sync_state(&tx, STATE_LAST_SYNC, now).map_err(err)?;
-    set_sync_state(&tx, STATE_RECORDS, outcome.records as i64).map_err(err)?;
+    set_sync_state(&tx, STATE_RECORDS, records as i64).map_err(err)?;
     let top: Option<i64> = tx
         .query_row("SELECT MAX(started) FROM session_rows", [], |r| r.get(0))
         .map_err(err)?;
@@ -406,11 +451,9 @@ pub fn sync<P: Into<SessionPage>, S: PageSource<P>>(
     Ok(report)
 }
 
-/// One read from the top, inside the sync's transaction.
-struct Pass<'a, 't, S, P> {
+/// The sync's writes inside its transaction, fed by the one history reader.
+struct Pass<'a, 't> {
     tx: &'a rusqlite::Transaction<'t>,
-    source: &'a mut S,
-    opts: &'a SyncOptions,
     report: &'a mut SyncReport,
     /// Sessions held now.
     held: u64,
@@ -418,112 +461,85 @@ struct Pass<'a, 't, S, P> {
     users: HashSet<i64>,
     writer: SessionWriter<'a>,
     err: &'a dyn Fn(rusqlite::Error) -> Error,
-    _page: PhantomData<P>,
 }
 
-struct PassOutcome {
-    /// The pass read a short (or empty) page: nothing below it.
-    reached_end: bool,
-    /// The latest `recordsFiltered`.
-    records: u64,
-}
-
-impl<P: Into<SessionPage>, S: PageSource<P>> Pass<'_, '_, S, P> {
-    /// Reads pages from the top. With a `cutoff` it stops after a full page whose rows were
-    /// all held already and whose oldest row started before `cutoff`, provided the store
-    /// holds at least `recordsFiltered` sessions; without one it reads to the end.
-    fn run(&mut self, cutoff: Option<i64>) -> Result<PassOutcome> {
-        let per_page = u64::from(self.opts.per_page.max(1));
-        let mut start = 0u64;
-        let mut pages = 0u32;
-        loop {
-            if pages >= self.opts.max_pages.max(1) {
-                return Err(Error::BadResponse {
-                    cmd: Command::GetHistory.as_str(),
-                    status: 200,
-                    reason: format!(
-                        "the sync stopped at tautulli.history.max_pages ({}) pages of {per_page} \
-                         rows before reaching the end of the history; raise \
-                         tautulli.history.max_pages or per_page (nothing was written)",
-                        self.opts.max_pages
-                    ),
-                    excerpt: String::new(),
-                });
-            }
-            let page: SessionPage = self.source.fetch(start, per_page)?.into();
-            pages += 1;
-            self.report.pages += 1;
-            let records = u64::try_from(page.records_filtered).unwrap_or(0);
-            let full = page.data.len() as u64 >= per_page;
-            let mut all_known = !page.data.is_empty();
-            let mut oldest = i64::MAX;
-            let mut sessions = Vec::with_capacity(page.data.len());
-            for row in page.data {
-                self.report.rows_seen += 1;
-                if row.row_id.is_none() || row.started.or(row.date).is_none() {
-                    self.report.skipped += 1;
-                    continue;
-                }
-                let user_id = row.user_id.unwrap_or(0);
-                if self.users.insert(user_id) {
-                    upsert_user(
-                        self.tx,
-                        user_id,
-                        row.user.as_deref(),
-                        row.friendly_name.as_deref(),
-                    )
-                    .map_err(self.err)?;
-                }
-                if let Some(s) = session_from_row(row) {
-                    oldest = oldest.min(s.started);
-                    sessions.push(s);
-                }
-            }
-            // The next page is certain when this one is full and nothing here can stop the
-            // pass (no cutoff, or every row newer than it): ask for it now, so it travels
-            // while this one is written. Never a request the pass would not have sent.
-            // The page after it is a guess (sent when the next one's answer arrives), made
-            // only without a cutoff and short of the reported end and of max_pages.
-            let max_pages = self.opts.max_pages.max(1);
-            if full && pages < max_pages && cutoff.is_none_or(|c| oldest >= c) {
-                let next = start + per_page;
-                let then = if cutoff.is_none() {
-                    guess_after(next, per_page, records, pages.into(), max_pages.into())
-                } else {
-                    None
-                };
-                self.source.prefetch(next, per_page, then);
-            }
-            // Oldest id first: the table's B-tree then fills pages instead of splitting them
-            // (Tautulli answers newest first). Stable, so a repeated id keeps its order.
-            sessions.sort_by_key(|s| s.id);
-            for s in &sessions {
-                match self.writer.upsert(s).map_err(self.err)? {
-                    Upsert::Inserted => {
-                        self.report.inserted += 1;
-                        self.held += 1;
-                        all_known = false;
-                    }
-                    Upsert::Updated => self.report.updated += 1,
-                    Upsert::Unchanged => self.report.unchanged += 1,
-                }
-            }
-            if !full {
-                return Ok(PassOutcome {
-                    reached_end: true,
-                    records,
-                });
-            }
-            if let Some(cutoff) = cutoff {
-                if all_known && oldest < cutoff && self.held >= records {
-                    return Ok(PassOutcome {
-                        reached_end: false,
-                        records,
-                    });
-                }
-            }
-            start += per_page;
+impl Pass<'_, '_> {
+    /// Reads the history (from `since`, or all of it) and upserts every session; a read
+    /// that could not be completed fails the sync.
+    fn run<S>(&mut self, source: S, opts: &SyncOptions, since: Option<Since>) -> Result<ReadOutcome>
+    where
+        S: WindowSource<SessionPage> + PageSource<SessionPage>,
+    {
+        let window = WindowOptions {
+            target: opts.window_rows.into(),
+            max_pages: opts.max_pages.into(),
+            horizon_days: crate::cursor::COUNT_HORIZON_DAYS,
+            grouped: false,
+        };
+        let mut reader = Reader::new(source, opts.read, window, opts.per_page);
+        if let Some(s) = since {
+            reader = reader.since(s);
         }
+        while let Some(page) = reader.next_page()? {
+            self.write(page.rows)?;
+        }
+        let outcome = reader.outcome();
+        self.report.pages += outcome.pages;
+        self.report.rows_seen += outcome.rows_seen;
+        self.report.skipped += outcome.null_id_rows;
+        self.report.catch_up_passes += outcome.catch_up_passes;
+        if !outcome.complete {
+            let why = outcome
+                .incomplete_reason
+                .clone()
+                .unwrap_or_else(|| "the read ended early".into());
+            return Err(Error::BadResponse {
+                cmd: Command::GetHistory.as_str(),
+                status: 200,
+                reason: format!(
+                    "the sync could not read the whole history: {why} (nothing was written)"
+                ),
+                excerpt: String::new(),
+            });
+        }
+        Ok(outcome)
+    }
+
+    fn write(&mut self, rows: Vec<SessionRow>) -> Result<()> {
+        let mut sessions = Vec::with_capacity(rows.len());
+        for row in rows {
+            if row.row_id.is_none() || row.started.or(row.date).is_none() {
+                self.report.skipped += 1;
+                continue;
+            }
+            let user_id = row.user_id.unwrap_or(0);
+            if self.users.insert(user_id) {
+                upsert_user(
+                    self.tx,
+                    user_id,
+                    row.user.as_deref(),
+                    row.friendly_name.as_deref(),
+                )
+                .map_err(self.err)?;
+            }
+            if let Some(s) = session_from_row(row) {
+                sessions.push(s);
+            }
+        }
+        // Oldest id first: the table's B-tree then fills pages instead of splitting them
+        // (Tautulli answers newest first). Stable, so a repeated id keeps its order.
+        sessions.sort_by_key(|s| s.id);
+        for s in &sessions {
+            match self.writer.upsert(s).map_err(self.err)? {
+                Upsert::Inserted => {
+                    self.report.inserted += 1;
+                    self.held += 1;
+                }
+                Upsert::Updated => self.report.updated += 1,
+                Upsert::Unchanged => self.report.unchanged += 1,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -534,16 +550,15 @@ mod tests {
     /// (id, reference_id, started)
     type Sim = (i64, i64, i64);
 
-    /// A date-descending ungrouped table that records every fetch.
+    /// A date-descending ungrouped table that records every request; its day filters and
+    /// per-day counts use UTC days.
     struct Table {
         rows: Vec<Sim>,
-        fetches: Vec<(u64, u64)>,
+        fetches: Vec<Query>,
         /// Fail on this fetch (0-based).
         fail_at: Option<usize>,
         /// Rows added just before this fetch.
         add_before: Option<(usize, Vec<Sim>)>,
-        /// Every `prefetch(start, _, then)` as `(start, then)`.
-        prefetched: Vec<(u64, Option<u64>)>,
     }
 
     impl Table {
@@ -554,32 +569,54 @@ mod tests {
                 fetches: Vec::new(),
                 fail_at: None,
                 add_before: None,
-                prefetched: Vec::new(),
             }
+        }
+
+        fn starts(&self) -> Vec<u64> {
+            self.fetches.iter().map(|q| q.start).collect()
         }
     }
 
-    impl PageSource for Table {
-        fn fetch(&mut self, start: u64, length: u64) -> Result<HistoryPage> {
+    fn day_of(t: i64) -> jiff::civil::Date {
+        jiff::Timestamp::from_second(t)
+            .unwrap()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date()
+    }
+
+    impl PageSource<SessionPage> for Table {
+        fn fetch(&mut self, start: u64, length: u64) -> Result<SessionPage> {
+            self.fetch_query(&Query::page(start, length))
+        }
+    }
+
+    impl WindowSource<SessionPage> for Table {
+        fn fetch_query(&mut self, q: &Query) -> Result<SessionPage> {
             if let Some((at, rows)) = &self.add_before {
                 if *at == self.fetches.len() {
                     self.rows.extend(rows.iter().copied());
                 }
             }
-            if self.fail_at == Some(self.fetches.len()) {
-                self.fetches.push((start, length));
+            self.fetches.push(*q);
+            if self.fail_at == Some(self.fetches.len() - 1) {
                 return Err(Error::Unreachable {
                     reason: "gone".into(),
                 });
             }
-            self.fetches.push((start, length));
             self.rows.sort_by_key(|r| std::cmp::Reverse((r.2, r.0)));
-            let data = self
+            let inside: Vec<&Sim> = self
                 .rows
                 .iter()
-                .skip(start as usize)
-                .take(length as usize)
-                .map(|&(id, reference_id, started)| HistoryRow {
+                .filter(|r| {
+                    let d = day_of(r.2);
+                    q.after.is_none_or(|a| a <= d) && q.before.is_none_or(|b| d <= b)
+                })
+                .collect();
+            let data = inside
+                .iter()
+                .skip(q.start as usize)
+                .take(q.length as usize)
+                .map(|&&(id, reference_id, started)| HistoryRow {
                     row_id: Some(id),
                     reference_id: Some(reference_id),
                     started: Some(started),
@@ -596,22 +633,38 @@ mod tests {
                 })
                 .collect();
             Ok(HistoryPage {
-                records_filtered: self.rows.len() as i64,
+                records_filtered: inside.len() as i64,
                 records_total: Some(self.rows.len() as i64),
                 data,
-            })
+            }
+            .into())
         }
 
-        fn prefetch(&mut self, start: u64, _length: u64, then: Option<u64>) {
-            self.prefetched.push((start, then));
+        fn day_counts(&mut self, _days: u32) -> Result<Option<crate::history::DayCounts>> {
+            let mut days: std::collections::BTreeMap<jiff::civil::Date, u64> = Default::default();
+            for r in &self.rows {
+                *days.entry(day_of(r.2)).or_default() += 1;
+            }
+            Ok(Some(days.into_iter().collect()))
         }
     }
 
+    /// Paged reads of `per_page` rows: the request patterns below are `start` pages.
     fn opts(per_page: u32, overlap_hours: i64) -> SyncOptions {
         SyncOptions {
+            read: ReadMode::Paged,
+            window_rows: 20_000,
             per_page,
             max_pages: 100,
             overlap_seconds: overlap_hours * 3600,
+        }
+    }
+
+    fn windowed(window_rows: u32, overlap_hours: i64) -> SyncOptions {
+        SyncOptions {
+            read: ReadMode::Windowed,
+            window_rows,
+            ..opts(1000, overlap_hours)
         }
     }
 
@@ -645,31 +698,45 @@ mod tests {
         let r = sync(&mut store, &mut t, &opts(4, 2), 1).unwrap();
         assert!(r.first_sync);
         assert_eq!((r.pages, r.inserted, r.total_sessions), (3, 10, 10));
-        assert_eq!(t.fetches, [(0, 4), (4, 4), (8, 4)]);
-        // The page after next is guessed while it is short of the end (12 > 10 rows).
-        assert_eq!(t.prefetched, [(4, Some(8)), (8, None)]);
+        assert_eq!(t.starts(), [0, 4, 8]);
 
         // Nothing new: page 1 holds sessions 10..7; 7 started 3 h before 10, below the 2 h
         // overlap, and every row is held: one request.
         t.fetches.clear();
         let r = sync(&mut store, &mut t, &opts(4, 2), 2).unwrap();
         assert!(!r.first_sync);
-        assert_eq!(t.fetches, [(0, 4)]);
+        assert_eq!(t.starts(), [0]);
         assert_eq!((r.inserted, r.updated, r.unchanged), (0, 0, 4));
 
         // Five new plays on top: pages 1 and 2 hold new rows; page 3 (sessions 9..6) is
         // all held and below the cutoff.
         t.rows.extend((11..=15).map(|i| (i, i, 10_000 + i * 3600)));
         t.fetches.clear();
-        t.prefetched.clear();
         let r = sync(&mut store, &mut t, &opts(4, 2), 3).unwrap();
-        assert_eq!(t.fetches, [(0, 4), (4, 4), (8, 4)]);
-        assert!(
-            t.prefetched.iter().all(|p| p.1.is_none()),
-            "a resync may stop at any page: nothing guessed, {:?}",
-            t.prefetched
-        );
+        assert_eq!(t.starts(), [0, 4, 8]);
         assert_eq!((r.inserted, r.total_sessions), (5, 15));
+    }
+
+    #[test]
+    fn windowed_syncs_read_day_windows_and_a_resync_asks_one_filtered_request() {
+        let mut store = Store::open_in_memory().unwrap();
+        // 200 sessions an hour apart: about eight UTC days.
+        let mut t = Table::new(200);
+        let r = sync(&mut store, &mut t, &windowed(50, 2), 1).unwrap();
+        assert_eq!((r.inserted, r.total_sessions), (200, 200));
+        assert!(t.fetches.len() >= 4, "{:?}", t.fetches);
+        assert!(t
+            .fetches
+            .iter()
+            .all(|q| q.after.is_some() || q.before.is_some()));
+
+        t.rows
+            .extend((201..=210).map(|i| (i, i, 10_000 + i * 3600)));
+        t.fetches.clear();
+        let r = sync(&mut store, &mut t, &windowed(50, 2), 2).unwrap();
+        assert_eq!((r.inserted, r.total_sessions), (10, 210));
+        assert_eq!(t.fetches.len(), 1, "{:?}", t.fetches);
+        assert!(t.fetches[0].after.is_some() && t.fetches[0].before.is_none());
     }
 
     #[test]
@@ -683,7 +750,11 @@ mod tests {
         let r = sync(&mut store, &mut t, &opts(4, 1), 2).unwrap();
         assert_eq!(r.inserted, 1);
         assert_eq!(r.total_sessions, 13);
-        assert!(t.fetches.len() > 1, "it kept reading down: {:?}", t.fetches);
+        assert!(
+            t.fetches.len() > 1,
+            "it read everything again: {:?}",
+            t.fetches
+        );
     }
 
     #[test]

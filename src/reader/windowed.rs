@@ -321,6 +321,9 @@ where
         };
         self.outcome.pages += 1;
         let records = u64::try_from(page.records_filtered()).unwrap_or(0);
+        if let Some(t) = page.records_total().and_then(|t| u64::try_from(t).ok()) {
+            self.outcome.records_total = Some(t);
+        }
         let rows = page.into_rows();
         let n = rows.len() as u64;
         self.outcome.rows_seen += n;
