@@ -76,9 +76,9 @@ pub enum Mode {
     /// Read the whole (filtered) history every run.
     #[default]
     Full,
-    /// Read only the plays newer than the last complete read's checkpoint (kept in
-    /// `state_dir`), plus an overlap; the index is then a `delta`. Without a checkpoint (or
-    /// without `state_dir`) the read is a full one.
+    /// Read only the plays newer than the checkpoint the host passes back (the token of the
+    /// last committed import's report), plus an overlap; the index is then a `delta`.
+    /// Without a usable checkpoint the read is a full one.
     Incremental,
 }
 
@@ -169,8 +169,8 @@ pub struct TautulliConfig {
     pub backoff_ms: u64,
     /// Parallel metadata lookups.
     pub concurrency: usize,
-    /// Folder for the plugin's own state (metadata cache, incremental checkpoints); `None`:
-    /// nothing persists between runs.
+    /// Folder for the plugin's own state (the metadata cache); `None`: nothing persists
+    /// between runs. Incremental checkpoints are the host's to keep (see `checkpoint`).
     pub state_dir: Option<PathBuf>,
     /// Days a cached metadata answer stays valid; 0 turns the cache off.
     pub metadata_cache_days: u32,

@@ -4,12 +4,14 @@
 //! the index never crosses the boundary as one giant string.
 //!
 //! With `tautulli.state_dir` set, the cursor also keeps the plugin's [`State`]: metadata
-//! answers are looked up there before Tautulli is asked (and stored once asked), and a
-//! complete read leaves a checkpoint from which `history.mode: incremental` reads only what
-//! changed. The checkpoint is saved when the last batch has been handed out: a host that
-//! stops earlier leaves it where it was. A host whose import fails *after* that misses those
-//! plays on the next incremental read; index option `{"reset_checkpoint": true}` (or one
-//! `full` read) recovers them.
+//! answers are looked up there before Tautulli is asked (and stored once asked).
+//!
+//! The incremental checkpoint is not kept here: it must commit with the items it covers,
+//! and only the host knows when that happens. A complete read puts a token in its report
+//! (`"checkpoint"`, once the last batch has been handed out); the host stores it with the
+//! import and passes it back as index option `"checkpoint"`, from which `history.mode:
+//! incremental` reads only what changed. A host that stops or fails before committing still
+//! holds the previous token, so the next read covers those plays again.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::checkpoint::{self, Checkpoint};
 use crate::client::{Client, Command};
 use crate::config::{self, TautulliConfig};
 use crate::error::{Error, Result};
@@ -28,7 +31,7 @@ use crate::normalise::{
 };
 use crate::reader::{Reader, WindowOptions};
 use crate::rows::Metadata;
-use crate::state::{self, Checkpoint, Freshness, State};
+use crate::state::{self, Freshness, State};
 
 /// Entries per emitted batch.
 pub const BATCH: usize = 1000;
@@ -59,17 +62,21 @@ pub fn policy(cfg: &config::HistoryConfig) -> Policy {
 }
 
 /// The host's `index` options (a JSON object; unknown keys are ignored).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IndexOptions {
     /// `clear_metadata_cache`: forget every cached metadata answer of this server first, so
     /// every show and new-agent movie is asked again (after fixing a match in Plex).
     pub clear_metadata_cache: bool,
-    /// `reset_checkpoint`: forget this history stream's checkpoint, so the read is a full
-    /// one (which then saves a new checkpoint).
+    /// `reset_checkpoint`: ignore `checkpoint`, so the read is a full one (whose report then
+    /// carries a new checkpoint).
     pub reset_checkpoint: bool,
-    /// `dry_run`: the host only plans; the plugin's state (metadata cache, checkpoint) is
-    /// neither read nor written, so a dry run changes no file at all.
+    /// `dry_run`: the host only plans; the plugin's state (metadata cache) is neither read
+    /// nor written, so a dry run changes no file at all. The checkpoint given is used as in
+    /// a real run, so the plan is exactly what that run would import.
     pub dry_run: bool,
+    /// `checkpoint`: the token of the last committed import's report (`null`/absent: none),
+    /// where `history.mode: incremental` starts.
+    pub checkpoint: Option<String>,
 }
 
 impl IndexOptions {
@@ -88,10 +95,24 @@ impl IndexOptions {
                 reason: format!("found {other}, expected true or false"),
             }),
         };
+        let checkpoint = match m.get("checkpoint") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => {
+                return Err(Error::ConfigInvalid {
+                    key: "(index options).checkpoint".into(),
+                    reason: format!(
+                        "found {}, expected the checkpoint string of an index report, or null",
+                        config::describe(other)
+                    ),
+                })
+            }
+        };
         Ok(Self {
             clear_metadata_cache: flag("clear_metadata_cache")?,
             reset_checkpoint: flag("reset_checkpoint")?,
             dry_run: flag("dry_run")?,
+            checkpoint,
         })
     }
 }
@@ -103,7 +124,7 @@ pub struct StateReport {
     pub dir: Option<String>,
     /// The state file, when it could be opened.
     pub file: Option<String>,
-    /// True when the metadata cache and checkpoints persist between runs.
+    /// True when the metadata cache persists between runs.
     pub persistent: bool,
     /// Why they do not (no `state_dir`, or the file could not be opened).
     pub note: Option<String>,
@@ -127,14 +148,15 @@ pub struct CacheReport {
     pub error: Option<String>,
 }
 
-/// Incremental reading and checkpoints, in the report.
+/// Incremental reading and checkpoints, in the report (readable copies; the token the host
+/// keeps is the report's top-level `checkpoint`).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct IncrementalReport {
-    /// The checkpoint this read started from (incremental) or found (full).
+    /// The checkpoint given that this read started from (incremental) or could have (full).
     pub checkpoint_before: Option<Checkpoint>,
-    /// The checkpoint a complete read leaves (saved once the index has been handed out).
+    /// The checkpoint a complete read leaves (the report's `checkpoint` once the index has
+    /// been handed out).
     pub checkpoint_after: Option<Checkpoint>,
-    pub checkpoint_saved: bool,
     /// An incremental read stopped at rows dated before this (epoch s).
     pub cutoff_date: Option<i64>,
     /// `tautulli.history.overlap_hours`.
@@ -143,8 +165,6 @@ pub struct IncrementalReport {
     pub unchanged_rows: u64,
     /// Why `mode: incremental` read the whole history instead.
     pub fallback_reason: Option<String>,
-    /// Why the checkpoint could not be read or saved.
-    pub error: Option<String>,
 }
 
 /// What a row identity became (see [`normalise::Identity`]).
@@ -272,10 +292,13 @@ pub struct HistoryCursor {
     resolver: Resolver,
     store: Option<State>,
     history_mode: config::Mode,
-    checkpoint_scope: String,
+    /// [`checkpoint::stream_id`] of this read.
+    stream: String,
     settings: String,
-    /// Saved when the last batch is handed out.
+    /// A complete read's checkpoint, published once the last batch is handed out.
     pending_checkpoint: Option<Checkpoint>,
+    /// The report's `checkpoint` token.
+    checkpoint_token: Option<String>,
     state_report: StateReport,
     incremental: IncrementalReport,
     report: Option<Report>,
@@ -301,18 +324,14 @@ impl HistoryCursor {
         let mut store = match &cfg.state_dir {
             Some(_) if options.dry_run => {
                 state_report.note = Some(
-                    "dry run: the plugin's state (metadata cache, checkpoint) is neither read \
-                     nor written"
+                    "dry run: the plugin's state (metadata cache) is neither read nor written"
                         .into(),
                 );
                 None
             }
             None => {
-                state_report.note = Some(
-                    "tautulli.state_dir is not set: no metadata cache between runs and no \
-                     incremental checkpoint"
-                        .into(),
-                );
+                state_report.note =
+                    Some("tautulli.state_dir is not set: no metadata cache between runs".into());
                 None
             }
             Some(dir) => match State::open(dir) {
@@ -322,9 +341,8 @@ impl HistoryCursor {
                     Some(s)
                 }
                 Err(e) => {
-                    state_report.note = Some(format!(
-                        "{e}; this read goes on without the metadata cache and checkpoint"
-                    ));
+                    state_report.note =
+                        Some(format!("{e}; this read goes on without the metadata cache"));
                     None
                 }
             },
@@ -355,35 +373,18 @@ impl HistoryCursor {
             }
         }
 
-        let checkpoint_scope = state::checkpoint_scope(&cfg);
-        let settings = state::settings_fingerprint(&cfg.history);
+        let stream = checkpoint::stream_id(&cfg);
+        let settings = checkpoint::settings_fingerprint(&cfg.history);
+        let given = Self::given_checkpoint(&options, &stream, &settings);
         let mut incremental = IncrementalReport {
             overlap_hours: cfg.history.overlap_hours,
+            checkpoint_before: given.as_ref().ok().cloned(),
             ..IncrementalReport::default()
         };
-        if let Some(st) = store.as_mut() {
-            if options.reset_checkpoint {
-                if let Err(e) = st.clear_checkpoint(&checkpoint_scope) {
-                    incremental.error = Some(e.to_string());
-                }
-            }
-            match st.checkpoint(&checkpoint_scope) {
-                Ok(cp) => incremental.checkpoint_before = cp,
-                Err(e) => {
-                    incremental.error.get_or_insert(e.to_string());
-                }
-            }
-        }
         let since = match cfg.history.mode {
             config::Mode::Full => None,
             config::Mode::Incremental => {
-                let since = Self::since(
-                    store.is_some(),
-                    incremental.checkpoint_before.as_ref(),
-                    &settings,
-                    cfg.history.overlap_hours,
-                    options.reset_checkpoint,
-                );
+                let since = Self::since(given.as_ref(), cfg.history.overlap_hours);
                 match since {
                     Ok(s) => {
                         incremental.cutoff_date = Some(s.cutoff_date);
@@ -433,9 +434,10 @@ impl HistoryCursor {
             },
             store,
             history_mode: cfg.history.mode,
-            checkpoint_scope,
+            stream,
             settings,
             pending_checkpoint: None,
+            checkpoint_token: None,
             state_report,
             incremental,
             report: None,
@@ -444,42 +446,37 @@ impl HistoryCursor {
         }
     }
 
-    /// Where an incremental read starts from, or why it cannot be one.
-    fn since(
-        have_state: bool,
-        checkpoint: Option<&Checkpoint>,
+    /// The checkpoint the host gave for this stream and settings, or why there is none to
+    /// start from. A token that does not fit is never an error: the read is a full one.
+    fn given_checkpoint(
+        options: &IndexOptions,
+        stream: &str,
         settings: &str,
-        overlap_hours: u32,
-        reset: bool,
-    ) -> std::result::Result<Since, String> {
-        if !have_state {
+    ) -> std::result::Result<Checkpoint, String> {
+        if options.reset_checkpoint {
             return Err(
-                "no usable plugin state (see `state`), so no checkpoint: the whole \
-                        history is read"
+                "the index options asked for reset_checkpoint: the whole history is read, and \
+                 its report carries a new checkpoint"
                     .into(),
             );
         }
-        if reset {
+        let Some(token) = options.checkpoint.as_deref() else {
             return Err(
-                "the index options asked for reset_checkpoint: the whole history is \
-                        read and a new checkpoint saved"
-                    .into(),
-            );
-        }
-        let Some(cp) = checkpoint else {
-            return Err(
-                "no checkpoint yet: the whole history is read; the next read is \
-                        incremental"
+                "no checkpoint yet (the index options gave none): the whole history is read; \
+                 once the host has stored this read's checkpoint, the next read is incremental"
                     .into(),
             );
         };
-        if cp.settings != settings {
-            return Err(format!(
-                "the history settings changed since the checkpoint ({} -> {settings}): the \
-                 whole history is read",
-                cp.settings
-            ));
-        }
+        Checkpoint::decode(token, stream, settings)
+            .map_err(|e| format!("{e}: the whole history is read"))
+    }
+
+    /// Where an incremental read starts from, or why it cannot be one.
+    fn since(
+        checkpoint: std::result::Result<&Checkpoint, &String>,
+        overlap_hours: u32,
+    ) -> std::result::Result<Since, String> {
+        let cp = checkpoint.map_err(String::clone)?;
         Ok(Since {
             max_row_id: cp.max_row_id,
             cutoff_date: cp.max_date - i64::from(overlap_hours) * 3600,
@@ -544,7 +541,8 @@ impl HistoryCursor {
                 };
                 if done {
                     self.phase = Phase::Done;
-                    self.save_checkpoint();
+                    // Only now: the host has every item the checkpoint covers.
+                    self.checkpoint_token = self.pending_checkpoint.take().map(|c| c.encode());
                 }
                 Ok(step)
             }
@@ -581,6 +579,7 @@ impl HistoryCursor {
             m.insert("reader".into(), self.reader_json());
             m.insert("history_mode".into(), json!(self.history_mode.as_str()));
             m.insert("incremental".into(), json!(self.incremental));
+            m.insert("checkpoint".into(), json!(self.checkpoint_token));
             m.insert("metadata_cache".into(), json!(self.resolver.cache));
             m.insert("state".into(), json!(self.state_report));
         }
@@ -746,11 +745,9 @@ impl HistoryCursor {
         };
         if outcome.complete {
             report.mark_complete();
-            if self.store.is_some() {
-                let after = self.next_checkpoint(&outcome);
-                self.incremental.checkpoint_after = Some(after.clone());
-                self.pending_checkpoint = Some(after);
-            }
+            let after = self.next_checkpoint(&outcome);
+            self.incremental.checkpoint_after = Some(after.clone());
+            self.pending_checkpoint = Some(after);
         } else {
             report.mark_incomplete(
                 outcome
@@ -776,23 +773,11 @@ impl HistoryCursor {
                 _ => (row_id, date),
             };
         Checkpoint {
+            stream: self.stream.clone(),
+            settings: self.settings.clone(),
             max_row_id,
             max_date,
             records: outcome.records_filtered,
-            settings: self.settings.clone(),
-            saved_at: state::now_epoch(),
-        }
-    }
-
-    fn save_checkpoint(&mut self) {
-        let (Some(cp), Some(st)) = (self.pending_checkpoint.take(), self.store.as_mut()) else {
-            return;
-        };
-        match st.save_checkpoint(&self.checkpoint_scope, &cp) {
-            Ok(()) => self.incremental.checkpoint_saved = true,
-            Err(e) => {
-                self.incremental.error.get_or_insert(e.to_string());
-            }
         }
     }
 }
@@ -852,5 +837,107 @@ fn fetch_metadata(client: &Client, concurrency: usize, wanted: &[MetaRequest]) -
         answers: results.into_inner().unwrap_or_default(),
         failure: failure.into_inner().unwrap_or(None),
         max_in_flight: max_in_flight.into_inner(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(history: Value) -> TautulliConfig {
+        TautulliConfig::from_engine_config(
+            &json!({"tautulli": {"server_url": "http://h:8181", "api_key": "k",
+                "history": history}}),
+            "",
+        )
+        .unwrap()
+    }
+
+    fn token(c: &TautulliConfig) -> String {
+        Checkpoint {
+            stream: checkpoint::stream_id(c),
+            settings: checkpoint::settings_fingerprint(&c.history),
+            max_row_id: 42,
+            max_date: 1_800_000_000,
+            records: 40,
+        }
+        .encode()
+    }
+
+    #[test]
+    fn the_checkpoint_option_is_a_string_or_null() {
+        let o = IndexOptions::from_json(&json!({"checkpoint": "abc", "dry_run": true})).unwrap();
+        assert_eq!(o.checkpoint.as_deref(), Some("abc"));
+        assert!(o.dry_run);
+        for none in [json!({}), json!({"checkpoint": null})] {
+            assert_eq!(IndexOptions::from_json(&none).unwrap().checkpoint, None);
+        }
+        for bad in [
+            json!(5),
+            json!({"max_row_id": 1}),
+            json!(["x"]),
+            json!(true),
+        ] {
+            match IndexOptions::from_json(&json!({ "checkpoint": bad })) {
+                Err(Error::ConfigInvalid { key, reason }) => {
+                    assert_eq!(key, "(index options).checkpoint");
+                    assert!(reason.contains("checkpoint string"), "{reason}");
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_that_does_not_fit_becomes_a_full_read_with_the_reason() {
+        let c = cfg(json!({"mode": "incremental"}));
+        let (stream, settings) = (
+            checkpoint::stream_id(&c),
+            checkpoint::settings_fingerprint(&c.history),
+        );
+        let given = |checkpoint: Option<String>, reset: bool| {
+            let o = IndexOptions {
+                checkpoint,
+                reset_checkpoint: reset,
+                ..IndexOptions::default()
+            };
+            HistoryCursor::given_checkpoint(&o, &stream, &settings)
+        };
+        let good = given(Some(token(&c)), false).unwrap();
+        assert_eq!(good.max_row_id, 42);
+        let s = HistoryCursor::since(Ok(&good), 6).unwrap();
+        assert_eq!(
+            (s.max_row_id, s.cutoff_date, s.records),
+            (42, 1_800_000_000 - 6 * 3600, 40)
+        );
+        let cases = [
+            (given(None, false), "no checkpoint yet"),
+            (given(Some(token(&c)), true), "reset_checkpoint"),
+            (
+                given(Some("garbage".into()), false),
+                "not one this plugin wrote",
+            ),
+            (
+                given(Some(token(&c).replacen("v1;", "v7;", 1)), false),
+                "version 7",
+            ),
+            (
+                given(
+                    Some(token(&cfg(json!({"user_id": 5, "mode": "incremental"})))),
+                    false,
+                ),
+                "another history stream",
+            ),
+            (
+                given(Some(token(&cfg(json!({"rewatches": true})))), false),
+                "settings changed",
+            ),
+        ];
+        for (got, want) in cases {
+            let why = got.unwrap_err();
+            assert!(why.contains(want), "{why}");
+            assert!(why.contains("history is read"), "{why}");
+            assert!(!why.contains("h:8181"), "{why}");
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! [`index`] (newest-wins, report) -> [`provider`] / [`ffi`] (the contract).
 
 pub mod analytics;
+pub mod checkpoint;
 pub mod client;
 pub mod config;
 pub mod cursor;

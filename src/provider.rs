@@ -113,7 +113,8 @@ impl TautulliSource {
     }
 
     /// Starts an index read of `feature` (only `history`). Options (JSON object, unknown keys
-    /// ignored): `clear_metadata_cache` and `reset_checkpoint` ([`IndexOptions`]).
+    /// ignored): `clear_metadata_cache`, `reset_checkpoint`, `dry_run` and `checkpoint`
+    /// ([`IndexOptions`]).
     pub fn index(&self, feature: &str, options_json: &str) -> Result<HistoryCursor> {
         check_feature(feature)?;
         let options: Value = if options_json.trim().is_empty() {
@@ -211,6 +212,15 @@ mod tests {
                 "history",
                 r#"{"clear_metadata_cache": true, "reset_checkpoint": false, "other": 1}"#
             )
+            .is_ok());
+        match s.index("history", r#"{"checkpoint": 7}"#) {
+            Err(Error::ConfigInvalid { key, .. }) => assert_eq!(key, "(index options).checkpoint"),
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("a numeric checkpoint was accepted"),
+        }
+        // A token that does not fit is no error: the read is a full one and says why.
+        assert!(s
+            .index("history", r#"{"checkpoint": "garbage", "dry_run": true}"#)
             .is_ok());
     }
 

@@ -1,10 +1,12 @@
 //! The plugin's own state between runs: one SQLite file, `<state_dir>/tautulli-plugin.sqlite`,
-//! holding
-//! - the **metadata cache**: the IDs `get_metadata` gave for a show or a new-agent movie, per
-//!   Tautulli server, so a warm run asks Tautulli nothing it already knows (known fault 4:
-//!   the reference module cached for one run only);
-//! - the **incremental checkpoints**: where the last complete read of one history stream
-//!   (instance, server, user filter, Live TV) ended, so the next read can stop there.
+//! holding the **metadata cache**: the IDs `get_metadata` gave for a show or a new-agent
+//! movie, per Tautulli server, so a warm run asks Tautulli nothing it already knows (known
+//! fault 4: the reference module cached for one run only).
+//!
+//! Incremental checkpoints used to live here too, saved before the host had committed the
+//! plays they covered; they now travel in the index report to the host, which commits them
+//! with the items (see [`crate::checkpoint`]). An old file's `checkpoints` table is dropped
+//! on open.
 //!
 //! What is cached, and for how long:
 //! - `Found` answers (the IDs), for `tautulli.metadata_cache_days`. They are written as soon as
@@ -23,9 +25,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OptionalExtension};
-use serde::Serialize;
 
-use crate::config::{HistoryConfig, TautulliConfig};
+use crate::config::{self, TautulliConfig};
 use crate::ids::Ids;
 use crate::normalise::{MetaAnswer, MetaLevel, MetaRequest};
 
@@ -35,7 +36,8 @@ pub const FILE_NAME: &str = "tautulli-plugin.sqlite";
 /// Empty (`{}`) answers are trusted for a day at most.
 pub const DELETED_TTL_SECS: i64 = 86_400;
 
-/// Schema version this code writes (`PRAGMA user_version`).
+/// Schema version this code writes (`PRAGMA user_version`). Still 1 without `checkpoints`:
+/// an older plugin opening the file recreates that table and works as before.
 const SCHEMA_VERSION: i64 = 1;
 
 const SCHEMA: &str = "
@@ -48,14 +50,7 @@ CREATE TABLE IF NOT EXISTS metadata_cache (
     fetched_at INTEGER NOT NULL,
     PRIMARY KEY (server, rating_key, level)
 );
-CREATE TABLE IF NOT EXISTS checkpoints (
-    scope TEXT PRIMARY KEY,
-    max_row_id INTEGER NOT NULL,
-    max_date INTEGER NOT NULL,
-    records INTEGER NOT NULL,
-    settings TEXT NOT NULL,
-    saved_at INTEGER NOT NULL
-);
+DROP TABLE IF EXISTS checkpoints;
 ";
 
 /// Why the state could not be used. The read itself goes on without it (a full read, no
@@ -70,7 +65,7 @@ pub enum StateError {
     CreateDir { path: String, reason: String },
     #[error(
         "cannot open the plugin state {path}: {reason}; check the folder's permissions, or \
-         delete the file to start afresh (it only holds a cache and checkpoints)"
+         delete the file to start afresh (it only holds a cache)"
     )]
     Open { path: String, reason: String },
     #[error(
@@ -91,24 +86,6 @@ pub enum StateError {
 }
 
 pub type StateResult<T> = std::result::Result<T, StateError>;
-
-/// Where the last complete read of one history stream ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Checkpoint {
-    /// Rows (groups) with a `row_id` at or below this were read: an incremental read skips
-    /// them. A group that grows gets a new, higher `row_id`, so it is read again.
-    pub max_row_id: i64,
-    /// Newest `date` (epoch s) seen; an incremental read pages down to this minus the overlap.
-    pub max_date: i64,
-    /// Tautulli's `recordsFiltered` then: fewer rows now means rows were deleted or the
-    /// database was replaced, and row ids can no longer be trusted.
-    pub records: u64,
-    /// [`settings_fingerprint`] of the read: rows skipped under other settings (a partial
-    /// play with `watched_only` on) must be read again when they change.
-    pub settings: String,
-    /// When it was saved (epoch s).
-    pub saved_at: i64,
-}
 
 /// Which cached answers are still good: those fetched at or after these times (epoch s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -315,55 +292,6 @@ impl State {
             .map(|n| n as u64)
             .map_err(self.sql("counting the metadata cache"))
     }
-
-    /// The checkpoint of `scope` ([`checkpoint_scope`]), if any.
-    pub fn checkpoint(&self, scope: &str) -> StateResult<Option<Checkpoint>> {
-        self.conn
-            .query_row(
-                "SELECT max_row_id, max_date, records, settings, saved_at FROM checkpoints \
-                 WHERE scope = ?1",
-                [scope],
-                |r| {
-                    Ok(Checkpoint {
-                        max_row_id: r.get(0)?,
-                        max_date: r.get(1)?,
-                        records: r.get::<_, i64>(2)?.max(0) as u64,
-                        settings: r.get(3)?,
-                        saved_at: r.get(4)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(self.sql("reading the checkpoint"))
-    }
-
-    /// Saves (replaces) the checkpoint of `scope`.
-    pub fn save_checkpoint(&mut self, scope: &str, cp: &Checkpoint) -> StateResult<()> {
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO checkpoints \
-                 (scope, max_row_id, max_date, records, settings, saved_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    scope,
-                    cp.max_row_id,
-                    cp.max_date,
-                    i64::try_from(cp.records).unwrap_or(i64::MAX),
-                    cp.settings,
-                    cp.saved_at
-                ],
-            )
-            .map(drop)
-            .map_err(self.sql("saving the checkpoint"))
-    }
-
-    /// Forgets the checkpoint of `scope`; true if there was one.
-    pub fn clear_checkpoint(&mut self, scope: &str) -> StateResult<bool> {
-        self.conn
-            .execute("DELETE FROM checkpoints WHERE scope = ?1", [scope])
-            .map(|n| n > 0)
-            .map_err(self.sql("clearing the checkpoint"))
-    }
 }
 
 fn level_name(level: MetaLevel) -> &'static str {
@@ -374,34 +302,10 @@ fn level_name(level: MetaLevel) -> &'static str {
 }
 
 /// The metadata cache's key for a Tautulli server: rating keys belong to the Plex server
-/// behind it, so the normalised URL is enough (whatever user filter a read has).
+/// behind it, so the normalised URL is enough (whatever user filter a read has). Without
+/// `user:password@`, which must never be written down (and does not change the server).
 pub fn cache_scope(cfg: &TautulliConfig) -> String {
-    cfg.server_url.clone()
-}
-
-/// One history stream: a checkpoint is only valid for the same rows. The instance is part of
-/// it, so two instances (two pairs) reading one server each keep their own place.
-pub fn checkpoint_scope(cfg: &TautulliConfig) -> String {
-    let user = cfg
-        .history
-        .user_id
-        .map_or_else(|| "*".to_string(), |u| u.to_string());
-    format!(
-        "instance={}|server={}|user={}|live={}",
-        cfg.instance, cfg.server_url, user, cfg.history.include_live as u8
-    )
-}
-
-/// The settings that decide which rows become which plays. An incremental read skips rows
-/// read before, so a change here needs a full read.
-pub fn settings_fingerprint(h: &HistoryConfig) -> String {
-    format!(
-        "watched_only={}|min_percent={}|watched_at={}|rewatches={}",
-        h.watched_only as u8,
-        h.min_percent,
-        h.watched_at.as_str(),
-        h.rewatches as u8
-    )
+    config::redact_url(&cfg.server_url)
 }
 
 /// Seconds since the epoch, now.
@@ -530,28 +434,39 @@ mod tests {
     }
 
     #[test]
-    fn checkpoints_per_scope() {
+    fn a_file_with_the_old_checkpoints_table_opens_and_keeps_its_cache() {
         let dir = TempDir::new();
-        let mut s = State::open(&dir.0).unwrap();
-        assert_eq!(s.checkpoint("x").unwrap(), None);
-        let cp = Checkpoint {
-            max_row_id: 42,
-            max_date: 1_800_000_000,
-            records: 40,
-            settings: "s".into(),
-            saved_at: 5,
-        };
-        s.save_checkpoint("x", &cp).unwrap();
-        assert_eq!(s.checkpoint("x").unwrap(), Some(cp.clone()));
-        assert_eq!(s.checkpoint("y").unwrap(), None);
-        let newer = Checkpoint {
-            max_row_id: 50,
-            ..cp
-        };
-        s.save_checkpoint("x", &newer).unwrap();
-        assert_eq!(s.checkpoint("x").unwrap(), Some(newer));
-        assert!(s.clear_checkpoint("x").unwrap());
-        assert!(!s.clear_checkpoint("x").unwrap());
+        std::fs::create_dir_all(&dir.0).unwrap();
+        {
+            // The file as the previous plugin left it.
+            let c = Connection::open(dir.0.join(FILE_NAME)).unwrap();
+            c.execute_batch(
+                "CREATE TABLE metadata_cache (server TEXT NOT NULL, rating_key INTEGER NOT NULL,
+                     level TEXT NOT NULL, found INTEGER NOT NULL, ids TEXT NOT NULL,
+                     fetched_at INTEGER NOT NULL, PRIMARY KEY (server, rating_key, level));
+                 CREATE TABLE checkpoints (scope TEXT PRIMARY KEY, max_row_id INTEGER NOT NULL,
+                     max_date INTEGER NOT NULL, records INTEGER NOT NULL,
+                     settings TEXT NOT NULL, saved_at INTEGER NOT NULL);
+                 INSERT INTO metadata_cache VALUES ('http://a', 1, 'show', 0, '{}', 1000);
+                 INSERT INTO checkpoints VALUES ('instance=|server=http://a|user=*|live=0',
+                     42, 1800000000, 40, 's', 5);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let s = State::open(&dir.0).unwrap();
+        assert_eq!(s.metadata_count("http://a").unwrap(), 1);
+        let tables: i64 = s
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'checkpoints'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 0, "the stale checkpoints are gone");
+        drop(s);
+        State::open(&dir.0).unwrap();
     }
 
     #[test]
@@ -580,35 +495,20 @@ mod tests {
     }
 
     #[test]
-    fn scopes_separate_streams_and_settings() {
-        let load = |extra: serde_json::Value, instance: &str| {
-            let mut t = serde_json::json!({"server_url": "http://h:8181", "api_key": "k",
-                "instances": {"two": {}}});
-            if let (serde_json::Value::Object(t), serde_json::Value::Object(e)) = (&mut t, extra) {
-                t.extend(e);
-            }
-            TautulliConfig::from_engine_config(&serde_json::json!({"tautulli": t}), instance)
-                .unwrap()
+    fn the_cache_scope_is_the_server_without_credentials() {
+        let load = |url: &str| {
+            TautulliConfig::from_engine_config(
+                &serde_json::json!({"tautulli": {"server_url": url, "api_key": "k",
+                    "history": {"user_id": 3}}}),
+                "",
+            )
+            .unwrap()
         };
-        let base = load(serde_json::json!({}), "");
-        let user = load(serde_json::json!({"history": {"user_id": 3}}), "");
-        let live = load(serde_json::json!({"history": {"include_live": true}}), "");
-        let two = load(serde_json::json!({}), "two");
-        let scopes = [&base, &user, &live, &two].map(checkpoint_scope);
-        for (i, a) in scopes.iter().enumerate() {
-            for b in &scopes[i + 1..] {
-                assert_ne!(a, b);
-            }
-        }
-        assert_eq!(cache_scope(&base), cache_scope(&user));
-        let loose = load(serde_json::json!({"history": {"watched_only": false}}), "");
-        assert_ne!(
-            settings_fingerprint(&base.history),
-            settings_fingerprint(&loose.history)
-        );
+        assert_eq!(cache_scope(&load("http://h:8181")), "http://h:8181");
+        assert_eq!(cache_scope(&load("https://h/tt/")), "https://h/tt");
         assert_eq!(
-            settings_fingerprint(&base.history),
-            settings_fingerprint(&user.history)
+            cache_scope(&load("http://admin:S3cret@h:8181")),
+            "http://h:8181"
         );
     }
 }

@@ -1,7 +1,9 @@
 //! The plugin's persistent state against the fake Tautulli: the metadata cache (cold run asks
 //! once per show and new-agent movie, warm run asks nothing, expiry, clearing), bounded
 //! metadata concurrency, and incremental reads from a checkpoint (few requests, only new or
-//! grown rows, `delta` semantics, fallbacks to a full read).
+//! grown rows, `delta` semantics, fallbacks to a full read). The checkpoint is the report's
+//! `checkpoint` token, passed back as index option `checkpoint` the way a host that committed
+//! the import would; the plugin itself keeps none.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -69,6 +71,22 @@ fn run(config: &str, options: &str) -> Run {
         report,
         max_in_flight: cursor.metadata_max_in_flight(),
     }
+}
+
+/// Index options that start from `token` (a report's `checkpoint`) as a host passes it back.
+fn from(token: &Value) -> String {
+    assert!(token.is_string(), "not a checkpoint token: {token}");
+    json!({ "checkpoint": token }).to_string()
+}
+
+/// The tables of the plugin's state file.
+fn state_tables(dir: &Path) -> Vec<String> {
+    let db = rusqlite::Connection::open(db(dir)).unwrap();
+    let mut stmt = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap();
+    let names = stmt.query_map([], |r| r.get(0)).unwrap();
+    names.map(Result::unwrap).collect()
 }
 
 fn cmd_count(reqs: &[RecordedRequest], cmd: &str) -> usize {
@@ -211,6 +229,11 @@ fn without_state_dir_nothing_persists_and_the_report_says_so() {
     server.clear_requests();
     let second = run(&cfg, "{}");
     assert_eq!(cmd_count(&server.requests(), "get_metadata"), calls);
+    assert_eq!(first.report["checkpoint"], second.report["checkpoint"]);
+    // The checkpoint needs no plugin state: the host passes it back.
+    let delta = run(&cfg, &from(&first.report["checkpoint"]));
+    assert_eq!(delta.report["read"], "incremental", "{}", delta.report);
+    assert_eq!(delta.report["state"]["persistent"], false);
     for r in [&first, &second] {
         assert_eq!(r.report["state"]["persistent"], false);
         assert!(r.report["state"]["note"]
@@ -292,7 +315,7 @@ fn incremental_reads_only_the_new_plays_with_few_requests() {
         json!({"per_page": 1000, "mode": "incremental"}),
     );
 
-    // No checkpoint yet: a full read, complete and `present`, which saves one.
+    // No checkpoint yet: a full read, complete and `present`, whose report carries one.
     let full = run(&cfg, "{}");
     assert_eq!(full.report["read"], "full");
     assert_eq!(full.report["semantics"], "present");
@@ -302,19 +325,23 @@ fn incremental_reads_only_the_new_plays_with_few_requests() {
         .as_str()
         .unwrap()
         .contains("no checkpoint yet"));
-    assert_eq!(inc["checkpoint_saved"], true);
+    let token = full.report["checkpoint"].clone();
+    assert!(token.is_string(), "{}", full.report);
     let max_id = scenario.sessions.iter().map(|s| s.id).max().unwrap();
     assert_eq!(inc["checkpoint_after"]["max_row_id"], max_id);
     assert_eq!(
         inc["checkpoint_after"]["records"],
         full.report["records_filtered"]
     );
+    // The plugin keeps nothing of it: a read without the token is a full one again.
+    assert_eq!(state_tables(dir.path()), ["metadata_cache"]);
+    assert_eq!(run(&cfg, "{}").report["read"], "full");
 
     let added = new_plays(&scenario, 1000);
     let newest_added = added.last().unwrap().id;
     server.add_sessions(added.clone());
     server.clear_requests();
-    let delta = run(&cfg, "{}");
+    let delta = run(&cfg, &from(&token));
     let pages = cmd_count(&server.requests(), "get_history");
     assert!(
         pages <= 1000usize.div_ceil(1000) + 2,
@@ -331,8 +358,17 @@ fn incremental_reads_only_the_new_plays_with_few_requests() {
         r["incremental"]["checkpoint_after"]["max_row_id"],
         newest_added
     );
-    assert_eq!(r["incremental"]["checkpoint_saved"], true);
+    assert!(
+        r["checkpoint"].is_string() && r["checkpoint"] != token,
+        "{r}"
+    );
     assert!(r["incremental"]["unchanged_rows"].as_u64().unwrap() > 0);
+
+    // A host that did not commit that import still holds the old token: the same plays
+    // come again, nothing is lost.
+    let again = run(&cfg, &from(&token));
+    assert_eq!(again.items, delta.items);
+    assert_eq!(again.report["checkpoint"], r["checkpoint"]);
 
     // Exactly what a full read of the new plays alone gives.
     let mut only_new = scenario.clone();
@@ -344,7 +380,7 @@ fn incremental_reads_only_the_new_plays_with_few_requests() {
 
     // Nothing new: one page, nothing yielded.
     server.clear_requests();
-    let idle = run(&cfg, "{}");
+    let idle = run(&cfg, &from(&delta.report["checkpoint"]));
     assert!(idle.items.is_empty(), "{:?}", idle.items.keys().take(5));
     assert_eq!(cmd_count(&server.requests(), "get_history"), 1);
     assert_eq!(idle.report["semantics"], "delta");
@@ -358,6 +394,7 @@ fn incremental_picks_up_grown_groups_and_plays_that_finished_late() {
     let history = json!({"per_page": 100, "mode": "incremental", "overlap_hours": 6});
     let cfg = config(&server, Some(dir.path()), json!({}), history.clone());
     let full = run(&cfg, "{}");
+    let token = full.report["checkpoint"].clone();
     let max_date = full.report["incremental"]["checkpoint_after"]["max_date"]
         .as_i64()
         .unwrap();
@@ -390,7 +427,7 @@ fn incremental_picks_up_grown_groups_and_plays_that_finished_late() {
     server.add_sessions(vec![more.clone(), late.clone()]);
 
     server.clear_requests();
-    let delta = run(&cfg, "{}");
+    let delta = run(&cfg, &from(&token));
     assert_eq!(delta.report["complete"], true, "{}", delta.report);
     assert_eq!(delta.report["semantics"], "delta");
     let stamps: BTreeSet<i64> = delta
@@ -421,42 +458,121 @@ fn settings_changes_and_reset_checkpoint_force_a_full_read() {
         json!({}),
         json!({"mode": "incremental"}),
     );
-    run(&strict, "{}");
-    let inc = run(&strict, "{}");
+    let first = run(&strict, "{}");
+    let strict_token = first.report["checkpoint"].clone();
+    let inc = run(&strict, &from(&strict_token));
     assert_eq!(inc.report["read"], "incremental");
 
+    // The strict read's checkpoint does not fit looser settings.
     let loose = config(
         &server,
         Some(dir.path()),
         json!({}),
         json!({"mode": "incremental", "watched_only": false}),
     );
-    let r = run(&loose, "{}");
+    let r = run(&loose, &from(&strict_token));
     assert_eq!(r.report["read"], "full");
     assert_eq!(r.report["semantics"], "present");
     let why = r.report["incremental"]["fallback_reason"].as_str().unwrap();
     assert!(why.contains("settings changed"), "{why}");
-    assert_eq!(run(&loose, "{}").report["read"], "incremental");
+    assert_eq!(r.report["incremental"]["checkpoint_before"], Value::Null);
+    let loose_token = r.report["checkpoint"].clone();
+    assert_ne!(loose_token, strict_token);
+    assert_eq!(
+        run(&loose, &from(&loose_token)).report["read"],
+        "incremental"
+    );
 
-    let reset = run(&loose, r#"{"reset_checkpoint": true}"#);
+    // Garbage, or another instance's token: a full read that says why, never an error.
+    let garbage = run(&loose, &from(&json!("not a checkpoint")));
+    assert_eq!(garbage.report["read"], "full");
+    assert!(garbage.report["incremental"]["fallback_reason"]
+        .as_str()
+        .unwrap()
+        .contains("not one this plugin wrote"));
+    assert!(garbage.report["checkpoint"].is_string());
+    let other_user = config(
+        &server,
+        Some(dir.path()),
+        json!({}),
+        json!({"mode": "incremental", "watched_only": false, "user_id": 1}),
+    );
+    let r = run(&other_user, &from(&loose_token));
+    assert_eq!(r.report["read"], "full");
+    assert!(r.report["incremental"]["fallback_reason"]
+        .as_str()
+        .unwrap()
+        .contains("another history stream"));
+
+    // reset_checkpoint ignores the token given, and its report carries a new one.
+    let reset = run(
+        &loose,
+        &json!({"checkpoint": loose_token, "reset_checkpoint": true}).to_string(),
+    );
     assert_eq!(reset.report["read"], "full");
     assert_eq!(reset.report["semantics"], "present");
     assert_eq!(
         reset.report["incremental"]["checkpoint_before"],
         Value::Null
     );
-    assert_eq!(reset.report["incremental"]["checkpoint_saved"], true);
+    assert!(reset.report["incremental"]["fallback_reason"]
+        .as_str()
+        .unwrap()
+        .contains("reset_checkpoint"));
+    assert_eq!(
+        reset.report["checkpoint"], loose_token,
+        "same data, same token"
+    );
 
-    // A full-mode read keeps the checkpoint fresh too, and never reads incrementally.
+    // A full-mode read gives a checkpoint too, and never reads incrementally.
     let full_mode = config(
         &server,
         Some(dir.path()),
         json!({}),
         json!({"watched_only": false}),
     );
-    let r = run(&full_mode, "{}");
+    let r = run(&full_mode, &from(&loose_token));
     assert_eq!(r.report["read"], "full");
-    assert_eq!(r.report["incremental"]["checkpoint_saved"], true);
+    assert_eq!(r.report["incremental"]["fallback_reason"], Value::Null);
+    assert_eq!(r.report["checkpoint"], loose_token);
+}
+
+/// A dry run may start from the checkpoint (so its plan is what a real run imports) and
+/// reports the same checkpoint; an incomplete read reports none.
+#[test]
+fn a_dry_run_reads_from_the_checkpoint_and_an_incomplete_read_gives_none() {
+    let scenario = big_history(1_000);
+    let server = FakeServer::start(scenario.clone()).unwrap();
+    let dir = temp_dir();
+    let cfg = config(
+        &server,
+        Some(dir.path()),
+        json!({}),
+        json!({"mode": "incremental", "per_page": 100}),
+    );
+    let token = run(&cfg, "{}").report["checkpoint"].clone();
+    server.add_sessions(new_plays(&scenario, 30));
+    let real = run(&cfg, &from(&token));
+    let dry = run(
+        &cfg,
+        &json!({"checkpoint": token, "dry_run": true}).to_string(),
+    );
+    assert_eq!(dry.report["read"], "incremental", "{}", dry.report);
+    assert_eq!(dry.items, real.items);
+    assert_eq!(dry.report["checkpoint"], real.report["checkpoint"]);
+    assert!(dry.report["checkpoint"].is_string());
+
+    // Cut short by the page cap: incomplete, so no checkpoint to store.
+    let capped = config(
+        &server,
+        Some(dir.path()),
+        json!({}),
+        json!({"mode": "incremental", "per_page": 100, "max_pages": 2}),
+    );
+    let r = run(&capped, "{}");
+    assert_eq!(r.report["complete"], false, "{}", r.report);
+    assert_eq!(r.report["checkpoint"], Value::Null);
+    assert_eq!(r.report["incremental"]["checkpoint_after"], Value::Null);
 }
 
 #[test]

@@ -198,7 +198,8 @@ pub enum Phase {
     AnalyticsSync,
     /// Every chart over `--chart-days`.
     Charts,
-    /// `index` with `history.mode: incremental`, then again after new plays arrive.
+    /// `sync` with `history.mode: incremental` into its own Tracker (which keeps the
+    /// checkpoint), then again after new plays arrive.
     Incremental,
     /// `analytics sync` again (after `incremental`, with the new plays).
     AnalyticsResync,
@@ -684,8 +685,14 @@ struct Bench<'a> {
 
 impl Bench<'_> {
     /// Writes a config with `history` overrides; the Tracker, the analytics store and the
-    /// plugin's state (`state`: its metadata cache and checkpoint) live in the bench folder.
+    /// plugin's state (`state`: its metadata cache) live in the bench folder.
     fn config(&self, name: &str, history: Value, state: &str) -> Result<PathBuf> {
+        self.config_in(name, history, state, "tracker")
+    }
+
+    /// [`Self::config`] with its own Tracker folder `tracker` (which holds the incremental
+    /// checkpoint).
+    fn config_in(&self, name: &str, history: Value, state: &str, tracker: &str) -> Result<PathBuf> {
         let mut hist = json!({"per_page": self.args.per_page});
         if let (Value::Object(h), Value::Object(extra)) = (&mut hist, history) {
             h.extend(extra);
@@ -694,7 +701,7 @@ impl Bench<'_> {
             "server_url": self.fake.info.url,
             "api_key": self.fake.info.api_key,
             "history": hist,
-            // Metadata cache and incremental checkpoint (plugins without it ignore the key).
+            // The metadata cache (plugins without it ignore the key).
             "state_dir": self.dir.join(state).display().to_string(),
         });
         if let Some(c) = self.args.concurrency {
@@ -702,7 +709,7 @@ impl Bench<'_> {
         }
         let cfg = json!({
             "tautulli": tautulli,
-            "crosswatch": {"root_dir": self.dir.join("tracker").display().to_string()},
+            "crosswatch": {"root_dir": self.dir.join(tracker).display().to_string()},
             "analytics": {"data_dir": self.dir.join("analytics").display().to_string()},
             "pairs": [{"source": "TAUTULLI", "target": "CROSSWATCH", "feature": "history"}],
         });
@@ -925,16 +932,18 @@ impl Bench<'_> {
                 rows
             }
             Phase::Incremental => {
-                // Its own state: the first run is a full read that leaves the checkpoint.
-                let cfg = self.config(
+                // Its own state and Tracker: the first sync is a full read whose checkpoint
+                // the Tracker stores with the import; the second starts from it.
+                let cfg = self.config_in(
                     "incremental",
                     json!({"mode": "incremental"}),
                     "plugin-state-incremental",
+                    "tracker-incremental",
                 )?;
-                let first = self.index("incremental (first run)", &cfg)?;
+                let first = self.sync("incremental (first run)", &cfg)?;
                 let added = self.fake.ask("release")?;
                 let n = added.get("added").and_then(Value::as_u64).unwrap_or(0);
-                let mut again = self.index(&format!("incremental (+{n} new)"), &cfg)?;
+                let mut again = self.sync(&format!("incremental (+{n} new)"), &cfg)?;
                 if again.note.is_empty() {
                     again.note = format!("{n} plays added since the first run");
                 } else {

@@ -97,7 +97,8 @@ pub struct ReadFlags {
     /// Forget cached metadata answers first (after fixing matches in Plex).
     #[arg(long)]
     pub clear_metadata_cache: bool,
-    /// Forget the incremental checkpoint: read the whole history again.
+    /// Ignore the incremental checkpoint stored in the Tracker: read the whole history again
+    /// (a sync then stores the new checkpoint with its import).
     #[arg(long)]
     pub reset_checkpoint: bool,
 }
@@ -219,7 +220,10 @@ fn health(cli: &Cli) -> Result<i32> {
 fn index(cli: &Cli, feature: &str, with_report: bool, read: sync::ReadOptions) -> Result<i32> {
     let cfg = load_config(cli)?;
     let mut source = open_source(cli, &cfg)?;
-    let mut cursor = source.index(feature, &read.to_json(false))?;
+    // The read starts where the last committed import left off, like a sync; it never
+    // stores a checkpoint (nothing is imported).
+    let stored = sync::stored_checkpoint(&cfg, feature, &cli.instance)?;
+    let mut cursor = source.index(feature, &read.to_json(false, stored.as_deref()))?;
     let mut display = ProgressDisplay::new(progress_enabled(cli));
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -280,7 +284,14 @@ fn index(cli: &Cli, feature: &str, with_report: bool, read: sync::ReadOptions) -
 fn sync_cmd(cli: &Cli, dry_run: bool, read: sync::ReadOptions) -> Result<i32> {
     let cfg = load_config(cli)?;
     let mut source = open_source(cli, &cfg)?;
-    let results = sync::run_pairs_with(&mut source, &cfg, dry_run, progress_enabled(cli), read)?;
+    let results = sync::run_pairs_with(
+        &mut source,
+        &cfg,
+        &cli.instance,
+        dry_run,
+        progress_enabled(cli),
+        read,
+    )?;
     if cli.json {
         stdout_json(&json!({ "dry_run": dry_run, "pairs": results }))?;
     } else {

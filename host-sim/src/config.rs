@@ -116,8 +116,8 @@ impl EngineConfig {
 impl EngineConfig {
     /// The config as the plugin receives it: the plugin's own folders default to places
     /// inside the Tracker folder (`tautulli.state_dir` = `<root_dir>/plugin-state` for the
-    /// metadata cache and incremental checkpoints, `analytics.data_dir` =
-    /// `<root_dir>/analytics`) unless the config sets them.
+    /// metadata cache, `analytics.data_dir` = `<root_dir>/analytics`) unless the config sets
+    /// them. (The incremental checkpoint is the Tracker's own, see `sync`.)
     pub fn plugin_config(&self) -> Value {
         let mut raw = self.raw.clone();
         let defaults = [

@@ -53,9 +53,10 @@ pub fn run(cli: &Cli, out: Option<&Path>) -> Result<i32> {
     let health = source.health()?;
     let progress = !cli.no_progress;
 
-    let plan = sync::run_pairs(&mut source, &cfg, true, progress)?;
-    let first = sync::run_pairs(&mut source, &cfg, false, progress)?;
-    let again = sync::run_pairs(&mut source, &cfg, false, progress)?;
+    let instance = cli.instance.as_str();
+    let plan = sync::run_pairs(&mut source, &cfg, instance, true, progress)?;
+    let first = sync::run_pairs(&mut source, &cfg, instance, false, progress)?;
+    let again = sync::run_pairs(&mut source, &cfg, instance, false, progress)?;
     let tracker = Tracker::open_existing_read_only(&tracker_dir)?.ok_or_else(|| {
         HostError::ConfigInvalid(format!(
             "the demo Tracker at {} is missing",

@@ -1,5 +1,10 @@
 //! Running pairs: Tautulli -> Tracker imports (streamed batch by batch into one Tracker
 //! transaction), and writes aimed at the read-only source, which the plugin must refuse.
+//!
+//! An import passes the source's stored checkpoint to the plugin (index option
+//! `checkpoint`) and stores the one the plugin's report gives in the same transaction as the
+//! items, so a killed or failed import leaves both where they were and the next read covers
+//! those plays again.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -10,7 +15,7 @@ use crate::config::{EngineConfig, Pair};
 use crate::error::{HostError, Result};
 use crate::plugin::Source;
 use crate::progress::ProgressDisplay;
-use crate::tracker::{ImportOutcome, SnapshotInfo, Tracker};
+use crate::tracker::{CheckpointUpdate, ImportOutcome, SnapshotInfo, Tracker};
 
 /// The provider name of the plugin's source and of the Tracker.
 pub const TAUTULLI: &str = "TAUTULLI";
@@ -50,6 +55,8 @@ pub enum PairKind {
         snapshot: Option<SnapshotInfo>,
         snapshots_pruned: usize,
         unresolved_file: Option<String>,
+        /// What the import did to the source's stored checkpoint.
+        checkpoint: CheckpointAction,
     },
     /// Tracker -> Tautulli: every item refused by the read-only source.
     Rejected {
@@ -60,61 +67,125 @@ pub enum PairKind {
     },
 }
 
+/// What an import did to the source's stored checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckpointAction {
+    /// The report's checkpoint was committed with the items.
+    Stored,
+    /// The report gave none (an incomplete read): the stored one stays.
+    Kept,
+    /// `--reset-checkpoint`, and the report gave none: the stored one is gone.
+    Cleared,
+    /// A dry run stores nothing.
+    DryRun,
+}
+
 /// What the user asked of the plugin's own state for this read.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReadOptions {
     /// Forget cached `get_metadata` answers first (after fixing matches in Plex).
     pub clear_metadata_cache: bool,
-    /// Forget the incremental checkpoint: this read is a full one.
+    /// Ignore the stored checkpoint: this read is a full one, and the checkpoint it gives
+    /// replaces the stored one once the import commits.
     pub reset_checkpoint: bool,
 }
 
 impl ReadOptions {
-    /// The plugin's index options for a read.
-    pub fn to_json(self, dry_run: bool) -> Value {
+    /// The plugin's index options for a read starting from `checkpoint` (the token stored
+    /// in the Tracker), which `reset_checkpoint` leaves out.
+    pub fn to_json(self, dry_run: bool, checkpoint: Option<&str>) -> Value {
         json!({
             "dry_run": dry_run,
             "clear_metadata_cache": self.clear_metadata_cache,
             "reset_checkpoint": self.reset_checkpoint,
+            "checkpoint": if self.reset_checkpoint { None } else { checkpoint },
         })
+    }
+
+    /// What the import does with the report's `checkpoint` when it commits.
+    fn checkpoint_update(self, report: &Value) -> Result<CheckpointUpdate> {
+        match report.get("checkpoint") {
+            Some(Value::String(token)) => Ok(CheckpointUpdate::Replace(token.clone())),
+            None | Some(Value::Null) if self.reset_checkpoint => Ok(CheckpointUpdate::Clear),
+            None | Some(Value::Null) => Ok(CheckpointUpdate::Keep),
+            Some(other) => Err(HostError::Protocol {
+                what: "index report",
+                reason: format!("`checkpoint` must be a string or null, found {other}"),
+            }),
+        }
     }
 }
 
-/// Runs every pair of the config in order.
+/// Runs every pair of the config in order, for the plugin instance `instance`.
 pub fn run_pairs(
     source: &mut Source,
     cfg: &EngineConfig,
+    instance: &str,
     dry_run: bool,
     progress: bool,
 ) -> Result<Vec<PairResult>> {
-    run_pairs_with(source, cfg, dry_run, progress, ReadOptions::default())
+    run_pairs_with(
+        source,
+        cfg,
+        instance,
+        dry_run,
+        progress,
+        ReadOptions::default(),
+    )
 }
 
 /// [`run_pairs`] with options for the plugin's state.
 pub fn run_pairs_with(
     source: &mut Source,
     cfg: &EngineConfig,
+    instance: &str,
     dry_run: bool,
     progress: bool,
     options: ReadOptions,
 ) -> Result<Vec<PairResult>> {
     let mut results = Vec::new();
     for pair in &cfg.pairs {
-        results.push(run_pair(source, cfg, pair, dry_run, progress, options)?);
+        results.push(run_pair(
+            source, cfg, pair, instance, dry_run, progress, options,
+        )?);
     }
     Ok(results)
+}
+
+/// The source's stored checkpoint for `feature`: what an `index` of it starts from. Reads
+/// the Tracker without writing (none yet: no checkpoint).
+pub fn stored_checkpoint(
+    cfg: &EngineConfig,
+    feature: &str,
+    instance: &str,
+) -> Result<Option<String>> {
+    match Tracker::open_existing_read_only(&cfg.root_dir)? {
+        Some(t) => Ok(t.checkpoint(feature, TAUTULLI, instance)?),
+        None => Ok(None),
+    }
 }
 
 pub fn run_pair(
     source: &mut Source,
     cfg: &EngineConfig,
     pair: &Pair,
+    instance: &str,
     dry_run: bool,
     progress: bool,
     options: ReadOptions,
 ) -> Result<PairResult> {
     let kind = match (pair.source.as_str(), pair.target.as_str()) {
-        (TAUTULLI, CROSSWATCH) => import(source, cfg, &pair.feature, dry_run, progress, options)?,
+        (TAUTULLI, CROSSWATCH) => {
+            let read = Read {
+                feature: &pair.feature,
+                instance,
+                dry_run,
+                progress,
+                options,
+            };
+            import(source, cfg, read)?
+        }
         (CROSSWATCH, TAUTULLI) => write_into_source(source, cfg, &pair.feature, dry_run)?,
         (s, t) => {
             return Err(HostError::ConfigInvalid(format!(
@@ -132,16 +203,25 @@ pub fn run_pair(
     })
 }
 
-/// Reads the plugin's index and folds it into the Tracker in one transaction.
-fn import(
-    source: &mut Source,
-    cfg: &EngineConfig,
-    feature: &str,
+/// One import's parameters.
+struct Read<'a> {
+    feature: &'a str,
+    instance: &'a str,
     dry_run: bool,
     progress: bool,
     options: ReadOptions,
-) -> Result<PairKind> {
-    let mut cursor = source.index(feature, &options.to_json(dry_run))?;
+}
+
+/// Reads the plugin's index and folds it into the Tracker in one transaction, which also
+/// stores the checkpoint the read gave.
+fn import(source: &mut Source, cfg: &EngineConfig, read: Read<'_>) -> Result<PairKind> {
+    let Read {
+        feature,
+        instance,
+        dry_run,
+        progress,
+        options,
+    } = read;
     // A dry run must not even create the Tracker: plan against the stored state, or an
     // empty throwaway one when there is none yet.
     let mut scratch = None;
@@ -159,8 +239,10 @@ fn import(
     } else {
         Tracker::open(&cfg.root_dir)?
     };
+    let stored = tracker.checkpoint(feature, TAUTULLI, instance)?;
+    let mut cursor = source.index(feature, &options.to_json(dry_run, stored.as_deref()))?;
     let mut display = ProgressDisplay::new(progress);
-    let outcome: ImportOutcome = {
+    let (outcome, report, checkpoint): (ImportOutcome, Value, CheckpointAction) = {
         let mut import = tracker.begin_import(feature, dry_run)?;
         let mut batch: Vec<(String, String)> = Vec::new();
         loop {
@@ -179,10 +261,21 @@ fn import(
                 break;
             }
         }
-        import.finish(now_epoch())?
+        // The report (and its checkpoint) before the commit: the checkpoint must commit
+        // with the items it covers, or not at all.
+        let report = cursor.report()?;
+        let update = options.checkpoint_update(&report)?;
+        let action = match (&update, dry_run) {
+            (_, true) => CheckpointAction::DryRun,
+            (CheckpointUpdate::Replace(_), false) => CheckpointAction::Stored,
+            (CheckpointUpdate::Keep, false) => CheckpointAction::Kept,
+            (CheckpointUpdate::Clear, false) => CheckpointAction::Cleared,
+        };
+        let now = now_epoch();
+        import.set_checkpoint(TAUTULLI, instance, update, now)?;
+        (import.finish(now)?, report, action)
     };
     display.finish();
-    let report = cursor.report()?;
 
     let mut pruned = 0;
     let mut unresolved_file = None;
@@ -211,6 +304,7 @@ fn import(
         snapshot: outcome.snapshot,
         snapshots_pruned: pruned,
         unresolved_file,
+        checkpoint,
     })
 }
 
@@ -275,6 +369,7 @@ pub fn render_human(r: &PairResult) -> String {
             snapshot,
             snapshots_pruned,
             unresolved_file,
+            checkpoint,
         } => {
             out += &crate::report::render_report(report);
             if r.dry_run {
@@ -314,6 +409,15 @@ pub fn render_human(r: &PairResult) -> String {
                 }
                 if let Some(f) = unresolved_file {
                     out += &format!("  unresolved items listed in {f}\n");
+                }
+                // Full mode reads everything anyway: the checkpoint only matters incrementally.
+                if report["history_mode"] == "incremental" {
+                    out += match checkpoint {
+                        CheckpointAction::Stored => "  checkpoint stored with the import: the next sync reads only what is new\n",
+                        CheckpointAction::Kept => "  no new checkpoint (the read was incomplete): the next sync starts from the previous one\n",
+                        CheckpointAction::Cleared => "  checkpoint forgotten: the next sync reads the whole history\n",
+                        CheckpointAction::DryRun => "",
+                    };
                 }
             }
         }

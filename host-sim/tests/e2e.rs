@@ -84,7 +84,7 @@ fn dir_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
 /// that then fails may touch SQLite's header counters, which says nothing about its contents
 /// (those are compared through `tracker export` and `tracker snapshots`).
 /// The Tracker folder's files other than its database (compared by content elsewhere) and
-/// the plugin's own state (`plugin-state/`: metadata cache and checkpoints, which a failed
+/// the plugin's own state (`plugin-state/`: the metadata cache, which a failed
 /// read may legitimately create or update).
 fn dir_bytes_except_db(dir: &Path) -> Vec<(String, Vec<u8>)> {
     dir_bytes(dir)
@@ -1210,4 +1210,466 @@ fn metadata_is_cached_between_syncs_and_can_be_cleared() {
     );
     assert_eq!(report(&third)["metadata_calls"], cold as u64);
     assert_eq!(third["pairs"][0]["added"], 0, "same IDs, same keys");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 12. incremental mode: the checkpoint commits with the import, or not at all
+// ---------------------------------------------------------------------------------------------
+
+/// `history.mode: incremental` with two rows per page, so reads take several pages.
+fn incremental_config(env: &Env) -> Value {
+    let mut c = env.base_config();
+    c["tautulli"]["history"] = json!({"mode": "incremental", "per_page": 2});
+    c
+}
+
+/// A newer play of The Matrix (tmdb:603) and a first play of Inception (104, never played),
+/// after everything in `scenario`.
+fn two_new_plays(scenario: &Scenario) -> Vec<Session> {
+    let later = scenario.sessions.iter().map(|s| s.stopped).max().unwrap() + 86_400;
+    let next_id = scenario.sessions.iter().map(|s| s.id).max().unwrap() + 1;
+    vec![
+        play(next_id, 1001, 101, later),
+        play(next_id + 1, 1002, 104, later + 600),
+    ]
+}
+
+/// The Tracker database under `root`, opened as any later run would open it.
+fn tracker_db(root: &Path) -> rusqlite::Connection {
+    let conn =
+        rusqlite::Connection::open(root.join("tracker.sqlite")).expect("open tracker.sqlite");
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    conn
+}
+
+/// The checkpoint the Tracker under `root` holds for the plugin, straight from its table.
+fn stored_checkpoint(root: &Path) -> Option<String> {
+    use rusqlite::OptionalExtension;
+    tracker_db(root)
+        .query_row(
+            "SELECT value FROM source_checkpoints
+             WHERE feature = 'history' AND source = 'TAUTULLI' AND instance = ''",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .expect("read source_checkpoints")
+}
+
+fn history_requests(server: &FakeServer) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.cmd.as_deref() == Some("get_history"))
+        .count()
+}
+
+/// `sync --json` into the Tracker under `root` (same fake, same config); the pair's result.
+fn sync_into(env: &Env, root: &Path) -> Value {
+    let root = root.display().to_string();
+    let run = env.run(&["--tracker", &root, "--json", "sync"]).expect_ok();
+    run.json()["pairs"][0].clone()
+}
+
+/// Everything a Tracker holds, exactly: the exported items as bytes (everything after the
+/// export's own timestamp), each snapshot's counts, and the stored checkpoint.
+#[derive(Debug, PartialEq)]
+struct EndState {
+    items: String,
+    snapshots: Vec<(u64, u64, u64)>,
+    checkpoint: Option<String>,
+}
+
+fn end_state(env: &Env, root: &Path) -> EndState {
+    let r = root.display().to_string();
+    let out = tempfile::tempdir_in(env.path()).expect("tempdir");
+    let o = out.path().display().to_string();
+    env.run(&["--tracker", &r, "tracker", "export", "--out", &o])
+        .expect_ok();
+    let text = std::fs::read_to_string(out.path().join("history.json")).expect("history.json");
+    let items = text
+        .split_once("\"items\":")
+        .unwrap_or_else(|| panic!("no items in {text}"))
+        .1
+        .to_owned();
+    let snaps = env
+        .run(&["--tracker", &r, "--json", "tracker", "snapshots"])
+        .expect_ok()
+        .json();
+    let snapshots = snaps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (u(&s["item_count"]), u(&s["added"]), u(&s["updated"])))
+        .collect();
+    EndState {
+        items,
+        snapshots,
+        checkpoint: stored_checkpoint(root),
+    }
+}
+
+/// Polls `done` every 10 ms for up to 60 s.
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// CPU seconds a process has used so far (Linux `/proc`, 100 ticks a second).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// The first run stores the checkpoint with its import; after new plays the next run reads
+/// only them, with fewer requests, and the Tracker equals one filled by a full read.
+#[test]
+fn incremental_sync_imports_exactly_the_new_plays_with_fewer_requests() {
+    let scenario = Scenario::reference();
+    let env = Env::new(scenario.clone());
+    env.write_config(&incremental_config(&env));
+
+    let first = env.sync();
+    let first_requests = history_requests(&env.server);
+    let report = &first["report"];
+    assert_eq!(report["read"], "full", "{first}");
+    assert_eq!(first["checkpoint"], "stored", "{first}");
+    let token = report["checkpoint"]
+        .as_str()
+        .expect("a complete read's checkpoint");
+    assert_eq!(stored_checkpoint(&env.root()).as_deref(), Some(token));
+    let port = env.server.url().rsplit(':').next().unwrap().to_owned();
+    for shown in ["127.0.0.1", "http", &port] {
+        assert!(!token.contains(shown), "{shown} in {token}");
+        assert!(
+            !report["incremental"].to_string().contains(shown),
+            "{shown} in {}",
+            report["incremental"]
+        );
+    }
+    let n = u(&first["added"]);
+    assert!(
+        first_requests >= 4,
+        "{first_requests} pages: too few to compare"
+    );
+
+    env.server.add_sessions(two_new_plays(&scenario));
+    let second = env.sync();
+    let second_requests = history_requests(&env.server) - first_requests;
+    let report = &second["report"];
+    assert_eq!(report["read"], "incremental", "{second}");
+    assert_eq!(report["semantics"], "delta", "{second}");
+    assert_eq!(u(&report["items"]), 2, "only the new plays: {second}");
+    assert_eq!(
+        (
+            u(&second["added"]),
+            u(&second["updated"]),
+            u(&second["unchanged"])
+        ),
+        (1, 1, 0),
+        "{second}"
+    );
+    assert_eq!(second["sample_updated"], json!(["tmdb:603"]), "{second}");
+    assert!(
+        second_requests < first_requests,
+        "{second_requests} get_history requests, the full read took {first_requests}"
+    );
+    let second_token = report["checkpoint"].as_str().unwrap();
+    assert_ne!(second_token, token);
+    assert_eq!(
+        stored_checkpoint(&env.root()).as_deref(),
+        Some(second_token)
+    );
+    assert_eq!(u(&second["total_after"]), n + 1);
+
+    // A fresh Tracker filled by one full read of the same data holds the same items.
+    let fresh = env.path().join("fresh");
+    let full = sync_into(&env, &fresh);
+    assert_eq!(full["report"]["read"], "full", "{full}");
+    assert_eq!(
+        end_state(&env, &env.root()).items,
+        end_state(&env, &fresh).items
+    );
+
+    // Nothing new: a page or two (the overlap, and the guessed next page), nothing imported.
+    let before = history_requests(&env.server);
+    let idle = env.sync();
+    assert!(
+        history_requests(&env.server) - before < first_requests,
+        "{idle}"
+    );
+    assert_eq!(u(&idle["report"]["items"]), 0, "{idle}");
+    assert!(idle["snapshot"].is_null(), "{idle}");
+    let human = env.run(&["sync"]).expect_ok();
+    assert!(
+        human.stdout.contains("checkpoint stored with the import"),
+        "{human}"
+    );
+    assert_only_reads(&env.server);
+}
+
+/// Sets up the kill and failure tests: `env` (incremental) and a baseline Tracker both
+/// import the reference scenario; two new plays arrive; the baseline imports them without
+/// interruption. Returns the baseline folder, the baseline's second result, and `env`'s
+/// state before its own second run.
+fn interrupted_setup(env: &Env, scenario: &Scenario) -> (std::path::PathBuf, Value, EndState) {
+    let baseline = env.path().join("baseline");
+    env.sync();
+    sync_into(env, &baseline);
+    let before = end_state(env, &env.root());
+    assert!(before.checkpoint.is_some());
+    env.server.add_sessions(two_new_plays(scenario));
+    let second = sync_into(env, &baseline);
+    assert_eq!(second["report"]["read"], "incremental", "{second}");
+    assert_eq!((u(&second["added"]), u(&second["updated"])), (1, 1));
+    (baseline, second, before)
+}
+
+/// kill -9 while a history page is being read: the Tracker and its checkpoint are as they
+/// were, and the next run ends exactly where an uninterrupted one did.
+#[test]
+fn a_sync_killed_during_the_read_loses_nothing() {
+    let scenario = Scenario::reference();
+    let env = Env::new(scenario.clone());
+    let mut config = incremental_config(&env);
+    // The slowed page must hold the run until it is killed, not time out and retry.
+    config["tautulli"]["timeout"] = json!(60);
+    env.write_config(&config);
+    let (baseline, _, before) = interrupted_setup(&env, &scenario);
+
+    let seen = history_requests(&env.server);
+    // The first page is answered; the second one stalls.
+    env.server.push_fault(FaultRule::for_cmd(
+        "get_history",
+        Fault::Slow(Duration::ZERO),
+        1,
+    ));
+    env.server.push_fault(FaultRule::for_cmd(
+        "get_history",
+        Fault::Slow(Duration::from_secs(30)),
+        1,
+    ));
+    let args = ["--json", "sync"];
+    let mut child = env.spawn(&args);
+    wait_until("the second page request", || {
+        history_requests(&env.server) >= seen + 2
+    });
+    child.kill().expect("kill host-sim");
+    let killed = common::collect(&args, child);
+    assert_eq!(killed.code, None, "killed by a signal:\n{killed}");
+    env.server.clear_faults();
+
+    assert_eq!(
+        end_state(&env, &env.root()),
+        before,
+        "the killed run changed the Tracker"
+    );
+    let rerun = env.sync();
+    assert_eq!(rerun["report"]["read"], "incremental", "{rerun}");
+    assert_eq!(
+        (u(&rerun["added"]), u(&rerun["updated"])),
+        (1, 1),
+        "{rerun}"
+    );
+    assert_eq!(end_state(&env, &env.root()), end_state(&env, &baseline));
+}
+
+/// kill -9 after the whole read, while the import is being written (the moment the plugin
+/// used to have saved its checkpoint already): nothing is lost either.
+#[test]
+fn a_sync_killed_after_the_read_but_before_the_commit_loses_nothing() {
+    let scenario = Scenario::reference();
+    let env = Env::new(scenario.clone());
+    env.write_config(&incremental_config(&env));
+    let (baseline, second, before) = interrupted_setup(&env, &scenario);
+    let pages = u(&second["report"]["requests"]["get_history"]) as usize;
+
+    // Writing the first changed item stalls the import's transaction for hours.
+    tracker_db(&env.root())
+        .execute_batch(
+            "CREATE TABLE stall (x INTEGER);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+             INSERT INTO stall SELECT i FROM n;
+             CREATE TRIGGER stall_items BEFORE INSERT ON items
+             BEGIN SELECT count(*) FROM stall a, stall b, stall c; END;",
+        )
+        .unwrap();
+    let seen = history_requests(&env.server);
+    let args = ["--json", "sync"];
+    let mut child = env.spawn(&args);
+    let pid = child.id();
+    wait_until("the whole read", || {
+        history_requests(&env.server) >= seen + pages
+    });
+    // Busy in the stalled write (a normal run of this size takes a fraction of a second).
+    wait_until("the import's write", || {
+        cpu_seconds(pid).is_none_or(|s| s >= 1.5)
+    });
+    assert!(child.try_wait().unwrap().is_none(), "host-sim ended early");
+    child.kill().expect("kill host-sim");
+    let killed = common::collect(&args, child);
+    assert_eq!(killed.code, None, "killed by a signal:\n{killed}");
+    assert_eq!(
+        history_requests(&env.server) - seen,
+        pages,
+        "the read was whole"
+    );
+
+    tracker_db(&env.root())
+        .execute_batch("DROP TRIGGER stall_items; DROP TABLE stall;")
+        .unwrap();
+    assert_eq!(
+        end_state(&env, &env.root()),
+        before,
+        "the killed run changed the Tracker"
+    );
+    let rerun = env.sync();
+    assert_eq!(
+        (u(&rerun["added"]), u(&rerun["updated"])),
+        (1, 1),
+        "{rerun}"
+    );
+    assert_eq!(end_state(&env, &env.root()), end_state(&env, &baseline));
+}
+
+/// An import whose transaction fails after the whole read (the Tracker refuses to write an
+/// item) keeps the old checkpoint; once the cause is gone the next run imports those plays.
+#[test]
+fn a_failed_import_keeps_the_old_checkpoint_and_the_rerun_loses_nothing() {
+    let scenario = Scenario::reference();
+    let env = Env::new(scenario.clone());
+    env.write_config(&incremental_config(&env));
+    let (baseline, second, before) = interrupted_setup(&env, &scenario);
+    let pages = u(&second["report"]["requests"]["get_history"]) as usize;
+
+    tracker_db(&env.root())
+        .execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON items
+             BEGIN SELECT RAISE(ABORT, 'disk full (simulated by the test)'); END;",
+        )
+        .unwrap();
+    let seen = history_requests(&env.server);
+    let failed = env.run(&["--json", "sync"]).expect_err();
+    assert!(
+        failed.stderr.contains("disk full (simulated by the test)"),
+        "{failed}"
+    );
+    assert_eq!(
+        history_requests(&env.server) - seen,
+        pages,
+        "it failed after the whole read:\n{failed}"
+    );
+    assert_eq!(
+        end_state(&env, &env.root()),
+        before,
+        "the failed run moved the checkpoint or changed items"
+    );
+
+    tracker_db(&env.root())
+        .execute_batch("DROP TRIGGER refuse")
+        .unwrap();
+    let rerun = env.sync();
+    assert_eq!(rerun["report"]["read"], "incremental", "{rerun}");
+    assert_eq!(
+        (u(&rerun["added"]), u(&rerun["updated"])),
+        (1, 1),
+        "{rerun}"
+    );
+    assert_eq!(end_state(&env, &env.root()), end_state(&env, &baseline));
+}
+
+/// A dry run and `index` start from the stored checkpoint (the plan is what the real run
+/// imports) and never move it; `--reset-checkpoint` reads everything and its checkpoint
+/// replaces the stored one.
+#[test]
+fn dry_runs_and_index_read_from_the_stored_checkpoint_and_never_move_it() {
+    let scenario = Scenario::reference();
+    let env = Env::new(scenario.clone());
+    env.write_config(&incremental_config(&env));
+    let n = u(&env.sync()["added"]);
+    let stored = stored_checkpoint(&env.root()).expect("stored by the first sync");
+    env.server.add_sessions(two_new_plays(&scenario));
+
+    let run = env.run(&["--json", "sync", "--dry-run"]).expect_ok();
+    let plan = &run.json()["pairs"][0];
+    assert_eq!(plan["report"]["read"], "incremental", "{run}");
+    assert_eq!(plan["checkpoint"], "dry_run", "{run}");
+    assert_eq!(
+        (
+            u(&plan["added"]),
+            u(&plan["updated"]),
+            u(&plan["unchanged"])
+        ),
+        (1, 1, 0),
+        "{run}"
+    );
+    let planned = plan["report"]["checkpoint"].as_str().unwrap().to_owned();
+    assert_ne!(planned, stored);
+    assert_eq!(stored_checkpoint(&env.root()).as_ref(), Some(&stored));
+
+    let run = env.run(&["--json", "index", "--report"]).expect_ok();
+    let v = run.json();
+    assert_eq!(v["report"]["read"], "incremental", "{run}");
+    assert_eq!(obj_len(&v["items"]), 2, "{run}");
+    assert_eq!(stored_checkpoint(&env.root()).as_ref(), Some(&stored));
+
+    let real = env.sync();
+    assert_eq!(real["added"], plan["added"]);
+    assert_eq!(real["sample_added"], plan["sample_added"]);
+    assert_eq!(real["sample_updated"], plan["sample_updated"]);
+    assert_eq!(stored_checkpoint(&env.root()), Some(planned.clone()));
+
+    let run = env
+        .run(&["--json", "sync", "--reset-checkpoint"])
+        .expect_ok();
+    let reset = &run.json()["pairs"][0];
+    assert_eq!(reset["report"]["read"], "full", "{run}");
+    assert_eq!(u(&reset["unchanged"]), n + 1, "{run}");
+    assert_eq!(reset["checkpoint"], "stored", "{run}");
+    assert_eq!(
+        stored_checkpoint(&env.root()).as_deref(),
+        reset["report"]["checkpoint"].as_str()
+    );
+    let run = env
+        .run(&["--json", "index", "--report", "--reset-checkpoint"])
+        .expect_ok();
+    assert_eq!(run.json()["report"]["read"], "full", "{run}");
+}
+
+/// A Tracker the previous host-sim wrote (schema 1, no checkpoint table) is read as it is
+/// by read-only commands and migrated by the next sync, which starts keeping the checkpoint.
+#[test]
+fn a_tracker_from_the_previous_version_migrates_and_starts_keeping_the_checkpoint() {
+    let env = Env::new(Scenario::reference());
+    env.write_config(&incremental_config(&env));
+    let n = u(&env.sync()["added"]);
+    let items = env.tracker_items();
+    {
+        let db = tracker_db(&env.root());
+        db.execute_batch("DROP TABLE source_checkpoints; PRAGMA user_version = 1;")
+            .unwrap();
+    }
+    assert_eq!(env.tracker_items(), items);
+    let run = env.run(&["--json", "sync", "--dry-run"]).expect_ok();
+    let plan = &run.json()["pairs"][0];
+    assert_eq!(plan["report"]["read"], "full", "no checkpoint yet: {run}");
+    assert_eq!(u(&plan["unchanged"]), n, "{run}");
+
+    let first = env.sync();
+    assert_eq!(first["report"]["read"], "full", "{first}");
+    assert_eq!(first["checkpoint"], "stored", "{first}");
+    let version: i64 = tracker_db(&env.root())
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    assert_eq!(env.tracker_items(), items);
+    assert_eq!(env.sync()["report"]["read"], "incremental");
 }

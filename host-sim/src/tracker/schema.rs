@@ -42,10 +42,30 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (feature, key, snapshot_id)
      ) WITHOUT ROWID;
      CREATE INDEX snapshot_changes_by_snapshot ON snapshot_changes (snapshot_id);",
+    // 2: each source's incremental checkpoint, an opaque string from its index report.
+    //
+    // It lives here, not in the plugin, so that it commits in the same transaction as the
+    // items it covers: a checkpoint can then never be ahead of the Tracker (a killed or
+    // failed import leaves both as they were).
+    "CREATE TABLE source_checkpoints (
+         feature  TEXT    NOT NULL,
+         source   TEXT    NOT NULL,
+         instance TEXT    NOT NULL,
+         value    TEXT    NOT NULL,
+         saved_at INTEGER NOT NULL,
+         PRIMARY KEY (feature, source, instance)
+     ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build reads and writes.
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The first version with `source_checkpoints`. A read-only open (a dry run, an export)
+/// cannot migrate, so it reads an older Tracker as one without checkpoints.
+pub const CHECKPOINTS_VERSION: i64 = 2;
+
+/// The oldest version a read-only open accepts: every later migration only adds tables.
+const OLDEST_READABLE: i64 = 1;
 
 fn user_version(conn: &Connection) -> Result<i64> {
     conn.query_row("PRAGMA user_version", [], |row| row.get(0))
@@ -61,7 +81,12 @@ fn newer(found: i64) -> TrackerError {
 
 /// Brings the schema up to [`CURRENT_VERSION`].
 pub fn migrate(conn: &mut Connection) -> Result<()> {
-    for (from, sql) in MIGRATIONS.iter().enumerate() {
+    migrate_to(conn, CURRENT_VERSION)
+}
+
+/// Brings the schema up to `target` (tests build the files older versions wrote with it).
+pub(super) fn migrate_to(conn: &mut Connection, target: i64) -> Result<()> {
+    for (from, sql) in MIGRATIONS.iter().enumerate().take(target as usize) {
         let from = from as i64;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -85,10 +110,11 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
-/// Checks, without writing, that a read-only connection sees exactly the current schema.
-pub fn check_current(conn: &Connection) -> Result<()> {
+/// Checks, without writing, that a read-only connection sees a schema this build can read
+/// (the current one, or an older one that lacks only added tables); returns its version.
+pub fn check_readable(conn: &Connection) -> Result<i64> {
     match user_version(conn)? {
-        CURRENT_VERSION => Ok(()),
+        found @ OLDEST_READABLE..=CURRENT_VERSION => Ok(found),
         found if found > CURRENT_VERSION => Err(newer(found)),
         found => Err(TrackerError::OutdatedSchema {
             found,
@@ -107,23 +133,54 @@ mod tests {
         migrate(&mut conn).unwrap();
         assert_eq!(user_version(&conn).unwrap(), CURRENT_VERSION);
         migrate(&mut conn).unwrap();
-        check_current(&conn).unwrap();
+        assert_eq!(check_readable(&conn).unwrap(), CURRENT_VERSION);
         let tables: i64 = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table'
-                   AND name IN ('items', 'snapshots', 'snapshot_changes')",
+                   AND name IN ('items', 'snapshots', 'snapshot_changes', 'source_checkpoints')",
                 [],
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(tables, 3);
+        assert_eq!(tables, 4);
+    }
+
+    #[test]
+    fn a_schema_1_database_keeps_its_rows_and_gains_the_checkpoint_table() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO items (feature, key, watched_at) VALUES ('history', 'tmdb:603', 5)",
+            [],
+        )
+        .unwrap();
+        assert_eq!(
+            check_readable(&conn).unwrap(),
+            1,
+            "readable before migrating"
+        );
+        migrate(&mut conn).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), CURRENT_VERSION);
+        let kept: i64 = conn
+            .query_row(
+                "SELECT watched_at FROM items WHERE key = 'tmdb:603'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(kept, 5);
+        let checkpoints: i64 = conn
+            .query_row("SELECT count(*) FROM source_checkpoints", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(checkpoints, 0);
     }
 
     #[test]
     fn newer_and_unmigrated_databases_are_refused() {
         let mut conn = Connection::open_in_memory().unwrap();
         assert!(matches!(
-            check_current(&conn),
+            check_readable(&conn),
             Err(TrackerError::OutdatedSchema { found: 0, .. })
         ));
         conn.pragma_update(None, "user_version", CURRENT_VERSION + 1)
@@ -133,7 +190,7 @@ mod tests {
             Err(TrackerError::NewerSchema { .. })
         ));
         assert!(matches!(
-            check_current(&conn),
+            check_readable(&conn),
             Err(TrackerError::NewerSchema { .. })
         ));
     }

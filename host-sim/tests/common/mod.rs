@@ -56,7 +56,7 @@ pub fn cdylib(package: &str) -> PathBuf {
 // ---------------------------------------------------------------------------------------------
 
 use std::path::Path;
-use std::process::Output;
+use std::process::{Child, Output, Stdio};
 
 use fake_tautulli::{ApiKey, FakeServer, Scenario};
 use serde_json::{json, Value};
@@ -151,18 +151,43 @@ impl std::fmt::Display for Run {
     }
 }
 
-/// Runs the real `host-sim` binary with the real plugin and `--no-progress`, in `cwd`.
-/// Records the output and fails at once if any API key shows up in it.
-pub fn host_sim(cwd: &Path, args: &[&str]) -> Run {
+/// The real `host-sim` binary with the real plugin and `--no-progress`, in `cwd`.
+fn host_sim_command(cwd: &Path, args: &[&str]) -> Command {
     let plugin = cdylib("tautulli-plugin");
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_host-sim"))
-        .arg("--plugin")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_host-sim"));
+    cmd.arg("--plugin")
         .arg(&plugin)
         .arg("--no-progress")
         .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run host-sim");
+        .current_dir(cwd);
+    cmd
+}
+
+/// Runs the real `host-sim` binary with the real plugin and `--no-progress`, in `cwd`.
+/// Records the output and fails at once if any API key shows up in it.
+pub fn host_sim(cwd: &Path, args: &[&str]) -> Run {
+    let out: Output = host_sim_command(cwd, args).output().expect("run host-sim");
+    checked_run(args, out)
+}
+
+/// Starts `host-sim` like [`host_sim`] without waiting, for a test that kills it; collect
+/// it with [`collect`].
+pub fn spawn_host_sim(cwd: &Path, args: &[&str]) -> Child {
+    host_sim_command(cwd, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start host-sim")
+}
+
+/// Waits for a [`spawn_host_sim`] child (killed or not) and checks its output like
+/// [`host_sim`].
+pub fn collect(args: &[&str], child: Child) -> Run {
+    let out = child.wait_with_output().expect("wait for host-sim");
+    checked_run(args, out)
+}
+
+fn checked_run(args: &[&str], out: Output) -> Run {
     let run = Run {
         args: args.join(" "),
         code: out.status.code(),
@@ -299,6 +324,14 @@ impl Env {
         let mut all = vec!["--config", config.as_str()];
         all.extend_from_slice(args);
         host_sim(self.dir.path(), &all)
+    }
+
+    /// Starts `host-sim --config <config.json> ARGS` in the temp folder without waiting.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        let config = self.config.display().to_string();
+        let mut all = vec!["--config", config.as_str()];
+        all.extend_from_slice(args);
+        spawn_host_sim(self.dir.path(), &all)
     }
 
     /// `sync --json`, which must succeed; returns the first pair's result.
