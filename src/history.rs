@@ -907,7 +907,9 @@ impl<P: RowsPage, S: PageSource<P>> HistoryReader<S, P> {
                 self.since = None;
                 self.outcome.incremental = false;
                 self.outcome.fallback_reason = Some(format!(
-                    "Tautulli now reports {records} rows, fewer than the {} of the checkpoint:                      rows were deleted or the database was replaced, so the whole history is                      read",
+                    "Tautulli now reports {records} rows, fewer than the {} of the checkpoint: \
+                     rows were deleted or the database was replaced, so the whole history is \
+                     read",
                     since.records
                 ));
             }

@@ -644,7 +644,7 @@ fn run_error_case(case: &Case) -> Result<(), String> {
     // Small pages, and the first request of the faulty command answered normally: the
     // failure strikes in the middle of the read, after entries reached the Tracker's
     // transaction.
-    config["tautulli"]["history"] = json!({"per_page": 3});
+    config["tautulli"]["history"] = json!({"per_page": 3, "read": "paged"});
     // The first import warmed the plugin's metadata cache; without it every new-agent
     // item is asked again, so a get_metadata fault has something to strike.
     config["tautulli"]["metadata_cache_days"] = json!(0);
@@ -933,7 +933,9 @@ fn index_prints_keyed_items_and_an_honest_report() {
     assert_eq!(v["report"]["semantics"], "present", "{run}");
     assert_eq!(u(&v["report"]["items"]), map.len() as u64, "{run}");
 
-    env.config_with(|c| c["tautulli"]["history"] = json!({"max_pages": 1, "per_page": 2}));
+    env.config_with(|c| {
+        c["tautulli"]["history"] = json!({"max_pages": 1, "per_page": 2, "read": "paged"})
+    });
     let run = env.run(&["--json", "index", "--report"]).expect_ok();
     let v = run.json();
     let report = &v["report"];
@@ -1216,10 +1218,11 @@ fn metadata_is_cached_between_syncs_and_can_be_cleared() {
 // 12. incremental mode: the checkpoint commits with the import, or not at all
 // ---------------------------------------------------------------------------------------------
 
-/// `history.mode: incremental` with two rows per page, so reads take several pages.
+/// `history.mode: incremental` with two rows per page of a paged read, so reads take several
+/// requests and a fault or a kill can strike between them.
 fn incremental_config(env: &Env) -> Value {
     let mut c = env.base_config();
-    c["tautulli"]["history"] = json!({"mode": "incremental", "per_page": 2});
+    c["tautulli"]["history"] = json!({"mode": "incremental", "per_page": 2, "read": "paged"});
     c
 }
 
@@ -1331,6 +1334,44 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
 
 /// The first run stores the checkpoint with its import; after new plays the next run reads
 /// only them, with fewer requests, and the Tracker equals one filled by a full read.
+/// The default windowed reader: the re-run after two new plays is one day-filtered
+/// `get_history` request and no count request, and imports exactly the new plays.
+#[test]
+fn a_windowed_incremental_sync_asks_one_day_filtered_request() {
+    let scenario = Scenario::reference();
+    let env = Env::new(scenario.clone());
+    let mut c = env.base_config();
+    c["tautulli"]["history"] = json!({"mode": "incremental"});
+    env.write_config(&c);
+    let first = env.sync();
+    assert_eq!(first["report"]["reader"]["mode"], "windowed", "{first}");
+    assert_eq!(first["checkpoint"], "stored", "{first}");
+
+    env.server.add_sessions(two_new_plays(&scenario));
+    env.server.clear_requests();
+    let second = env.sync();
+    assert_eq!(second["report"]["read"], "incremental", "{second}");
+    assert_eq!(
+        (u(&second["added"]), u(&second["updated"])),
+        (1, 1),
+        "{second}"
+    );
+    let reqs = env.server.requests();
+    let history: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.cmd.as_deref() == Some("get_history"))
+        .collect();
+    assert_eq!(history.len(), 1, "{second}");
+    assert!(
+        history[0].params.contains_key("after"),
+        "{:?}",
+        history[0].params
+    );
+    assert!(!reqs
+        .iter()
+        .any(|r| r.cmd.as_deref() == Some("get_plays_by_date")));
+}
+
 #[test]
 fn incremental_sync_imports_exactly_the_new_plays_with_fewer_requests() {
     let scenario = Scenario::reference();
