@@ -567,7 +567,7 @@ fn a_dry_run_reads_from_the_checkpoint_and_an_incomplete_read_gives_none() {
         &server,
         Some(dir.path()),
         json!({}),
-        json!({"mode": "incremental", "per_page": 100, "max_pages": 2}),
+        json!({"mode": "incremental", "per_page": 100, "max_pages": 2, "read": "paged"}),
     );
     let r = run(&capped, "{}");
     assert_eq!(r.report["complete"], false, "{}", r.report);
