@@ -125,10 +125,10 @@ pub struct HistoryConfig {
 /// Window sizes accepted for `history.window_rows`.
 pub const MIN_WINDOW_ROWS: u32 = 10;
 pub const MAX_WINDOW_ROWS: u32 = 100_000;
-/// The default: about 0.7 s of Tautulli's scan plus ~3 s of rows per request, a few MB per
-/// answer; reads of 1M plays stay within a few percent of the fewest requests possible
-/// with answers capped at 25 000 rows (BENCHMARKS.md).
-pub const DEFAULT_WINDOW_ROWS: u32 = 20_000;
+/// The default, measured with the bench's model of a real Tautulli (BENCHMARKS.md): at 1M
+/// plays 25 000 rows a window cost 1.08x the fewest seconds any reader could spend with
+/// answers capped at 25 000 rows (20 000: 1.21x; 10 000: 2.06x), at ~195 MB peak.
+pub const DEFAULT_WINDOW_ROWS: u32 = 25_000;
 
 impl Default for HistoryConfig {
     fn default() -> Self {

@@ -816,6 +816,8 @@ pub struct HistoryReader<S, P = HistoryPage> {
     phase: Phase,
     /// `reference_id` (or `row_id`) -> highest `row_id` yielded.
     seen: HashMap<i64, i64, BuildHasherDefault<IntHasher>>,
+    /// Groups an incremental read skipped as unchanged.
+    unchanged: std::collections::HashSet<i64, BuildHasherDefault<IntHasher>>,
     /// Row ids of the previous main-pass page, to spot a server that ignores `start`.
     previous: Vec<(Option<i64>, Option<i64>)>,
     previous_start: u64,
@@ -838,6 +840,7 @@ impl<P: RowsPage, S: PageSource<P>> HistoryReader<S, P> {
             phase: Phase::Main { start: 0, pages: 0 },
             page: PhantomData,
             seen: HashMap::default(),
+            unchanged: Default::default(),
             previous: Vec::new(),
             previous_start: 0,
             shrank: None,
@@ -930,6 +933,9 @@ impl<P: RowsPage, S: PageSource<P>> HistoryReader<S, P> {
             self.outcome.first_page_max_row_id = top_id;
         }
         let mut rows = Vec::with_capacity(data.len());
+        // Rows this page brought that no page before had: none on a full page means the
+        // server answers pages that repeat or alternate.
+        let mut fresh = 0u64;
         for row in data {
             let Some(row_id) = row.row_id() else {
                 if !catch_up {
@@ -937,20 +943,25 @@ impl<P: RowsPage, S: PageSource<P>> HistoryReader<S, P> {
                 }
                 continue;
             };
+            let group = row.reference_id().unwrap_or(row_id);
             if self.since.is_some_and(|s| row_id <= s.max_row_id) {
                 self.outcome.unchanged_rows += 1;
+                if self.unchanged.insert(group) {
+                    fresh += 1;
+                }
                 continue;
             }
-            let group = row.reference_id().unwrap_or(row_id);
             match self.seen.get(&group) {
                 Some(&had) if had >= row_id => {}
                 Some(_) => {
                     self.seen.insert(group, row_id);
+                    fresh += 1;
                     rows.push(row);
                 }
                 None => {
                     self.seen.insert(group, row_id);
                     self.outcome.unique_rows += 1;
+                    fresh += 1;
                     rows.push(row);
                 }
             }
@@ -962,7 +973,19 @@ impl<P: RowsPage, S: PageSource<P>> HistoryReader<S, P> {
             Phase::Main { pages, .. } => {
                 let pages = pages + 1;
                 let repeated = n > 0 && pages > 1 && ids == self.previous && grew < n;
-                if repeated {
+                let stale = full
+                    && pages > 1
+                    && fresh == 0
+                    && grew < n
+                    && ids.iter().any(|i| i.1.is_some());
+                if stale && !repeated {
+                    self.finish(Some(format!(
+                        "Tautulli answered start={start} with {n} rows that earlier pages had \
+                         already brought: the server or a reverse proxy does not honour \
+                         `start` (pages repeat or alternate), so paging cannot reach the rest; \
+                         read without the proxy or update Tautulli"
+                    )));
+                } else if repeated {
                     self.finish(Some(format!(
                         "Tautulli answered start={start} with the same {n} rows as \
                          start={}: the server or a reverse proxy ignores `start`, so paging \

@@ -326,3 +326,31 @@ fn an_incremental_re_run_asks_one_day_filtered_request() {
         "an incremental read needs no counts"
     );
 }
+
+/// A proxy that caps pages and repeats or alternates them: both readers end the read as
+/// incomplete within a few requests (never max_pages of them), and say why.
+#[test]
+fn pages_that_repeat_or_alternate_end_the_read_incomplete_at_once() {
+    use fake_tautulli::Paging;
+    for paging in [Paging::IgnoreStart, Paging::Alternate] {
+        for history in [
+            json!({"read": "paged", "per_page": 5}),
+            json!({"read": "paged", "per_page": 50}),
+            json!({"window_rows": 20_000}),
+        ] {
+            let server = FakeServer::start(Scenario::demo()).unwrap();
+            server.push_fault(FaultRule::always(Fault::BadPaging { cap: 5, paging }));
+            let run = run_index(&server, history.clone());
+            let what = format!("{paging:?} {history}");
+            assert_eq!(run.report["complete"], false, "{what}: {}", run.report);
+            assert_eq!(run.report["semantics"], "delta", "{what}");
+            let why = run.report["incomplete_reason"].as_str().unwrap();
+            assert!(
+                why.contains("`start`") || why.contains("page size"),
+                "{what}: {why}"
+            );
+            let requests = history_requests(&server.requests()).len();
+            assert!(requests <= 8, "{what}: {requests} requests");
+        }
+    }
+}

@@ -83,6 +83,18 @@ pub enum Fault {
     /// Compute the answer, then keep it in the server until the [`Hold`] is released or the
     /// server stops: a client can be killed while it waits for the answer.
     Hold(Hold),
+    /// A broken proxy in front of `get_history`: at most `cap` rows per answer, and `start`
+    /// not honoured as asked (see [`Paging`]). Other commands pass, and do not use the rule up.
+    BadPaging { cap: u64, paging: Paging },
+}
+
+/// How a [`Fault::BadPaging`] proxy treats `start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paging {
+    /// Dropped: every page is the first one (A, A, A, ...).
+    IgnoreStart,
+    /// Taken modulo two pages: the first two pages alternate (A, B, A, B, ...).
+    Alternate,
 }
 
 /// The gate of a [`Fault::Hold`]: requests wait at it until [`Hold::release`]. Clones share
@@ -215,6 +227,18 @@ pub(crate) enum Effect {
     Without(&'static [&'static str]),
     /// Answer normally, but only once the gate opens.
     Hold(Hold),
+    /// Answer with `length` capped and `start` rewritten.
+    Paging { cap: u64, paging: Paging },
+}
+
+/// The `start` and `length` a [`Fault::BadPaging`] proxy passes on.
+pub(crate) fn bad_paging(start: u64, length: u64, cap: u64, paging: Paging) -> (u64, u64) {
+    let length = length.min(cap).max(1);
+    let start = match paging {
+        Paging::IgnoreStart => 0,
+        Paging::Alternate => start % (2 * length),
+    };
+    (start, length)
 }
 
 impl Fault {
@@ -223,6 +247,7 @@ impl Fault {
     fn applies(&self, cmd: Option<&str>, params: &Params) -> bool {
         match self {
             Fault::RejectDateFilters | Fault::IgnoreDateFilters => has_date_filter(cmd, params),
+            Fault::BadPaging { .. } => cmd == Some("get_history"),
             _ => true,
         }
     }
@@ -264,6 +289,10 @@ impl Fault {
             Fault::RejectDateFilters => Effect::Replace(Answer::error(400, None)),
             Fault::IgnoreDateFilters => Effect::Without(&DATE_FILTERS),
             Fault::Hold(h) => Effect::Hold(h.clone()),
+            Fault::BadPaging { cap, paging } => Effect::Paging {
+                cap: *cap,
+                paging: *paging,
+            },
         }
     }
 }
@@ -344,6 +373,22 @@ mod tests {
             Fault::IgnoreDateFilters.effect(),
             Effect::Without(keys) if keys == DATE_FILTERS
         ));
+    }
+
+    #[test]
+    fn bad_paging_repeats_or_alternates_capped_pages() {
+        assert_eq!(bad_paging(40, 100, 10, Paging::IgnoreStart), (0, 10));
+        let starts: Vec<u64> = [0, 10, 20, 30]
+            .iter()
+            .map(|&s| bad_paging(s, 10, 10, Paging::Alternate).0)
+            .collect();
+        assert_eq!(starts, [0, 10, 0, 10]);
+        let f = Fault::BadPaging {
+            cap: 5,
+            paging: Paging::Alternate,
+        };
+        assert!(f.applies(Some("get_history"), &Params::new()));
+        assert!(!f.applies(Some("get_users"), &Params::new()));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::metadata;
 use crate::params::{parse_bool, parse_urlencoded, Params};
 use crate::scenario::{ActivitySession, Scenario, Session};
 
-pub use crate::faults::{Fault, Hold};
+pub use crate::faults::{Fault, Hold, Paging};
 
 /// Worker threads answering requests (more than a client's 4 concurrent requests, so a
 /// `Slow` fault on one command does not stall the others).
@@ -521,6 +521,20 @@ impl Shared {
                         .filter(|(k, _)| !keys.contains(&k.as_str()))
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect();
+                    p = &stripped;
+                }
+                Effect::Paging { cap, paging } => {
+                    let get = |k: &str| p.get(k).and_then(|v| v.trim().parse::<u64>().ok());
+                    let (start, length) = faults::bad_paging(
+                        get("start").unwrap_or(0),
+                        get("length").unwrap_or(25),
+                        cap,
+                        paging,
+                    );
+                    let mut q = p.clone();
+                    q.insert("start".into(), start.to_string());
+                    q.insert("length".into(), length.to_string());
+                    stripped = q;
                     p = &stripped;
                 }
                 other => after = Some(other),
