@@ -278,8 +278,19 @@ pub struct PhaseResult {
     /// Seconds a real Tautulli 2.17.2 would have spent on the phase's requests (the fake's
     /// cost model), when the model is on.
     pub tautulli_modelled_s: Option<f64>,
+    /// The same per command: which requests the time went to.
+    pub tautulli_modelled_by_command: BTreeMap<String, f64>,
     /// HTTP requests the fake received, per command (retries included).
     pub requests: BTreeMap<String, u64>,
+    /// `get_history` requests without a day filter (each costs a real Tautulli the whole
+    /// history), when the fake says.
+    pub history_unfiltered: Option<u64>,
+    /// How the plugin read the history (its report's `reader.mode`), when it says.
+    pub reader: Option<String>,
+    /// Day windows the windowed reader read (`reader.windows`).
+    pub windows: Option<u64>,
+    /// The history's rows as the read counted them (`records_filtered`).
+    pub records: Option<u64>,
     /// `get_metadata` calls: the plugin's report when it has one, else the fake's count.
     pub metadata_calls: Option<u64>,
     /// Distinct rating keys among the `get_metadata` requests the fake received.
@@ -298,7 +309,12 @@ impl PhaseResult {
             host_cpu_s: None,
             fake_cpu_s: None,
             tautulli_modelled_s: None,
+            tautulli_modelled_by_command: BTreeMap::new(),
             requests: BTreeMap::new(),
+            history_unfiltered: None,
+            reader: None,
+            windows: None,
+            records: None,
             metadata_calls: None,
             metadata_distinct: None,
             note: String::new(),
@@ -477,9 +493,13 @@ pub fn serve_fake(args: &ServeFakeArgs) -> Result<i32> {
             "stats" => {
                 let mut counts: BTreeMap<String, u64> = BTreeMap::new();
                 let mut meta_keys = std::collections::HashSet::new();
+                let mut unfiltered = 0u64;
                 for r in server.requests() {
                     if r.cmd.as_deref() == Some("get_metadata") {
                         meta_keys.insert(r.params.get("rating_key").cloned());
+                    }
+                    if r.cmd.as_deref() == Some("get_history") && !has_day_filter(&r.params) {
+                        unfiltered += 1;
                     }
                     *counts
                         .entry(r.cmd.unwrap_or_else(|| "(none)".into()))
@@ -495,7 +515,8 @@ pub fn serve_fake(args: &ServeFakeArgs) -> Result<i32> {
                 let modelled = args.cost_model.then(|| json!(modelled));
                 say(
                     json!({"requests": counts, "metadata_distinct": meta_keys.len(),
-                    "modelled_s": modelled, "peak_rss_kb": peak_rss_kb(), "cpu_ms": cpu_ms()}),
+                    "history_unfiltered": unfiltered, "modelled_s": modelled,
+                    "peak_rss_kb": peak_rss_kb(), "cpu_ms": cpu_ms()}),
                 )?;
                 modelled_before = modelled_now;
             }
@@ -509,6 +530,14 @@ pub fn serve_fake(args: &ServeFakeArgs) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// A `get_history` request narrowed to days (`after`, `before` or `start_date`): without
+/// one, a real Tautulli builds the whole history for it, however few rows it returns.
+fn has_day_filter(params: &BTreeMap<String, String>) -> bool {
+    ["after", "before", "start_date"]
+        .iter()
+        .any(|k| params.get(*k).is_some_and(|v| !v.trim().is_empty()))
 }
 
 /// What `serve-fake` says when it is ready.
@@ -612,18 +641,28 @@ impl FakeProcess {
                     .collect()
             })
             .unwrap_or_default();
+        let modelled = v.get("modelled_s").and_then(Value::as_object);
         Ok(FakeStats {
             requests,
             metadata_distinct: v
                 .get("metadata_distinct")
                 .and_then(Value::as_u64)
                 .unwrap_or(0),
+            history_unfiltered: v
+                .get("history_unfiltered")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
             cpu_ms: v.get("cpu_ms").and_then(Value::as_u64),
-            modelled_s: v
-                .get("modelled_s")
-                .and_then(Value::as_object)
-                // A fold from +0.0: an empty float sum is -0.0, printed "-0.0".
+            // A fold from +0.0: an empty float sum is -0.0, printed "-0.0".
+            modelled_s: modelled
                 .map(|m| m.values().filter_map(Value::as_f64).fold(0.0, |a, b| a + b)),
+            modelled_by_cmd: modelled
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 }
@@ -634,10 +673,14 @@ struct FakeStats {
     requests: BTreeMap<String, u64>,
     /// Distinct `get_metadata` rating keys among them.
     metadata_distinct: u64,
+    /// `get_history` requests among them without a day filter.
+    history_unfiltered: u64,
     /// The fake's CPU time so far.
     cpu_ms: Option<u64>,
     /// Modelled Tautulli seconds of those requests; `None` without the cost model.
     modelled_s: Option<f64>,
+    /// The same per command (empty without the cost model).
+    modelled_by_cmd: BTreeMap<String, f64>,
 }
 
 impl Drop for FakeProcess {
@@ -802,6 +845,8 @@ impl Bench<'_> {
         r.requests = after.requests;
         r.metadata_distinct = Some(after.metadata_distinct);
         r.tautulli_modelled_s = after.modelled_s;
+        r.tautulli_modelled_by_command = after.modelled_by_cmd;
+        r.history_unfiltered = Some(after.history_unfiltered);
         if let (Some(a), Some(b)) = (cpu_before, after.cpu_ms) {
             r.fake_cpu_s = Some(b.saturating_sub(a) as f64 / 1000.0);
         }
@@ -955,6 +1000,14 @@ fn fill_from_report(r: &mut PhaseResult, report: &Value) {
     if let Some(m) = n("metadata_calls") {
         r.metadata_calls = Some(m);
     }
+    r.records = n("records_filtered").or(r.records);
+    if let Some(reader) = report.get("reader") {
+        r.reader = reader
+            .get("mode")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        r.windows = reader.get("windows").and_then(Value::as_u64);
+    }
     if let (Some(items), Some(pages)) = (n("items"), n("pages")) {
         let mode = report.get("mode").and_then(Value::as_str).unwrap_or("?");
         let complete = report
@@ -978,9 +1031,13 @@ fn total_row(label: &str, rows: &[PhaseResult]) -> PhaseResult {
         t.host_cpu_s = add_opt(t.host_cpu_s, r.host_cpu_s);
         t.fake_cpu_s = add_opt(t.fake_cpu_s, r.fake_cpu_s);
         t.tautulli_modelled_s = add_opt(t.tautulli_modelled_s, r.tautulli_modelled_s);
+        for (k, v) in &r.tautulli_modelled_by_command {
+            *t.tautulli_modelled_by_command.entry(k.clone()).or_default() += v;
+        }
         for (k, v) in &r.requests {
             *t.requests.entry(k.clone()).or_default() += v;
         }
+        t.history_unfiltered = add_opt(t.history_unfiltered, r.history_unfiltered);
         if r.outcome != Outcome::Ok && t.outcome == Outcome::Ok {
             t.outcome = r.outcome.clone();
         }
@@ -1151,14 +1208,28 @@ fn reproduce_command(a: &BenchArgs) -> String {
 // ---------------------------------------------------------------------------------------------
 // rendering
 
-fn fmt_requests(r: &BTreeMap<String, u64>) -> String {
+/// `cmd count` per command, with its modelled Tautulli seconds when known: which requests
+/// a phase's Tautulli time went to.
+fn fmt_requests(r: &BTreeMap<String, u64>, modelled: &BTreeMap<String, f64>) -> String {
     if r.is_empty() {
         return "-".into();
     }
     r.iter()
-        .map(|(k, v)| format!("{k} {v}"))
+        .map(|(k, v)| match modelled.get(k) {
+            Some(s) => format!("{k} {v} ({s:.1} s)"),
+            None => format!("{k} {v}"),
+        })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The reader column: its mode, and its windows when it read any.
+fn fmt_reader(r: &PhaseResult) -> String {
+    match (&r.reader, r.windows) {
+        (Some(m), Some(w)) if w > 0 => format!("{m}, {w} windows"),
+        (Some(m), _) => m.clone(),
+        (None, _) => "-".into(),
+    }
 }
 
 fn fmt_opt<T: std::fmt::Display>(v: Option<T>) -> String {
@@ -1181,7 +1252,12 @@ fn cells(r: &PhaseResult) -> [String; HEADERS.len()] {
         fmt_opt(r.host_cpu_s.map(|s| format!("{s:.2}"))),
         fmt_opt(r.fake_cpu_s.map(|s| format!("{s:.2}"))),
         fmt_opt(r.tautulli_modelled_s.map(|s| format!("{s:.1}"))),
-        fmt_requests(&r.requests),
+        fmt_requests(&r.requests, &r.tautulli_modelled_by_command),
+        fmt_opt(
+            r.history_unfiltered
+                .filter(|_| r.requests.contains_key("get_history")),
+        ),
+        fmt_reader(r),
         match (r.metadata_calls, r.metadata_distinct) {
             (Some(n), Some(d)) if n > 0 => format!("{n} ({d} keys)"),
             (n, _) => fmt_opt(n),
@@ -1190,7 +1266,7 @@ fn cells(r: &PhaseResult) -> [String; HEADERS.len()] {
     ]
 }
 
-const HEADERS: [&str; 11] = [
+const HEADERS: [&str; 13] = [
     "phase",
     "wall s",
     "rows",
@@ -1200,14 +1276,17 @@ const HEADERS: [&str; 11] = [
     "fake CPU s",
     // What a real Tautulli 2.17.2 would have spent on the requests (the fake's cost model).
     "Tautulli s",
-    "HTTP requests by command",
+    "HTTP requests by command (Tautulli s)",
+    // get_history requests without a day filter: each costs Tautulli the whole history.
+    "unfiltered",
+    "reader",
     "metadata calls",
     "note",
 ];
 
 /// Columns holding numbers (right-aligned).
 fn is_numeric(col: usize) -> bool {
-    matches!(col, 1..=7 | 9)
+    matches!(col, 1..=7 | 9 | 11)
 }
 
 /// Index of the free-text note column (last, never padded).
@@ -1217,7 +1296,7 @@ fn render_line(r: &PhaseResult) -> String {
     let c = cells(r);
     format!(
         "  {}: {} s, {} rows, {} rows/s, {} MB, CPU host {} s / fake {} s, Tautulli {} s, [{}], \
-         metadata {}{}",
+         unfiltered {}, reader {}, metadata {}{}",
         c[0],
         c[1],
         c[2],
@@ -1228,6 +1307,8 @@ fn render_line(r: &PhaseResult) -> String {
         c[7],
         c[8],
         c[9],
+        c[10],
+        c[11],
         if c[NOTE].is_empty() {
             String::new()
         } else {
@@ -1458,6 +1539,50 @@ mod tests {
         );
         let v = serde_json::to_value(&a).unwrap();
         assert_eq!(v["tautulli_modelled_s"], 1.34);
+    }
+
+    #[test]
+    fn phases_show_modelled_seconds_per_command_unfiltered_requests_and_windows() {
+        let dated = |k: &str, v: &str| BTreeMap::from([(k.to_owned(), v.to_owned())]);
+        assert!(has_day_filter(&dated("after", "2026-03-01")));
+        assert!(has_day_filter(&dated("before", "2026-03-01")));
+        assert!(has_day_filter(&dated("start_date", "2026-03-01")));
+        assert!(!has_day_filter(&dated("after", " ")));
+        assert!(!has_day_filter(&dated("start", "1000")));
+
+        let mut r = row("index", 2.0, Some(10), None);
+        fill_from_report(
+            &mut r,
+            &json!({"rows_seen": 10, "records_filtered": 10,
+                    "reader": {"mode": "windowed", "windows": 48, "history_requests": 49}}),
+        );
+        assert_eq!(
+            (r.reader.as_deref(), r.windows, r.records),
+            (Some("windowed"), Some(48), Some(10))
+        );
+        r.requests.insert("get_history".into(), 49);
+        r.requests.insert("get_metadata".into(), 3);
+        r.tautulli_modelled_by_command
+            .insert("get_history".into(), 310.26);
+        r.history_unfiltered = Some(0);
+        let text = render_table(std::slice::from_ref(&r));
+        assert!(
+            text.contains("get_history 49 (310.3 s), get_metadata 3"),
+            "{text}"
+        );
+        assert!(text.contains("windowed, 48 windows"), "{text}");
+        let paged = PhaseResult {
+            reader: Some("paged".into()),
+            windows: Some(0),
+            ..r.clone()
+        };
+        assert_eq!(fmt_reader(&paged), "paged");
+        // No unfiltered count where no history was asked for (charts).
+        let chart = row("chart a", 1.0, None, None);
+        assert_eq!(cells(&chart)[9], "-");
+        let t = total_row("t", &[r.clone(), r]);
+        assert_eq!(t.history_unfiltered, Some(0));
+        assert!((t.tautulli_modelled_by_command["get_history"] - 620.52).abs() < 1e-9);
     }
 
     #[test]
