@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -20,6 +22,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::error::{HostError, Result};
+
+mod readers;
+pub use readers::{least_cost, paged_cost, Cost, ReaderResult, ReaderSpec, Summary};
 
 /// The default phase list, in the order they run. `incremental` releases the held-back plays,
 /// so phases after it see them.
@@ -145,9 +150,31 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// Comma-separated: index, index-warm, index-rewatch, sync, sync-again, analytics
-    /// (analytics-sync and every chart), analytics-sync, charts, incremental, analytics-resync.
-    #[arg(long, value_name = "LIST", default_value = DEFAULT_PHASES)]
-    pub phases: String,
+    /// (analytics-sync and every chart), analytics-sync, charts, incremental, analytics-resync,
+    /// or none. Default: every phase, or none with --readers.
+    #[arg(long, value_name = "LIST")]
+    pub phases: Option<String>,
+    /// tautulli.history.read for the phases (windowed or paged); unset: the plugin's default.
+    #[arg(long, value_name = "MODE")]
+    pub read: Option<String>,
+    /// tautulli.history.window_rows for the phases; unset: the plugin's default.
+    #[arg(long, value_name = "N")]
+    pub window_rows: Option<u32>,
+    /// Before the phases, run the full `index` once per reader (comma list of paged:P,
+    /// windowed, windowed:N) on the same history, and compare what each would cost Tautulli.
+    /// Alone: paged:100,paged:1000,paged:10000,windowed.
+    #[arg(
+        long,
+        alias = "compare-readers",
+        value_name = "LIST",
+        num_args = 0..=1,
+        default_missing_value = readers::DEFAULT_READERS
+    )]
+    pub readers: Option<String>,
+    /// Stop a reader's run after this many seconds and show its computed cost instead
+    /// (a paged read of a large history can take long even against the fast fake); 0: no limit.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub reader_timeout: u64,
     /// Plays held back and added by the `incremental` phase (what a periodic re-run sees).
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub new_plays: usize,
@@ -170,6 +197,23 @@ pub struct BenchArgs {
 }
 
 impl BenchArgs {
+    /// The phases to run: the list given, else all of them, or none next to `--readers`.
+    fn phase_list(&self) -> Result<Vec<Phase>, String> {
+        match self.phases.as_deref().map(str::trim) {
+            Some("none") => Ok(Vec::new()),
+            Some(list) => Phase::parse_list(list),
+            None if self.readers.is_some() => Ok(Vec::new()),
+            None => Phase::parse_list(DEFAULT_PHASES),
+        }
+    }
+
+    /// The readers to compare (none without `--readers`).
+    fn reader_list(&self) -> Result<Vec<ReaderSpec>, String> {
+        self.readers
+            .as_deref()
+            .map_or(Ok(Vec::new()), ReaderSpec::parse_list)
+    }
+
     /// The `serve-fake` options for the cost model.
     fn cost_args(&self) -> Vec<&'static str> {
         match (self.no_cost_model, self.sleep_cost) {
@@ -258,6 +302,8 @@ pub enum Outcome {
     /// The command does not exist or is not implemented yet in this build.
     NotAvailable(String),
     Failed(String),
+    /// Stopped after the bench's time limit (`--reader-timeout`).
+    TimedOut(String),
 }
 
 /// One row of the results table.
@@ -367,6 +413,10 @@ pub struct BenchResults {
     pub scenario: Value,
     pub per_page: u32,
     pub phases: Vec<PhaseResult>,
+    /// `--readers`: one full index per reader.
+    pub readers: Vec<ReaderResult>,
+    /// The floor and the figures measured against the targets.
+    pub summary: Summary,
 }
 
 /// `key: value` from a `/proc` text file (first match).
@@ -712,6 +762,8 @@ enum Capture {
 struct ChildRun {
     wall_s: f64,
     success: bool,
+    /// Killed at the time limit.
+    timed_out: bool,
     stdout: String,
     stderr: String,
 }
@@ -723,6 +775,8 @@ struct Bench<'a> {
     dir: PathBuf,
     args: &'a BenchArgs,
     fake: FakeProcess,
+    /// How long a measured run may take before it is killed (`None`: no limit).
+    time_limit: Option<Duration>,
 }
 
 impl Bench<'_> {
@@ -755,8 +809,15 @@ impl Bench<'_> {
         Ok(path)
     }
 
-    /// Runs `host-sim --no-progress --report-rss --config CFG <args>` and times it.
-    fn run(&self, config: &Path, args: &[&str], capture: Capture) -> Result<ChildRun> {
+    /// Runs `host-sim --no-progress --report-rss --config CFG <args>` and times it; with a
+    /// `timeout`, the child is killed once it has run that long.
+    fn run(
+        &self,
+        config: &Path,
+        args: &[&str],
+        capture: Capture,
+        timeout: Option<Duration>,
+    ) -> Result<ChildRun> {
         let home = self.dir.join("home");
         let mut cmd = Command::new(&self.exe);
         if let Some(p) = &self.plugin {
@@ -789,8 +850,23 @@ impl Bench<'_> {
             }
             s
         });
+        let out_pipe = child.stdout.take();
+        let child = Arc::new(Mutex::new(child));
+        // Kills the child at the deadline unless told (by `done` closing) that it has ended.
+        let (done, done_rx) = std::sync::mpsc::channel::<()>();
+        let watchdog = timeout.map(|limit| {
+            let child = Arc::clone(&child);
+            std::thread::spawn(move || {
+                let fired = done_rx.recv_timeout(limit) == Err(RecvTimeoutError::Timeout);
+                if fired {
+                    // `Child::kill` never signals a child already waited for.
+                    let _ = lock(&child).kill();
+                }
+                fired
+            })
+        });
         let mut stdout = String::new();
-        if let Some(out) = child.stdout.take() {
+        if let Some(out) = out_pipe {
             let mut reader = BufReader::with_capacity(1 << 20, out);
             if capture == Capture::All {
                 reader
@@ -812,14 +888,29 @@ impl Bench<'_> {
                 }
             }
         }
-        let status = child
-            .wait()
-            .map_err(|e| HostError::io("cannot wait for a child", e))?;
+        let status = loop {
+            let mut c = lock(&child);
+            if watchdog.is_none() {
+                break c.wait();
+            }
+            // The watchdog needs the lock to kill: poll instead of blocking in `wait`.
+            match c.try_wait() {
+                Ok(Some(status)) => break Ok(status),
+                Ok(None) => {}
+                Err(e) => break Err(e),
+            }
+            drop(c);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        .map_err(|e| HostError::io("cannot wait for a child", e))?;
         let wall_s = start.elapsed().as_secs_f64();
+        drop(done);
+        let fired = watchdog.is_some_and(|w| w.join().unwrap_or(false));
         let stderr = err_reader.join().unwrap_or_default();
         Ok(ChildRun {
             wall_s,
             success: status.success(),
+            timed_out: fired && !status.success(),
             stdout,
             stderr,
         })
@@ -836,7 +927,7 @@ impl Bench<'_> {
     ) -> Result<(PhaseResult, Value)> {
         // Requests made before this phase (e.g. by a failed earlier one) are not its own.
         let cpu_before = self.fake.take_requests()?.cpu_ms;
-        let run = self.run(config, args, capture)?;
+        let run = self.run(config, args, capture, self.time_limit)?;
         let mut r = PhaseResult::new(label);
         r.wall_s = run.wall_s;
         r.peak_rss_kb = parse_peak_rss(&run.stderr);
@@ -851,6 +942,10 @@ impl Bench<'_> {
             r.fake_cpu_s = Some(b.saturating_sub(a) as f64 / 1000.0);
         }
         r.metadata_calls = r.requests.get("get_metadata").copied().or(Some(0));
+        if run.timed_out {
+            r.outcome = Outcome::TimedOut(format!("stopped after {:.0} s", run.wall_s));
+            return Ok((r, Value::Null));
+        }
         if !run.success {
             let why = first_error(&run.stderr);
             r.outcome = if analytics && looks_unavailable(&run.stderr) {
@@ -945,33 +1040,94 @@ impl Bench<'_> {
         Ok(rows)
     }
 
+    /// [`Self::config`] with the phases' `--read` and `--window-rows` under `history`.
+    fn phase_config(&self, name: &str, history: Value, state: &str) -> Result<PathBuf> {
+        let mut h = json!({});
+        if let Some(read) = &self.args.read {
+            h["read"] = json!(read);
+        }
+        if let Some(n) = self.args.window_rows {
+            h["window_rows"] = json!(n);
+        }
+        if let (Value::Object(h), Value::Object(extra)) = (&mut h, history) {
+            h.extend(extra);
+        }
+        self.config(name, h, state)
+    }
+
+    /// The full `index` once per reader, each with a state of its own (so each has the cold
+    /// metadata cache of a first run), on the history the phases start from. A run past
+    /// `--reader-timeout` is stopped; a paged reader's cost is also computed from the rows
+    /// read, to check the fake's figure and to stand in for a stopped run.
+    fn readers(&mut self, specs: &[ReaderSpec]) -> Result<Vec<ReaderResult>> {
+        let table = self.table();
+        let mut runs = Vec::new();
+        self.time_limit =
+            (self.args.reader_timeout > 0).then(|| Duration::from_secs(self.args.reader_timeout));
+        for (i, spec) in specs.iter().enumerate() {
+            let label = spec.label();
+            eprintln!("bench: reader {label} ...");
+            let cfg = self.config(
+                &format!("reader-{i}"),
+                spec.history(table),
+                &format!("plugin-state-reader-{i}"),
+            )?;
+            let run = self.index(&format!("index [{label}]"), &cfg);
+            let run = run.inspect_err(|_| self.time_limit = None)?;
+            eprintln!("{}", render_line(&run));
+            runs.push(run);
+        }
+        self.time_limit = None;
+        let rows = history_rows(&runs);
+        let model = CostModel::tautulli_2_17();
+        Ok(specs
+            .iter()
+            .zip(runs)
+            .map(|(spec, run)| {
+                let computed = match (spec, rows) {
+                    (ReaderSpec::Paged { per_page }, Some(rows)) => {
+                        Some(paged_cost(&model, table, rows as usize, *per_page as usize))
+                    }
+                    _ => None,
+                };
+                ReaderResult::new(*spec, run, computed)
+            })
+            .collect())
+    }
+
+    /// Sessions in the fake's table now: what each history request of a real Tautulli scans.
+    fn table(&self) -> usize {
+        usize::try_from(self.fake.info.plays).unwrap_or(usize::MAX)
+    }
+
     fn phase(&mut self, phase: Phase) -> Result<Vec<PhaseResult>> {
         Ok(match phase {
             Phase::Index | Phase::IndexWarm => {
-                let cfg = self.config("collapsed", json!({}), "plugin-state")?;
+                let cfg = self.phase_config("collapsed", json!({}), "plugin-state")?;
                 vec![self.index(phase.name(), &cfg)?]
             }
             Phase::IndexRewatch => {
-                let cfg = self.config("rewatch", json!({"rewatches": true}), "plugin-state")?;
+                let cfg =
+                    self.phase_config("rewatch", json!({"rewatches": true}), "plugin-state")?;
                 vec![self.index(phase.name(), &cfg)?]
             }
             Phase::Sync | Phase::SyncAgain => {
-                let cfg = self.config("collapsed", json!({}), "plugin-state")?;
+                let cfg = self.phase_config("collapsed", json!({}), "plugin-state")?;
                 vec![self.sync(phase.name(), &cfg)?]
             }
             Phase::AnalyticsSync | Phase::AnalyticsResync => {
-                let cfg = self.config("collapsed", json!({}), "plugin-state")?;
+                let cfg = self.phase_config("collapsed", json!({}), "plugin-state")?;
                 vec![self.analytics_sync(phase.name(), &cfg)?]
             }
             Phase::Charts => {
-                let cfg = self.config("collapsed", json!({}), "plugin-state")?;
+                let cfg = self.phase_config("collapsed", json!({}), "plugin-state")?;
                 let mut rows = self.charts(&cfg)?;
                 rows.push(total_row("charts total", &rows));
                 rows
             }
             Phase::Incremental => {
                 // Its own state: the first run is a full read that leaves the checkpoint.
-                let cfg = self.config(
+                let cfg = self.phase_config(
                     "incremental",
                     json!({"mode": "incremental"}),
                     "plugin-state-incremental",
@@ -989,6 +1145,20 @@ impl Bench<'_> {
             }
         })
     }
+}
+
+/// The rows of a full read of the history (the reads' `records_filtered`; complete reads
+/// agree, the largest is taken should one have been cut short).
+fn history_rows<'a>(runs: impl IntoIterator<Item = &'a PhaseResult>) -> Option<u64> {
+    runs.into_iter()
+        .filter(|r| r.outcome == Outcome::Ok)
+        .filter_map(|r| r.records)
+        .max()
+}
+
+/// A child shared with the watchdog that may kill it.
+fn lock(child: &Mutex<Child>) -> std::sync::MutexGuard<'_, Child> {
+    child.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Rows, metadata calls and a short note from a plugin index report.
@@ -1084,7 +1254,13 @@ fn looks_unavailable(stderr: &str) -> bool {
 
 /// Runs the bench and prints the table (JSON with `json`).
 pub fn run(args: &BenchArgs, plugin: Option<&Path>, json_out: bool) -> Result<i32> {
-    let phases = Phase::parse_list(&args.phases).map_err(HostError::ConfigInvalid)?;
+    let phases = args.phase_list().map_err(HostError::ConfigInvalid)?;
+    let readers = args.reader_list().map_err(HostError::ConfigInvalid)?;
+    if phases.is_empty() && readers.is_empty() {
+        return Err(HostError::ConfigInvalid(
+            "nothing to run: give --phases or --readers".into(),
+        ));
+    }
     let machine = Machine::detect();
     let exe = std::env::current_exe().map_err(|e| HostError::io("cannot locate host-sim", e))?;
     let plugin = plugin.map(Path::to_path_buf);
@@ -1124,8 +1300,12 @@ pub fn run(args: &BenchArgs, plugin: Option<&Path>, json_out: bool) -> Result<i3
         dir: tmp.path().to_path_buf(),
         args,
         fake,
+        time_limit: None,
     };
     let mut results = vec![generate_row];
+    // Before the phases: `incremental` releases the held-back plays.
+    let reader_results = bench.readers(&readers)?;
+    let table = bench.table();
     for phase in phases {
         eprintln!("bench: {} ...", phase.name());
         for r in bench.phase(phase)? {
@@ -1140,17 +1320,32 @@ pub fn run(args: &BenchArgs, plugin: Option<&Path>, json_out: bool) -> Result<i3
         .and_then(Value::as_u64);
     results[0].peak_rss_kb = fake_rss;
     drop(bench);
+    let summary = Summary::new(
+        &CostModel::tautulli_2_17(),
+        table,
+        &reader_results,
+        &results[1..],
+    );
     let out = BenchResults {
         machine,
         command: reproduce_command(args),
         scenario: scenario_json(&args.scenario),
         per_page: args.per_page,
         phases: results,
+        readers: reader_results,
+        summary,
     };
     if json_out {
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
         print!("{}", render_table(&out.phases));
+        if !out.readers.is_empty() {
+            print!(
+                "\nReaders (full index, same history):\n{}",
+                readers::render_table(&out.readers)
+            );
+        }
+        print!("\n{}", out.summary.render());
     }
     if let Some(path) = &args.out {
         let text = if path.extension().is_some_and(|e| e == "md") {
@@ -1181,12 +1376,28 @@ fn scenario_json(s: &ScenarioArgs) -> Value {
 fn reproduce_command(a: &BenchArgs) -> String {
     let mut v = vec!["target/release/host-sim".to_string(), "bench".into()];
     v.extend(a.scenario.to_args());
-    v.extend([
-        "--per-page".into(),
-        a.per_page.to_string(),
-        "--phases".into(),
-        a.phases.clone(),
-    ]);
+    v.extend(["--per-page".into(), a.per_page.to_string()]);
+    if let Some(r) = &a.readers {
+        v.extend(["--readers".into(), r.clone()]);
+        if a.reader_timeout != 600 {
+            v.extend(["--reader-timeout".into(), a.reader_timeout.to_string()]);
+        }
+    }
+    let phases = a.phases.clone().unwrap_or_else(|| {
+        if a.readers.is_some() {
+            "none"
+        } else {
+            DEFAULT_PHASES
+        }
+        .into()
+    });
+    v.extend(["--phases".into(), phases]);
+    if let Some(read) = &a.read {
+        v.extend(["--read".into(), read.clone()]);
+    }
+    if let Some(n) = a.window_rows {
+        v.extend(["--window-rows".into(), n.to_string()]);
+    }
     if let Some(c) = a.concurrency {
         v.extend(["--concurrency".into(), c.to_string()]);
     }
@@ -1242,6 +1453,7 @@ fn cells(r: &PhaseResult) -> [String; HEADERS.len()] {
         Outcome::Ok => r.note.clone(),
         Outcome::NotAvailable(why) => format!("not available: {why}"),
         Outcome::Failed(why) => format!("FAILED: {why}"),
+        Outcome::TimedOut(why) => format!("SKIPPED: {why}"),
     };
     [
         r.phase.clone(),
@@ -1367,7 +1579,7 @@ pub fn render_markdown_table(rows: &[PhaseResult]) -> String {
 /// The results as Markdown: machine, command, table.
 pub fn render_markdown(r: &BenchResults) -> String {
     let m = &r.machine;
-    format!(
+    let mut out = format!(
         "Machine: {} CPU(s), {}, {} MB RAM, Linux {}, load average at start {}\n\nCommand: `{}`\n\n{}",
         m.cpus,
         m.cpu_model,
@@ -1376,7 +1588,21 @@ pub fn render_markdown(r: &BenchResults) -> String {
         m.load_avg,
         r.command,
         render_markdown_table(&r.phases)
-    )
+    );
+    if !r.readers.is_empty() {
+        out += &format!(
+            "\nReaders (full index, same history):\n\n{}",
+            readers::render_markdown_table(&r.readers)
+        );
+    }
+    let summary = r.summary.render();
+    if !summary.is_empty() {
+        out += "\n";
+        for line in summary.lines() {
+            out += &format!("- {line}\n");
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -1507,6 +1733,8 @@ mod tests {
             scenario: json!({}),
             per_page: 1000,
             phases: vec![p],
+            readers: vec![],
+            summary: Summary::new(&CostModel::tautulli_2_17(), 0, &[], &[]),
         });
         assert!(md.contains("2 CPU(s), Test CPU, 1024 MB"), "{md}");
         assert!(md.contains("| index | 1.00 | 10 | 10 |"), "{md}");
@@ -1583,6 +1811,119 @@ mod tests {
         let t = total_row("t", &[r.clone(), r]);
         assert_eq!(t.history_unfiltered, Some(0));
         assert!((t.tautulli_modelled_by_command["get_history"] - 620.52).abs() < 1e-9);
+    }
+
+    #[test]
+    fn readers_alone_run_no_phase_unless_asked_and_reproduce_their_command() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            bench: BenchArgs,
+        }
+        let args = |extra: &[&str]| {
+            let mut v = vec!["bench"];
+            v.extend_from_slice(extra);
+            Cli::try_parse_from(v).unwrap().bench
+        };
+        let default = args(&[]);
+        assert_eq!(
+            default.phase_list().unwrap(),
+            Phase::parse_list(DEFAULT_PHASES).unwrap()
+        );
+        assert!(default.reader_list().unwrap().is_empty());
+        assert!(reproduce_command(&default).contains(&format!("--phases {DEFAULT_PHASES}")));
+
+        let compare = args(&["--readers"]);
+        assert!(compare.phase_list().unwrap().is_empty());
+        assert_eq!(compare.reader_list().unwrap().len(), 4);
+        let cmd = reproduce_command(&compare);
+        assert!(
+            cmd.contains("--readers paged:100,paged:1000,paged:10000,windowed --phases none"),
+            "{cmd}"
+        );
+        assert_eq!(
+            args(&["--compare-readers"]).readers,
+            compare.readers,
+            "an alias"
+        );
+
+        let both = args(&[
+            "--readers",
+            "windowed:5000",
+            "--phases",
+            "index,incremental",
+            "--reader-timeout",
+            "60",
+            "--read",
+            "paged",
+        ]);
+        assert_eq!(both.phase_list().unwrap().len(), 2);
+        let cmd = reproduce_command(&both);
+        assert!(
+            cmd.contains("--readers windowed:5000 --reader-timeout 60 --phases index,incremental --read paged"),
+            "{cmd}"
+        );
+        assert!(args(&["--phases", "none"]).phase_list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_summary_reads_the_runs_against_the_targets() {
+        let model = CostModel::tautulli_2_17();
+        let run = |label: &str, reader: &str, history_s: f64, requests: u64| {
+            let mut r = row(label, 10.0, Some(900_000), Some(150 * 1024));
+            r.records = Some(900_000);
+            r.reader = Some(reader.into());
+            r.tautulli_modelled_s = Some(history_s + 100.0);
+            r.tautulli_modelled_by_command = [
+                ("get_history".to_owned(), history_s),
+                ("get_metadata".to_owned(), 100.0),
+            ]
+            .into();
+            r.requests = [("get_history".to_owned(), requests)].into();
+            r
+        };
+        let windowed = ReaderResult::new(
+            ReaderSpec::Windowed { window_rows: None },
+            run("index [windowed]", "windowed", 300.0, 46),
+            None,
+        );
+        let mut stopped = run("index [paged:1000]", "paged", 0.0, 12);
+        stopped.outcome = Outcome::TimedOut("stopped after 600 s".into());
+        let paged = ReaderResult::new(
+            ReaderSpec::Paged { per_page: 1000 },
+            stopped,
+            Some(paged_cost(&model, 1_000_000, 900_000, 1000)),
+        );
+        let mut inc = run("incremental (+1000 new)", "windowed", 4.0, 1);
+        inc.history_unfiltered = Some(0);
+        inc.peak_rss_kb = Some(300 * 1024);
+        let s = Summary::new(&model, 1_000_000, &[windowed, paged], &[inc]);
+        assert_eq!(s.rows, Some(900_000));
+        let least = least_cost(&model, 1_000_000, 900_000, 25_000);
+        assert_eq!(s.least, Some(least));
+        assert_eq!(s.windowed_s, Some(300.0));
+        assert!((s.windowed_vs_least.unwrap() - 300.0 / least.modelled_s).abs() < 1e-9);
+        assert!(s.paged_1000_computed);
+        assert!(s.paged_1000_vs_windowed.unwrap() > 20.0);
+        assert_eq!(s.host_peak_rss_kb, Some(300 * 1024));
+        let text = s.render();
+        assert!(text.contains("36 requests"), "{text}");
+        assert!(text.contains("(computed)"), "{text}");
+        assert!(
+            text.contains(
+                "1 get_history requests (target <= 3: met), unfiltered requests: 0 (target 0: met)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("300.0 MB (target <= 256 MB: MISSED)"),
+            "{text}"
+        );
+        // Without the cost model there are no seconds, and nothing to compare.
+        let bare = Summary::new(&model, 10, &[], &[]);
+        assert_eq!((bare.least, bare.windowed_s), (None, None));
+        assert!(bare.render().is_empty());
     }
 
     #[test]
