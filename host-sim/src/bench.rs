@@ -1917,8 +1917,27 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("300.0 MB (target <= 256 MB: MISSED)"),
+            text.contains("default reader: 300.0 MB (target <= 256 MB: MISSED)\n"),
             "{text}"
+        );
+        // A paged run is not held to the default reader's target, but shows when larger.
+        let mut big = run("index [paged:10000]", "paged", 3.0, 94);
+        big.peak_rss_kb = Some(400 * 1024);
+        let paged = ReaderResult::new(ReaderSpec::Paged { per_page: 10000 }, big, None);
+        let mut index = run("index", "windowed", 4.0, 1);
+        index.peak_rss_kb = Some(200 * 1024);
+        let s = Summary::new(&model, 1_000_000, std::slice::from_ref(&paged), &[index]);
+        assert_eq!(s.host_peak_rss_kb, Some(200 * 1024));
+        let text = s.render();
+        assert!(
+            text.contains(
+                "200.0 MB (target <= 256 MB: met); largest of any run: 400.0 MB (index [paged:10000])"
+            ),
+            "{text}"
+        );
+        assert_eq!(
+            Summary::new(&model, 1, &[paged], &[]).host_peak_rss_kb,
+            None
         );
         // Without the cost model there are no seconds, and nothing to compare.
         let bare = Summary::new(&model, 10, &[], &[]);
