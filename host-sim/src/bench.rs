@@ -508,6 +508,11 @@ pub fn serve_fake(args: &ServeFakeArgs) -> Result<i32> {
     let generated_s = started.elapsed().as_secs_f64();
     let server = FakeServer::start(scenario)
         .map_err(|e| HostError::io("cannot start the fake Tautulli on 127.0.0.1", e))?;
+    // The server's clock at the scenario's end, as the charts' `--now`: per-day counts
+    // (`get_plays_by_date`) end at the server's today, so on a machine dated inside the
+    // generated span the plays after it would be "future" plays no real Tautulli has, and
+    // the results would depend on the date the bench runs.
+    server.set_now(spec.end_epoch);
     if args.cost_model {
         server.set_cost_model(Some(CostModel::tautulli_2_17()));
         server.set_cost_sleep(args.cost_sleep);
