@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -20,6 +22,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::error::{HostError, Result};
+
+mod readers;
+pub use readers::{least_cost, paged_cost, Cost, ReaderResult, ReaderSpec, Summary};
 
 /// The default phase list, in the order they run. `incremental` releases the held-back plays,
 /// so phases after it see them.
@@ -145,9 +150,31 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// Comma-separated: index, index-warm, index-rewatch, sync, sync-again, analytics
-    /// (analytics-sync and every chart), analytics-sync, charts, incremental, analytics-resync.
-    #[arg(long, value_name = "LIST", default_value = DEFAULT_PHASES)]
-    pub phases: String,
+    /// (analytics-sync and every chart), analytics-sync, charts, incremental, analytics-resync,
+    /// or none. Default: every phase, or none with --readers.
+    #[arg(long, value_name = "LIST")]
+    pub phases: Option<String>,
+    /// tautulli.history.read for the phases (windowed or paged); unset: the plugin's default.
+    #[arg(long, value_name = "MODE")]
+    pub read: Option<String>,
+    /// tautulli.history.window_rows for the phases; unset: the plugin's default.
+    #[arg(long, value_name = "N")]
+    pub window_rows: Option<u32>,
+    /// Before the phases, run the full `index` once per reader (comma list of paged:P,
+    /// windowed, windowed:N) on the same history, and compare what each would cost Tautulli.
+    /// Alone: paged:100,paged:1000,paged:10000,windowed.
+    #[arg(
+        long,
+        alias = "compare-readers",
+        value_name = "LIST",
+        num_args = 0..=1,
+        default_missing_value = readers::DEFAULT_READERS
+    )]
+    pub readers: Option<String>,
+    /// Stop a reader's run after this many seconds and show its computed cost instead
+    /// (a paged read of a large history can take long even against the fast fake); 0: no limit.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub reader_timeout: u64,
     /// Plays held back and added by the `incremental` phase (what a periodic re-run sees).
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub new_plays: usize,
@@ -170,6 +197,23 @@ pub struct BenchArgs {
 }
 
 impl BenchArgs {
+    /// The phases to run: the list given, else all of them, or none next to `--readers`.
+    fn phase_list(&self) -> Result<Vec<Phase>, String> {
+        match self.phases.as_deref().map(str::trim) {
+            Some("none") => Ok(Vec::new()),
+            Some(list) => Phase::parse_list(list),
+            None if self.readers.is_some() => Ok(Vec::new()),
+            None => Phase::parse_list(DEFAULT_PHASES),
+        }
+    }
+
+    /// The readers to compare (none without `--readers`).
+    fn reader_list(&self) -> Result<Vec<ReaderSpec>, String> {
+        self.readers
+            .as_deref()
+            .map_or(Ok(Vec::new()), ReaderSpec::parse_list)
+    }
+
     /// The `serve-fake` options for the cost model.
     fn cost_args(&self) -> Vec<&'static str> {
         match (self.no_cost_model, self.sleep_cost) {
@@ -259,6 +303,8 @@ pub enum Outcome {
     /// The command does not exist or is not implemented yet in this build.
     NotAvailable(String),
     Failed(String),
+    /// Stopped after the bench's time limit (`--reader-timeout`).
+    TimedOut(String),
 }
 
 /// One row of the results table.
@@ -279,8 +325,19 @@ pub struct PhaseResult {
     /// Seconds a real Tautulli 2.17.2 would have spent on the phase's requests (the fake's
     /// cost model), when the model is on.
     pub tautulli_modelled_s: Option<f64>,
+    /// The same per command: which requests the time went to.
+    pub tautulli_modelled_by_command: BTreeMap<String, f64>,
     /// HTTP requests the fake received, per command (retries included).
     pub requests: BTreeMap<String, u64>,
+    /// `get_history` requests without a day filter (each costs a real Tautulli the whole
+    /// history), when the fake says.
+    pub history_unfiltered: Option<u64>,
+    /// How the plugin read the history (its report's `reader.mode`), when it says.
+    pub reader: Option<String>,
+    /// Day windows the windowed reader read (`reader.windows`).
+    pub windows: Option<u64>,
+    /// The history's rows as the read counted them (`records_filtered`).
+    pub records: Option<u64>,
     /// `get_metadata` calls: the plugin's report when it has one, else the fake's count.
     pub metadata_calls: Option<u64>,
     /// Distinct rating keys among the `get_metadata` requests the fake received.
@@ -299,7 +356,12 @@ impl PhaseResult {
             host_cpu_s: None,
             fake_cpu_s: None,
             tautulli_modelled_s: None,
+            tautulli_modelled_by_command: BTreeMap::new(),
             requests: BTreeMap::new(),
+            history_unfiltered: None,
+            reader: None,
+            windows: None,
+            records: None,
             metadata_calls: None,
             metadata_distinct: None,
             note: String::new(),
@@ -352,6 +414,10 @@ pub struct BenchResults {
     pub scenario: Value,
     pub per_page: u32,
     pub phases: Vec<PhaseResult>,
+    /// `--readers`: one full index per reader.
+    pub readers: Vec<ReaderResult>,
+    /// The floor and the figures measured against the targets.
+    pub summary: Summary,
 }
 
 /// `key: value` from a `/proc` text file (first match).
@@ -443,6 +509,11 @@ pub fn serve_fake(args: &ServeFakeArgs) -> Result<i32> {
     let generated_s = started.elapsed().as_secs_f64();
     let server = FakeServer::start(scenario)
         .map_err(|e| HostError::io("cannot start the fake Tautulli on 127.0.0.1", e))?;
+    // The server's clock at the scenario's end, as the charts' `--now`: per-day counts
+    // (`get_plays_by_date`) end at the server's today, so on a machine dated inside the
+    // generated span the plays after it would be "future" plays no real Tautulli has, and
+    // the results would depend on the date the bench runs.
+    server.set_now(spec.end_epoch);
     if args.cost_model {
         server.set_cost_model(Some(CostModel::tautulli_2_17()));
         server.set_cost_sleep(args.cost_sleep);
@@ -478,9 +549,13 @@ pub fn serve_fake(args: &ServeFakeArgs) -> Result<i32> {
             "stats" => {
                 let mut counts: BTreeMap<String, u64> = BTreeMap::new();
                 let mut meta_keys = std::collections::HashSet::new();
+                let mut unfiltered = 0u64;
                 for r in server.requests() {
                     if r.cmd.as_deref() == Some("get_metadata") {
                         meta_keys.insert(r.params.get("rating_key").cloned());
+                    }
+                    if r.cmd.as_deref() == Some("get_history") && !has_day_filter(&r.params) {
+                        unfiltered += 1;
                     }
                     *counts
                         .entry(r.cmd.unwrap_or_else(|| "(none)".into()))
@@ -496,7 +571,8 @@ pub fn serve_fake(args: &ServeFakeArgs) -> Result<i32> {
                 let modelled = args.cost_model.then(|| json!(modelled));
                 say(
                     json!({"requests": counts, "metadata_distinct": meta_keys.len(),
-                    "modelled_s": modelled, "peak_rss_kb": peak_rss_kb(), "cpu_ms": cpu_ms()}),
+                    "history_unfiltered": unfiltered, "modelled_s": modelled,
+                    "peak_rss_kb": peak_rss_kb(), "cpu_ms": cpu_ms()}),
                 )?;
                 modelled_before = modelled_now;
             }
@@ -510,6 +586,14 @@ pub fn serve_fake(args: &ServeFakeArgs) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// A `get_history` request narrowed to days (`after`, `before` or `start_date`): without
+/// one, a real Tautulli builds the whole history for it, however few rows it returns.
+fn has_day_filter(params: &BTreeMap<String, String>) -> bool {
+    ["after", "before", "start_date"]
+        .iter()
+        .any(|k| params.get(*k).is_some_and(|v| !v.trim().is_empty()))
 }
 
 /// What `serve-fake` says when it is ready.
@@ -613,18 +697,28 @@ impl FakeProcess {
                     .collect()
             })
             .unwrap_or_default();
+        let modelled = v.get("modelled_s").and_then(Value::as_object);
         Ok(FakeStats {
             requests,
             metadata_distinct: v
                 .get("metadata_distinct")
                 .and_then(Value::as_u64)
                 .unwrap_or(0),
+            history_unfiltered: v
+                .get("history_unfiltered")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
             cpu_ms: v.get("cpu_ms").and_then(Value::as_u64),
-            modelled_s: v
-                .get("modelled_s")
-                .and_then(Value::as_object)
-                // A fold from +0.0: an empty float sum is -0.0, printed "-0.0".
+            // A fold from +0.0: an empty float sum is -0.0, printed "-0.0".
+            modelled_s: modelled
                 .map(|m| m.values().filter_map(Value::as_f64).fold(0.0, |a, b| a + b)),
+            modelled_by_cmd: modelled
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 }
@@ -635,10 +729,14 @@ struct FakeStats {
     requests: BTreeMap<String, u64>,
     /// Distinct `get_metadata` rating keys among them.
     metadata_distinct: u64,
+    /// `get_history` requests among them without a day filter.
+    history_unfiltered: u64,
     /// The fake's CPU time so far.
     cpu_ms: Option<u64>,
     /// Modelled Tautulli seconds of those requests; `None` without the cost model.
     modelled_s: Option<f64>,
+    /// The same per command (empty without the cost model).
+    modelled_by_cmd: BTreeMap<String, f64>,
 }
 
 impl Drop for FakeProcess {
@@ -670,6 +768,8 @@ enum Capture {
 struct ChildRun {
     wall_s: f64,
     success: bool,
+    /// Killed at the time limit.
+    timed_out: bool,
     stdout: String,
     stderr: String,
 }
@@ -681,6 +781,8 @@ struct Bench<'a> {
     dir: PathBuf,
     args: &'a BenchArgs,
     fake: FakeProcess,
+    /// How long a measured run may take before it is killed (`None`: no limit).
+    time_limit: Option<Duration>,
 }
 
 impl Bench<'_> {
@@ -719,8 +821,15 @@ impl Bench<'_> {
         Ok(path)
     }
 
-    /// Runs `host-sim --no-progress --report-rss --config CFG <args>` and times it.
-    fn run(&self, config: &Path, args: &[&str], capture: Capture) -> Result<ChildRun> {
+    /// Runs `host-sim --no-progress --report-rss --config CFG <args>` and times it; with a
+    /// `timeout`, the child is killed once it has run that long.
+    fn run(
+        &self,
+        config: &Path,
+        args: &[&str],
+        capture: Capture,
+        timeout: Option<Duration>,
+    ) -> Result<ChildRun> {
         let home = self.dir.join("home");
         let mut cmd = Command::new(&self.exe);
         if let Some(p) = &self.plugin {
@@ -753,8 +862,23 @@ impl Bench<'_> {
             }
             s
         });
+        let out_pipe = child.stdout.take();
+        let child = Arc::new(Mutex::new(child));
+        // Kills the child at the deadline unless told (by `done` closing) that it has ended.
+        let (done, done_rx) = std::sync::mpsc::channel::<()>();
+        let watchdog = timeout.map(|limit| {
+            let child = Arc::clone(&child);
+            std::thread::spawn(move || {
+                let fired = done_rx.recv_timeout(limit) == Err(RecvTimeoutError::Timeout);
+                if fired {
+                    // `Child::kill` never signals a child already waited for.
+                    let _ = lock(&child).kill();
+                }
+                fired
+            })
+        });
         let mut stdout = String::new();
-        if let Some(out) = child.stdout.take() {
+        if let Some(out) = out_pipe {
             let mut reader = BufReader::with_capacity(1 << 20, out);
             if capture == Capture::All {
                 reader
@@ -776,14 +900,29 @@ impl Bench<'_> {
                 }
             }
         }
-        let status = child
-            .wait()
-            .map_err(|e| HostError::io("cannot wait for a child", e))?;
+        let status = loop {
+            let mut c = lock(&child);
+            if watchdog.is_none() {
+                break c.wait();
+            }
+            // The watchdog needs the lock to kill: poll instead of blocking in `wait`.
+            match c.try_wait() {
+                Ok(Some(status)) => break Ok(status),
+                Ok(None) => {}
+                Err(e) => break Err(e),
+            }
+            drop(c);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        .map_err(|e| HostError::io("cannot wait for a child", e))?;
         let wall_s = start.elapsed().as_secs_f64();
+        drop(done);
+        let fired = watchdog.is_some_and(|w| w.join().unwrap_or(false));
         let stderr = err_reader.join().unwrap_or_default();
         Ok(ChildRun {
             wall_s,
             success: status.success(),
+            timed_out: fired && !status.success(),
             stdout,
             stderr,
         })
@@ -800,7 +939,7 @@ impl Bench<'_> {
     ) -> Result<(PhaseResult, Value)> {
         // Requests made before this phase (e.g. by a failed earlier one) are not its own.
         let cpu_before = self.fake.take_requests()?.cpu_ms;
-        let run = self.run(config, args, capture)?;
+        let run = self.run(config, args, capture, self.time_limit)?;
         let mut r = PhaseResult::new(label);
         r.wall_s = run.wall_s;
         r.peak_rss_kb = parse_peak_rss(&run.stderr);
@@ -809,10 +948,16 @@ impl Bench<'_> {
         r.requests = after.requests;
         r.metadata_distinct = Some(after.metadata_distinct);
         r.tautulli_modelled_s = after.modelled_s;
+        r.tautulli_modelled_by_command = after.modelled_by_cmd;
+        r.history_unfiltered = Some(after.history_unfiltered);
         if let (Some(a), Some(b)) = (cpu_before, after.cpu_ms) {
             r.fake_cpu_s = Some(b.saturating_sub(a) as f64 / 1000.0);
         }
         r.metadata_calls = r.requests.get("get_metadata").copied().or(Some(0));
+        if run.timed_out {
+            r.outcome = Outcome::TimedOut(format!("stopped after {:.0} s", run.wall_s));
+            return Ok((r, Value::Null));
+        }
         if !run.success {
             let why = first_error(&run.stderr);
             r.outcome = if analytics && looks_unavailable(&run.stderr) {
@@ -907,26 +1052,98 @@ impl Bench<'_> {
         Ok(rows)
     }
 
+    /// [`Self::config`] with the phases' `--read` and `--window-rows` under `history`.
+    fn phase_config(&self, name: &str, history: Value, state: &str) -> Result<PathBuf> {
+        self.phase_config_in(name, history, state, "tracker")
+    }
+
+    /// [`Self::phase_config`] with its own Tracker folder.
+    fn phase_config_in(
+        &self,
+        name: &str,
+        history: Value,
+        state: &str,
+        tracker: &str,
+    ) -> Result<PathBuf> {
+        let mut h = json!({});
+        if let Some(read) = &self.args.read {
+            h["read"] = json!(read);
+        }
+        if let Some(n) = self.args.window_rows {
+            h["window_rows"] = json!(n);
+        }
+        if let (Value::Object(h), Value::Object(extra)) = (&mut h, history) {
+            h.extend(extra);
+        }
+        self.config_in(name, h, state, tracker)
+    }
+
+    /// The full `index` once per reader, each with a state of its own (so each has the cold
+    /// metadata cache of a first run), on the history the phases start from. A run past
+    /// `--reader-timeout` is stopped; a paged reader's cost is also computed from the rows
+    /// read, to check the fake's figure and to stand in for a stopped run.
+    fn readers(&mut self, specs: &[ReaderSpec]) -> Result<Vec<ReaderResult>> {
+        let table = self.table();
+        let mut runs = Vec::new();
+        self.time_limit =
+            (self.args.reader_timeout > 0).then(|| Duration::from_secs(self.args.reader_timeout));
+        for (i, spec) in specs.iter().enumerate() {
+            let label = spec.label();
+            eprintln!("bench: reader {label} ...");
+            let cfg = self.config(
+                &format!("reader-{i}"),
+                spec.history(table),
+                &format!("plugin-state-reader-{i}"),
+            )?;
+            let run = self.index(&format!("index [{label}]"), &cfg);
+            let run = run.inspect_err(|_| self.time_limit = None)?;
+            eprintln!("{}", render_line(&run));
+            runs.push(run);
+        }
+        self.time_limit = None;
+        let rows = history_rows(&runs);
+        let model = CostModel::tautulli_2_17();
+        Ok(specs
+            .iter()
+            .zip(runs)
+            .map(|(spec, run)| {
+                let computed = match (spec, rows) {
+                    (ReaderSpec::Paged { per_page }, Some(rows)) => {
+                        Some(paged_cost(&model, table, rows as usize, *per_page as usize))
+                    }
+                    _ => None,
+                };
+                ReaderResult::new(*spec, run, computed)
+            })
+            .collect())
+    }
+
+    /// Sessions in the fake's table now: what each history request of a real Tautulli scans.
+    fn table(&self) -> usize {
+        usize::try_from(self.fake.info.plays).unwrap_or(usize::MAX)
+    }
+
     fn phase(&mut self, phase: Phase) -> Result<Vec<PhaseResult>> {
         Ok(match phase {
             Phase::Index | Phase::IndexWarm => {
-                let cfg = self.config("collapsed", json!({}), "plugin-state")?;
+                let cfg = self.phase_config("collapsed", json!({}), "plugin-state")?;
                 vec![self.index(phase.name(), &cfg)?]
             }
             Phase::IndexRewatch => {
-                let cfg = self.config("rewatch", json!({"rewatches": true}), "plugin-state")?;
+                let cfg =
+                    self.phase_config("rewatch", json!({"rewatches": true}), "plugin-state")?;
                 vec![self.index(phase.name(), &cfg)?]
             }
             Phase::Sync | Phase::SyncAgain => {
-                let cfg = self.config("collapsed", json!({}), "plugin-state")?;
+                let cfg = self.phase_config("collapsed", json!({}), "plugin-state")?;
                 vec![self.sync(phase.name(), &cfg)?]
             }
             Phase::AnalyticsSync | Phase::AnalyticsResync => {
-                let cfg = self.config("collapsed", json!({}), "plugin-state")?;
+                let cfg = self.phase_config("collapsed", json!({}), "plugin-state")?;
                 vec![self.analytics_sync(phase.name(), &cfg)?]
             }
             Phase::Charts => {
-                let cfg = self.config("collapsed", json!({}), "plugin-state")?;
+                let cfg = self.phase_config("collapsed", json!({}), "plugin-state")?;
                 let mut rows = self.charts(&cfg)?;
                 rows.push(total_row("charts total", &rows));
                 rows
@@ -934,7 +1151,7 @@ impl Bench<'_> {
             Phase::Incremental => {
                 // Its own state and Tracker: the first sync is a full read whose checkpoint
                 // the Tracker stores with the import; the second starts from it.
-                let cfg = self.config_in(
+                let cfg = self.phase_config_in(
                     "incremental",
                     json!({"mode": "incremental"}),
                     "plugin-state-incremental",
@@ -955,6 +1172,20 @@ impl Bench<'_> {
     }
 }
 
+/// The rows of a full read of the history (the reads' `records_filtered`; complete reads
+/// agree, the largest is taken should one have been cut short).
+fn history_rows<'a>(runs: impl IntoIterator<Item = &'a PhaseResult>) -> Option<u64> {
+    runs.into_iter()
+        .filter(|r| r.outcome == Outcome::Ok)
+        .filter_map(|r| r.records)
+        .max()
+}
+
+/// A child shared with the watchdog that may kill it.
+fn lock(child: &Mutex<Child>) -> std::sync::MutexGuard<'_, Child> {
+    child.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Rows, metadata calls and a short note from a plugin index report.
 fn fill_from_report(r: &mut PhaseResult, report: &Value) {
     let n = |k: &str| report.get(k).and_then(Value::as_u64);
@@ -963,6 +1194,14 @@ fn fill_from_report(r: &mut PhaseResult, report: &Value) {
     }
     if let Some(m) = n("metadata_calls") {
         r.metadata_calls = Some(m);
+    }
+    r.records = n("records_filtered").or(r.records);
+    if let Some(reader) = report.get("reader") {
+        r.reader = reader
+            .get("mode")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        r.windows = reader.get("windows").and_then(Value::as_u64);
     }
     if let (Some(items), Some(pages)) = (n("items"), n("pages")) {
         let mode = report.get("mode").and_then(Value::as_str).unwrap_or("?");
@@ -987,9 +1226,13 @@ fn total_row(label: &str, rows: &[PhaseResult]) -> PhaseResult {
         t.host_cpu_s = add_opt(t.host_cpu_s, r.host_cpu_s);
         t.fake_cpu_s = add_opt(t.fake_cpu_s, r.fake_cpu_s);
         t.tautulli_modelled_s = add_opt(t.tautulli_modelled_s, r.tautulli_modelled_s);
+        for (k, v) in &r.tautulli_modelled_by_command {
+            *t.tautulli_modelled_by_command.entry(k.clone()).or_default() += v;
+        }
         for (k, v) in &r.requests {
             *t.requests.entry(k.clone()).or_default() += v;
         }
+        t.history_unfiltered = add_opt(t.history_unfiltered, r.history_unfiltered);
         if r.outcome != Outcome::Ok && t.outcome == Outcome::Ok {
             t.outcome = r.outcome.clone();
         }
@@ -1036,7 +1279,13 @@ fn looks_unavailable(stderr: &str) -> bool {
 
 /// Runs the bench and prints the table (JSON with `json`).
 pub fn run(args: &BenchArgs, plugin: Option<&Path>, json_out: bool) -> Result<i32> {
-    let phases = Phase::parse_list(&args.phases).map_err(HostError::ConfigInvalid)?;
+    let phases = args.phase_list().map_err(HostError::ConfigInvalid)?;
+    let readers = args.reader_list().map_err(HostError::ConfigInvalid)?;
+    if phases.is_empty() && readers.is_empty() {
+        return Err(HostError::ConfigInvalid(
+            "nothing to run: give --phases or --readers".into(),
+        ));
+    }
     let machine = Machine::detect();
     let exe = std::env::current_exe().map_err(|e| HostError::io("cannot locate host-sim", e))?;
     let plugin = plugin.map(Path::to_path_buf);
@@ -1076,8 +1325,12 @@ pub fn run(args: &BenchArgs, plugin: Option<&Path>, json_out: bool) -> Result<i3
         dir: tmp.path().to_path_buf(),
         args,
         fake,
+        time_limit: None,
     };
     let mut results = vec![generate_row];
+    // Before the phases: `incremental` releases the held-back plays.
+    let reader_results = bench.readers(&readers)?;
+    let table = bench.table();
     for phase in phases {
         eprintln!("bench: {} ...", phase.name());
         for r in bench.phase(phase)? {
@@ -1092,17 +1345,32 @@ pub fn run(args: &BenchArgs, plugin: Option<&Path>, json_out: bool) -> Result<i3
         .and_then(Value::as_u64);
     results[0].peak_rss_kb = fake_rss;
     drop(bench);
+    let summary = Summary::new(
+        &CostModel::tautulli_2_17(),
+        table,
+        &reader_results,
+        &results[1..],
+    );
     let out = BenchResults {
         machine,
         command: reproduce_command(args),
         scenario: scenario_json(&args.scenario),
         per_page: args.per_page,
         phases: results,
+        readers: reader_results,
+        summary,
     };
     if json_out {
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
         print!("{}", render_table(&out.phases));
+        if !out.readers.is_empty() {
+            print!(
+                "\nReaders (full index, same history):\n{}",
+                readers::render_table(&out.readers)
+            );
+        }
+        print!("\n{}", out.summary.render());
     }
     if let Some(path) = &args.out {
         let text = if path.extension().is_some_and(|e| e == "md") {
@@ -1133,12 +1401,28 @@ fn scenario_json(s: &ScenarioArgs) -> Value {
 fn reproduce_command(a: &BenchArgs) -> String {
     let mut v = vec!["target/release/host-sim".to_string(), "bench".into()];
     v.extend(a.scenario.to_args());
-    v.extend([
-        "--per-page".into(),
-        a.per_page.to_string(),
-        "--phases".into(),
-        a.phases.clone(),
-    ]);
+    v.extend(["--per-page".into(), a.per_page.to_string()]);
+    if let Some(r) = &a.readers {
+        v.extend(["--readers".into(), r.clone()]);
+        if a.reader_timeout != 600 {
+            v.extend(["--reader-timeout".into(), a.reader_timeout.to_string()]);
+        }
+    }
+    let phases = a.phases.clone().unwrap_or_else(|| {
+        if a.readers.is_some() {
+            "none"
+        } else {
+            DEFAULT_PHASES
+        }
+        .into()
+    });
+    v.extend(["--phases".into(), phases]);
+    if let Some(read) = &a.read {
+        v.extend(["--read".into(), read.clone()]);
+    }
+    if let Some(n) = a.window_rows {
+        v.extend(["--window-rows".into(), n.to_string()]);
+    }
     if let Some(c) = a.concurrency {
         v.extend(["--concurrency".into(), c.to_string()]);
     }
@@ -1160,14 +1444,28 @@ fn reproduce_command(a: &BenchArgs) -> String {
 // ---------------------------------------------------------------------------------------------
 // rendering
 
-fn fmt_requests(r: &BTreeMap<String, u64>) -> String {
+/// `cmd count` per command, with its modelled Tautulli seconds when known: which requests
+/// a phase's Tautulli time went to.
+fn fmt_requests(r: &BTreeMap<String, u64>, modelled: &BTreeMap<String, f64>) -> String {
     if r.is_empty() {
         return "-".into();
     }
     r.iter()
-        .map(|(k, v)| format!("{k} {v}"))
+        .map(|(k, v)| match modelled.get(k) {
+            Some(s) => format!("{k} {v} ({s:.1} s)"),
+            None => format!("{k} {v}"),
+        })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The reader column: its mode, and its windows when it read any.
+fn fmt_reader(r: &PhaseResult) -> String {
+    match (&r.reader, r.windows) {
+        (Some(m), Some(w)) if w > 0 => format!("{m}, {w} windows"),
+        (Some(m), _) => m.clone(),
+        (None, _) => "-".into(),
+    }
 }
 
 fn fmt_opt<T: std::fmt::Display>(v: Option<T>) -> String {
@@ -1180,6 +1478,7 @@ fn cells(r: &PhaseResult) -> [String; HEADERS.len()] {
         Outcome::Ok => r.note.clone(),
         Outcome::NotAvailable(why) => format!("not available: {why}"),
         Outcome::Failed(why) => format!("FAILED: {why}"),
+        Outcome::TimedOut(why) => format!("SKIPPED: {why}"),
     };
     [
         r.phase.clone(),
@@ -1190,7 +1489,12 @@ fn cells(r: &PhaseResult) -> [String; HEADERS.len()] {
         fmt_opt(r.host_cpu_s.map(|s| format!("{s:.2}"))),
         fmt_opt(r.fake_cpu_s.map(|s| format!("{s:.2}"))),
         fmt_opt(r.tautulli_modelled_s.map(|s| format!("{s:.1}"))),
-        fmt_requests(&r.requests),
+        fmt_requests(&r.requests, &r.tautulli_modelled_by_command),
+        fmt_opt(
+            r.history_unfiltered
+                .filter(|_| r.requests.contains_key("get_history")),
+        ),
+        fmt_reader(r),
         match (r.metadata_calls, r.metadata_distinct) {
             (Some(n), Some(d)) if n > 0 => format!("{n} ({d} keys)"),
             (n, _) => fmt_opt(n),
@@ -1199,7 +1503,7 @@ fn cells(r: &PhaseResult) -> [String; HEADERS.len()] {
     ]
 }
 
-const HEADERS: [&str; 11] = [
+const HEADERS: [&str; 13] = [
     "phase",
     "wall s",
     "rows",
@@ -1209,14 +1513,17 @@ const HEADERS: [&str; 11] = [
     "fake CPU s",
     // What a real Tautulli 2.17.2 would have spent on the requests (the fake's cost model).
     "Tautulli s",
-    "HTTP requests by command",
+    "HTTP requests by command (Tautulli s)",
+    // get_history requests without a day filter: each costs Tautulli the whole history.
+    "unfiltered",
+    "reader",
     "metadata calls",
     "note",
 ];
 
 /// Columns holding numbers (right-aligned).
 fn is_numeric(col: usize) -> bool {
-    matches!(col, 1..=7 | 9)
+    matches!(col, 1..=7 | 9 | 11)
 }
 
 /// Index of the free-text note column (last, never padded).
@@ -1226,7 +1533,7 @@ fn render_line(r: &PhaseResult) -> String {
     let c = cells(r);
     format!(
         "  {}: {} s, {} rows, {} rows/s, {} MB, CPU host {} s / fake {} s, Tautulli {} s, [{}], \
-         metadata {}{}",
+         unfiltered {}, reader {}, metadata {}{}",
         c[0],
         c[1],
         c[2],
@@ -1237,6 +1544,8 @@ fn render_line(r: &PhaseResult) -> String {
         c[7],
         c[8],
         c[9],
+        c[10],
+        c[11],
         if c[NOTE].is_empty() {
             String::new()
         } else {
@@ -1295,7 +1604,7 @@ pub fn render_markdown_table(rows: &[PhaseResult]) -> String {
 /// The results as Markdown: machine, command, table.
 pub fn render_markdown(r: &BenchResults) -> String {
     let m = &r.machine;
-    format!(
+    let mut out = format!(
         "Machine: {} CPU(s), {}, {} MB RAM, Linux {}, load average at start {}\n\nCommand: `{}`\n\n{}",
         m.cpus,
         m.cpu_model,
@@ -1304,7 +1613,21 @@ pub fn render_markdown(r: &BenchResults) -> String {
         m.load_avg,
         r.command,
         render_markdown_table(&r.phases)
-    )
+    );
+    if !r.readers.is_empty() {
+        out += &format!(
+            "\nReaders (full index, same history):\n\n{}",
+            readers::render_markdown_table(&r.readers)
+        );
+    }
+    let summary = r.summary.render();
+    if !summary.is_empty() {
+        out += "\n";
+        for line in summary.lines() {
+            out += &format!("- {line}\n");
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -1435,6 +1758,8 @@ mod tests {
             scenario: json!({}),
             per_page: 1000,
             phases: vec![p],
+            readers: vec![],
+            summary: Summary::new(&CostModel::tautulli_2_17(), 0, &[], &[]),
         });
         assert!(md.contains("2 CPU(s), Test CPU, 1024 MB"), "{md}");
         assert!(md.contains("| index | 1.00 | 10 | 10 |"), "{md}");
@@ -1467,6 +1792,182 @@ mod tests {
         );
         let v = serde_json::to_value(&a).unwrap();
         assert_eq!(v["tautulli_modelled_s"], 1.34);
+    }
+
+    #[test]
+    fn phases_show_modelled_seconds_per_command_unfiltered_requests_and_windows() {
+        let dated = |k: &str, v: &str| BTreeMap::from([(k.to_owned(), v.to_owned())]);
+        assert!(has_day_filter(&dated("after", "2026-03-01")));
+        assert!(has_day_filter(&dated("before", "2026-03-01")));
+        assert!(has_day_filter(&dated("start_date", "2026-03-01")));
+        assert!(!has_day_filter(&dated("after", " ")));
+        assert!(!has_day_filter(&dated("start", "1000")));
+
+        let mut r = row("index", 2.0, Some(10), None);
+        fill_from_report(
+            &mut r,
+            &json!({"rows_seen": 10, "records_filtered": 10,
+                    "reader": {"mode": "windowed", "windows": 48, "history_requests": 49}}),
+        );
+        assert_eq!(
+            (r.reader.as_deref(), r.windows, r.records),
+            (Some("windowed"), Some(48), Some(10))
+        );
+        r.requests.insert("get_history".into(), 49);
+        r.requests.insert("get_metadata".into(), 3);
+        r.tautulli_modelled_by_command
+            .insert("get_history".into(), 310.26);
+        r.history_unfiltered = Some(0);
+        let text = render_table(std::slice::from_ref(&r));
+        assert!(
+            text.contains("get_history 49 (310.3 s), get_metadata 3"),
+            "{text}"
+        );
+        assert!(text.contains("windowed, 48 windows"), "{text}");
+        let paged = PhaseResult {
+            reader: Some("paged".into()),
+            windows: Some(0),
+            ..r.clone()
+        };
+        assert_eq!(fmt_reader(&paged), "paged");
+        // No unfiltered count where no history was asked for (charts).
+        let chart = row("chart a", 1.0, None, None);
+        assert_eq!(cells(&chart)[9], "-");
+        let t = total_row("t", &[r.clone(), r]);
+        assert_eq!(t.history_unfiltered, Some(0));
+        assert!((t.tautulli_modelled_by_command["get_history"] - 620.52).abs() < 1e-9);
+    }
+
+    #[test]
+    fn readers_alone_run_no_phase_unless_asked_and_reproduce_their_command() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            bench: BenchArgs,
+        }
+        let args = |extra: &[&str]| {
+            let mut v = vec!["bench"];
+            v.extend_from_slice(extra);
+            Cli::try_parse_from(v).unwrap().bench
+        };
+        let default = args(&[]);
+        assert_eq!(
+            default.phase_list().unwrap(),
+            Phase::parse_list(DEFAULT_PHASES).unwrap()
+        );
+        assert!(default.reader_list().unwrap().is_empty());
+        assert!(reproduce_command(&default).contains(&format!("--phases {DEFAULT_PHASES}")));
+
+        let compare = args(&["--readers"]);
+        assert!(compare.phase_list().unwrap().is_empty());
+        assert_eq!(compare.reader_list().unwrap().len(), 4);
+        let cmd = reproduce_command(&compare);
+        assert!(
+            cmd.contains("--readers paged:100,paged:1000,paged:10000,windowed --phases none"),
+            "{cmd}"
+        );
+        assert_eq!(
+            args(&["--compare-readers"]).readers,
+            compare.readers,
+            "an alias"
+        );
+
+        let both = args(&[
+            "--readers",
+            "windowed:5000",
+            "--phases",
+            "index,incremental",
+            "--reader-timeout",
+            "60",
+            "--read",
+            "paged",
+        ]);
+        assert_eq!(both.phase_list().unwrap().len(), 2);
+        let cmd = reproduce_command(&both);
+        assert!(
+            cmd.contains("--readers windowed:5000 --reader-timeout 60 --phases index,incremental --read paged"),
+            "{cmd}"
+        );
+        assert!(args(&["--phases", "none"]).phase_list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_summary_reads_the_runs_against_the_targets() {
+        let model = CostModel::tautulli_2_17();
+        let run = |label: &str, reader: &str, history_s: f64, requests: u64| {
+            let mut r = row(label, 10.0, Some(900_000), Some(150 * 1024));
+            r.records = Some(900_000);
+            r.reader = Some(reader.into());
+            r.tautulli_modelled_s = Some(history_s + 100.0);
+            r.tautulli_modelled_by_command = [
+                ("get_history".to_owned(), history_s),
+                ("get_metadata".to_owned(), 100.0),
+            ]
+            .into();
+            r.requests = [("get_history".to_owned(), requests)].into();
+            r
+        };
+        let windowed = ReaderResult::new(
+            ReaderSpec::Windowed { window_rows: None },
+            run("index [windowed]", "windowed", 300.0, 46),
+            None,
+        );
+        let mut stopped = run("index [paged:1000]", "paged", 0.0, 12);
+        stopped.outcome = Outcome::TimedOut("stopped after 600 s".into());
+        let paged = ReaderResult::new(
+            ReaderSpec::Paged { per_page: 1000 },
+            stopped,
+            Some(paged_cost(&model, 1_000_000, 900_000, 1000)),
+        );
+        let mut inc = run("incremental (+1000 new)", "windowed", 4.0, 1);
+        inc.history_unfiltered = Some(0);
+        inc.peak_rss_kb = Some(300 * 1024);
+        let s = Summary::new(&model, 1_000_000, &[windowed, paged], &[inc]);
+        assert_eq!(s.rows, Some(900_000));
+        let least = least_cost(&model, 1_000_000, 900_000, 25_000);
+        assert_eq!(s.least, Some(least));
+        assert_eq!(s.windowed_s, Some(300.0));
+        assert!((s.windowed_vs_least.unwrap() - 300.0 / least.modelled_s).abs() < 1e-9);
+        assert!(s.paged_1000_computed);
+        assert!(s.paged_1000_vs_windowed.unwrap() > 20.0);
+        assert_eq!(s.host_peak_rss_kb, Some(300 * 1024));
+        let text = s.render();
+        assert!(text.contains("36 requests"), "{text}");
+        assert!(text.contains("(computed)"), "{text}");
+        assert!(
+            text.contains(
+                "1 get_history requests (target <= 3: met), unfiltered requests: 0 (target 0: met)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("default reader: 300.0 MB (target <= 256 MB: MISSED)\n"),
+            "{text}"
+        );
+        // A paged run is not held to the default reader's target, but shows when larger.
+        let mut big = run("index [paged:10000]", "paged", 3.0, 94);
+        big.peak_rss_kb = Some(400 * 1024);
+        let paged = ReaderResult::new(ReaderSpec::Paged { per_page: 10000 }, big, None);
+        let mut index = run("index", "windowed", 4.0, 1);
+        index.peak_rss_kb = Some(200 * 1024);
+        let s = Summary::new(&model, 1_000_000, std::slice::from_ref(&paged), &[index]);
+        assert_eq!(s.host_peak_rss_kb, Some(200 * 1024));
+        let text = s.render();
+        assert!(
+            text.contains(
+                "200.0 MB (target <= 256 MB: met); largest of any run: 400.0 MB (index [paged:10000])"
+            ),
+            "{text}"
+        );
+        assert_eq!(
+            Summary::new(&model, 1, &[paged], &[]).host_peak_rss_kb,
+            None
+        );
+        // Without the cost model there are no seconds, and nothing to compare.
+        let bare = Summary::new(&model, 10, &[], &[]);
+        assert_eq!((bare.least, bare.windowed_s), (None, None));
+        assert!(bare.render().is_empty());
     }
 
     #[test]
