@@ -408,32 +408,6 @@ impl merge::Part for IndexRow {
     }
 }
 
-impl merge::Part for HistoryRow {
-    fn chain(&self) -> Option<i64> {
-        self.reference_id
-    }
-    fn starts_chain(&self) -> bool {
-        let first = self.group_ids.as_deref().and_then(merge::first_id);
-        merge::starts_chain(self.reference_id, first)
-    }
-    fn absorb(&mut self, older: HistoryRow) {
-        self.row_id = merge::later(self.row_id, older.row_id);
-        self.date = merge::later(self.date, older.date);
-        self.started = merge::earlier(self.started, older.started);
-        self.stopped = merge::later(self.stopped, older.stopped);
-        self.percent_complete = merge::later(self.percent_complete, older.percent_complete);
-        self.watched_status = merge::larger_f(self.watched_status, older.watched_status);
-        self.group_count = match (self.group_count, older.group_count) {
-            (Some(a), Some(b)) => Some(a + b),
-            (a, b) => a.or(b),
-        };
-        self.group_ids = match (self.group_ids.take(), older.group_ids) {
-            (Some(a), Some(b)) => Some(format!("{b},{a}")),
-            (a, b) => a.or(b),
-        };
-    }
-}
-
 /// The smallest id of a `group_ids` string (`"3,4"`), read as [`string_opt`] reads text.
 fn first_group_id<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<i64>, D::Error> {
     text_with(d, |t| match t {

@@ -714,8 +714,7 @@ fn rejects_days(e: &Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::PageSource;
-    use crate::rows::{HistoryPage, HistoryRow};
+    use crate::history::{IndexPage, IndexRow, PageSource};
     use std::collections::BTreeMap;
 
     const DAY: i64 = 86_400;
@@ -769,7 +768,7 @@ mod tests {
         }
 
         /// The grouped rows whose sessions start on local days `lo..=hi`, newest first.
-        fn rows(&self, lo: Option<i64>, hi: Option<i64>) -> Vec<HistoryRow> {
+        fn rows(&self, lo: Option<i64>, hi: Option<i64>) -> Vec<IndexRow> {
             let mut groups: BTreeMap<i64, Vec<Sess>> = BTreeMap::new();
             for &s in &self.sessions {
                 let day = self.local_day(s.2);
@@ -779,20 +778,17 @@ mod tests {
                 let key = if self.grouped { s.1 } else { s.0 };
                 groups.entry(key).or_default().push(s);
             }
-            let mut rows: Vec<HistoryRow> = groups
+            let mut rows: Vec<IndexRow> = groups
                 .into_values()
                 .map(|g| {
-                    let ids: Vec<String> = g.iter().map(|s| s.0.to_string()).collect();
-                    HistoryRow {
-                        row_id: g.iter().map(|s| s.0).max(),
-                        reference_id: Some(g[0].1),
-                        date: g.iter().map(|s| s.2).max(),
-                        started: g.iter().map(|s| s.2).min(),
-                        stopped: g.iter().map(|s| s.2 + 600).max(),
-                        group_count: Some(g.len() as i64),
-                        group_ids: Some(ids.join(",")),
-                        ..HistoryRow::default()
-                    }
+                    let mut r = IndexRow::default();
+                    r.row_id = g.iter().map(|s| s.0).max();
+                    r.reference_id = Some(g[0].1);
+                    r.date = g.iter().map(|s| s.2).max();
+                    r.started = g.iter().map(|s| s.2).min();
+                    r.stopped = g.iter().map(|s| s.2 + 600).max();
+                    r.group_first = g.iter().map(|s| s.0).min();
+                    r
                 })
                 .collect();
             rows.sort_by_key(|r| std::cmp::Reverse((r.date, r.row_id)));
@@ -800,14 +796,14 @@ mod tests {
         }
     }
 
-    impl PageSource for Sim {
-        fn fetch(&mut self, start: u64, length: u64) -> Result<HistoryPage> {
+    impl PageSource<IndexPage> for Sim {
+        fn fetch(&mut self, start: u64, length: u64) -> Result<IndexPage> {
             self.fetch_query(&Query::page(start, length))
         }
     }
 
-    impl WindowSource for Sim {
-        fn fetch_query(&mut self, q: &Query) -> Result<HistoryPage> {
+    impl WindowSource<IndexPage> for Sim {
+        fn fetch_query(&mut self, q: &Query) -> Result<IndexPage> {
             let n = self.queries.len();
             for (at, add) in &self.add_before {
                 if *at == n {
@@ -841,7 +837,7 @@ mod tests {
             let take = self
                 .page_cap
                 .map_or(q.length as usize, |c| c.min(q.length as usize));
-            Ok(HistoryPage {
+            Ok(IndexPage {
                 records_filtered: rows.len() as i64,
                 records_total: None,
                 data: rows.into_iter().skip(start).take(take).collect(),
@@ -887,8 +883,8 @@ mod tests {
     /// Everything a read yields, keyed by group: (row_id, date, started, stopped).
     type Got = BTreeMap<i64, (Option<i64>, Option<i64>, Option<i64>, Option<i64>)>;
 
-    fn read(sim: Sim, opts: WindowOptions) -> (Got, ReadOutcome, Sim) {
-        let mut r = WindowedReader::new(sim, opts, 7);
+    /// Every row the reader yields, to the end of the read.
+    fn drain(r: &mut WindowedReader<Sim, IndexPage>) -> Got {
         let mut got = Got::new();
         while let Some(p) = r.next_page().unwrap() {
             for row in p.rows {
@@ -898,6 +894,12 @@ mod tests {
                 );
             }
         }
+        got
+    }
+
+    fn read(sim: Sim, opts: WindowOptions) -> (Got, ReadOutcome, Sim) {
+        let mut r = WindowedReader::new(sim, opts, 7);
+        let got = drain(&mut r);
         let outcome = r.outcome();
         let sim = match r.source.take() {
             Some(s) => s,
