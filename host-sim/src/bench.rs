@@ -20,10 +20,12 @@ use fake_tautulli::generate::{generate, GenSpec};
 use fake_tautulli::{CostModel, FakeServer};
 use serde::Serialize;
 use serde_json::{json, Value};
+use table::Shape;
 
 use crate::error::{HostError, Result};
 
 mod readers;
+mod table;
 pub use readers::{least_cost, paged_cost, Cost, ReaderResult, ReaderSpec, Summary};
 
 /// The default phase list, in the order they run. `incremental` releases the held-back plays,
@@ -1556,49 +1558,23 @@ fn render_line(r: &PhaseResult) -> String {
 
 /// A plain-text table, columns padded to their widest cell.
 pub fn render_table(rows: &[PhaseResult]) -> String {
-    let header = HEADERS.map(str::to_owned);
-    let body: Vec<[String; HEADERS.len()]> = rows.iter().map(cells).collect();
-    let mut width = HEADERS.map(str::len);
-    for row in &body {
-        for (w, c) in width.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: &[String; HEADERS.len()]| {
-        let mut s = String::new();
-        for (i, (c, w)) in cells.iter().zip(width).enumerate() {
-            if i > 0 {
-                s.push_str("  ");
-            }
-            s += &if is_numeric(i) {
-                format!("{c:>w$}")
-            } else if i == NOTE {
-                c.clone()
-            } else {
-                format!("{c:<w$}")
-            };
-        }
-        s.trim_end().to_string() + "\n"
-    };
-    let mut out = line(&header);
-    for row in &body {
-        out += &line(row);
-    }
-    out
+    let body: Vec<_> = rows.iter().map(cells).collect();
+    shape().text(&body)
 }
 
 /// The results table as Markdown.
 pub fn render_markdown_table(rows: &[PhaseResult]) -> String {
-    let mut out = format!("| {} |\n|", HEADERS.join(" | "));
-    for i in 0..HEADERS.len() {
-        out += if is_numeric(i) { "---:|" } else { "---|" };
+    let body: Vec<_> = rows.iter().map(cells).collect();
+    shape().markdown(&body)
+}
+
+/// The table's columns.
+fn shape() -> Shape<'static> {
+    Shape {
+        headers: &HEADERS,
+        numeric: is_numeric,
+        free: NOTE,
     }
-    out += "\n";
-    for p in rows {
-        let c = cells(p).map(|c| c.replace('|', "\\|"));
-        out += &format!("| {} |\n", c.join(" | "));
-    }
-    out
 }
 
 /// The results as Markdown: machine, command, table.

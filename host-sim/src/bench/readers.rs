@@ -11,6 +11,7 @@ use fake_tautulli::cost::{CostModel, Work};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::table::Shape;
 use super::{fmt_opt, Outcome, PhaseResult};
 
 /// The readers `--readers` compares when given no list.
@@ -467,47 +468,22 @@ fn is_numeric(col: usize) -> bool {
 /// The readers as a plain-text table.
 pub fn render_table(rows: &[ReaderResult]) -> String {
     let body: Vec<_> = rows.iter().map(cells).collect();
-    let mut width = HEADERS.map(str::len);
-    for row in &body {
-        for (w, c) in width.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: &[String]| {
-        let mut s = String::new();
-        for (i, (c, w)) in cells.iter().zip(width).enumerate() {
-            if i > 0 {
-                s.push_str("  ");
-            }
-            s += &if is_numeric(i) {
-                format!("{c:>w$}")
-            } else if i == HEADERS.len() - 1 {
-                c.clone()
-            } else {
-                format!("{c:<w$}")
-            };
-        }
-        s.trim_end().to_string() + "\n"
-    };
-    let mut out = line(&HEADERS.map(str::to_owned));
-    for row in &body {
-        out += &line(row);
-    }
-    out
+    shape().text(&body)
 }
 
 /// The readers as a Markdown table.
 pub fn render_markdown_table(rows: &[ReaderResult]) -> String {
-    let mut out = format!("| {} |\n|", HEADERS.join(" | "));
-    for i in 0..HEADERS.len() {
-        out += if is_numeric(i) { "---:|" } else { "---|" };
+    let body: Vec<_> = rows.iter().map(cells).collect();
+    shape().markdown(&body)
+}
+
+/// The table's columns.
+fn shape() -> Shape<'static> {
+    Shape {
+        headers: &HEADERS,
+        numeric: is_numeric,
+        free: HEADERS.len() - 1,
     }
-    out += "\n";
-    for r in rows {
-        let c = cells(r).map(|c| c.replace('|', "\\|"));
-        out += &format!("| {} |\n", c.join(" | "));
-    }
-    out
 }
 
 #[cfg(test)]
