@@ -133,8 +133,8 @@ pub struct WindowedReader<S, P: RowsPage> {
     top: Option<(Window, u64)>,
     walk: Option<Walk>,
     merger: Merger<P::Row>,
-    /// Group (or id) -> highest `row_id` and newest `date` released.
-    released: IntMap<(i64, Option<i64>)>,
+    /// Group (or id) -> highest `row_id` and newest `date` (`i64::MIN`: none) released.
+    released: IntMap<(i64, i64)>,
     outcome: ReadOutcome,
     /// Rows the plan expects in all, for progress.
     planned: u64,
@@ -508,16 +508,13 @@ where
     }
 
     /// Asks for the next planned window now, so Tautulli builds it while this one is
-    /// handled, and guesses the one after.
+    /// handled. Nothing further is guessed: a window's answer is large, and a real server
+    /// spends seconds on each, so a third answer in memory would buy little.
     fn prefetch_next(&mut self) {
         let opts = self.opts;
-        let mut next = self
-            .plan
-            .iter()
-            .map(|w| query(w, 0, w.length(opts.target, opts.cap())));
-        if let Some(q) = next.next() {
-            let then = next.next();
-            self.source().prefetch_query(&q, then);
+        if let Some(w) = self.plan.front().copied() {
+            let q = query(&w, 0, w.length(opts.target, opts.cap()));
+            self.source().prefetch_query(&q, None);
         }
     }
 
@@ -578,7 +575,7 @@ where
             } else {
                 row_id
             };
-            let date = row.date();
+            let date = row.date().unwrap_or(i64::MIN);
             match self.released.get(&key) {
                 Some(&(had, _)) if had >= row_id => {}
                 Some(&(_, newest)) if drained && date <= newest => {}
