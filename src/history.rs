@@ -40,9 +40,10 @@ use crate::item::MediaKind;
 use crate::normalise::IntHasher;
 use crate::reader::merge;
 use crate::rows::{
-    float_opt, int_checked, int_opt, int_req, string_opt, text_checked, text_with, HistoryPage,
-    HistoryRow, Text,
+    float_opt, int_checked, int_opt, int_req, string_opt, text_checked, text_with, time_opt,
+    HistoryPage, HistoryRow, Text,
 };
+use crate::timefmt::valid_time;
 
 /// Catch-up passes from the top at most, after the main pass.
 pub const MAX_CATCH_UP_PASSES: u32 = 3;
@@ -207,6 +208,8 @@ pub trait RowsPage {
 pub trait PagedRow {
     fn row_id(&self) -> Option<i64>;
     fn reference_id(&self) -> Option<i64>;
+    /// The row's date when it is a usable time ([`valid_time`]): an absurd one must not
+    /// move a checkpoint or a cutoff, nor make a window look unfiltered.
     fn date(&self) -> Option<i64>;
 }
 
@@ -231,7 +234,7 @@ impl PagedRow for HistoryRow {
         self.reference_id
     }
     fn date(&self) -> Option<i64> {
-        self.date
+        valid_time(self.date)
     }
 }
 
@@ -266,11 +269,11 @@ pub struct IndexRow {
     pub row_id: Option<i64>,
     #[serde(deserialize_with = "int_opt")]
     pub reference_id: Option<i64>,
-    #[serde(deserialize_with = "int_opt")]
+    #[serde(deserialize_with = "time_opt")]
     pub date: Option<i64>,
-    #[serde(deserialize_with = "int_opt")]
+    #[serde(deserialize_with = "time_opt")]
     pub started: Option<i64>,
-    #[serde(deserialize_with = "int_opt")]
+    #[serde(deserialize_with = "time_opt")]
     pub stopped: Option<i64>,
     /// `media_type`, when it is `movie` or `episode` (trimmed, any case).
     #[serde(rename = "media_type", deserialize_with = "media_kind")]
@@ -385,7 +388,7 @@ impl PagedRow for IndexRow {
         self.reference_id
     }
     fn date(&self) -> Option<i64> {
-        self.date
+        valid_time(self.date)
     }
 }
 

@@ -1074,7 +1074,7 @@ mod tests {
         let json = serde_json::to_string(&report).unwrap();
         let want = concat!(
             r#"{"pages":1,"rows_seen":5,"items":2,"plays_kept":2,"superseded":0,"replaced":0,"#,
-            r#""skipped":{"partial":2,"live":1,"other_media_type":0,"no_season_episode":0,"no_time":0,"in_progress":0,"no_rating_key":0},"#,
+            r#""skipped":{"partial":2,"live":1,"other_media_type":0,"no_season_episode":0,"no_time":0,"in_progress":0,"no_rating_key":0,"bad_time":0},"#,
             r#""unresolved":[{"key":"plex:199#s02e03","title":"Show - Ep","reason":"deleted","message":"#,
         );
         assert!(json.starts_with(want), "{json}");

@@ -19,6 +19,7 @@ use crate::ids::{IdKind, Ids};
 use crate::index::GroupRef;
 use crate::item::{Item, MediaKind};
 use crate::rows::{HistoryRow, Metadata};
+use crate::timefmt::{row_time, RowTime};
 
 /// Which row time becomes `watched_at` (the config's `history.watched_at`).
 pub use crate::config::TimeField;
@@ -68,11 +69,15 @@ pub enum SkipReason {
     InProgress,
     /// No `rating_key`: the row names no Plex item.
     NoRatingKey,
+    /// A time is there but none is usable: negative, or past year 9999 (see
+    /// [`crate::timefmt::TIME_RANGE`]). Such a `watched_at` would make the Tracker refuse
+    /// the whole import.
+    BadTime,
 }
 
 impl SkipReason {
     /// Every reason, in report order.
-    pub const ALL: [SkipReason; 7] = [
+    pub const ALL: [SkipReason; 8] = [
         SkipReason::Partial,
         SkipReason::Live,
         SkipReason::OtherMediaType,
@@ -80,6 +85,7 @@ impl SkipReason {
         SkipReason::NoTime,
         SkipReason::InProgress,
         SkipReason::NoRatingKey,
+        SkipReason::BadTime,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -91,6 +97,7 @@ impl SkipReason {
             SkipReason::NoTime => "no_time",
             SkipReason::InProgress => "in_progress",
             SkipReason::NoRatingKey => "no_rating_key",
+            SkipReason::BadTime => "bad_time",
         }
     }
 }
@@ -123,7 +130,7 @@ pub struct Play {
     pub episode: Option<u32>,
     /// The item's own guid, parsed; `None` when the row has none.
     pub guid: Option<Guid>,
-    /// Epoch seconds of the chosen time.
+    /// Epoch seconds of the chosen time, always in [`crate::timefmt::TIME_RANGE`].
     pub watched_at: i64,
     /// The Tautulli group this play came from (`reference_id`, else `row_id`).
     pub group: GroupRef,
@@ -174,7 +181,7 @@ pub fn precheck(row: &IndexRow, policy: &Policy) -> Result<Accepted, SkipReason>
     if !is_watched(row, policy) {
         return Err(SkipReason::Partial);
     }
-    let watched_at = watched_at(row, policy.watched_at).ok_or(SkipReason::NoTime)?;
+    let watched_at = watched_at(row, policy.watched_at)?;
     let row_id = row.row_id.unwrap_or_default();
     Ok(Accepted {
         kind,
@@ -472,19 +479,28 @@ fn is_watched(row: &IndexRow, policy: &Policy) -> bool {
     }
 }
 
-/// The chosen time, falling back stopped -> date -> started. Zero or negative times are
-/// treated as missing (SQLite defaults, never a real play).
-fn watched_at(row: &IndexRow, field: TimeField) -> Option<i64> {
-    let valid = |t: Option<i64>| t.filter(|t| *t > 0);
+/// The chosen time, falling back stopped -> date -> started past a missing or bad one
+/// ([`row_time`]: 0 is SQLite's "no value"; negative or past year 9999 is bad). No usable
+/// time is [`SkipReason::BadTime`] when a field held a bad one, else [`SkipReason::NoTime`].
+fn watched_at(row: &IndexRow, field: TimeField) -> Result<i64, SkipReason> {
     let chosen = match field {
         TimeField::Stopped => row.stopped,
         TimeField::Date => row.date,
         TimeField::Started => row.started,
     };
-    valid(chosen)
-        .or(valid(row.stopped))
-        .or(valid(row.date))
-        .or(valid(row.started))
+    let mut bad = false;
+    for t in [chosen, row.stopped, row.date, row.started] {
+        match row_time(t) {
+            RowTime::At(t) => return Ok(t),
+            RowTime::Bad => bad = true,
+            RowTime::Missing => {}
+        }
+    }
+    Err(if bad {
+        SkipReason::BadTime
+    } else {
+        SkipReason::NoTime
+    })
 }
 
 /// Which item a `get_metadata` call is about.
@@ -797,7 +813,8 @@ mod tests {
                 "no_season_episode",
                 "no_time",
                 "in_progress",
-                "no_rating_key"
+                "no_rating_key",
+                "bad_time"
             ]
         );
         assert_eq!(SkipReason::NoTime.to_string(), "no_time");
@@ -970,6 +987,54 @@ mod tests {
             classify_json(none, &pol(TimeField::Stopped)),
             Err(SkipReason::NoTime)
         );
+    }
+
+    #[test]
+    fn absurd_times_are_bad_time_and_never_reach_an_item() {
+        let p = Policy::default();
+        // Past year 9999 (the Tracker refuses such a watched_at and rolls the import back),
+        // negative, and too large for any integer (read as out of range, not a bad page).
+        for bad in [
+            serde_json::json!(253_402_300_800i64),
+            serde_json::json!(10_000_000_000_000i64),
+            serde_json::json!(i64::MAX),
+            serde_json::json!(u64::MAX),
+            serde_json::json!(-5),
+            serde_json::json!(i64::MIN),
+            serde_json::json!("99999999999999999999"),
+            serde_json::json!("-99999999999999999999"),
+            serde_json::json!(1e20),
+        ] {
+            let all = with(
+                movie_row(),
+                serde_json::json!({"stopped": bad, "date": bad, "started": bad}),
+            );
+            assert_eq!(classify_json(all, &p), Err(SkipReason::BadTime), "{bad}");
+            // Missing and bad together: still bad (something was there).
+            let some = with(
+                movie_row(),
+                serde_json::json!({"stopped": bad, "date": null, "started": 0}),
+            );
+            assert_eq!(classify_json(some, &p), Err(SkipReason::BadTime), "{bad}");
+            // A usable time elsewhere in the row is taken, as for a missing one.
+            let one = with(movie_row(), serde_json::json!({"stopped": bad}));
+            assert_eq!(classify_json(one, &p).unwrap().watched_at, 1000, "{bad}");
+        }
+        // The edges of the range are times.
+        for (t, text) in [
+            (1i64, "1970-01-01T00:00:01Z"),
+            (253_402_300_799, "9999-12-31T23:59:59Z"),
+        ] {
+            let v = with(movie_row(), serde_json::json!({"stopped": t}));
+            let play = classify_json(v, &p).unwrap();
+            let item = build_item(&play, Some(&found(&[(IdKind::Tmdb, "603")]))).unwrap();
+            assert_eq!(item.watched_at_utc(), text);
+        }
+        // Text that is no number still fails the page, as for any int field.
+        assert!(
+            serde_json::from_value::<HistoryRow>(serde_json::json!({"stopped": "soon"})).is_err()
+        );
+        assert!(serde_json::from_value::<HistoryRow>(serde_json::json!({"date": 1.5})).is_err());
     }
 
     #[test]

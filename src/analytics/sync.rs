@@ -47,9 +47,10 @@ use crate::history::{
 use crate::reader::merge::Part;
 use crate::reader::{ReadMode, Reader, WindowOptions};
 use crate::rows::{
-    float_checked, int_checked, int_opt, int_req, string_opt, text_checked, text_with, HistoryPage,
-    HistoryRow, Text,
+    float_checked, int_checked, int_opt, int_req, string_opt, text_checked, text_with, time_opt,
+    HistoryPage, HistoryRow, Text,
 };
+use crate::timefmt::valid_time;
 
 /// The pinned `get_history` parameters of a session page.
 pub fn session_params(q: &Query) -> Vec<(&'static str, String)> {
@@ -149,7 +150,7 @@ impl PagedRow for SessionRow {
         self.row_id
     }
     fn date(&self) -> Option<i64> {
-        self.date.or(self.started)
+        valid_time(self.date).or(valid_time(self.started))
     }
 }
 
@@ -186,11 +187,11 @@ pub struct SessionRow {
     pub row_id: Option<i64>,
     #[serde(deserialize_with = "int_opt")]
     pub reference_id: Option<i64>,
-    #[serde(deserialize_with = "int_opt")]
+    #[serde(deserialize_with = "time_opt")]
     pub date: Option<i64>,
-    #[serde(deserialize_with = "int_opt")]
+    #[serde(deserialize_with = "time_opt")]
     pub started: Option<i64>,
-    #[serde(deserialize_with = "int_opt")]
+    #[serde(deserialize_with = "time_opt")]
     pub stopped: Option<i64>,
     #[serde(deserialize_with = "int_opt")]
     pub duration: Option<i64>,
