@@ -819,7 +819,8 @@ pub struct HistoryReader<S, P = HistoryPage> {
     phase: Phase,
     /// `reference_id` (or `row_id`) -> highest `row_id` yielded.
     seen: HashMap<i64, i64, BuildHasherDefault<IntHasher>>,
-    /// Row ids of the previous main-pass page, to spot a server that ignores `start`.
+    /// Ids of the previous main-pass page's rows that have any, to spot a server that
+    /// ignores `start`.
     previous: Vec<(Option<i64>, Option<i64>)>,
     previous_start: u64,
     /// `recordsFiltered` shrank from .0 to .1 during the read.
@@ -920,9 +921,12 @@ impl<P: RowsPage, S: PageSource<P>> HistoryReader<S, P> {
 
         let n = data.len() as u64;
         self.outcome.rows_seen += n;
+        // Only rows with an id tell pages apart: rows without one all look alike, and are
+        // counted as what they are below.
         let ids: Vec<_> = data
             .iter()
             .map(|r| (r.reference_id(), r.row_id()))
+            .filter(|ids| *ids != (None, None))
             .collect();
         let oldest = data.iter().filter_map(|r| r.date()).min();
         let newest = data.iter().filter_map(|r| r.date()).max();
@@ -964,7 +968,7 @@ impl<P: RowsPage, S: PageSource<P>> HistoryReader<S, P> {
         match self.phase {
             Phase::Main { pages, .. } => {
                 let pages = pages + 1;
-                let repeated = n > 0 && pages > 1 && ids == self.previous && grew < n;
+                let repeated = !ids.is_empty() && pages > 1 && ids == self.previous && grew < n;
                 if repeated {
                     self.finish(Some(format!(
                         "Tautulli answered start={start} with the same {n} rows as \
@@ -1544,6 +1548,40 @@ mod tests {
             (1, 6, 7)
         );
         assert!(o.complete, "{o:?}");
+    }
+
+    #[test]
+    fn pages_of_rows_without_ids_are_not_a_server_ignoring_start() {
+        // Two whole pages of rows with neither id look alike, but they are rows without
+        // ids (counted as such), not the same rows again.
+        let mut table = Table::new(3);
+        for i in 0..8 {
+            table.rows.push((None, None, 9_000 + i));
+        }
+        let mut r = HistoryReader::new(table, 4, 100);
+        let got = read_all(&mut r);
+        assert_eq!(sorted_refs(&got), [1, 2, 3]);
+        let o = r.outcome();
+        assert!(o.complete, "{o:?}");
+        assert_eq!(o.incomplete_reason, None);
+        assert_eq!(
+            (o.null_id_rows, o.unique_rows, o.records_filtered, o.pages),
+            (8, 3, 11, 3)
+        );
+        // A page repeating the rows that have ids still gives such a server away, nulls
+        // or not.
+        struct IgnoresStart(Table);
+        impl PageSource for IgnoresStart {
+            fn fetch(&mut self, _start: u64, length: u64) -> Result<HistoryPage> {
+                self.0.fetch(0, length)
+            }
+        }
+        let mut table = Table::new(10);
+        table.rows.push((None, None, 1_000_000));
+        let mut r = HistoryReader::new(IgnoresStart(table), 4, 100);
+        read_all(&mut r);
+        let why = r.outcome().incomplete_reason.unwrap_or_default();
+        assert!(why.contains("ignores `start`"), "{why}");
     }
 
     #[test]
