@@ -1271,6 +1271,7 @@ mod tests {
         /// What the Tracker checks before it stores an item (restated: the plugin does not
         /// link the host), and what the plugin promises on top: a non-empty, lower-case key;
         /// a JSON object whose `watched_at` is `YYYY-MM-DDTHH:MM:SSZ` within [`TIME_RANGE`];
+        /// titles without control characters (nor escape sequences) or surrounding space;
         /// `ids`/`show_ids` of known kinds whose values are strings (digits only for numeric
         /// kinds, `tt` + digits for IMDb, no control characters); an event key ending in
         /// its play's epoch.
@@ -1294,6 +1295,13 @@ mod tests {
             match obj.get("type").and_then(Value::as_str) {
                 Some("movie" | "episode") => {}
                 other => return Err(format!("type {other:?}")),
+            }
+            for field in ["title", "series_title"] {
+                if let Some(text) = obj.get(field).and_then(Value::as_str) {
+                    if text.chars().any(char::is_control) || text.trim() != text {
+                        return Err(format!("{field} {text:?}"));
+                    }
+                }
             }
             for field in ["ids", "show_ids"] {
                 let Some(ids) = obj.get(field) else { continue };

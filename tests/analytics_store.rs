@@ -402,6 +402,50 @@ fn sessions_with_absurd_times_are_skipped_and_never_overwrite_good_ones() {
     }
 }
 
+/// User names and titles Tautulli hands over are stored without terminal escapes or
+/// control characters: the same store as from clean names.
+#[test]
+fn names_and_titles_are_stored_without_escape_sequences() {
+    let mut scenario = Scenario::reference();
+    for u in &mut scenario.users {
+        u.username = format!("\u{1b}[2J{}\u{7}", u.username);
+        u.friendly_name = u
+            .friendly_name
+            .as_ref()
+            .map(|f| format!("{f}\u{1b}]0;owned\u{7}\r\n"));
+    }
+    for m in &mut scenario.movies {
+        m.common.title = format!("\u{9b}31m{}\u{0}", m.common.title);
+    }
+    let users = |dir: &Path| -> Vec<(Option<String>, Option<String>)> {
+        let conn = rusqlite::Connection::open(dir.join("analytics.sqlite")).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT username, friendly_name FROM users ORDER BY user_id")
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap();
+        rows
+    };
+    let clean_server = FakeServer::start(Scenario::reference()).unwrap();
+    let clean = temp_dir("clean-names");
+    open(&clean_server, clean.path(), 100, json!({}))
+        .sync()
+        .unwrap();
+    let server = FakeServer::start(scenario).unwrap();
+    let dir = temp_dir("dirty-names");
+    open(&server, dir.path(), 100, json!({})).sync().unwrap();
+    assert_eq!(dump(dir.path()), dump(clean.path()));
+    assert_eq!(users(dir.path()), users(clean.path()));
+    for s in Store::open(dir.path()).unwrap().all_sessions().unwrap() {
+        for text in [&s.user, &s.title, &s.platform, &s.player] {
+            assert!(!text.chars().any(char::is_control), "{s:?}");
+        }
+    }
+}
+
 fn reference_collections() -> Value {
     json!({
         "collections": [

@@ -394,3 +394,27 @@ fn rows_with_absurd_times_are_skipped_as_bad_time_and_the_rest_is_read() {
 fn u64_of(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
+
+/// Titles Plex hands over are stored without terminal escapes or control characters.
+#[test]
+fn titles_reach_items_without_escape_sequences_or_control_characters() {
+    let mut scenario = Scenario::reference();
+    for m in &mut scenario.movies {
+        m.common.title = format!("\u{1b}[31m{}\u{1b}[0m\u{7}\n", m.common.title);
+    }
+    for s in &mut scenario.shows {
+        s.common.title = format!("\u{1b}]0;owned\u{7}{}\t", s.common.title);
+    }
+    let clean = run_index(
+        &FakeServer::start(Scenario::reference()).unwrap(),
+        json!({}),
+    );
+    let server = FakeServer::start(scenario).unwrap();
+    let run = run_index(&server, json!({}));
+    assert_eq!(run.items, clean.items);
+    assert_eq!(run.items["tmdb:603"]["title"], "The Matrix");
+    assert_eq!(
+        run.items["tmdb:1396#s01e01"]["series_title"],
+        "Breaking Bad"
+    );
+}

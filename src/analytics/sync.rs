@@ -44,6 +44,7 @@ use crate::history::{
     day_counts, ClientPages, PageSource, PagedRow, Query, ReadOutcome, RowsPage, Since,
     WindowSource,
 };
+use crate::normalise::{clean_owned, clean_text};
 use crate::reader::merge::Part;
 use crate::reader::{ReadMode, Reader, WindowOptions};
 use crate::rows::{
@@ -343,7 +344,7 @@ pub fn session_from_row(r: SessionRow) -> Option<Session> {
         id,
         reference_id: r.reference_id.unwrap_or(id),
         user_id: r.user_id.unwrap_or(0),
-        user: r.friendly_name.or(r.user).unwrap_or_default(),
+        user: clean_owned(r.friendly_name.or(r.user).unwrap_or_default()),
         started,
         stopped: valid_time(r.stopped),
         paused_seconds: r.paused_counter.unwrap_or(0),
@@ -355,9 +356,9 @@ pub fn session_from_row(r: SessionRow) -> Option<Session> {
         grandparent_rating_key: r.grandparent_rating_key,
         section_id: r.section_id,
         decision: r.decision.unwrap_or_else(|| StreamDecision::parse("")),
-        platform: r.platform.unwrap_or_default(),
-        player: r.player.unwrap_or_default(),
-        title: r.full_title.or(r.title).unwrap_or_default(),
+        platform: clean_owned(r.platform.unwrap_or_default()),
+        player: clean_owned(r.player.unwrap_or_default()),
+        title: clean_owned(r.full_title.or(r.title).unwrap_or_default()),
     })
 }
 
@@ -609,8 +610,8 @@ impl Pass<'_, '_> {
                 upsert_user(
                     self.tx,
                     user_id,
-                    row.user.as_deref(),
-                    row.friendly_name.as_deref(),
+                    row.user.as_deref().map(clean_text).as_deref(),
+                    row.friendly_name.as_deref().map(clean_text).as_deref(),
                 )
                 .map_err(self.err)?;
             }
