@@ -562,12 +562,13 @@ fn a_dry_run_reads_from_the_checkpoint_and_an_incomplete_read_gives_none() {
     assert_eq!(dry.report["checkpoint"], real.report["checkpoint"]);
     assert!(dry.report["checkpoint"].is_string());
 
-    // Cut short by the page cap: incomplete, so no checkpoint to store.
+    // Cut short by the page cap: incomplete, so no checkpoint to store. Paged, as pages are
+    // what is capped (a windowed read asks the whole history in one window).
     let capped = config(
         &server,
         Some(dir.path()),
         json!({}),
-        json!({"mode": "incremental", "per_page": 100, "max_pages": 2}),
+        json!({"mode": "incremental", "per_page": 100, "max_pages": 2, "read": "paged"}),
     );
     let r = run(&capped, "{}");
     assert_eq!(r.report["complete"], false, "{}", r.report);
