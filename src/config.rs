@@ -1002,4 +1002,163 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::testgen::dirty_text;
+
+        /// Every key the block reads, as paths below `tautulli`.
+        const KEYS: [&str; 23] = [
+            "server_url",
+            "server",
+            "api_key",
+            "verify_ssl",
+            "timeout",
+            "max_retries",
+            "backoff_ms",
+            "concurrency",
+            "state_dir",
+            "metadata_cache_days",
+            "history.user_id",
+            "history.per_page",
+            "history.max_pages",
+            "history.watched_only",
+            "history.min_percent",
+            "history.include_live",
+            "history.watched_at",
+            "history.rewatches",
+            "history.mode",
+            "history.overlap_hours",
+            "history.read",
+            "history.window_rows",
+            "history",
+        ];
+
+        /// Any JSON value, leaning to what config files hold (and the key itself, which
+        /// must never come back in a message).
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                (-1e6f64..1e6).prop_map(Value::from),
+                prop::sample::select(vec![
+                    0i64, 1, -1, 4, 100, 3600, 3601, 10_000, 10_001, 1_000_000
+                ])
+                .prop_map(Value::from),
+                prop::sample::select(vec![
+                    "",
+                    " ",
+                    "true",
+                    "FALSE",
+                    "10",
+                    " 5 ",
+                    "2.5",
+                    "-3",
+                    "1e3",
+                    "nan",
+                    "inf",
+                    "paged",
+                    "Windowed",
+                    "Started",
+                    "incremental",
+                    "/tmp/x",
+                    "http://h:8181",
+                    "https://h/tautulli/api/v2",
+                    "ftp://h",
+                    "h:8181",
+                    "://",
+                    "http://",
+                    "http://u:p@h/?apikey=0123456789abcdef0123456789abcdef",
+                    "0123456789abcdef0123456789abcdef",
+                ])
+                .prop_map(Value::from),
+                dirty_text().prop_map(Value::from),
+                "\\PC{0,16}".prop_map(Value::from),
+            ];
+            leaf.prop_recursive(2, 12, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                    prop::collection::btree_map("[a-z_]{1,10}", inner, 0..4)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        fn set(cfg: &mut Value, path: &str, v: Value) {
+            let mut at = &mut cfg["tautulli"];
+            let parts: Vec<&str> = path.split('.').collect();
+            for part in &parts[..parts.len() - 1] {
+                if !at[*part].is_object() {
+                    at[*part] = serde_json::json!({});
+                }
+                at = &mut at[*part];
+            }
+            at[*parts.last().unwrap()] = v;
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(768))]
+
+            #[test]
+            fn any_value_for_any_key_is_read_or_refused_naming_that_key(
+                picks in prop::collection::vec((prop::sample::select(KEYS.to_vec()), json_value()), 1..3),
+            ) {
+                let mut cfg = base(json!({}));
+                for (path, v) in &picks {
+                    set(&mut cfg, path, v.clone());
+                }
+                match TautulliConfig::from_engine_config(&cfg, "") {
+                    Ok(c) => {
+                        prop_assert!((1..=MAX_PER_PAGE).contains(&c.history.per_page));
+                        prop_assert!(c.history.min_percent <= 100);
+                        prop_assert!(c.timeout > Duration::ZERO);
+                        prop_assert!(c.server_url.contains("://"));
+                    }
+                    Err(Error::ConfigInvalid { key, reason }) => {
+                        let named = picks.iter().any(|(path, _)| {
+                            let full = format!("tautulli.{path}");
+                            key == full || key.starts_with(&format!("{full}."))
+                                || (*path == "server" && key == "tautulli.server_url")
+                        });
+                        prop_assert!(named, "{} ({}) for {:?}", key, reason, picks);
+                        prop_assert!(!reason.is_empty());
+                        // The configured key never comes back, wherever it was pasted.
+                        if cfg["tautulli"]["api_key"] == KEY {
+                            prop_assert!(!reason.contains(KEY), "{}", reason);
+                        }
+                    }
+                    Err(other) => prop_assert!(false, "{:?}", other),
+                }
+            }
+
+            #[test]
+            fn any_block_or_instance_is_read_or_refused_under_tautulli(
+                block in json_value(),
+                instances in json_value(),
+                use_instance in any::<bool>(),
+            ) {
+                for cfg in [
+                    json!({"tautulli": block.clone()}),
+                    {
+                        let mut c = base(json!({}));
+                        c["tautulli"]["instances"] = instances.clone();
+                        c
+                    },
+                ] {
+                    let instance = if use_instance { "x" } else { "" };
+                    match TautulliConfig::from_engine_config(&cfg, instance) {
+                        Ok(_) => {}
+                        Err(Error::ConfigInvalid { key, reason }) => {
+                            prop_assert!(key.starts_with("tautulli"), "{}", key);
+                            prop_assert!(!reason.is_empty());
+                        }
+                        Err(other) => prop_assert!(false, "{:?}", other),
+                    }
+                }
+            }
+        }
+    }
 }

@@ -515,4 +515,80 @@ mod tests {
         );
         assert!(ids_from_list(&[]).is_empty());
     }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::testgen::guid_text;
+
+        /// A guid's shape: what it is and the ID it names, not the raw text it kept.
+        fn shape(g: &Guid) -> String {
+            match g {
+                Guid::Plex { level, .. } => format!("plex {}", level.as_str()),
+                Guid::Legacy(l) => format!(
+                    "legacy {:?} {} {} {:?} {:?} {:?}",
+                    l.agent, l.kind, l.value, l.level, l.season, l.episode
+                ),
+                Guid::External(k, v) => format!("external {k} {v}"),
+                Guid::Unmatched => "unmatched".into(),
+                Guid::Unknown(_) => "unknown".into(),
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(768))]
+
+            #[test]
+            fn parsing_never_panics_and_rejects_or_round_trips(raw in prop_oneof![guid_text(), "\\PC{0,40}"]) {
+                let g = parse(&raw);
+                match &g {
+                    // The canonical form reads back as the same guid.
+                    Guid::Plex { .. } => {
+                        let canonical = g.plex_guid().unwrap();
+                        prop_assert_eq!(parse(&canonical), g.clone(), "{}", canonical);
+                    }
+                    Guid::External(kind, value) => {
+                        prop_assert_eq!(parse(&format!("{kind}://{value}")), g.clone());
+                        prop_assert_eq!(normalise_value(*kind, value), Some(value.clone()));
+                    }
+                    Guid::Legacy(l) => {
+                        prop_assert_eq!(normalise_value(l.kind, &l.value), Some(l.value.clone()));
+                        prop_assert!(l.kind.is_external());
+                    }
+                    // Refused forms keep the text, trimmed, and stay refused.
+                    Guid::Unknown(kept) => {
+                        prop_assert_eq!(kept.as_str(), raw.trim());
+                        prop_assert_eq!(parse(kept), g.clone());
+                    }
+                    Guid::Unmatched => {}
+                }
+            }
+
+            #[test]
+            fn scheme_case_and_suffixes_do_not_matter(
+                raw in guid_text().prop_filter("no suffix yet", |g| !g.contains(['?', '#'])),
+                suffix in prop::sample::select(vec!["?lang=en", "?lang=de&x=1", "#frag", "?lang=en#x", "  "]),
+                upper in any::<bool>(),
+            ) {
+                let base = shape(&parse(&raw));
+                let recased = match raw.split_once("://") {
+                    Some((scheme, rest)) if upper => format!("{}://{rest}", scheme.to_uppercase()),
+                    Some((scheme, rest)) => format!("{}://{rest}", scheme.to_lowercase()),
+                    None => raw.clone(),
+                };
+                prop_assert_eq!(shape(&parse(&recased)), base.clone(), "{}", recased);
+                prop_assert_eq!(shape(&parse(&format!("{raw}{suffix}"))), base, "{}{}", raw, suffix);
+            }
+
+            #[test]
+            fn id_lists_hold_only_normalised_ids(list in prop::collection::vec(guid_text(), 0..6)) {
+                let ids = ids_from_list(&list);
+                for (kind, value) in ids.iter() {
+                    prop_assert_eq!(normalise_value(kind, value), Some(value.to_owned()));
+                    prop_assert!(kind.is_external() || kind == IdKind::Guid, "{}", kind);
+                }
+            }
+        }
+    }
 }

@@ -40,9 +40,10 @@ use crate::item::MediaKind;
 use crate::normalise::IntHasher;
 use crate::reader::merge;
 use crate::rows::{
-    float_opt, int_checked, int_opt, int_req, string_opt, text_checked, text_with, HistoryPage,
-    HistoryRow, Text,
+    float_opt, int_checked, int_opt, int_req, string_opt, text_checked, text_with, time_opt,
+    HistoryPage, HistoryRow, Text,
 };
+use crate::timefmt::valid_time;
 
 /// Catch-up passes from the top at most, after the main pass.
 pub const MAX_CATCH_UP_PASSES: u32 = 3;
@@ -207,6 +208,8 @@ pub trait RowsPage {
 pub trait PagedRow {
     fn row_id(&self) -> Option<i64>;
     fn reference_id(&self) -> Option<i64>;
+    /// The row's date when it is a usable time ([`valid_time`]): an absurd one must not
+    /// move a checkpoint or a cutoff, nor make a window look unfiltered.
     fn date(&self) -> Option<i64>;
 }
 
@@ -231,7 +234,7 @@ impl PagedRow for HistoryRow {
         self.reference_id
     }
     fn date(&self) -> Option<i64> {
-        self.date
+        valid_time(self.date)
     }
 }
 
@@ -266,11 +269,11 @@ pub struct IndexRow {
     pub row_id: Option<i64>,
     #[serde(deserialize_with = "int_opt")]
     pub reference_id: Option<i64>,
-    #[serde(deserialize_with = "int_opt")]
+    #[serde(deserialize_with = "time_opt")]
     pub date: Option<i64>,
-    #[serde(deserialize_with = "int_opt")]
+    #[serde(deserialize_with = "time_opt")]
     pub started: Option<i64>,
-    #[serde(deserialize_with = "int_opt")]
+    #[serde(deserialize_with = "time_opt")]
     pub stopped: Option<i64>,
     /// `media_type`, when it is `movie` or `episode` (trimmed, any case).
     #[serde(rename = "media_type", deserialize_with = "media_kind")]
@@ -385,7 +388,7 @@ impl PagedRow for IndexRow {
         self.reference_id
     }
     fn date(&self) -> Option<i64> {
-        self.date
+        valid_time(self.date)
     }
 }
 
@@ -792,7 +795,8 @@ pub struct HistoryReader<S, P = HistoryPage> {
     seen: HashMap<i64, i64, BuildHasherDefault<IntHasher>>,
     /// Groups an incremental read skipped as unchanged.
     unchanged: std::collections::HashSet<i64, BuildHasherDefault<IntHasher>>,
-    /// Row ids of the previous main-pass page, to spot a server that ignores `start`.
+    /// Ids of the previous main-pass page's rows that have any, to spot a server that
+    /// ignores `start`.
     previous: Vec<(Option<i64>, Option<i64>)>,
     previous_start: u64,
     /// `recordsFiltered` shrank from .0 to .1 during the read.
@@ -894,9 +898,12 @@ impl<P: RowsPage, S: PageSource<P>> HistoryReader<S, P> {
 
         let n = data.len() as u64;
         self.outcome.rows_seen += n;
+        // Only rows with an id tell pages apart: rows without one all look alike, and are
+        // counted as what they are below.
         let ids: Vec<_> = data
             .iter()
             .map(|r| (r.reference_id(), r.row_id()))
+            .filter(|ids| *ids != (None, None))
             .collect();
         let oldest = data.iter().filter_map(|r| r.date()).min();
         let newest = data.iter().filter_map(|r| r.date()).max();
@@ -946,7 +953,7 @@ impl<P: RowsPage, S: PageSource<P>> HistoryReader<S, P> {
         match self.phase {
             Phase::Main { pages, .. } => {
                 let pages = pages + 1;
-                let repeated = n > 0 && pages > 1 && ids == self.previous && grew < n;
+                let repeated = !ids.is_empty() && pages > 1 && ids == self.previous && grew < n;
                 let stale = full
                     && pages > 1
                     && fresh == 0
@@ -1538,6 +1545,40 @@ mod tests {
             (1, 6, 7)
         );
         assert!(o.complete, "{o:?}");
+    }
+
+    #[test]
+    fn pages_of_rows_without_ids_are_not_a_server_ignoring_start() {
+        // Two whole pages of rows with neither id look alike, but they are rows without
+        // ids (counted as such), not the same rows again.
+        let mut table = Table::new(3);
+        for i in 0..8 {
+            table.rows.push((None, None, 9_000 + i));
+        }
+        let mut r = HistoryReader::new(table, 4, 100);
+        let got = read_all(&mut r);
+        assert_eq!(sorted_refs(&got), [1, 2, 3]);
+        let o = r.outcome();
+        assert!(o.complete, "{o:?}");
+        assert_eq!(o.incomplete_reason, None);
+        assert_eq!(
+            (o.null_id_rows, o.unique_rows, o.records_filtered, o.pages),
+            (8, 3, 11, 3)
+        );
+        // A page repeating the rows that have ids still gives such a server away, nulls
+        // or not.
+        struct IgnoresStart(Table);
+        impl PageSource for IgnoresStart {
+            fn fetch(&mut self, _start: u64, length: u64) -> Result<HistoryPage> {
+                self.0.fetch(0, length)
+            }
+        }
+        let mut table = Table::new(10);
+        table.rows.push((None, None, 1_000_000));
+        let mut r = HistoryReader::new(IgnoresStart(table), 4, 100);
+        read_all(&mut r);
+        let why = r.outcome().incomplete_reason.unwrap_or_default();
+        assert!(why.contains("ignores `start`"), "{why}");
     }
 
     #[test]

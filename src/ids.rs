@@ -578,4 +578,95 @@ mod tests {
     fn compact_in_memory() {
         assert_eq!(std::mem::size_of::<Ids>(), 16);
     }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::testgen::dirty_text;
+
+        fn kind() -> impl Strategy<Value = IdKind> {
+            prop::sample::select(IdKind::ALL.to_vec())
+        }
+
+        /// ID-like text: digits with junk around, `tt` forms in any case, placeholders
+        /// padded with spaces, and anything at all.
+        fn raw_id() -> impl Strategy<Value = String> {
+            prop_oneof![
+                3 => "[0-9]{1,9}",
+                2 => "(tt|TT|Tt|imdb-tt|id:)?[0-9]{0,9}[a-z ]{0,3}",
+                2 => ("[ ]{0,2}", prop::sample::select(PLACEHOLDERS.to_vec()), "[ ]{0,2}", any::<bool>())
+                    .prop_map(|(a, p, b, upper)| {
+                        let p = if upper { p.to_uppercase() } else { p.to_owned() };
+                        format!("{a}{p}{b}")
+                    }),
+                1 => "0{1,5}",
+                2 => dirty_text(),
+                1 => "\\PC{0,12}",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn normalised_values_have_their_kinds_form(kind in kind(), raw in raw_id()) {
+                let Some(v) = normalise_value(kind, &raw) else { return Ok(()) };
+                let digits = |d: &str| {
+                    !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) && d.bytes().any(|b| b != b'0')
+                };
+                match kind {
+                    IdKind::Imdb => prop_assert!(v.strip_prefix("tt").is_some_and(digits), "{:?} -> {:?}", raw, v),
+                    IdKind::Guid => prop_assert_eq!(v.as_str(), raw.trim()),
+                    IdKind::Slug => prop_assert_eq!(&v, &raw.trim().to_lowercase()),
+                    k => {
+                        prop_assert!(k.is_numeric());
+                        prop_assert!(digits(&v), "{:?} -> {:?}", raw, v);
+                    }
+                }
+                prop_assert!(!v.chars().any(char::is_control), "{:?}", v);
+                // Normalising is idempotent: a stored value reads back as itself.
+                prop_assert_eq!(normalise_value(kind, &v), Some(v.clone()));
+            }
+
+            #[test]
+            fn placeholders_are_no_id_of_any_kind(
+                kind in kind(),
+                p in prop::sample::select(PLACEHOLDERS.to_vec()),
+                upper in any::<bool>(),
+                pad in "[ \t]{0,3}",
+            ) {
+                let p = if upper { p.to_uppercase() } else { p.to_owned() };
+                prop_assert_eq!(normalise_value(kind, &format!("{pad}{p}{pad}")), None);
+                let mut ids = Ids::new();
+                prop_assert!(!ids.insert(kind, &p));
+                prop_assert!(ids.is_empty());
+            }
+
+            #[test]
+            fn ids_keep_one_normalised_value_per_kind_and_survive_json(
+                entries in prop::collection::vec((kind(), raw_id()), 0..16),
+            ) {
+                let mut ids = Ids::new();
+                let mut want: std::collections::BTreeMap<IdKind, String> = Default::default();
+                for (k, raw) in &entries {
+                    let stored = ids.insert(*k, raw);
+                    let v = normalise_value(*k, raw);
+                    prop_assert_eq!(stored, v.is_some());
+                    if let Some(v) = v {
+                        want.insert(*k, v);
+                    }
+                }
+                let got: Vec<(IdKind, String)> = ids.iter().map(|(k, v)| (k, v.to_owned())).collect();
+                let want: Vec<(IdKind, String)> = want.into_iter().collect();
+                prop_assert_eq!(&got, &want, "priority order, last value wins");
+                let json = serde_json::to_value(&ids).unwrap();
+                for (k, v) in json.as_object().unwrap() {
+                    prop_assert!(IdKind::parse(k).is_some() && v.is_string(), "{}", json);
+                }
+                let back: Ids = serde_json::from_value(json).unwrap();
+                prop_assert_eq!(back, ids);
+            }
+        }
+    }
 }

@@ -1074,7 +1074,7 @@ mod tests {
         let json = serde_json::to_string(&report).unwrap();
         let want = concat!(
             r#"{"pages":1,"rows_seen":5,"items":2,"plays_kept":2,"superseded":0,"replaced":0,"#,
-            r#""skipped":{"partial":2,"live":1,"other_media_type":0,"no_season_episode":0,"no_time":0,"in_progress":0,"no_rating_key":0},"#,
+            r#""skipped":{"partial":2,"live":1,"other_media_type":0,"no_season_episode":0,"no_time":0,"in_progress":0,"no_rating_key":0,"bad_time":0},"#,
             r#""unresolved":[{"key":"plex:199#s02e03","title":"Show - Ep","reason":"deleted","message":"#,
         );
         assert!(json.starts_with(want), "{json}");
@@ -1253,5 +1253,181 @@ mod tests {
         assert_eq!(report.unresolved[0].reason, "unmatched");
         assert_eq!(report.unresolved[0].rating_key, Some(9001));
         assert_eq!(report.unresolved[0].title, "Birthday 2019");
+    }
+
+    /// Every item the plugin emits is one the Tracker accepts, whatever the rows were.
+    mod props {
+        use proptest::prelude::*;
+        use serde_json::Value;
+
+        use super::*;
+        use crate::history::IndexRow;
+        use crate::ids::IdKind;
+        use crate::normalise::{complete, precheck, TimeField};
+        use crate::rows::HistoryRow;
+        use crate::testgen::{guid_text, history_row};
+        use crate::timefmt::{parse_utc, TIME_RANGE};
+
+        /// What the Tracker checks before it stores an item (restated: the plugin does not
+        /// link the host), and what the plugin promises on top: a non-empty, lower-case key;
+        /// a JSON object whose `watched_at` is `YYYY-MM-DDTHH:MM:SSZ` within [`TIME_RANGE`];
+        /// titles without control characters (nor escape sequences) or surrounding space;
+        /// `ids`/`show_ids` of known kinds whose values are strings (digits only for numeric
+        /// kinds, `tt` + digits for IMDb, no control characters); an event key ending in
+        /// its play's epoch.
+        pub(crate) fn tracker_accepts(mode: Mode, key: &str, json: &str) -> Result<(), String> {
+            if key.is_empty() || key != key.to_lowercase() {
+                return Err(format!("key {key:?} is empty or not lower-case"));
+            }
+            let v: Value = serde_json::from_str(json).map_err(|e| format!("{e}: {json}"))?;
+            let obj = v.as_object().ok_or("not an object")?;
+            let at = obj
+                .get("watched_at")
+                .and_then(Value::as_str)
+                .ok_or("no watched_at")?;
+            let t = parse_utc(at).ok_or_else(|| format!("watched_at {at:?}"))?;
+            if !TIME_RANGE.contains(&t) {
+                return Err(format!("watched_at {at:?} out of range"));
+            }
+            if mode == Mode::Rewatch && !key.ends_with(&format!("@{t}")) {
+                return Err(format!("event key {key:?} for {at}"));
+            }
+            match obj.get("type").and_then(Value::as_str) {
+                Some("movie" | "episode") => {}
+                other => return Err(format!("type {other:?}")),
+            }
+            for field in ["title", "series_title"] {
+                if let Some(text) = obj.get(field).and_then(Value::as_str) {
+                    if text.chars().any(char::is_control) || text.trim() != text {
+                        return Err(format!("{field} {text:?}"));
+                    }
+                }
+            }
+            for field in ["ids", "show_ids"] {
+                let Some(ids) = obj.get(field) else { continue };
+                for (kind, value) in ids.as_object().ok_or("ids not an object")? {
+                    let kind = IdKind::parse(kind)
+                        .filter(|k| k.as_str() == kind)
+                        .ok_or_else(|| format!("unknown id kind {kind:?}"))?;
+                    let value = value.as_str().ok_or_else(|| format!("{kind}: {value}"))?;
+                    let digits = |d: &str| {
+                        !d.is_empty()
+                            && d.bytes().all(|b| b.is_ascii_digit())
+                            && d.bytes().any(|b| b != b'0')
+                    };
+                    let ok = match kind {
+                        IdKind::Imdb => value.strip_prefix("tt").is_some_and(digits),
+                        IdKind::Guid | IdKind::Slug => {
+                            !value.is_empty()
+                                && value.trim() == value
+                                && !value.chars().any(char::is_control)
+                        }
+                        _ => digits(value),
+                    };
+                    if !ok {
+                        return Err(format!("{field}.{kind} = {value:?}"));
+                    }
+                }
+            }
+            Ok(())
+        }
+
+        fn policy() -> impl Strategy<Value = Policy> {
+            (
+                any::<bool>(),
+                0u8..=100,
+                any::<bool>(),
+                prop::sample::select(TimeField::ALL.to_vec()),
+                any::<bool>(),
+            )
+                .prop_map(
+                    |(watched_only, min_percent, include_live, watched_at, rewatches)| Policy {
+                        watched_only,
+                        min_percent,
+                        include_live,
+                        watched_at,
+                        rewatches,
+                    },
+                )
+        }
+
+        /// A `get_metadata` answer: deleted, failed, or a guid list of any shape.
+        fn answer() -> impl Strategy<Value = MetaAnswer> {
+            prop_oneof![
+                1 => Just(MetaAnswer::Deleted),
+                1 => Just(MetaAnswer::Failed("timed out".into())),
+                4 => (
+                    prop::collection::vec(guid_text(), 0..4),
+                    prop::option::of(guid_text()),
+                    prop::sample::select(vec!["movie", "show", "episode", "season"]),
+                )
+                    .prop_map(|(guids, guid, media_type)| {
+                        let meta = Metadata {
+                            media_type: Some(media_type.into()),
+                            rating_key: Some(1),
+                            guid: guid.clone(),
+                            grandparent_guid: guid,
+                            guids: guids.clone(),
+                            grandparent_guids: guids,
+                            ..Metadata::default()
+                        };
+                        MetaAnswer::from_metadata(&meta, MetaLevel::Movie)
+                    }),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(384))]
+
+            #[test]
+            fn every_item_emitted_is_one_the_tracker_accepts(
+                rows in prop::collection::vec(history_row(), 1..10),
+                policy in policy(),
+                answers in prop::collection::vec(answer(), 1..4),
+            ) {
+                let mut builder = IndexBuilder::new(&policy);
+                let mut pushed = 0u64;
+                for json in &rows {
+                    // The lean row the index reads and the full one accept and refuse the
+                    // same rows (a refused row fails its page: never an item).
+                    let lean = serde_json::from_value::<IndexRow>(json.clone());
+                    let full = serde_json::from_value::<HistoryRow>(json.clone());
+                    prop_assert_eq!(lean.is_ok(), full.is_ok(), "{}", json);
+                    let (Ok(row), Ok(full)) = (lean, full) else { continue };
+                    pushed += 1;
+                    let play = precheck(&row, &policy).and_then(|a| complete(&row, a));
+                    prop_assert_eq!(&play, &classify(&full, &policy), "{}", json);
+                    let play = match play {
+                        Ok(p) => p,
+                        Err(reason) => {
+                            builder.skip(reason);
+                            continue;
+                        }
+                    };
+                    prop_assert!(TIME_RANGE.contains(&play.watched_at), "{}", json);
+                    let meta = metadata_need(&play).map(|r| {
+                        &answers[r.rating_key.unsigned_abs() as usize % answers.len()]
+                    });
+                    let built = build_item(&play, meta);
+                    let item = match &built {
+                        Ok(i) | Err((i, _)) => i,
+                    };
+                    let key = canonical_key(item);
+                    prop_assert!(!key.is_empty() && key == key.to_lowercase(), "{}", key);
+                    builder.push_result(built, play.group);
+                }
+                let mode = builder.mode();
+                let (mut index, report) = builder.finish_index();
+                prop_assert_eq!(report.rows_seen, pushed);
+                prop_assert_eq!(report.skipped.total() + report.plays_kept, pushed);
+                let batch = index.next_batch(usize::MAX);
+                prop_assert_eq!(batch.len() as u64, report.items);
+                for (key, json) in &batch {
+                    if let Err(why) = tracker_accepts(mode, key, json) {
+                        prop_assert!(false, "{}: {} ({})", key, why, json);
+                    }
+                }
+            }
+        }
     }
 }

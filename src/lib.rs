@@ -22,4 +22,6 @@ pub mod provider;
 pub mod reader;
 pub mod rows;
 pub mod state;
+#[cfg(test)]
+mod testgen;
 pub mod timefmt;

@@ -9,6 +9,7 @@
 //!    cannot be resolved to an external ID still come out, keyed by their Plex ID, together
 //!    with an [`UnresolvedReason`].
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::ids::{IdKind, Ids};
 use crate::index::GroupRef;
 use crate::item::{Item, MediaKind};
 use crate::rows::{HistoryRow, Metadata};
+use crate::timefmt::{row_time, RowTime};
 
 /// Which row time becomes `watched_at` (the config's `history.watched_at`).
 pub use crate::config::TimeField;
@@ -68,11 +70,15 @@ pub enum SkipReason {
     InProgress,
     /// No `rating_key`: the row names no Plex item.
     NoRatingKey,
+    /// A time is there but none is usable: negative, or past year 9999 (see
+    /// [`crate::timefmt::TIME_RANGE`]). Such a `watched_at` would make the Tracker refuse
+    /// the whole import.
+    BadTime,
 }
 
 impl SkipReason {
     /// Every reason, in report order.
-    pub const ALL: [SkipReason; 7] = [
+    pub const ALL: [SkipReason; 8] = [
         SkipReason::Partial,
         SkipReason::Live,
         SkipReason::OtherMediaType,
@@ -80,6 +86,7 @@ impl SkipReason {
         SkipReason::NoTime,
         SkipReason::InProgress,
         SkipReason::NoRatingKey,
+        SkipReason::BadTime,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -91,6 +98,7 @@ impl SkipReason {
             SkipReason::NoTime => "no_time",
             SkipReason::InProgress => "in_progress",
             SkipReason::NoRatingKey => "no_rating_key",
+            SkipReason::BadTime => "bad_time",
         }
     }
 }
@@ -111,7 +119,7 @@ pub struct Play {
     pub parent_rating_key: Option<i64>,
     /// The show's rating key (episodes).
     pub grandparent_rating_key: Option<i64>,
-    /// Movie title, or the episode's own title.
+    /// Movie title, or the episode's own title; cleaned ([`clean_text`]) like the show's.
     pub title: Box<str>,
     /// The show's title (`grandparent_title`); an `Arc` so the caller may intern it.
     pub series_title: Option<Arc<str>>,
@@ -123,7 +131,7 @@ pub struct Play {
     pub episode: Option<u32>,
     /// The item's own guid, parsed; `None` when the row has none.
     pub guid: Option<Guid>,
-    /// Epoch seconds of the chosen time.
+    /// Epoch seconds of the chosen time, always in [`crate::timefmt::TIME_RANGE`].
     pub watched_at: i64,
     /// The Tautulli group this play came from (`reference_id`, else `row_id`).
     pub group: GroupRef,
@@ -174,7 +182,7 @@ pub fn precheck(row: &IndexRow, policy: &Policy) -> Result<Accepted, SkipReason>
     if !is_watched(row, policy) {
         return Err(SkipReason::Partial);
     }
-    let watched_at = watched_at(row, policy.watched_at).ok_or(SkipReason::NoTime)?;
+    let watched_at = watched_at(row, policy.watched_at)?;
     let row_id = row.row_id.unwrap_or_default();
     Ok(Accepted {
         kind,
@@ -217,8 +225,13 @@ pub fn complete(row: &IndexRow, accepted: Accepted) -> Result<Play, SkipReason> 
         rating_key,
         parent_rating_key: row.parent_rating_key.filter(|k| *k > 0),
         grandparent_rating_key: row.grandparent_rating_key.filter(|k| *k > 0),
-        title: item_title(row, kind).unwrap_or_default().into(),
-        series_title: series_title(row, kind).map(Arc::from),
+        title: item_title(row, kind)
+            .map(|t| clean_text(t).trim().into())
+            .unwrap_or_default(),
+        series_title: series_title(row, kind)
+            .map(clean_text)
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| Arc::from(t.trim())),
         year: row
             .year
             .and_then(|y| i32::try_from(y).ok())
@@ -458,6 +471,100 @@ fn text(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|t| !t.is_empty())
 }
 
+/// Server text made safe to store and show: terminal escape sequences (CSI `ESC [ ... m`,
+/// OSC `ESC ] ... BEL`, DCS/SOS/PM/APC strings, two-character `ESC x`, and their C1 forms)
+/// are removed with what they carry, a run of line breaks and tabs becomes one space (none
+/// at the ends of the text), and every other C0 or C1 control character is dropped. Why: titles and user names end up in items, reports
+/// and the analytics store, and from there on terminals and web pages, where an escape
+/// sequence from a renamed Plex item could rewrite what the user sees. Clean text comes
+/// back borrowed.
+///
+/// Kept private to the crate on purpose; a shared sanitiser for display text may replace it.
+pub(crate) fn clean_text(s: &str) -> Cow<'_, str> {
+    let Some(first) = s.find(|c: char| c.is_control()) else {
+        return Cow::Borrowed(s);
+    };
+    let mut out = String::with_capacity(s.len());
+    out.push_str(&s[..first]);
+    let mut chars = s[first..].chars().peekable();
+    // Skips a control string (OSC, DCS, ...) up to and including its terminator: BEL,
+    // ST (`ESC \`, U+009C), or the end of the text.
+    fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+        while let Some(c) = chars.next() {
+            match c {
+                '\u{7}' | '\u{9c}' => return,
+                '\u{1b}' if chars.peek() == Some(&'\\') => {
+                    chars.next();
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+    // Skips a CSI sequence's parameters and intermediates and its final byte; anything
+    // else ends it unread.
+    fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+        while let Some(&c) = chars.peek() {
+            match c {
+                '\u{20}'..='\u{3f}' => {
+                    chars.next();
+                }
+                '\u{40}'..='\u{7e}' => {
+                    chars.next();
+                    return;
+                }
+                _ => return,
+            }
+        }
+    }
+    let mut broke = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => match chars.next() {
+                Some('[') => skip_csi(&mut chars),
+                Some(']' | 'P' | 'X' | '^' | '_') => skip_string(&mut chars),
+                // `ESC` intermediates* final.
+                Some(mut n) => {
+                    while ('\u{20}'..='\u{2f}').contains(&n) {
+                        match chars.next() {
+                            Some(next) => n = next,
+                            None => break,
+                        }
+                    }
+                }
+                None => {}
+            },
+            '\u{9b}' => skip_csi(&mut chars),
+            '\u{90}' | '\u{98}' | '\u{9d}' | '\u{9e}' | '\u{9f}' => skip_string(&mut chars),
+            // One space for a run of breaks and tabs (`\r\n` is one break).
+            '\t' | '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{85}' => {
+                if !broke {
+                    out.push(' ');
+                    broke = true;
+                }
+            }
+            c if c.is_control() => {}
+            c => {
+                out.push(c);
+                broke = false;
+            }
+        }
+    }
+    // A break at either end is no space worth keeping.
+    match out.trim() {
+        t if t.len() == out.len() => Cow::Owned(out),
+        t => Cow::Owned(t.to_owned()),
+    }
+}
+
+/// [`clean_text`] of an owned string, reusing it when it is clean.
+pub(crate) fn clean_owned(s: String) -> String {
+    match clean_text(&s) {
+        Cow::Borrowed(_) => s,
+        Cow::Owned(clean) => clean,
+    }
+}
+
 /// Completion rule (known fault 1): `watched_status == 1` is Tautulli's own verdict (its
 /// threshold or the credits marker); only without it does `percent_complete` decide.
 fn is_watched(row: &IndexRow, policy: &Policy) -> bool {
@@ -472,19 +579,28 @@ fn is_watched(row: &IndexRow, policy: &Policy) -> bool {
     }
 }
 
-/// The chosen time, falling back stopped -> date -> started. Zero or negative times are
-/// treated as missing (SQLite defaults, never a real play).
-fn watched_at(row: &IndexRow, field: TimeField) -> Option<i64> {
-    let valid = |t: Option<i64>| t.filter(|t| *t > 0);
+/// The chosen time, falling back stopped -> date -> started past a missing or bad one
+/// ([`row_time`]: 0 is SQLite's "no value"; negative or past year 9999 is bad). No usable
+/// time is [`SkipReason::BadTime`] when a field held a bad one, else [`SkipReason::NoTime`].
+fn watched_at(row: &IndexRow, field: TimeField) -> Result<i64, SkipReason> {
     let chosen = match field {
         TimeField::Stopped => row.stopped,
         TimeField::Date => row.date,
         TimeField::Started => row.started,
     };
-    valid(chosen)
-        .or(valid(row.stopped))
-        .or(valid(row.date))
-        .or(valid(row.started))
+    let mut bad = false;
+    for t in [chosen, row.stopped, row.date, row.started] {
+        match row_time(t) {
+            RowTime::At(t) => return Ok(t),
+            RowTime::Bad => bad = true,
+            RowTime::Missing => {}
+        }
+    }
+    Err(if bad {
+        SkipReason::BadTime
+    } else {
+        SkipReason::NoTime
+    })
 }
 
 /// Which item a `get_metadata` call is about.
@@ -797,7 +913,8 @@ mod tests {
                 "no_season_episode",
                 "no_time",
                 "in_progress",
-                "no_rating_key"
+                "no_rating_key",
+                "bad_time"
             ]
         );
         assert_eq!(SkipReason::NoTime.to_string(), "no_time");
@@ -970,6 +1087,105 @@ mod tests {
             classify_json(none, &pol(TimeField::Stopped)),
             Err(SkipReason::NoTime)
         );
+    }
+
+    #[test]
+    fn absurd_times_are_bad_time_and_never_reach_an_item() {
+        let p = Policy::default();
+        // Past year 9999 (the Tracker refuses such a watched_at and rolls the import back),
+        // negative, and too large for any integer (read as out of range, not a bad page).
+        for bad in [
+            serde_json::json!(253_402_300_800i64),
+            serde_json::json!(10_000_000_000_000i64),
+            serde_json::json!(i64::MAX),
+            serde_json::json!(u64::MAX),
+            serde_json::json!(-5),
+            serde_json::json!(i64::MIN),
+            serde_json::json!("99999999999999999999"),
+            serde_json::json!("-99999999999999999999"),
+            serde_json::json!(1e20),
+        ] {
+            let all = with(
+                movie_row(),
+                serde_json::json!({"stopped": bad, "date": bad, "started": bad}),
+            );
+            assert_eq!(classify_json(all, &p), Err(SkipReason::BadTime), "{bad}");
+            // Missing and bad together: still bad (something was there).
+            let some = with(
+                movie_row(),
+                serde_json::json!({"stopped": bad, "date": null, "started": 0}),
+            );
+            assert_eq!(classify_json(some, &p), Err(SkipReason::BadTime), "{bad}");
+            // A usable time elsewhere in the row is taken, as for a missing one.
+            let one = with(movie_row(), serde_json::json!({"stopped": bad}));
+            assert_eq!(classify_json(one, &p).unwrap().watched_at, 1000, "{bad}");
+        }
+        // The edges of the range are times.
+        for (t, text) in [
+            (1i64, "1970-01-01T00:00:01Z"),
+            (253_402_300_799, "9999-12-31T23:59:59Z"),
+        ] {
+            let v = with(movie_row(), serde_json::json!({"stopped": t}));
+            let play = classify_json(v, &p).unwrap();
+            let item = build_item(&play, Some(&found(&[(IdKind::Tmdb, "603")]))).unwrap();
+            assert_eq!(item.watched_at_utc(), text);
+        }
+        // Text that is no number still fails the page, as for any int field.
+        assert!(
+            serde_json::from_value::<HistoryRow>(serde_json::json!({"stopped": "soon"})).is_err()
+        );
+        assert!(serde_json::from_value::<HistoryRow>(serde_json::json!({"date": 1.5})).is_err());
+    }
+
+    #[test]
+    fn stored_text_carries_no_control_characters_or_escape_sequences() {
+        for (dirty, clean) in [
+            ("The Matrix", "The Matrix"),
+            ("Amélie 漢字 🎬", "Amélie 漢字 🎬"),
+            ("\u{1b}[31mRed\u{1b}[0m Dawn", "Red Dawn"),
+            ("\u{1b}[2J\u{1b}[HClear", "Clear"),
+            ("\u{1b}[1;31;40mx", "x"),
+            ("Title\u{1b}]0;pwned\u{7}", "Title"),
+            (
+                "A\u{1b}]8;;http://x\u{1b}\\link\u{1b}]8;;\u{1b}\\B",
+                "AlinkB",
+            ),
+            ("\u{1b}cReset", "Reset"),
+            ("\u{1b}(BCharset", "Charset"),
+            ("trailing\u{1b}", "trailing"),
+            ("unterminated\u{1b}]0;rest", "unterminated"),
+            ("\u{9b}31mC1\u{9b}0m", "C1"),
+            ("\u{9d}osc\u{9c}ok", "ok"),
+            ("Two\nLines\tand\r\ntabs", "Two Lines and tabs"),
+            ("\r\n  Padded\t", "Padded"),
+            ("a\n\u{1b}[0m\nb", "a b"),
+            ("bell\u{7}null\u{0}del\u{7f}nel\u{85}x", "bellnulldelnel x"),
+            ("\u{1b}[31\u{1b}[0mnested", "nested"),
+        ] {
+            assert_eq!(clean_text(dirty), clean, "{dirty:?}");
+            assert_eq!(clean_owned(dirty.to_owned()), clean, "{dirty:?}");
+        }
+        assert!(matches!(clean_text("plain"), Cow::Borrowed("plain")));
+
+        let p = Policy::default();
+        let ep = classify_json(
+            with(
+                episode_row(),
+                serde_json::json!({"title": "\u{1b}[5mPilot\n", "grandparent_title": "\u{1b}]0;x\u{7}"}),
+            ),
+            &p,
+        )
+        .unwrap();
+        assert_eq!((&*ep.title, ep.series_title), ("Pilot", None));
+        let m = classify_json(
+            with(
+                movie_row(),
+                serde_json::json!({"title": "The\tMatrix\u{1b}[0m"}),
+            ),
+            &p,
+        )
+        .unwrap();
+        assert_eq!(&*m.title, "The Matrix");
     }
 
     #[test]
@@ -1466,5 +1682,79 @@ mod tests {
             (cb.watched_at, cb.group, cb.row_id),
             (9999, GroupRef(98), 99)
         );
+    }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::testgen::{dirty_text, history_row};
+        use crate::timefmt::TIME_RANGE;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn cleaned_text_has_no_controls_and_cleaning_again_changes_nothing(s in dirty_text()) {
+                let clean = clean_text(&s);
+                prop_assert!(!clean.chars().any(char::is_control), "{:?} -> {:?}", s, clean);
+                prop_assert!(matches!(clean_text(&clean), Cow::Borrowed(_)), "{:?}", clean);
+                if !s.chars().any(char::is_control) {
+                    prop_assert!(matches!(clean, Cow::Borrowed(_)));
+                }
+                // What is not part of an escape survives, in order.
+                let kept: String = s.chars().filter(|c| !c.is_control()).collect();
+                let mut rest = kept.as_str();
+                for c in clean.chars().filter(|c| *c != ' ') {
+                    let at = rest.find(c);
+                    prop_assert!(at.is_some(), "{:?} -> {:?}", s, clean);
+                    rest = &rest[at.unwrap_or(0) + c.len_utf8()..];
+                }
+            }
+
+            #[test]
+            fn any_row_classifies_without_panic_and_accepted_rows_make_keyed_items(
+                row in history_row(),
+                watched_only in any::<bool>(),
+                include_live in any::<bool>(),
+                rewatches in any::<bool>(),
+            ) {
+                let policy = Policy { watched_only, include_live, rewatches, ..Policy::default() };
+                let Ok(row) = serde_json::from_value::<HistoryRow>(row) else {
+                    return Ok(());
+                };
+                let Ok(play) = classify(&row, &policy) else { return Ok(()) };
+                prop_assert!(TIME_RANGE.contains(&play.watched_at));
+                prop_assert!(play.rating_key > 0);
+                prop_assert!(!play.title.chars().any(char::is_control));
+                if play.kind == MediaKind::Episode {
+                    prop_assert!(play.season.is_some() && play.episode.is_some());
+                }
+                for meta in [None, Some(MetaAnswer::Deleted)] {
+                    let item = match build_item(&play, meta.as_ref()) {
+                        Ok(i) | Err((i, _)) => i,
+                    };
+                    let key = crate::keys::canonical_key(&item);
+                    prop_assert!(!key.is_empty() && key == key.to_lowercase(), "{}", key);
+                    prop_assert_eq!(item.watched_at, play.watched_at);
+                }
+            }
+
+            #[test]
+            fn any_json_value_is_a_row_or_a_precise_error(v in prop_oneof![
+                history_row(),
+                any::<i64>().prop_map(serde_json::Value::from),
+                dirty_text().prop_map(serde_json::Value::from),
+                Just(serde_json::Value::Null),
+                prop::collection::vec(history_row(), 0..3).prop_map(serde_json::Value::from),
+            ]) {
+                let full = serde_json::from_value::<HistoryRow>(v.clone());
+                let lean = serde_json::from_value::<IndexRow>(v);
+                prop_assert_eq!(full.is_ok(), lean.is_ok());
+                if let Err(e) = full {
+                    prop_assert!(!e.to_string().is_empty());
+                }
+            }
+        }
     }
 }

@@ -31,13 +31,13 @@ pub struct HistoryRow {
     #[serde(deserialize_with = "int_opt")]
     pub reference_id: Option<i64>,
     /// Latest start in the group.
-    #[serde(deserialize_with = "int_opt")]
+    #[serde(deserialize_with = "time_opt")]
     pub date: Option<i64>,
     /// Earliest start in the group.
-    #[serde(deserialize_with = "int_opt")]
+    #[serde(deserialize_with = "time_opt")]
     pub started: Option<i64>,
     /// Latest stop in the group: the real completion time. `null` for activity rows.
-    #[serde(deserialize_with = "int_opt")]
+    #[serde(deserialize_with = "time_opt")]
     pub stopped: Option<i64>,
     #[serde(deserialize_with = "int_opt")]
     pub duration: Option<i64>,
@@ -251,6 +251,59 @@ fn int_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
 /// or `null`. Anything else is an error naming what was found.
 pub fn int_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     d.deserialize_any(IntVisitor)
+}
+
+/// A time (epoch seconds) as [`int_opt`] reads an int, except that a whole number too large
+/// for an `i64` (`"99999999999999999999"`, `1e20`) saturates instead of failing: no such value
+/// is in [`crate::timefmt::TIME_RANGE`], so its row is skipped as `bad_time` rather than
+/// failing the whole page (and every later read of it). Text that is no number still fails.
+pub fn time_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    struct V;
+    impl<'de> de::Visitor<'de> for V {
+        type Value = Option<i64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            de::Visitor::expecting(&IntVisitor, f)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(i64::try_from(v).unwrap_or(i64::MAX)))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            if v.fract() == 0.0 && v.abs() >= 9.0e15 {
+                // `as` saturates at i64's ends.
+                Ok(Some(v as i64))
+            } else {
+                de::Visitor::visit_f64(IntVisitor, v)
+            }
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            let t = v.trim();
+            let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+            if !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && t.parse::<i64>().is_err()
+            {
+                return Ok(Some(if t.starts_with('-') {
+                    i64::MIN
+                } else {
+                    i64::MAX
+                }));
+            }
+            de::Visitor::visit_str(IntVisitor, v)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    d.deserialize_any(V)
 }
 
 /// An int as [`int_opt`] reads it, where `null` and `""` are refused.

@@ -3,7 +3,47 @@
 //! Uses Howard Hinnant's days-from-civil / civil-from-days algorithms (proleptic Gregorian
 //! calendar), which are exact for every `i64` epoch second we can meet.
 
+use std::ops::RangeInclusive;
+
 const SECS_PER_DAY: i64 = 86_400;
+
+/// 9999-12-31T23:59:59Z: the last second `YYYY-MM-DDTHH:MM:SSZ` can write.
+pub const LAST_TIME: i64 = 253_402_300_799;
+
+/// The times (epoch seconds) a play or session may carry: 1970-01-01T00:00:01Z through
+/// 9999-12-31T23:59:59Z. This is the one place the range is decided.
+///
+/// Why: every value in it formats to a `watched_at` the Tracker accepts, and none outside
+/// does anything useful. 0 is SQLite's "no value" (read as no time, see [`row_time`]); a
+/// negative time, or one past year 9999, is garbage in the row: emitted, it would make the
+/// Tracker refuse (and roll back) the whole import, every time. No clock is consulted: a
+/// server whose clock was wrong still wrote a real play, and reads must be repeatable.
+pub const TIME_RANGE: RangeInclusive<i64> = 1..=LAST_TIME;
+
+/// What one time field of a row holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowTime {
+    /// Absent, `""`, `null` or 0.
+    Missing,
+    /// Present but outside [`TIME_RANGE`].
+    Bad,
+    /// A usable time.
+    At(i64),
+}
+
+/// Reads a time field against [`TIME_RANGE`].
+pub fn row_time(t: Option<i64>) -> RowTime {
+    match t {
+        None | Some(0) => RowTime::Missing,
+        Some(t) if TIME_RANGE.contains(&t) => RowTime::At(t),
+        Some(_) => RowTime::Bad,
+    }
+}
+
+/// The time, when it is a usable one (see [`row_time`]).
+pub fn valid_time(t: Option<i64>) -> Option<i64> {
+    t.filter(|t| TIME_RANGE.contains(t))
+}
 
 /// Civil date (year, month 1-12, day 1-31) of a count of days since 1970-01-01.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
@@ -193,6 +233,89 @@ mod tests {
             "2026-11-10t22:17:00z",
         ] {
             assert_eq!(parse_utc(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_accepted_range_and_its_edges() {
+        assert_eq!(format_utc(*TIME_RANGE.start()), "1970-01-01T00:00:01Z");
+        assert_eq!(format_utc(*TIME_RANGE.end()), "9999-12-31T23:59:59Z");
+        assert_eq!(parse_utc(&format_utc(LAST_TIME + 1)), None, "year 10000");
+        for (t, want) in [
+            (None, RowTime::Missing),
+            (Some(0), RowTime::Missing),
+            (Some(1), RowTime::At(1)),
+            (Some(LAST_TIME), RowTime::At(LAST_TIME)),
+            (Some(LAST_TIME + 1), RowTime::Bad),
+            (Some(10_i64.pow(13)), RowTime::Bad),
+            (Some(i64::MAX), RowTime::Bad),
+            (Some(-5), RowTime::Bad),
+            (Some(i64::MIN), RowTime::Bad),
+        ] {
+            assert_eq!(row_time(t), want, "{t:?}");
+            let valid = match want {
+                RowTime::At(t) => Some(t),
+                _ => None,
+            };
+            assert_eq!(valid_time(t), valid, "{t:?}");
+        }
+    }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn every_accepted_time_round_trips(t in TIME_RANGE) {
+                let s = format_utc(t);
+                prop_assert_eq!(s.len(), 20, "{}", s);
+                prop_assert_eq!(parse_utc(&s), Some(t), "{}", s);
+                prop_assert_eq!(row_time(Some(t)), RowTime::At(t));
+            }
+
+            #[test]
+            fn times_past_9999_are_refused(t in (LAST_TIME + 1)..=i64::MAX) {
+                prop_assert_eq!(parse_utc(&format_utc(t)), None);
+                prop_assert_eq!(row_time(Some(t)), RowTime::Bad);
+            }
+
+            #[test]
+            fn negative_times_are_refused(t in i64::MIN..0) {
+                prop_assert!(format_utc(t).ends_with('Z'));
+                prop_assert_eq!(row_time(Some(t)), RowTime::Bad);
+                prop_assert_eq!(valid_time(Some(t)), None);
+            }
+
+            #[test]
+            fn what_parses_formats_back_and_is_in_range_from_1970(
+                (y, mo, d) in (0..=9999u32, 0..=13u32, 0..=32u32),
+                (h, mi, se) in (0..=24u32, 0..=60u32, 0..=60u32),
+            ) {
+                let s = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}Z");
+                let real = (1..=12).contains(&mo)
+                    && (1..=days_in_month(i64::from(y), mo)).contains(&d)
+                    && h < 24 && mi < 60 && se < 60;
+                let parsed = parse_utc(&s);
+                prop_assert_eq!(parsed.is_some(), real, "{}", s);
+                if let Some(t) = parsed {
+                    prop_assert_eq!(&format_utc(t), &s);
+                    // Fixed width: text order is time order.
+                    let in_range = s.as_str() >= "1970-01-01T00:00:01Z";
+                    prop_assert_eq!(TIME_RANGE.contains(&t), in_range, "{}", s);
+                }
+            }
+
+            #[test]
+            fn parse_never_panics(s in "\\PC{0,24}", near in "[0-9TZ:+-]{20}") {
+                let _ = parse_utc(&s);
+                if let Some(t) = parse_utc(&near) {
+                    prop_assert_eq!(format_utc(t), near);
+                }
+            }
         }
     }
 

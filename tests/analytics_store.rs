@@ -333,6 +333,119 @@ fn faults_roll_the_whole_sync_back() {
     assert_eq!((r.inserted, r.total_sessions), (7, 17));
 }
 
+/// Sessions whose times a broken database holds as garbage (past year 9999, `i64::MAX`,
+/// negative, a digit string too large for any integer) are never stored: a re-sync leaves
+/// the good copies held as they were (before, it overwrote them: "4 updated"), a first sync
+/// leaves them out and still adds up, and both say how many.
+#[test]
+fn sessions_with_absurd_times_are_skipped_and_never_overwrite_good_ones() {
+    // The three newest sessions of the reference scenario, and its oldest (far below any
+    // re-sync's overlap).
+    let absurd = vec![9, 8, 7, 10];
+    for read in ["paged", "windowed"] {
+        let history = json!({"per_page": 3, "window_rows": 10, "read": read});
+        let server = FakeServer::start(Scenario::reference()).unwrap();
+        let dir = temp_dir("absurd");
+        let svc = AnalyticsService::open(
+            &config_with(&server, dir.path(), history.clone(), json!({})),
+            "",
+        )
+        .unwrap();
+        assert_eq!(svc.sync().unwrap().total_sessions, 10, "{read}");
+        let before = dump(dir.path());
+
+        server.push_fault(FaultRule::always(Fault::AbsurdRows(absurd.clone())));
+        let r = svc.sync().unwrap();
+        // A re-sync reads only the newest sessions: those it read were left out.
+        assert_eq!((r.inserted, r.updated), (0, 0), "{read}: {r:?}");
+        assert!((1..=4).contains(&r.bad_time), "{read}: {r:?}");
+        assert_eq!(
+            dump(dir.path()),
+            before,
+            "{read}: the held sessions are untouched"
+        );
+
+        // Into an empty store: left out, and the counts still add up.
+        let fresh = temp_dir("absurd-first");
+        let svc =
+            AnalyticsService::open(&config_with(&server, fresh.path(), history, json!({})), "")
+                .unwrap();
+        let first = svc.sync().unwrap();
+        assert_eq!(
+            (first.inserted, first.bad_time, first.total_sessions),
+            (6, 4, 6),
+            "{read}: {first:?}"
+        );
+        let store = Store::open(fresh.path()).unwrap();
+        let held: Vec<i64> = store.all_sessions().unwrap().iter().map(|s| s.id).collect();
+        assert_eq!(held, [1, 2, 3, 4, 5, 6], "{read}");
+        for s in store.all_sessions().unwrap() {
+            assert!(
+                tautulli_plugin::timefmt::TIME_RANGE.contains(&s.started),
+                "{s:?}"
+            );
+            assert!(s
+                .stopped
+                .is_none_or(|t| tautulli_plugin::timefmt::TIME_RANGE.contains(&t)));
+        }
+        // A re-sync of that store changes nothing either.
+        let r = svc.sync().unwrap();
+        assert_eq!((r.inserted, r.updated), (0, 0), "{read}: {r:?}");
+        assert!((1..=4).contains(&r.bad_time), "{read}: {r:?}");
+        assert_eq!(r.total_sessions, 6);
+        // The sessions left out still count, the oldest too, though not read again: no
+        // reading everything for it.
+        assert!(
+            r.rows_seen < first.rows_seen,
+            "{read}: {r:?} after {first:?}"
+        );
+    }
+}
+
+/// User names and titles Tautulli hands over are stored without terminal escapes or
+/// control characters: the same store as from clean names.
+#[test]
+fn names_and_titles_are_stored_without_escape_sequences() {
+    let mut scenario = Scenario::reference();
+    for u in &mut scenario.users {
+        u.username = format!("\u{1b}[2J{}\u{7}", u.username);
+        u.friendly_name = u
+            .friendly_name
+            .as_ref()
+            .map(|f| format!("{f}\u{1b}]0;owned\u{7}\r\n"));
+    }
+    for m in &mut scenario.movies {
+        m.common.title = format!("\u{9b}31m{}\u{0}", m.common.title);
+    }
+    let users = |dir: &Path| -> Vec<(Option<String>, Option<String>)> {
+        let conn = rusqlite::Connection::open(dir.join("analytics.sqlite")).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT username, friendly_name FROM users ORDER BY user_id")
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap();
+        rows
+    };
+    let clean_server = FakeServer::start(Scenario::reference()).unwrap();
+    let clean = temp_dir("clean-names");
+    open(&clean_server, clean.path(), 100, json!({}))
+        .sync()
+        .unwrap();
+    let server = FakeServer::start(scenario).unwrap();
+    let dir = temp_dir("dirty-names");
+    open(&server, dir.path(), 100, json!({})).sync().unwrap();
+    assert_eq!(dump(dir.path()), dump(clean.path()));
+    assert_eq!(users(dir.path()), users(clean.path()));
+    for s in Store::open(dir.path()).unwrap().all_sessions().unwrap() {
+        for text in [&s.user, &s.title, &s.platform, &s.player] {
+            assert!(!text.chars().any(char::is_control), "{s:?}");
+        }
+    }
+}
+
 fn reference_collections() -> Value {
     json!({
         "collections": [

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use fake_tautulli::{FakeServer, Scenario};
+use fake_tautulli::{FakeServer, Fault, FaultRule, Scenario};
 use serde_json::{json, Value};
 
 mod support;
@@ -324,4 +324,97 @@ fn without_watched_only_partial_plays_count() {
     assert!(loose.items.len() > strict.items.len());
     assert_eq!(loose.report["skipped"]["partial"], 0);
     assert!(strict.report["skipped"]["partial"].as_u64().unwrap() > 0);
+}
+
+/// What the Tracker checks of every item it is given (the plugin does not link the host, so
+/// its rules are restated here): a non-empty key, and a `watched_at` of the engine's
+/// `YYYY-MM-DDTHH:MM:SSZ` form. The plugin promises more: the time is within
+/// [`tautulli_plugin::timefmt::TIME_RANGE`], and keys are lower-case.
+fn assert_tracker_accepts(items: &BTreeMap<String, Value>) {
+    for (key, item) in items {
+        assert!(!key.is_empty() && *key == key.to_lowercase(), "{key}");
+        let at = item["watched_at"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{item}"));
+        let t = tautulli_plugin::timefmt::parse_utc(at).unwrap_or_else(|| panic!("{key}: {at}"));
+        assert!(
+            tautulli_plugin::timefmt::TIME_RANGE.contains(&t),
+            "{key}: {at}"
+        );
+    }
+}
+
+#[test]
+fn rows_with_absurd_times_are_skipped_as_bad_time_and_the_rest_is_read() {
+    for read in ["paged", "windowed"] {
+        let scenario = Scenario::demo();
+        // A third of the history's rows get times past year 9999, negative or too large
+        // for any integer (a grouped row is named by its newest session's id).
+        let absurd: Vec<i64> = scenario
+            .sessions
+            .iter()
+            .map(|s| s.id)
+            .filter(|id| id % 3 == 0)
+            .collect();
+        let server = FakeServer::start(scenario).unwrap();
+        let history = json!({"read": read, "per_page": 50, "window_rows": 50});
+        let clean = run_index(&server, history.clone());
+        server.push_fault(FaultRule::always(Fault::AbsurdRows(absurd)));
+        let run = run_index(&server, history);
+        let (r, c) = (&run.report, &clean.report);
+        assert_eq!(r["complete"], true, "{read}: {r}");
+        let bad = u64_of(&r["skipped"]["bad_time"]);
+        assert!(bad > 0, "{read}: {r}");
+        assert_eq!(u64_of(&c["skipped"]["bad_time"]), 0);
+        // Each absurd row was either skipped for a reason checked before the time, as
+        // before, or is now bad_time: a play, or a row skipped for the one reason checked
+        // after the time (no season/episode).
+        let after = "no_season_episode";
+        assert_eq!(
+            u64_of(&c["plays_kept"]) - u64_of(&r["plays_kept"])
+                + (u64_of(&c["skipped"][after]) - u64_of(&r["skipped"][after])),
+            bad,
+            "{read}: {r}"
+        );
+        for (reason, n) in c["skipped"].as_object().unwrap() {
+            if reason != "bad_time" && reason != after {
+                assert_eq!(&r["skipped"][reason], n, "{read}: {reason}");
+            }
+        }
+        assert_eq!(r["rows_seen"], c["rows_seen"], "{read}");
+        assert!(!run.items.is_empty() && run.items.len() < clean.items.len());
+        for key in run.items.keys() {
+            assert!(clean.items.contains_key(key), "{read}: {key}");
+        }
+        assert_tracker_accepts(&run.items);
+        assert_tracker_accepts(&clean.items);
+    }
+}
+
+fn u64_of(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+/// Titles Plex hands over are stored without terminal escapes or control characters.
+#[test]
+fn titles_reach_items_without_escape_sequences_or_control_characters() {
+    let mut scenario = Scenario::reference();
+    for m in &mut scenario.movies {
+        m.common.title = format!("\u{1b}[31m{}\u{1b}[0m\u{7}\n", m.common.title);
+    }
+    for s in &mut scenario.shows {
+        s.common.title = format!("\u{1b}]0;owned\u{7}{}\t", s.common.title);
+    }
+    let clean = run_index(
+        &FakeServer::start(Scenario::reference()).unwrap(),
+        json!({}),
+    );
+    let server = FakeServer::start(scenario).unwrap();
+    let run = run_index(&server, json!({}));
+    assert_eq!(run.items, clean.items);
+    assert_eq!(run.items["tmdb:603"]["title"], "The Matrix");
+    assert_eq!(
+        run.items["tmdb:1396#s01e01"]["series_title"],
+        "Breaking Bad"
+    );
 }

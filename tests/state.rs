@@ -562,7 +562,8 @@ fn a_dry_run_reads_from_the_checkpoint_and_an_incomplete_read_gives_none() {
     assert_eq!(dry.report["checkpoint"], real.report["checkpoint"]);
     assert!(dry.report["checkpoint"].is_string());
 
-    // Cut short by the page cap: incomplete, so no checkpoint to store.
+    // Cut short by the page cap: incomplete, so no checkpoint to store. Paged, as pages are
+    // what is capped (a windowed read asks the whole history in one window).
     let capped = config(
         &server,
         Some(dir.path()),

@@ -86,6 +86,10 @@ pub enum Fault {
     /// A broken proxy in front of `get_history`: at most `cap` rows per answer, and `start`
     /// not honoured as asked (see [`Paging`]). Other commands pass, and do not use the rule up.
     BadPaging { cap: u64, paging: Paging },
+    /// A database holding garbage times: `get_history` rows whose `row_id` is listed get
+    /// `started`, `stopped` and `date` set to one of [`ABSURD_TIMES`] (the n-th listed id the
+    /// n-th value, cycling). Other requests pass, and do not use the rule up.
+    AbsurdRows(Vec<i64>),
 }
 
 /// How a [`Fault::BadPaging`] proxy treats `start`.
@@ -96,6 +100,15 @@ pub enum Paging {
     /// Taken modulo two pages: the first two pages alternate (A, B, A, B, ...).
     Alternate,
 }
+
+/// The times [`Fault::AbsurdRows`] writes: far past year 9999, `i64::MAX`, negative, and a
+/// digit string too large for any integer type.
+pub const ABSURD_TIMES: [&str; 4] = [
+    "10000000000000",
+    "9223372036854775807",
+    "-5",
+    "\"99999999999999999999\"",
+];
 
 /// The gate of a [`Fault::Hold`]: requests wait at it until [`Hold::release`]. Clones share
 /// one gate.
@@ -229,6 +242,8 @@ pub(crate) enum Effect {
     Hold(Hold),
     /// Answer with `length` capped and `start` rewritten.
     Paging { cap: u64, paging: Paging },
+    /// Answer normally, then give these rows absurd times.
+    AbsurdRows(Vec<i64>),
 }
 
 /// The `start` and `length` a [`Fault::BadPaging`] proxy passes on.
@@ -247,7 +262,7 @@ impl Fault {
     fn applies(&self, cmd: Option<&str>, params: &Params) -> bool {
         match self {
             Fault::RejectDateFilters | Fault::IgnoreDateFilters => has_date_filter(cmd, params),
-            Fault::BadPaging { .. } => cmd == Some("get_history"),
+            Fault::BadPaging { .. } | Fault::AbsurdRows(_) => cmd == Some("get_history"),
             _ => true,
         }
     }
@@ -293,6 +308,7 @@ impl Fault {
                 cap: *cap,
                 paging: *paging,
             },
+            Fault::AbsurdRows(ids) => Effect::AbsurdRows(ids.clone()),
         }
     }
 }
@@ -325,6 +341,36 @@ pub(crate) fn wrong_types(a: Answer, cmd: Option<&str>) -> Answer {
             }
         }
         _ => *data = "oops".into(),
+    }
+    Answer::json(200, serde_json::to_vec(&v).expect("a Value serialises"))
+}
+
+/// The normal `get_history` answer with the rows named by `row_ids` given absurd times (see
+/// [`Fault::AbsurdRows`]). Errors and other shapes pass through unchanged.
+pub(crate) fn absurd_rows(a: Answer, row_ids: &[i64]) -> Answer {
+    if !a.is_success() {
+        return a;
+    }
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&a.body) else {
+        return a;
+    };
+    let Some(rows) = v["response"]["data"]["data"].as_array_mut() else {
+        return a;
+    };
+    for row in rows {
+        // `row_id` may arrive as a digit string (the `digit_strings` quirk).
+        let id = match &row["row_id"] {
+            serde_json::Value::String(s) => s.parse().ok(),
+            other => other.as_i64(),
+        };
+        let Some(n) = id.and_then(|id| row_ids.iter().position(|r| *r == id)) else {
+            continue;
+        };
+        let value: serde_json::Value = serde_json::from_str(ABSURD_TIMES[n % ABSURD_TIMES.len()])
+            .expect("the absurd times are JSON");
+        for field in ["started", "stopped", "date"] {
+            row[field] = value.clone();
+        }
     }
     Answer::json(200, serde_json::to_vec(&v).expect("a Value serialises"))
 }
@@ -427,6 +473,29 @@ mod tests {
         let c = wrong_types(a, Some("get_metadata"));
         let v: serde_json::Value = serde_json::from_slice(&c.body).unwrap();
         assert_eq!(v["response"]["data"], "oops");
+    }
+
+    #[test]
+    fn absurd_rows_rewrite_only_the_listed_history_rows() {
+        let r = FaultRule::always(Fault::AbsurdRows(vec![2, 3, 4, 5]));
+        assert!(r.matches(Some("get_history"), &Params::new()));
+        assert!(!r.matches(Some("get_plays_by_date"), &Params::new()));
+        let rows: Vec<serde_json::Value> = (1..=6)
+            .map(|id| serde_json::json!({"row_id": id.to_string(), "started": 10, "stopped": 20, "date": 10}))
+            .collect();
+        let a = Answer::success(&serde_json::json!({"recordsFiltered": 6, "data": rows}));
+        let b = absurd_rows(a, &[2, 3, 4, 5]);
+        let v: serde_json::Value = serde_json::from_slice(&b.body).unwrap();
+        let got: Vec<String> = v["response"]["data"]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{} {} {}", r["started"], r["stopped"], r["date"]))
+            .collect();
+        let mut want = vec!["10 20 10".to_string()];
+        want.extend(ABSURD_TIMES.iter().map(|t| format!("{t} {t} {t}")));
+        want.push("10 20 10".into());
+        assert_eq!(got, want);
     }
 
     #[test]

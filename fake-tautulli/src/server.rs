@@ -23,7 +23,7 @@ use crate::metadata;
 use crate::params::{parse_bool, parse_urlencoded, Params};
 use crate::scenario::{ActivitySession, Scenario, Session};
 
-pub use crate::faults::{Fault, Hold, Paging};
+pub use crate::faults::{Fault, Hold, Paging, ABSURD_TIMES};
 
 /// Worker threads answering requests (more than a client's 4 concurrent requests, so a
 /// `Slow` fault on one command does not stall the others).
@@ -561,6 +561,7 @@ impl Shared {
         match after {
             Some(Effect::Truncate) => faults::truncate(normal),
             Some(Effect::WrongTypes) => faults::wrong_types(normal, cmd),
+            Some(Effect::AbsurdRows(ids)) => faults::absurd_rows(normal, &ids),
             Some(Effect::Hold(h)) => {
                 h.pass(&self.stop);
                 normal

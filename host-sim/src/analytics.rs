@@ -155,14 +155,16 @@ fn num(v: &Value, k: &str) -> u64 {
 }
 
 fn render_sync(r: &Value) -> String {
+    let bad = num(r, "bad_time");
     format!(
-        "analytics store synced{}: {} page(s), {} row(s) read; {} new, {} updated, {} unchanged; {} session(s) stored\n",
+        "analytics store synced{}: {} page(s), {} row(s) read; {} new, {} updated, {} unchanged{}; {} session(s) stored\n",
         if r.get("first_sync").and_then(Value::as_bool).unwrap_or(false) { " (first sync: whole history)" } else { "" },
         num(r, "pages"),
         num(r, "rows_seen"),
         num(r, "inserted"),
         num(r, "updated"),
         num(r, "unchanged"),
+        if bad > 0 { format!(", {bad} left out (times out of range)") } else { String::new() },
         num(r, "total_sessions"),
     )
 }
@@ -410,6 +412,21 @@ pub fn render_chart(c: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sync_says_how_many_sessions_had_bad_times() {
+        let r = json!({"pages": 2, "rows_seen": 9, "inserted": 5, "updated": 0,
+            "unchanged": 0, "total_sessions": 5});
+        let clean = render_sync(&r);
+        assert!(!clean.contains("left out"), "{clean}");
+        let mut bad = r.clone();
+        bad["bad_time"] = json!(4);
+        let text = render_sync(&bad);
+        assert!(
+            text.contains("0 unchanged, 4 left out (times out of range); 5 session(s) stored"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn chart_table_has_a_row_per_category_and_a_column_per_series() {

@@ -285,6 +285,53 @@ fn second_sync_changes_nothing_then_new_plays_update_and_add() {
     assert_only_reads(&env.server);
 }
 
+/// Rows whose times a broken database holds as garbage (past year 9999, `i64::MAX`,
+/// negative, too large for any integer) are skipped as `bad_time`: every import still
+/// commits, instead of the Tracker refusing the item and rolling back each one.
+#[test]
+fn rows_with_absurd_times_are_skipped_and_every_import_commits() {
+    let scenario = Scenario::reference();
+    let env = Env::new(scenario.clone());
+    // Session 1 is the newest play of The Matrix (tmdb:603): stopped at 10^13, the Tracker
+    // would refuse its watched_at.
+    env.server
+        .push_fault(FaultRule::always(Fault::AbsurdRows(vec![1])));
+    for round in 0..2 {
+        let r = env.sync();
+        assert_eq!(r["report"]["skipped"]["bad_time"], 1, "{round}: {r}");
+        assert_eq!(r["report"]["complete"], true, "{round}: {r}");
+        let items = env.tracker_items();
+        // The older play (session 10) stands for the title meanwhile.
+        assert_eq!(
+            items["tmdb:603"]["watched_at"],
+            iso_utc(1_790_028_800).as_str(),
+            "{round}: {items}"
+        );
+    }
+
+    // Every kind of garbage at once: Fight Club's group (row 4), the Breaking Bad pilot (5)
+    // and the legacy episode (7) too.
+    env.server.clear_faults();
+    env.server
+        .push_fault(FaultRule::always(Fault::AbsurdRows(vec![1, 4, 5, 7])));
+    let r = env.sync();
+    assert_eq!(r["report"]["skipped"]["bad_time"], 4, "{r}");
+    for (key, item) in env.tracker_items().as_object().unwrap() {
+        let at = item["watched_at"].as_str().unwrap();
+        assert!(at.len() == 20 && at < "9999-12-31T23:59:60Z", "{key}: {at}");
+    }
+
+    // Once the rows are repaired, the newest play comes through.
+    env.server.clear_faults();
+    let r = env.sync();
+    assert_eq!(r["report"]["skipped"]["bad_time"], 0, "{r}");
+    assert_eq!(
+        env.tracker_items()["tmdb:603"]["watched_at"],
+        iso_utc(newest_stop(&scenario, 101)).as_str()
+    );
+    assert_only_reads(&env.server);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3. dry run
 // ---------------------------------------------------------------------------------------------

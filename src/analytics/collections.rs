@@ -26,6 +26,7 @@ use crate::analytics::config::{AnalyticsConfig, CollectionDef, LibraryRef};
 use crate::analytics::store::{self, Store};
 use crate::client::{Client, Command};
 use crate::error::{Error, Result};
+use crate::normalise::clean_text;
 use crate::rows::{int_opt, string_opt};
 
 /// Rows per `get_collections_table` request.
@@ -567,6 +568,8 @@ pub fn save(
     Ok(report)
 }
 
+/// Stores one collection; its names and titles come from Plex and are cleaned
+/// ([`clean_text`]) on the way in.
 fn save_one(conn: &Connection, c: &ResolvedCollection, now: i64) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO collections (section_id, library, rating_key, name, source, active, \
@@ -576,9 +579,9 @@ fn save_one(conn: &Connection, c: &ResolvedCollection, now: i64) -> rusqlite::Re
          updated_at = excluded.updated_at",
         params![
             c.section_id,
-            c.library,
+            clean_text(&c.library),
             c.rating_key,
-            c.name,
+            clean_text(&c.name),
             c.origin.as_str(),
             now
         ],
@@ -601,7 +604,9 @@ fn save_one(conn: &Connection, c: &ResolvedCollection, now: i64) -> rusqlite::Re
             Some(k) => Some(k.clone()),
             None => member_kind(conn, m.rating_key)?,
         };
-        insert.execute(params![id, m.rating_key, kind, m.title])?;
+        let kind = kind.as_deref().map(clean_text);
+        let title = m.title.as_deref().map(clean_text);
+        insert.execute(params![id, m.rating_key, kind, title])?;
     }
     Ok(())
 }

@@ -469,12 +469,7 @@ impl Store {
 
     /// A `sync_state` value.
     pub fn sync_state(&self, key: &str) -> Result<Option<i64>> {
-        self.conn
-            .query_row("SELECT value FROM sync_state WHERE key = ?1", [key], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(|e| self.err(e))
+        sync_state_in(&self.conn, key).map_err(|e| self.err(e))
     }
 
     /// Counts for a status report.
@@ -534,6 +529,9 @@ pub const STATE_LAST_SYNC: &str = "last_sync_at";
 pub const STATE_RECORDS: &str = "records_filtered";
 /// `sync_state` key: the newest session start after the last successful sync.
 pub const STATE_MAX_STARTED: &str = "max_started";
+/// `sync_state` key: sessions Tautulli counts that the last successful sync left out (bad
+/// times, no start) and the store does not hold.
+pub const STATE_LEFT_OUT: &str = "left_out";
 
 /// A SQLite failure as the plugin's error. Not a config problem and not Tautulli's: the
 /// local file is broken, locked or on a full disk.
@@ -768,6 +766,13 @@ pub(crate) fn upsert_user(
     )?
     .execute(params![user_id, username, friendly_name])?;
     Ok(())
+}
+
+pub(crate) fn sync_state_in(conn: &Connection, key: &str) -> rusqlite::Result<Option<i64>> {
+    conn.query_row("SELECT value FROM sync_state WHERE key = ?1", [key], |r| {
+        r.get(0)
+    })
+    .optional()
 }
 
 pub(crate) fn set_sync_state(conn: &Connection, key: &str, value: i64) -> rusqlite::Result<()> {

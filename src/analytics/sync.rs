@@ -36,7 +36,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::analytics::session::{MediaType, Session, StreamDecision};
 use crate::analytics::store::{
     self, set_sync_state, upsert_user, SessionWriter, Store, Upsert, STATE_LAST_SYNC,
-    STATE_MAX_STARTED, STATE_RECORDS,
+    STATE_LEFT_OUT, STATE_MAX_STARTED, STATE_RECORDS,
 };
 use crate::client::{Client, Command};
 use crate::error::{Error, Result};
@@ -44,12 +44,14 @@ use crate::history::{
     day_counts, ClientPages, PageSource, PagedRow, Query, ReadOutcome, RowsPage, Since,
     WindowSource,
 };
+use crate::normalise::{clean_owned, clean_text};
 use crate::reader::merge::Part;
 use crate::reader::{ReadMode, Reader, WindowOptions};
 use crate::rows::{
-    float_checked, int_checked, int_opt, int_req, string_opt, text_checked, text_with, HistoryPage,
-    HistoryRow, Text,
+    float_checked, int_checked, int_opt, int_req, string_opt, text_checked, text_with, time_opt,
+    HistoryPage, HistoryRow, Text,
 };
+use crate::timefmt::{row_time, valid_time, RowTime, LAST_TIME};
 
 /// The pinned `get_history` parameters of a session page.
 pub fn session_params(q: &Query) -> Vec<(&'static str, String)> {
@@ -105,6 +107,9 @@ pub struct SyncReport {
     pub unchanged: u64,
     /// Rows without a session id or a start time, left out.
     pub skipped: u64,
+    /// Sessions left out because a time they carry is garbage (see [`session_times`]); a
+    /// copy held from an earlier sync is kept as it was. Counted once per session.
+    pub bad_time: u64,
     /// Passes from the top after the main pass.
     pub catch_up_passes: u32,
     /// Tautulli's `recordsFiltered` at the end of the read.
@@ -149,7 +154,7 @@ impl PagedRow for SessionRow {
         self.row_id
     }
     fn date(&self) -> Option<i64> {
-        self.date.or(self.started)
+        valid_time(self.date).or(valid_time(self.started))
     }
 }
 
@@ -186,11 +191,11 @@ pub struct SessionRow {
     pub row_id: Option<i64>,
     #[serde(deserialize_with = "int_opt")]
     pub reference_id: Option<i64>,
-    #[serde(deserialize_with = "int_opt")]
+    #[serde(deserialize_with = "time_opt")]
     pub date: Option<i64>,
-    #[serde(deserialize_with = "int_opt")]
+    #[serde(deserialize_with = "time_opt")]
     pub started: Option<i64>,
-    #[serde(deserialize_with = "int_opt")]
+    #[serde(deserialize_with = "time_opt")]
     pub stopped: Option<i64>,
     #[serde(deserialize_with = "int_opt")]
     pub duration: Option<i64>,
@@ -290,22 +295,58 @@ impl From<&HistoryRow> for SessionRow {
 }
 
 /// Turns an ungrouped history row into a stored session; `None` for a row without an id or
-/// a start time (an in-progress session, or garbage).
+/// a start time (an in-progress session, or garbage), or with a bad time ([`session_times`]).
 pub fn session_from_history_row(r: &HistoryRow) -> Option<Session> {
     session_from_row(SessionRow::from(r))
 }
 
-/// [`session_from_history_row`] of a [`SessionRow`], taking its strings.
+/// Whether a row's times can be stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionTimes {
+    Usable,
+    /// No `started` (nor `date` in its place).
+    NoStart,
+    /// A time outside [`crate::timefmt::TIME_RANGE`], or a duration longer than the range.
+    Bad,
+}
+
+/// Checks a row's times before it becomes a [`Session`]. The start is `started`, else
+/// `date`; `stopped` may be missing (null, `""` or 0), but one that is there must be a
+/// usable time too; `play_duration`, `duration` and `paused_counter` may not exceed
+/// [`LAST_TIME`] (no play lasts longer than the whole range, and the session's end is their
+/// sum with the start). A bad time must never be stored: it would overwrite a good copy,
+/// and a start past 9999 would become the re-sync's cutoff.
+pub fn session_times(r: &SessionRow) -> SessionTimes {
+    let start = match row_time(r.started) {
+        RowTime::Missing => row_time(r.date),
+        t => t,
+    };
+    let long = |d: Option<i64>| d.is_some_and(|d| d > LAST_TIME);
+    match (start, row_time(r.stopped)) {
+        (RowTime::Bad, _) | (_, RowTime::Bad) => SessionTimes::Bad,
+        _ if long(r.play_duration) || long(r.duration) || long(r.paused_counter) => {
+            SessionTimes::Bad
+        }
+        (RowTime::Missing, _) => SessionTimes::NoStart,
+        (RowTime::At(_), _) => SessionTimes::Usable,
+    }
+}
+
+/// [`session_from_history_row`] of a [`SessionRow`], taking its strings. `None` also for a
+/// row whose times are bad ([`session_times`]).
 pub fn session_from_row(r: SessionRow) -> Option<Session> {
     let id = r.row_id?;
-    let started = r.started.or(r.date)?;
+    if session_times(&r) != SessionTimes::Usable {
+        return None;
+    }
+    let started = valid_time(r.started).or(valid_time(r.date))?;
     Some(Session {
         id,
         reference_id: r.reference_id.unwrap_or(id),
         user_id: r.user_id.unwrap_or(0),
-        user: r.friendly_name.or(r.user).unwrap_or_default(),
+        user: clean_owned(r.friendly_name.or(r.user).unwrap_or_default()),
         started,
-        stopped: r.stopped.filter(|&s| s > 0),
+        stopped: valid_time(r.stopped),
         paused_seconds: r.paused_counter.unwrap_or(0),
         play_seconds: r.play_duration.or(r.duration).unwrap_or(0),
         media_type: r.media_type.unwrap_or_else(|| MediaType::parse("")),
@@ -315,9 +356,9 @@ pub fn session_from_row(r: SessionRow) -> Option<Session> {
         grandparent_rating_key: r.grandparent_rating_key,
         section_id: r.section_id,
         decision: r.decision.unwrap_or_else(|| StreamDecision::parse("")),
-        platform: r.platform.unwrap_or_default(),
-        player: r.player.unwrap_or_default(),
-        title: r.full_title.or(r.title).unwrap_or_default(),
+        platform: clean_owned(r.platform.unwrap_or_default()),
+        player: clean_owned(r.player.unwrap_or_default()),
+        title: clean_owned(r.full_title.or(r.title).unwrap_or_default()),
     })
 }
 
@@ -393,6 +434,7 @@ where
         tx: &tx,
         report: &mut report,
         held: held_before,
+        left_out: HashSet::new(),
         users: HashSet::new(),
         writer: SessionWriter::new(&tx).map_err(err)?,
         err: &err,
@@ -406,20 +448,34 @@ where
     let mut outcome = pass.run(&mut *source, opts, since)?;
     // `recordsTotal` counts every session Tautulli has, and the sync asks for all of them:
     // short of it, a session was written below the overlap (late), so everything is read.
+    // Sessions left out by the last sync that this one did not read again still count
+    // (else one bad row below the overlap would make every re-sync read everything).
     let total = |o: &ReadOutcome| o.records_total.unwrap_or(o.records_filtered);
-    if since.is_some() && pass.held < total(&outcome) {
-        outcome = pass.run(&mut *source, opts, None)?;
+    let mut left_out = pass.unheld_left_out()?;
+    if since.is_some() {
+        let earlier: Option<i64> = store::sync_state_in(&tx, STATE_LEFT_OUT).map_err(err)?;
+        let earlier = earlier.and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+        if pass.held + left_out.max(earlier) < total(&outcome) {
+            outcome = pass.run(&mut *source, opts, None)?;
+            left_out = pass.unheld_left_out()?;
+        } else {
+            left_out = left_out.max(earlier);
+        }
     }
     let records = total(&outcome);
-    if pass.held < records {
+    let accounted = pass.held + left_out;
+    if accounted < records {
         return Err(Error::BadResponse {
             cmd: Command::GetHistory.as_str(),
             status: 200,
             reason: format!(
-                "the counts do not add up: the store holds {} sessions but Tautulli reports {} \
-                 after {} catch-up passes; the history changed during the sync, run it again \
-                 (nothing was written)",
-                pass.held, records, outcome.catch_up_passes
+                "the counts do not add up: the store holds {} sessions (and {} were left out) \
+                 but Tautulli reports {} after {} catch-up passes; the history changed during \
+                 the sync, run it again (nothing was written)",
+                pass.held,
+                accounted - pass.held,
+                records,
+                outcome.catch_up_passes
             ),
             excerpt: String::new(),
         });
@@ -441,6 +497,7 @@ where
     }
     set_sync_state(&tx, STATE_LAST_SYNC, now).map_err(err)?;
     set_sync_state(&tx, STATE_RECORDS, records as i64).map_err(err)?;
+    set_sync_state(&tx, STATE_LEFT_OUT, left_out as i64).map_err(err)?;
     let top: Option<i64> = tx
         .query_row("SELECT MAX(started) FROM session_rows", [], |r| r.get(0))
         .map_err(err)?;
@@ -457,6 +514,9 @@ struct Pass<'a, 't> {
     report: &'a mut SyncReport,
     /// Sessions held now.
     held: u64,
+    /// Ids of rows read but not stored (no start, or bad times): Tautulli counts them, so
+    /// the count check does too.
+    left_out: HashSet<i64>,
     /// Users written in this sync.
     users: HashSet<i64>,
     writer: SessionWriter<'a>,
@@ -464,6 +524,25 @@ struct Pass<'a, 't> {
 }
 
 impl Pass<'_, '_> {
+    /// Sessions read but left out that are not held (a held copy of a left-out row is
+    /// counted with the held ones).
+    fn unheld_left_out(&self) -> Result<u64> {
+        let mut held = self
+            .tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM session_rows WHERE id = ?1)")
+            .map_err(self.err)?;
+        let mut unheld = 0;
+        for id in &self.left_out {
+            if !held
+                .query_row([id], |r| r.get::<_, bool>(0))
+                .map_err(self.err)?
+            {
+                unheld += 1;
+            }
+        }
+        Ok(unheld)
+    }
+
     /// Reads the history (from `since`, or all of it) and upserts every session; a read
     /// that could not be completed fails the sync.
     fn run<S>(&mut self, source: S, opts: &SyncOptions, since: Option<Since>) -> Result<ReadOutcome>
@@ -508,17 +587,31 @@ impl Pass<'_, '_> {
     fn write(&mut self, rows: Vec<SessionRow>) -> Result<()> {
         let mut sessions = Vec::with_capacity(rows.len());
         for row in rows {
-            if row.row_id.is_none() || row.started.or(row.date).is_none() {
+            let Some(id) = row.row_id else {
                 self.report.skipped += 1;
                 continue;
+            };
+            match session_times(&row) {
+                SessionTimes::Usable => {}
+                SessionTimes::NoStart => {
+                    self.report.skipped += 1;
+                    self.left_out.insert(id);
+                    continue;
+                }
+                SessionTimes::Bad => {
+                    if self.left_out.insert(id) {
+                        self.report.bad_time += 1;
+                    }
+                    continue;
+                }
             }
             let user_id = row.user_id.unwrap_or(0);
             if self.users.insert(user_id) {
                 upsert_user(
                     self.tx,
                     user_id,
-                    row.user.as_deref(),
-                    row.friendly_name.as_deref(),
+                    row.user.as_deref().map(clean_text).as_deref(),
+                    row.friendly_name.as_deref().map(clean_text).as_deref(),
                 )
                 .map_err(self.err)?;
             }
@@ -546,6 +639,7 @@ impl Pass<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::timefmt::TIME_RANGE;
 
     /// (id, reference_id, started)
     type Sim = (i64, i64, i64);
@@ -832,6 +926,71 @@ mod tests {
         assert!(s.live);
         assert_eq!(s.decision, StreamDecision::DirectStream);
         assert!(session_from_history_row(&HistoryRow::default()).is_none());
+    }
+
+    #[test]
+    fn session_times_refuse_garbage_and_sessions_never_carry_it() {
+        let row = |v: serde_json::Value| -> SessionRow { serde_json::from_value(v).unwrap() };
+        let base = serde_json::json!({"row_id": 3, "started": 100, "stopped": 700,
+            "play_duration": 600, "paused_counter": 0});
+        let with = |patch: serde_json::Value| {
+            let mut v = base.clone();
+            for (k, x) in patch.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            row(v)
+        };
+        let cases = [
+            (serde_json::json!({}), SessionTimes::Usable),
+            (serde_json::json!({"stopped": 0}), SessionTimes::Usable),
+            (
+                serde_json::json!({"stopped": null, "date": -1}),
+                SessionTimes::Usable,
+            ),
+            (
+                serde_json::json!({"started": 0, "date": 50}),
+                SessionTimes::Usable,
+            ),
+            (serde_json::json!({"started": null}), SessionTimes::NoStart),
+            (
+                serde_json::json!({"started": 0, "date": ""}),
+                SessionTimes::NoStart,
+            ),
+            (serde_json::json!({"started": -5}), SessionTimes::Bad),
+            (
+                serde_json::json!({"started": null, "date": 10_000_000_000_000i64}),
+                SessionTimes::Bad,
+            ),
+            (
+                serde_json::json!({"started": "99999999999999999999"}),
+                SessionTimes::Bad,
+            ),
+            (serde_json::json!({"stopped": i64::MAX}), SessionTimes::Bad),
+            (serde_json::json!({"stopped": -5}), SessionTimes::Bad),
+            (
+                serde_json::json!({"play_duration": i64::MAX}),
+                SessionTimes::Bad,
+            ),
+            (
+                serde_json::json!({"paused_counter": 253_402_300_800i64}),
+                SessionTimes::Bad,
+            ),
+        ];
+        for (patch, want) in &cases {
+            let r = with(patch.clone());
+            assert_eq!(session_times(&r), *want, "{patch}");
+            let s = session_from_row(r);
+            assert_eq!(s.is_some(), *want == SessionTimes::Usable, "{patch}");
+            if let Some(s) = s {
+                assert!(TIME_RANGE.contains(&s.started), "{s:?}");
+                assert!(s.stopped.is_none_or(|t| TIME_RANGE.contains(&t)), "{s:?}");
+                assert!(s.end().is_some());
+            }
+        }
+        // Durations are ints, not times: a digit string too large is a bad page.
+        let mut v = base.clone();
+        v["duration"] = serde_json::json!("99999999999999999999999");
+        assert!(serde_json::from_value::<SessionRow>(v).is_err());
     }
 
     fn reference_page(name: &str) -> String {

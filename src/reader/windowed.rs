@@ -90,6 +90,8 @@ struct Current {
     pages: u64,
     /// Groups (or ids) received in it, repeats counted once.
     distinct: IntSet,
+    /// Rows without an id received in it: part of its `recordsFiltered`, though no group.
+    nulls: u64,
     /// Its `recordsFiltered`, as last reported.
     records: Option<u64>,
     /// A re-read of the newest window after the recount found it changed.
@@ -103,6 +105,7 @@ impl Current {
             start: 0,
             pages: 0,
             distinct: IntSet::default(),
+            nulls: 0,
             records: None,
             catch_up: false,
         }
@@ -117,6 +120,11 @@ struct Walk {
     records: u64,
     /// Groups kept by a step; later steps drop them (they were whole where they were kept).
     kept: IntSet,
+    /// Rows without an id kept by a step: those dated after its cut (a later step, which
+    /// sees them again, cannot tell them apart, so it keeps only those up to that cut).
+    nulls: u64,
+    /// The last step's cut.
+    cut: Option<i64>,
 }
 
 /// The windowed reader (see the module docs). Yields one page of rows per request.
@@ -304,7 +312,7 @@ where
             let left = cur
                 .records
                 .unwrap_or(0)
-                .saturating_sub(cur.distinct.len() as u64);
+                .saturating_sub(cur.distinct.len() as u64 + cur.nulls);
             (left + (left / 8).max(64)).clamp(1, opts.cap())
         };
         let q = query(&cur.window, cur.start, length);
@@ -379,13 +387,23 @@ where
 
         let catch_up = cur.catch_up;
         let before_distinct = cur.distinct.len();
+        let nulls_before = cur.nulls;
         let grouped = opts.grouped;
         let mut reappearing = 0u64;
         let mut kept = IntSet::default();
         let mut offered: Vec<P::Row> = Vec::with_capacity(rows.len());
+        let mut kept_nulls = 0u64;
+        let last_cut = self.walk.as_ref().and_then(|w| w.cut);
         for row in rows {
             let Some(row_id) = row.row_id() else {
-                self.outcome.null_id_rows += 1;
+                cur.nulls += 1;
+                let date = row.date();
+                let past_cut = walk_cut.is_none_or(|(cut, _)| date.is_some_and(|d| d > cut));
+                let seen = last_cut.is_some_and(|c| date.is_some_and(|d| d > c));
+                if past_cut && !seen {
+                    self.outcome.null_id_rows += 1;
+                    kept_nulls += 1;
+                }
                 continue;
             };
             let key = if grouped {
@@ -418,8 +436,10 @@ where
             }
             offered.push(row);
         }
-        let added = (cur.distinct.len() - before_distinct) as u64;
-        let distinct = cur.distinct.len() as u64;
+        let nulls_here = cur.nulls - nulls_before;
+        let added = (cur.distinct.len() - before_distinct) as u64 + nulls_here;
+        // What the window's count covers: its groups and its rows without ids.
+        let distinct = cur.distinct.len() as u64 + cur.nulls;
         let pages_here = cur.pages;
         let start_here = q.start;
 
@@ -428,11 +448,13 @@ where
         if walking {
             let walk = self.walk.get_or_insert_with(|| Walk {
                 records,
-                kept: IntSet::default(),
+                ..Walk::default()
             });
             walk.kept.extend(kept);
+            walk.nulls += kept_nulls;
+            walk.cut = walk_cut.map(|(cut, _)| cut);
             if walk_done {
-                let kept_all = walk.kept.len() as u64;
+                let kept_all = walk.kept.len() as u64 + walk.nulls;
                 let want = walk.records;
                 self.walk = None;
                 if kept_all != want {
@@ -735,6 +757,9 @@ mod tests {
         ignore_days: bool,
         /// Sessions added just before the n-th fetch (0-based).
         add_before: Vec<(usize, Vec<Sess>)>,
+        /// Starts of rows without any id (in-progress sessions, a server that mixes them
+        /// in anyway): answered in their days' windows, never counted per day.
+        nulls: Vec<i64>,
         queries: Vec<Query>,
         count_calls: u32,
     }
@@ -751,6 +776,7 @@ mod tests {
                 reject_days: false,
                 ignore_days: false,
                 add_before: Vec::new(),
+                nulls: Vec::new(),
                 queries: Vec::new(),
                 count_calls: 0,
             }
@@ -788,6 +814,15 @@ mod tests {
                     r
                 })
                 .collect();
+            for &t in &self.nulls {
+                let day = self.local_day(t);
+                if lo.is_none_or(|l| day >= l) && hi.is_none_or(|h| day <= h) {
+                    let mut r = IndexRow::default();
+                    r.date = Some(t);
+                    r.started = Some(t);
+                    rows.push(r);
+                }
+            }
             rows.sort_by_key(|r| std::cmp::Reverse((r.date, r.row_id)));
             rows
         }
@@ -852,7 +887,11 @@ mod tests {
                 });
             };
             let mut per_day: BTreeMap<i64, u64> = BTreeMap::new();
-            for r in self.rows(None, None) {
+            for r in self
+                .rows(None, None)
+                .into_iter()
+                .filter(|r| r.row_id.is_some())
+            {
                 let day = self.local_day(r.date.unwrap());
                 if day >= from {
                     *per_day.entry(day).or_default() += 1;
@@ -908,10 +947,11 @@ mod tests {
         (got, outcome, sim)
     }
 
-    /// What one unwindowed grouped read gives.
+    /// What one unwindowed grouped read gives (rows without ids are no viewing).
     fn truth(sim: &Sim) -> Got {
         sim.rows(None, None)
             .into_iter()
+            .filter(|r| r.row_id.is_some())
             .map(|r| {
                 (
                     r.reference_id.unwrap(),
@@ -1060,6 +1100,22 @@ mod tests {
         assert!(why.contains("ignores `start`"), "{why}");
         // It gives up at once, not after max_pages requests.
         assert!(sim.queries.len() <= 3, "{}", sim.queries.len());
+    }
+
+    #[test]
+    fn rows_without_ids_are_counted_as_such_not_as_a_broken_server() {
+        // Planned from counts, in one window, and walked (no count command).
+        for (target, counted_from) in [(5, Some(i64::MIN)), (1000, Some(i64::MIN)), (5, None)] {
+            let mut sim = Sim::new(history(40, 4));
+            sim.counted_from = counted_from;
+            let first = sim.sessions.iter().map(|s| s.2).min().unwrap();
+            sim.nulls = (0..12).map(|i| first + i * 7_200).collect();
+            let want = truth(&sim);
+            let (got, o, _) = read(sim, opts(target));
+            assert!(o.complete, "target {target}: {o:?}");
+            assert_eq!(o.null_id_rows, 12, "target {target}: {o:?}");
+            assert_eq!(got, want, "target {target}");
+        }
     }
 
     #[test]
