@@ -21,5 +21,6 @@ pub mod normalise;
 pub mod provider;
 pub mod reader;
 pub mod rows;
+pub mod sanitize;
 pub mod state;
 pub mod timefmt;
