@@ -24,8 +24,12 @@ use serde_json::value::RawValue;
 use crate::config::{ApiKey, TautulliConfig};
 use crate::error::{Error, Result};
 
-/// Largest answer we read: a 10 000-row history page is ~15 MB, so this only stops a runaway.
-const BODY_LIMIT: u64 = 1 << 30;
+/// Largest `get_history` answer read, counted after decompression: a 100 000-row window
+/// (`history.window_rows`' maximum) is ~100-150 MB, the default 20 000 rows a fifth of that.
+const HISTORY_LIMIT: usize = 256 << 20;
+/// Largest answer to any other command, decompressed: they answer in kilobytes (a large
+/// library's tables in a few MB).
+const OTHER_LIMIT: usize = 16 << 20;
 /// Longest wait between two attempts, whatever the backoff or `Retry-After` say.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const MAX_RETRY_AFTER_SECS: u64 = 120;
@@ -103,6 +107,14 @@ impl Command {
     fn index(self) -> usize {
         self as usize
     }
+
+    /// The most bytes an answer to this command may have once decompressed.
+    fn body_limit(self) -> usize {
+        match self {
+            Self::GetHistory => HISTORY_LIMIT,
+            _ => OTHER_LIMIT,
+        }
+    }
 }
 
 /// A Tautulli API client. Cheap to share: every method takes `&self` and it is `Send + Sync`,
@@ -173,7 +185,10 @@ impl std::fmt::Debug for Received {
 /// Why an attempt produced no usable answer.
 enum Failure {
     Transport(ureq::Error),
-    TooLarge { status: u16 },
+    /// More than [`Command::body_limit`] bytes.
+    TooLarge {
+        status: u16,
+    },
 }
 
 /// `{"response": {...}}` with `data` left raw.
@@ -295,10 +310,7 @@ impl Client {
             Err(Failure::TooLarge { status }) => Err(Error::BadResponse {
                 cmd: cmd.as_str(),
                 status,
-                reason: format!(
-                    "the answer is larger than {} MiB; lower tautulli.history.per_page",
-                    BODY_LIMIT >> 20
-                ),
+                reason: too_large(cmd),
                 excerpt: String::new(),
             }),
             Err(Failure::Transport(e)) => Err(self.transport_error(&e, attempts)),
@@ -355,7 +367,7 @@ impl Client {
         loop {
             attempt += 1;
             self.sent[cmd.index()].fetch_add(1, Ordering::Relaxed);
-            let outcome = self.send_once(form);
+            let outcome = self.send_once(cmd, form);
             let wait = match &outcome {
                 Err(Failure::Transport(e)) if is_transient(e) => Some(self.backoff(attempt)),
                 Ok(a) if a.status == 429 => Some(
@@ -379,7 +391,7 @@ impl Client {
         Duration::from_millis(self.backoff_ms.saturating_mul(factor)).min(MAX_BACKOFF)
     }
 
-    fn send_once(&self, form: &[(&str, &str)]) -> Result<Answer, Failure> {
+    fn send_once(&self, cmd: Command, form: &[(&str, &str)]) -> Result<Answer, Failure> {
         let mut resp = self
             .agent
             .post(&self.endpoint)
@@ -396,15 +408,25 @@ impl Client {
         let content_type = header("content-type").unwrap_or_default();
         let retry_after = header("retry-after").and_then(|s| s.parse::<u64>().ok());
         let location = header("location");
-        let body = match resp
-            .body_mut()
-            .with_config()
-            .limit(BODY_LIMIT)
-            .read_to_vec()
-        {
-            Ok(b) => b,
-            Err(ureq::Error::BodyExceedsLimit(_)) => return Err(Failure::TooLarge { status }),
-            Err(e) => return Err(Failure::Transport(e)),
+        // ureq inflates `Content-Encoding: gzip` itself (dropping that header and the
+        // length), and its own limit counts the bytes on the wire: a few MB can inflate to
+        // GBs. So the limit is applied here, to what the reader hands out (and to the wire
+        // bytes too: JSON never decodes to less than it was sent as).
+        let limit = cmd.body_limit();
+        let too_large = Failure::TooLarge { status };
+        let expected = match resp.body().content_length() {
+            Some(n) if n > limit as u64 => return Err(too_large),
+            Some(n) => n as usize,
+            None => 0,
+        };
+        let mut reader = resp.body_mut().with_config().limit(limit as u64).reader();
+        let body = match read_limited(&mut reader, limit, expected) {
+            Ok(Some(b)) => b,
+            Ok(None) => return Err(too_large),
+            Err(e) => match ureq::Error::from(e) {
+                ureq::Error::BodyExceedsLimit(_) => return Err(too_large),
+                e => return Err(Failure::Transport(e)),
+            },
         };
         Ok(Answer {
             status,
@@ -691,6 +713,55 @@ impl Client {
             reason: self.scrub(&reason),
             excerpt: excerpt(&self.scrub(&text), at),
         }
+    }
+}
+
+/// Reads `r` to its end, or gives `None` as soon as more than `limit` bytes came (reading
+/// one byte past it, no more). The buffer starts at `expected` (the announced length) and
+/// doubles, but never grows past `limit + 1` bytes: an answer costs at most that, plus the
+/// old buffer while one growth copies it.
+fn read_limited(
+    r: &mut impl std::io::Read,
+    limit: usize,
+    expected: usize,
+) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let most = limit.saturating_add(1);
+    // One byte more than announced, so that reaching the end needs no growth.
+    let mut buf = Vec::with_capacity(expected.saturating_add(1).max(8 << 10).min(most));
+    loop {
+        if buf.len() == buf.capacity() {
+            if buf.len() >= most {
+                return Ok(None);
+            }
+            buf.reserve_exact(buf.capacity().min(most - buf.len()));
+        }
+        // `take` keeps `read_to_end` inside the room reserved (it would double it itself).
+        let room = buf.capacity() - buf.len();
+        let n = r.by_ref().take(room as u64).read_to_end(&mut buf)?;
+        if n < room {
+            return Ok((buf.len() <= limit).then_some(buf));
+        }
+    }
+}
+
+/// The reason of an answer over [`Command::body_limit`], saying what to do.
+fn too_large(cmd: Command) -> String {
+    let what = format!(
+        "the answer of `{}` is larger than {} MiB once decompressed",
+        cmd.as_str(),
+        cmd.body_limit() >> 20
+    );
+    match cmd {
+        Command::GetHistory => format!(
+            "{what}, more than any history window should hold: lower \
+             tautulli.history.window_rows (or history.per_page for a paged read), and check that \
+             tautulli.server_url points at Tautulli itself"
+        ),
+        _ => format!(
+            "{what}, far more than this command ever needs: check that tautulli.server_url \
+             points at Tautulli itself, not at a proxy page or another service"
+        ),
     }
 }
 
@@ -1601,5 +1672,112 @@ mod tests {
             }
         });
         assert_eq!(c.stats()["get_tautulli_info"], 4);
+    }
+
+    /// A client of the fake `server`, with `timeout` seconds and `max_retries`.
+    fn fake_client(server: &fake_tautulli::FakeServer, timeout: f64, max_retries: u32) -> Client {
+        let cfg = serde_json::json!({"tautulli": {
+            "server_url": server.url(), "api_key": server.api_key(), "timeout": timeout,
+            "max_retries": max_retries, "backoff_ms": 10
+        }});
+        Client::new(&TautulliConfig::from_engine_config(&cfg, "").unwrap()).unwrap()
+    }
+
+    /// A fake answering every request with a gzip bomb of `inflated_bytes`.
+    fn gzip_bomb(inflated_bytes: u64) -> fake_tautulli::FakeServer {
+        use fake_tautulli::{FakeServer, Fault, FaultRule, Scenario};
+        let server = FakeServer::start(Scenario::reference()).unwrap();
+        server.push_fault(FaultRule::always(Fault::GzipBomb { inflated_bytes }));
+        server
+    }
+
+    #[test]
+    fn the_body_limit_bounds_the_decoded_answer() {
+        // 64 MiB of decoded spaces in ~64 KiB of gzip: over the limit of a small command,
+        // however few bytes came over the wire.
+        let server = gzip_bomb(64 << 20);
+        let e = info(&fake_client(&server, 5.0, 3)).unwrap_err();
+        match &e {
+            Error::BadResponse {
+                cmd,
+                reason,
+                excerpt,
+                ..
+            } => {
+                assert_eq!(*cmd, "get_tautulli_info");
+                assert!(
+                    reason.contains(
+                        "the answer of `get_tautulli_info` is larger than 16 MiB once decompressed"
+                    ),
+                    "{reason}"
+                );
+                assert!(reason.contains("tautulli.server_url"), "{reason}");
+                assert!(excerpt.is_empty(), "{excerpt}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(server.requests().len(), 1, "a bomb is not retried");
+    }
+
+    #[test]
+    fn history_answers_may_be_larger_but_not_unbounded() {
+        let server = gzip_bomb((256 << 20) + 1);
+        let e = fake_client(&server, 5.0, 0)
+            .call::<HistoryPage>(Command::GetHistory, &[])
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("the answer of `get_history` is larger than 256 MiB once decompressed"),
+            "{text}"
+        );
+        assert!(text.contains("tautulli.history.window_rows"), "{text}");
+    }
+
+    #[test]
+    fn an_announced_length_over_the_limit_is_refused_unread() {
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                    Content-Length: 17000000\r\nConnection: close\r\n\r\n{";
+        let server = Canned::start(vec![Reply::Raw(head.to_string())]);
+        let e = info(&client(&server, 3)).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("larger than 16 MiB once decompressed"),
+            "{e}"
+        );
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    #[test]
+    fn a_limited_read_never_holds_more_than_the_limit() {
+        /// An endless reader that counts what it handed out.
+        struct Endless(u64);
+        impl Read for Endless {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                buf.fill(b' ');
+                self.0 += buf.len() as u64;
+                Ok(buf.len())
+            }
+        }
+        for limit in [0usize, 1, 1000, 8 << 10, (1 << 20) + 3] {
+            let mut r = Endless(0);
+            assert!(read_limited(&mut r, limit, 0).unwrap().is_none(), "{limit}");
+            assert_eq!(
+                r.0,
+                limit as u64 + 1,
+                "read just past the limit, no further"
+            );
+            let mut exact = std::io::repeat(b'x').take(limit as u64);
+            let got = read_limited(&mut exact, limit, limit).unwrap().unwrap();
+            assert_eq!(got.len(), limit);
+            assert!(
+                got.capacity() <= limit + 1,
+                "{} for {limit}",
+                got.capacity()
+            );
+        }
+        // A wrong size hint neither over-allocates nor cuts the answer.
+        let mut short = std::io::repeat(b'x').take(10);
+        let got = read_limited(&mut short, 100, 1 << 40).unwrap().unwrap();
+        assert_eq!((got.len(), got.capacity() <= 101), (10, true));
     }
 }
