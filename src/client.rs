@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -32,7 +32,15 @@ const HISTORY_LIMIT: usize = 256 << 20;
 const OTHER_LIMIT: usize = 16 << 20;
 /// Longest wait between two attempts, whatever the backoff or `Retry-After` say.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-const MAX_RETRY_AFTER_SECS: u64 = 120;
+const MAX_RETRY_AFTER_SECS: u64 = 60;
+/// A whole answer (connecting, sending, the head and the body's last byte) must arrive
+/// within this many `timeout`s. `timeout` bounds each wait for data; this bounds a server
+/// that keeps sending a little, which would otherwise hold a sync (and the host's locks)
+/// for ever. 6 × the default 10 s is a minute: room for the largest history window.
+const ANSWER_TIMEOUTS: u32 = 6;
+/// One command, all its attempts and the pauses between them included, gets this many
+/// `timeout`s (2 minutes by default): no retry, backoff or `Retry-After` goes past it.
+const COMMAND_TIMEOUTS: u32 = 12;
 /// Error excerpts are at most this many characters.
 const EXCERPT_CHARS: usize = 120;
 /// Form fields the client sets itself (or that would change the answer's format).
@@ -156,11 +164,21 @@ struct Answer {
     body: Vec<u8>,
 }
 
+/// How the attempts at one command went.
+#[derive(Debug, Clone, Copy)]
+struct Tally {
+    attempts: u32,
+    /// Time spent on the command, retries and pauses included.
+    elapsed_ms: u64,
+    /// A `Retry-After` that was not waited for: the command's time would have run out.
+    wait_refused_secs: Option<u64>,
+}
+
 /// A final answer to one command, received but not read yet (see [`Client::send`]).
 pub struct Received {
     cmd: Command,
     answer: Answer,
-    attempts: u32,
+    tally: Tally,
 }
 
 impl Received {
@@ -177,7 +195,7 @@ impl std::fmt::Debug for Received {
             .field("cmd", &self.cmd)
             .field("status", &self.answer.status)
             .field("bytes", &self.answer.body.len())
-            .field("attempts", &self.attempts)
+            .field("attempts", &self.tally.attempts)
             .finish_non_exhaustive()
     }
 }
@@ -300,27 +318,23 @@ impl Client {
     /// Transport failures are errors here; every answer's meaning is decided by [`Self::read`].
     pub fn send(&self, cmd: Command, params: &[(&str, String)]) -> Result<Received> {
         let form = form(cmd, &self.key, params)?;
-        let (outcome, attempts) = self.exchange(cmd, &form);
+        let (outcome, tally) = self.exchange(cmd, &form);
         match outcome {
-            Ok(answer) => Ok(Received {
-                cmd,
-                answer,
-                attempts,
-            }),
+            Ok(answer) => Ok(Received { cmd, answer, tally }),
             Err(Failure::TooLarge { status }) => Err(Error::BadResponse {
                 cmd: cmd.as_str(),
                 status,
                 reason: too_large(cmd),
                 excerpt: String::new(),
             }),
-            Err(Failure::Transport(e)) => Err(self.transport_error(&e, attempts)),
+            Err(Failure::Transport(e)) => Err(self.transport_error(&e, tally)),
         }
     }
 
     /// The second half of [`Self::call`]: the answer's `data` as `T`, or the error it stands
     /// for.
     pub fn read<T: DeserializeOwned>(&self, received: &Received) -> Result<T> {
-        self.interpret(received.cmd, &received.answer, received.attempts)
+        self.interpret(received.cmd, &received.answer, received.tally)
     }
 
     /// HTTP requests sent so far per command name (retries included); commands never sent
@@ -348,41 +362,70 @@ impl Client {
             .collect()
     }
 
-    /// Sends until an answer is final or the retries run out. Returns the last outcome and
-    /// how many attempts were made.
-    fn exchange(&self, cmd: Command, form: &[(&str, &str)]) -> (Result<Answer, Failure>, u32) {
-        let began = std::time::Instant::now();
-        let (outcome, attempts) = self.exchange_timed(cmd, form);
+    /// Sends until an answer is final, the retries run out or the command's time does.
+    /// Returns the last outcome and how the attempts went.
+    fn exchange(&self, cmd: Command, form: &[(&str, &str)]) -> (Result<Answer, Failure>, Tally) {
+        let began = Instant::now();
+        let (outcome, mut tally) = self.exchange_timed(cmd, form, began);
         let waited = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
+        tally.elapsed_ms = waited / 1000;
         self.waited_us[cmd.index()].fetch_add(waited, Ordering::Relaxed);
-        (outcome, attempts)
+        (outcome, tally)
     }
 
     fn exchange_timed(
         &self,
         cmd: Command,
         form: &[(&str, &str)],
-    ) -> (Result<Answer, Failure>, u32) {
-        let mut attempt: u32 = 0;
+        began: Instant,
+    ) -> (Result<Answer, Failure>, Tally) {
+        let budget = self.command_budget();
+        let mut tally = Tally {
+            attempts: 0,
+            elapsed_ms: 0,
+            wait_refused_secs: None,
+        };
         loop {
-            attempt += 1;
+            tally.attempts += 1;
             self.sent[cmd.index()].fetch_add(1, Ordering::Relaxed);
-            let outcome = self.send_once(cmd, form);
-            let wait = match &outcome {
-                Err(Failure::Transport(e)) if is_transient(e) => Some(self.backoff(attempt)),
-                Ok(a) if a.status == 429 => Some(
-                    a.retry_after
-                        .map(|s| Duration::from_secs(s.min(MAX_RETRY_AFTER_SECS)))
-                        .unwrap_or_else(|| self.backoff(attempt)),
-                ),
-                Ok(a) if a.status >= 500 => Some(self.backoff(attempt)),
-                _ => None,
+            let left = budget.saturating_sub(began.elapsed());
+            let outcome = self.send_once(cmd, form, self.answer_deadline().min(left));
+            let attempt = tally.attempts;
+            let (wait, asked) = match &outcome {
+                Err(Failure::Transport(e)) if is_transient(e) => {
+                    (Some(self.backoff(attempt)), None)
+                }
+                Ok(a) if a.status == 429 => match a.retry_after {
+                    Some(s) => (
+                        Some(Duration::from_secs(s.min(MAX_RETRY_AFTER_SECS))),
+                        Some(s),
+                    ),
+                    None => (Some(self.backoff(attempt)), None),
+                },
+                Ok(a) if a.status >= 500 => (Some(self.backoff(attempt)), None),
+                _ => (None, None),
             };
-            match wait {
-                Some(d) if attempt <= self.max_retries => std::thread::sleep(d),
-                _ => return (outcome, attempt),
+            let Some(wait) = wait.filter(|_| attempt <= self.max_retries) else {
+                return (outcome, tally);
+            };
+            // The pause and at least a little of an attempt must fit in what is left.
+            let left = budget.saturating_sub(began.elapsed());
+            if wait >= left {
+                tally.wait_refused_secs = asked.filter(|s| Duration::from_secs(*s) >= left);
+                return (outcome, tally);
             }
+            std::thread::sleep(wait);
         }
+    }
+
+    /// How long one whole answer may take ([`ANSWER_TIMEOUTS`]).
+    fn answer_deadline(&self) -> Duration {
+        self.timeout * ANSWER_TIMEOUTS
+    }
+
+    /// How long one command may take over all its attempts ([`COMMAND_TIMEOUTS`]).
+    fn command_budget(&self) -> Duration {
+        self.timeout * COMMAND_TIMEOUTS
     }
 
     /// `backoff_ms * 2^(attempt-1)`, capped.
@@ -391,10 +434,18 @@ impl Client {
         Duration::from_millis(self.backoff_ms.saturating_mul(factor)).min(MAX_BACKOFF)
     }
 
-    fn send_once(&self, cmd: Command, form: &[(&str, &str)]) -> Result<Answer, Failure> {
+    fn send_once(
+        &self,
+        cmd: Command,
+        form: &[(&str, &str)],
+        deadline: Duration,
+    ) -> Result<Answer, Failure> {
         let mut resp = self
             .agent
             .post(&self.endpoint)
+            .config()
+            .timeout_global(Some(deadline))
+            .build()
             .header("Accept", "application/json")
             .send_form(form.iter().copied())
             .map_err(Failure::Transport)?;
@@ -442,14 +493,19 @@ impl Client {
         scrub(text, self.key.expose())
     }
 
-    fn transport_error(&self, e: &ureq::Error, attempts: u32) -> Error {
+    fn transport_error(&self, e: &ureq::Error, tally: Tally) -> Error {
         let url = &self.server_url;
-        let tries = if attempts == 1 {
-            "1 attempt".to_string()
-        } else {
-            format!("{attempts} attempts")
-        };
+        let tries = crate::error::tries(tally.attempts, tally.elapsed_ms);
         let reason = match e {
+            ureq::Error::Timeout(ureq::Timeout::Global) => format!(
+                "no complete answer from {url} after {tries}: an answer must arrive whole \
+                 within {}s ({ANSWER_TIMEOUTS} × tautulli.timeout) and a command with its \
+                 retries within {}s ({COMMAND_TIMEOUTS} × tautulli.timeout), but Tautulli (or \
+                 something between it and us) sends too slowly; check the network, or raise \
+                 tautulli.timeout if Tautulli is just slow",
+                self.answer_deadline().as_secs_f64(),
+                self.command_budget().as_secs_f64()
+            ),
             ureq::Error::Timeout(what) => format!(
                 "no answer from {url} within the {}s timeout ({what}) after {tries}: check that \
                  Tautulli is running and reachable, or raise tautulli.timeout",
@@ -491,7 +547,7 @@ impl Client {
     }
 
     /// Maps a final HTTP answer to `T` or to the error it stands for.
-    fn interpret<T: DeserializeOwned>(&self, cmd: Command, a: &Answer, attempts: u32) -> Result<T> {
+    fn interpret<T: DeserializeOwned>(&self, cmd: Command, a: &Answer, tally: Tally) -> Result<T> {
         let name = cmd.as_str();
         let status = a.status;
         let url = &self.server_url;
@@ -499,14 +555,17 @@ impl Client {
             429 => {
                 return Err(Error::RateLimited {
                     cmd: name,
-                    attempts,
+                    attempts: tally.attempts,
+                    elapsed_ms: tally.elapsed_ms,
+                    wait_refused_secs: tally.wait_refused_secs,
                 })
             }
             500..=599 => {
                 return Err(Error::ServerError {
                     cmd: name,
                     status,
-                    attempts,
+                    attempts: tally.attempts,
+                    elapsed_ms: tally.elapsed_ms,
                     message: self.summary(a),
                 })
             }
@@ -927,7 +986,6 @@ mod tests {
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
     use std::sync::{Arc, Mutex};
-    use std::time::Instant;
 
     const KEY: &str = "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6";
 
@@ -1216,13 +1274,15 @@ mod tests {
             http("429 Too Many Requests", "text/plain", "", ""),
         ]);
         let e = info(&client(&server, 1)).unwrap_err();
-        assert_eq!(
-            e,
+        match e {
             Error::RateLimited {
                 cmd: "get_tautulli_info",
-                attempts: 2
-            }
-        );
+                attempts: 2,
+                wait_refused_secs: None,
+                ..
+            } => {}
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -1779,5 +1839,72 @@ mod tests {
         let mut short = std::io::repeat(b'x').take(10);
         let got = read_limited(&mut short, 100, 1 << 40).unwrap().unwrap();
         assert_eq!((got.len(), got.capacity() <= 101), (10, true));
+    }
+
+    /// Runs `f` on its own thread; fails the test when it has not finished within `bound`
+    /// (a safety net against hanging, not a measure of speed).
+    fn within<T: Send + 'static>(bound: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(bound)
+            .unwrap_or_else(|_| panic!("still running after {bound:?}"))
+    }
+
+    #[test]
+    fn a_trickling_answer_is_cut_at_the_deadline_and_retried_within_the_budget() {
+        use fake_tautulli::{FakeServer, Fault, FaultRule, Scenario};
+        let server = Arc::new(FakeServer::start(Scenario::reference()).unwrap());
+        // Each byte comes well within the 0.3 s timeout; the whole answer would take ~30 s.
+        server.push_fault(FaultRule::always(Fault::Trickle {
+            byte_every: Duration::from_millis(100),
+        }));
+        let s = Arc::clone(&server);
+        let e = within(Duration::from_secs(30), move || {
+            info(&fake_client(&s, 0.3, 5)).unwrap_err()
+        });
+        assert_eq!(e.code().name(), "unreachable", "{e}");
+        let text = e.to_string();
+        for want in [
+            "no complete answer",
+            "1.8s (6 × tautulli.timeout)",
+            "3.6s (12 × tautulli.timeout)",
+            "raise tautulli.timeout",
+        ] {
+            assert!(text.contains(want), "{want:?} missing: {text}");
+        }
+        // Two attempts fill the budget: the 5 retries allowed are not all made.
+        let sent = server.requests().len();
+        assert_eq!(sent, 2, "{text}");
+        assert!(text.contains("after 2 attempts in 3."), "{text}");
+    }
+
+    #[test]
+    fn a_retry_after_beyond_the_budget_gives_up_at_once() {
+        let server = Canned::start(vec![
+            http(
+                "429 Too Many Requests",
+                "text/plain",
+                "Retry-After: 999999999\r\n",
+                "slow down",
+            ),
+            ok(r#"{"tautulli_version":"v2"}"#),
+        ]);
+        let c = client(&server, 3);
+        let e = within(Duration::from_secs(30), move || info(&c).unwrap_err());
+        match &e {
+            Error::RateLimited {
+                attempts,
+                wait_refused_secs,
+                ..
+            } => assert_eq!((*attempts, *wait_refused_secs), (1, Some(999_999_999))),
+            other => panic!("{other:?}"),
+        }
+        let text = e.to_string();
+        assert!(text.contains("after 1 attempt in 0."), "{text}");
+        assert!(text.contains("asking to wait 999999999 s"), "{text}");
+        assert!(text.contains("12 × tautulli.timeout"), "{text}");
+        assert_eq!(server.requests().len(), 1);
     }
 }
