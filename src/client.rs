@@ -147,7 +147,7 @@ pub struct Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("endpoint", &self.endpoint)
+            .field("server_url", &self.server_url)
             .field("key", &self.key)
             .field("timeout", &self.timeout)
             .field("max_retries", &self.max_retries)
@@ -256,8 +256,8 @@ impl Client {
                 key: cfg.server_url_key.clone(),
                 reason: format!(
                     "\"{}\" is not a usable URL ({}); expected e.g. \"http://192.168.1.10:8181\"",
-                    display_url(cfg),
-                    scrub(&e.to_string(), cfg.api_key.expose())
+                    cfg.display_url(),
+                    cfg.api_key.scrub(&e.to_string())
                 ),
             });
         }
@@ -287,7 +287,7 @@ impl Client {
         Ok(Self {
             agent: ureq::Agent::new_with_config(config),
             endpoint,
-            server_url: display_url(cfg),
+            server_url: cfg.display_url(),
             server_url_key: cfg.server_url_key.clone(),
             key: cfg.api_key.clone(),
             timeout: cfg.timeout,
@@ -490,7 +490,7 @@ impl Client {
 
     /// Replaces the API key (raw and form-encoded) with `***`.
     fn scrub(&self, text: &str) -> String {
-        scrub(text, self.key.expose())
+        self.key.scrub(text)
     }
 
     fn transport_error(&self, e: &ureq::Error, tally: Tally) -> Error {
@@ -941,42 +941,6 @@ fn excerpt(text: &str, at: usize) -> String {
         out.push_str("...");
     }
     format!("{lead}{out}")
-}
-
-/// `server_url` fit for messages: no credentials, and never the API key (pasted there by
-/// mistake, it must not come back in an error).
-fn display_url(cfg: &TautulliConfig) -> String {
-    scrub(
-        &crate::config::redact_url(&cfg.server_url),
-        cfg.api_key.expose(),
-    )
-}
-
-fn scrub(text: &str, key: &str) -> String {
-    if key.is_empty() {
-        return text.to_string();
-    }
-    let mut out = text.replace(key, "***");
-    let encoded = form_encode(key);
-    if encoded != key {
-        out = out.replace(&encoded, "***");
-    }
-    out
-}
-
-/// `application/x-www-form-urlencoded` encoding of one value (for scrubbing echoes of it).
-fn form_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -1519,8 +1483,9 @@ mod tests {
 
     #[test]
     fn scrub_covers_the_form_encoded_key() {
-        assert_eq!(scrub("k=a b/c!", "a b/c"), "k=***!");
-        assert_eq!(scrub("k=a+b%2Fc", "a b/c"), "k=***");
+        let key = ApiKey::new("a b/c");
+        assert_eq!(key.scrub("k=a b/c!"), "k=***!");
+        assert_eq!(key.scrub("k=a+b%2Fc"), "k=***");
     }
 
     #[test]
@@ -1906,5 +1871,26 @@ mod tests {
         assert!(text.contains("asking to wait 999999999 s"), "{text}");
         assert!(text.contains("12 × tautulli.timeout"), "{text}");
         assert_eq!(server.requests().len(), 1);
+    }
+
+    #[test]
+    fn errors_never_show_url_credentials_or_the_key() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let url = format!("http://tautulli:Pa55word@127.0.0.1:{port}/{KEY}");
+        let c = Client::new(&config(&url, 5.0, 0)).unwrap();
+        let e = info(&c).unwrap_err();
+        assert_eq!(e.code().name(), "unreachable", "{e}");
+        assert_no_key(&e);
+        let shown = format!("{e} {e:?} {c:?} {}", c.server_url());
+        assert!(!shown.contains("Pa55word"), "{shown}");
+        assert!(!shown.contains("tautulli:"), "{shown}");
+        assert!(!shown.contains(KEY), "{shown}");
+        assert!(
+            e.to_string()
+                .contains(&format!("http://127.0.0.1:{port}/***")),
+            "{e}"
+        );
     }
 }
