@@ -43,6 +43,13 @@ const ANSWER_TIMEOUTS: u32 = 6;
 const COMMAND_TIMEOUTS: u32 = 12;
 /// Error excerpts are at most this many characters.
 const EXCERPT_CHARS: usize = 120;
+/// Tautulli's `message` (or another single text of the server's) is shown up to this many
+/// characters; only a few KB of it are ever kept.
+const MESSAGE_CHARS: usize = 300;
+/// The JSON parser's error texts quote the value they choke on, which can be any size.
+const PARSER_CHARS: usize = 200;
+/// A key cut this short by the end of a text is still scrubbed.
+const KEY_PIECE: usize = 8;
 /// Form fields the client sets itself (or that would change the answer's format).
 const RESERVED_PARAMS: [&str; 4] = ["apikey", "cmd", "out_type", "callback"];
 
@@ -134,6 +141,8 @@ pub struct Client {
     server_url: String,
     server_url_key: String,
     key: ApiKey,
+    /// The key as a server may echo it: raw and form-encoded (see [`scrub_range`]).
+    key_forms: Vec<Vec<u8>>,
     timeout: Duration,
     max_retries: u32,
     backoff_ms: u64,
@@ -227,7 +236,7 @@ struct FastEnvelope<T> {
 #[serde(bound = "T: DeserializeOwned")]
 struct FastInner<T> {
     #[serde(default)]
-    result: Option<String>,
+    result: Option<Capped>,
     #[serde(default = "none")]
     data: Option<T>,
 }
@@ -239,11 +248,47 @@ fn none<T>() -> Option<T> {
 #[derive(Deserialize)]
 struct Inner<'a> {
     #[serde(default)]
-    result: Option<String>,
+    result: Option<Capped>,
     #[serde(default)]
-    message: Option<String>,
+    message: Option<Capped>,
     #[serde(borrow, default)]
     data: Option<&'a RawValue>,
+}
+
+/// A string field of the envelope, kept only as far as an error could show it: a server's
+/// megabytes of `message` cost a few KB.
+struct Capped {
+    text: String,
+    /// The server sent more than `text`.
+    cut: bool,
+}
+
+impl Capped {
+    /// Bytes kept: [`MESSAGE_CHARS`] of the widest characters.
+    const KEEP: usize = MESSAGE_CHARS * 4;
+}
+
+impl<'de> Deserialize<'de> for Capped {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Capped;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Capped, E> {
+                let mut end = v.len().min(Capped::KEEP);
+                while !v.is_char_boundary(end) {
+                    end -= 1;
+                }
+                Ok(Capped {
+                    text: v[..end].to_string(),
+                    cut: end < v.len(),
+                })
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
 impl Client {
@@ -290,6 +335,7 @@ impl Client {
             server_url: cfg.display_url(),
             server_url_key: cfg.server_url_key.clone(),
             key: cfg.api_key.clone(),
+            key_forms: key_forms(&cfg.api_key),
             timeout: cfg.timeout,
             max_retries: cfg.max_retries,
             backoff_ms: cfg.backoff_ms,
@@ -488,11 +534,6 @@ impl Client {
         })
     }
 
-    /// Replaces the API key (raw and form-encoded) with `***`.
-    fn scrub(&self, text: &str) -> String {
-        self.key.scrub(text)
-    }
-
     fn transport_error(&self, e: &ureq::Error, tally: Tally) -> Error {
         let url = &self.server_url;
         let tries = crate::error::tries(tally.attempts, tally.elapsed_ms);
@@ -529,18 +570,18 @@ impl Client {
                     key: self.server_url_key.clone(),
                     reason: format!(
                         "\"{url}\" is not a usable URL: {}",
-                        self.scrub(&e.to_string())
+                        self.shown(&e.to_string(), MESSAGE_CHARS)
                     ),
                 }
             }
             other if is_tls(other) => format!(
                 "the TLS connection to {url} failed ({}): if Tautulli uses a self-signed \
                  certificate set tautulli.verify_ssl to false, or use http:// on a trusted network",
-                self.scrub(&other.to_string())
+                self.shown(&other.to_string(), MESSAGE_CHARS)
             ),
             other => format!(
                 "network error talking to {url} after {tries} ({})",
-                self.scrub(&other.to_string())
+                self.shown(&other.to_string(), MESSAGE_CHARS)
             ),
         };
         Error::Unreachable { reason }
@@ -592,7 +633,7 @@ impl Client {
                 let to = a
                     .location
                     .as_deref()
-                    .map(|l| self.scrub(l))
+                    .map(|l| self.shown(l, MESSAGE_CHARS))
                     .unwrap_or_else(|| "somewhere else".to_string());
                 return Err(Error::ConfigInvalid {
                     key: self.server_url_key.clone(),
@@ -624,7 +665,7 @@ impl Client {
                     format!("the answer is not UTF-8 text ({e})"),
                     &a.body,
                     Some(e.valid_up_to()),
-                ))
+                ));
             }
         };
         // Fast path: a successful answer parsed in one pass, `data` straight into `T`.
@@ -638,7 +679,7 @@ impl Client {
                 },
         }) = serde_json::from_str::<FastEnvelope<T>>(text)
         {
-            if result == "success" {
+            if result.text == "success" && !result.cut {
                 return Ok(data);
             }
         }
@@ -646,34 +687,54 @@ impl Client {
             Ok(env) => env,
             Err(e) => {
                 let reason = if e.is_eof() {
-                    format!("the JSON answer is truncated ({e}): a proxy limit or a dropped connection?")
+                    format!(
+                        "the JSON answer is truncated ({}): a proxy limit or a dropped connection?",
+                        self.parser_error(&e)
+                    )
                 } else {
-                    format!("the answer is not Tautulli's JSON envelope ({e})")
+                    format!(
+                        "the answer is not Tautulli's JSON envelope ({})",
+                        self.parser_error(&e)
+                    )
                 };
                 return Err(self.bad(name, status, reason, &a.body, error_offset(text, &e)));
             }
         };
         let inner = env.response;
-        match inner.result.as_deref() {
+        match inner
+            .result
+            .as_ref()
+            .filter(|r| !r.cut)
+            .map(|r| r.text.as_str())
+        {
             Some("success") => {
                 let raw = inner.data.map_or("null", RawValue::get);
                 serde_json::from_str(raw).map_err(|e| {
                     self.bad(
                         name,
                         status,
-                        format!("`data` does not have the expected shape ({e})"),
+                        format!(
+                            "`data` does not have the expected shape ({})",
+                            self.parser_error(&e)
+                        ),
                         raw.as_bytes(),
                         error_offset(raw, &e),
                     )
                 })
             }
-            Some("error") => Err(self.tautulli_error(cmd, status, inner.message.as_deref())),
-            other => Err(self.bad(
+            Some("error") => Err(self.tautulli_error(cmd, status, inner.message.as_ref())),
+            _ => Err(self.bad(
                 name,
                 status,
                 format!(
                     "`response.result` is {}, expected \"success\" or \"error\"",
-                    other.map_or("missing".to_string(), |r| format!("\"{}\"", self.scrub(r)))
+                    inner
+                        .result
+                        .as_ref()
+                        .map_or("missing".to_string(), |r| format!(
+                            "\"{}\"",
+                            self.capped_text(r, 60)
+                        ))
                 ),
                 &a.body,
                 None,
@@ -682,8 +743,10 @@ impl Client {
     }
 
     /// `result: error`, by message.
-    fn tautulli_error(&self, cmd: Command, status: u16, message: Option<&str>) -> Error {
-        let message = message.map(|m| self.scrub(m.trim())).unwrap_or_default();
+    fn tautulli_error(&self, cmd: Command, status: u16, message: Option<&Capped>) -> Error {
+        let message = message
+            .map(|m| self.capped_text(m, MESSAGE_CHARS))
+            .unwrap_or_default();
         let lower = message.to_ascii_lowercase();
         if lower.contains("invalid apikey") {
             return Error::AuthFailed {
@@ -737,22 +800,26 @@ impl Client {
         if looks_like_html(a) {
             return format!(
                 "an HTML error page, probably from a reverse proxy: \"{}\"",
-                excerpt(&self.scrub(&String::from_utf8_lossy(&a.body)), 0)
+                self.excerpt_of(&a.body, 0)
             );
         }
-        let text = String::from_utf8_lossy(&a.body);
-        match serde_json::from_str::<Envelope>(&text) {
-            Ok(Envelope {
+        let envelope = std::str::from_utf8(&a.body)
+            .ok()
+            .and_then(|text| serde_json::from_str::<Envelope>(text).ok());
+        match envelope {
+            Some(Envelope {
                 response: Inner {
                     message: Some(m), ..
                 },
-            }) if !m.trim().is_empty() => format!("Tautulli said \"{}\"", self.scrub(m.trim())),
-            _ if text.trim().is_empty() => "empty answer".to_string(),
-            _ => format!("\"{}\"", excerpt(&self.scrub(&text), 0)),
+            }) if !m.text.trim().is_empty() => {
+                format!("Tautulli said \"{}\"", self.capped_text(&m, MESSAGE_CHARS))
+            }
+            _ if a.body.iter().all(u8::is_ascii_whitespace) => "empty answer".to_string(),
+            _ => format!("\"{}\"", self.excerpt_of(&a.body, 0)),
         }
     }
 
-    /// A [`Error::BadResponse`] with a scrubbed excerpt around `at` (a byte offset in `body`).
+    /// A [`Error::BadResponse`] with an excerpt around `at` (a byte offset in `body`).
     fn bad(
         &self,
         cmd: &'static str,
@@ -761,17 +828,177 @@ impl Client {
         body: &[u8],
         at: Option<usize>,
     ) -> Error {
-        let text = String::from_utf8_lossy(body);
-        let at = at.unwrap_or(0).min(text.len());
-        // Scrub the whole text first (a window could cut a key in half), then find the
-        // position again in the scrubbed text.
-        let at = text.get(..at).map_or(0, |before| self.scrub(before).len());
         Error::BadResponse {
             cmd,
             status,
-            reason: self.scrub(&reason),
-            excerpt: excerpt(&self.scrub(&text), at),
+            reason: self.shown(&reason, reason.len()),
+            excerpt: self.excerpt_of(body, at.unwrap_or(0)),
         }
+    }
+
+    /// A short excerpt of `body` around byte `at`, the key scrubbed: only the few hundred
+    /// bytes around `at` are ever copied, however large the body.
+    fn excerpt_of(&self, body: &[u8], at: usize) -> String {
+        let at = at.min(body.len());
+        let mut lo = at.saturating_sub(EXCERPT_CHARS / 2);
+        let mut hi = at.saturating_add(EXCERPT_CHARS * 4).min(body.len());
+        // On character boundaries (for valid UTF-8): a cut character would show as U+FFFD.
+        while lo > 0 && is_continuation(body[lo]) {
+            lo -= 1;
+        }
+        while hi < body.len() && is_continuation(body[hi]) {
+            hi += 1;
+        }
+        let window = scrub_range(&self.key_forms, body, lo, hi, at);
+        let before = String::from_utf8_lossy(&window.bytes[..window.mark]);
+        let after = String::from_utf8_lossy(&window.bytes[window.mark..]);
+        excerpt(&format!("{before}{after}"), before.len(), window.lo > 0)
+    }
+
+    /// `text` as an error may show it: the key scrubbed, at most `max_chars` characters
+    /// (cut with "…"), copying only what is shown.
+    fn shown(&self, text: &str, max_chars: usize) -> String {
+        self.shown_cut(text, max_chars, false)
+    }
+
+    /// [`Self::shown`] of a [`Capped`] field (marked as cut when the server sent more).
+    fn capped_text(&self, c: &Capped, max_chars: usize) -> String {
+        self.shown_cut(c.text.trim(), max_chars, c.cut)
+    }
+
+    fn shown_cut(&self, text: &str, max_chars: usize, cut: bool) -> String {
+        let mut hi = text.len().min(max_chars.saturating_mul(4));
+        while !text.is_char_boundary(hi) {
+            hi -= 1;
+        }
+        let window = scrub_range(&self.key_forms, text.as_bytes(), 0, hi, 0);
+        let text_shown = String::from_utf8_lossy(&window.bytes);
+        cut_chars(&text_shown, max_chars, cut || window.hi < text.len())
+    }
+
+    /// A JSON parser error, short and scrubbed (it quotes what it choked on).
+    fn parser_error(&self, e: &serde_json::Error) -> String {
+        self.shown(&e.to_string(), PARSER_CHARS)
+    }
+}
+
+/// A continuation byte of a UTF-8 sequence (not the start of a character).
+fn is_continuation(b: u8) -> bool {
+    b & 0xc0 == 0x80
+}
+
+/// `text` cut to `max_chars` characters, the last one "…" when anything was left off
+/// (`more`: something was left off before `text` reached here).
+fn cut_chars(text: &str, max_chars: usize, more: bool) -> String {
+    match text.char_indices().nth(max_chars.saturating_sub(1)) {
+        Some((end, _)) if more || text[end..].chars().nth(1).is_some() => {
+            format!("{}…", &text[..end])
+        }
+        _ if more => format!("{text}…"),
+        _ => text.to_string(),
+    }
+}
+
+/// The key in the forms a server may echo it: raw and form-encoded.
+fn key_forms(key: &ApiKey) -> Vec<Vec<u8>> {
+    let raw = key.expose();
+    let mut forms = vec![raw.as_bytes().to_vec()];
+    let encoded = crate::config::form_encode(raw);
+    if encoded != raw {
+        forms.push(encoded.into_bytes());
+    }
+    forms.retain(|f| !f.is_empty());
+    forms
+}
+
+/// What [`scrub_range`] made of a range.
+struct Scrubbed {
+    bytes: Vec<u8>,
+    /// Where the asked-for mark is in `bytes`.
+    mark: usize,
+    /// The range taken, widened so that no copy of the key is cut (offsets in the text).
+    lo: usize,
+    hi: usize,
+}
+
+/// `text[lo..hi]` with the key scrubbed, looking only at the range and a key's length
+/// around it. Every copy of the key that overlaps the range is replaced whole by `***` (the
+/// range widens to take it in), and so is a piece of at least [`KEY_PIECE`] bytes at the
+/// text's own start or end (a body cut short in the middle of a key). `mark`, a byte offset
+/// in the range, is followed into the result.
+fn scrub_range(forms: &[Vec<u8>], text: &[u8], lo: usize, hi: usize, mark: usize) -> Scrubbed {
+    let margin = forms.iter().map(Vec::len).max().unwrap_or(0);
+    let wlo = lo.saturating_sub(margin);
+    let whi = hi.saturating_add(margin).min(text.len());
+    let mut hits: Vec<(usize, usize)> = Vec::new();
+    for f in forms {
+        let window = &text[wlo..whi];
+        let mut from = 0;
+        while let Some(p) = window[from..]
+            .windows(f.len())
+            .position(|w| w == f.as_slice())
+        {
+            hits.push((wlo + from + p, wlo + from + p + f.len()));
+            from += p + 1;
+        }
+        let longest = f.len().saturating_sub(1);
+        if wlo == 0 {
+            if let Some(n) = (KEY_PIECE..=longest)
+                .rev()
+                .find(|&n| text.starts_with(&f[f.len() - n..]))
+            {
+                hits.push((0, n));
+            }
+        }
+        if whi == text.len() {
+            if let Some(n) = (KEY_PIECE..=longest)
+                .rev()
+                .find(|&n| text.ends_with(&f[..n]))
+            {
+                hits.push((whi - n, whi));
+            }
+        }
+    }
+    hits.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(hits.len());
+    for (s, e) in hits {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    let (mut lo, mut hi) = (lo, hi);
+    for &(s, e) in &merged {
+        if s < lo && e > lo {
+            lo = s;
+        }
+        if s < hi && e > hi {
+            hi = e;
+        }
+    }
+    let mut bytes = Vec::with_capacity(hi - lo + 8);
+    let mut mark_at = None;
+    let mut i = lo;
+    for &(s, e) in merged.iter().filter(|(s, e)| *e > lo && *s < hi) {
+        if (i..s).contains(&mark) {
+            mark_at = Some(bytes.len() + mark - i);
+        }
+        bytes.extend_from_slice(&text[i..s]);
+        if (s..e).contains(&mark) {
+            mark_at = Some(bytes.len());
+        }
+        bytes.extend_from_slice(b"***");
+        i = e;
+    }
+    if (i..=hi).contains(&mark) && mark_at.is_none() {
+        mark_at = Some(bytes.len() + mark - i);
+    }
+    bytes.extend_from_slice(&text[i..hi]);
+    Scrubbed {
+        mark: mark_at.unwrap_or(0).min(bytes.len()),
+        bytes,
+        lo,
+        hi,
     }
 }
 
@@ -904,15 +1131,17 @@ fn error_offset(text: &str, e: &serde_json::Error) -> Option<usize> {
     Some((line_start + e.column().saturating_sub(1)).min(text.len()))
 }
 
-/// Up to [`EXCERPT_CHARS`] characters of `text` around byte offset `at`, whitespace collapsed.
-fn excerpt(text: &str, at: usize) -> String {
+/// Up to [`EXCERPT_CHARS`] characters of `text` around byte offset `at`, whitespace
+/// collapsed; led by "..." when it does not start at the beginning (or `more_before`: `text`
+/// is itself a piece of something longer).
+fn excerpt(text: &str, at: usize, more_before: bool) -> String {
     let mut start = at.saturating_sub(EXCERPT_CHARS / 2).min(text.len());
     while !text.is_char_boundary(start) {
         start -= 1;
     }
     let collapsed: Vec<&str> = text[start..].split_whitespace().collect();
     let mut out = String::new();
-    let lead = if start > 0 { "..." } else { "" };
+    let lead = if start > 0 || more_before { "..." } else { "" };
     let budget = EXCERPT_CHARS - lead.len();
     let mut count = 0;
     let mut truncated = false;
@@ -1472,13 +1701,14 @@ mod tests {
 
     #[test]
     fn excerpts_are_short_and_collapsed() {
-        assert_eq!(excerpt("a \n\t b", 0), "a b");
+        assert_eq!(excerpt("a \n\t b", 0, false), "a b");
+        assert_eq!(excerpt("a b", 0, true), "...a b");
         let long = "x".repeat(500);
-        let e = excerpt(&long, 250);
+        let e = excerpt(&long, 250, false);
         assert_eq!(e.chars().count(), 120);
         assert!(e.starts_with("...") && e.ends_with("..."), "{e}");
         let multibyte = "é".repeat(200);
-        assert!(excerpt(&multibyte, 101).chars().count() <= 120);
+        assert!(excerpt(&multibyte, 101, false).chars().count() <= 120);
     }
 
     #[test]
@@ -1892,5 +2122,111 @@ mod tests {
                 .contains(&format!("http://127.0.0.1:{port}/***")),
             "{e}"
         );
+    }
+
+    /// No run of 8 characters of the key.
+    fn assert_no_key_piece(text: &str) {
+        for piece in KEY.as_bytes().windows(8) {
+            let piece = std::str::from_utf8(piece).unwrap();
+            assert!(!text.contains(piece), "{piece:?} of the key in {text:?}");
+        }
+    }
+
+    #[test]
+    fn a_huge_invalid_body_is_never_copied_and_its_excerpt_is_short_and_scrubbed() {
+        // 40 MB of a history array, then the key where the JSON breaks, and the key again
+        // across the left edge of the excerpt.
+        let mut body = String::from(r#"{"response":{"result":"success","message":null,"data":["#);
+        body.push_str(&"0,".repeat(20_000_000));
+        body.push_str(&format!("{KEY},{},{KEY}]}}}}", "1".repeat(40)));
+        let server = Canned::start(vec![json("200 OK", &body)]);
+        let c = client(&server, 0);
+        let received = c.send(Command::GetHistory, &[]).unwrap();
+        let (result, peak) = crate::test_alloc::peak_bytes(|| c.read::<HistoryPage>(&received));
+        let e = result.unwrap_err();
+        assert!(peak < 1 << 20, "reading the error cost {peak} bytes");
+        match &e {
+            Error::BadResponse { excerpt, .. } => {
+                assert!(excerpt.chars().count() <= EXCERPT_CHARS, "{excerpt}");
+                assert!(excerpt.contains("***"), "{excerpt}");
+                assert!(excerpt.starts_with("...0,0,"), "{excerpt}");
+                assert_no_key_piece(excerpt);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_no_key_piece(&e.to_string());
+    }
+
+    #[test]
+    fn a_key_cut_by_the_end_of_a_truncated_body_is_scrubbed() {
+        let body = format!(
+            r#"{{"response":{{"result":"error","message":"denied for {}"#,
+            &KEY[..20]
+        );
+        let server = Canned::start(vec![json("200 OK", &body)]);
+        let e = info(&client(&server, 0)).unwrap_err();
+        assert!(e.to_string().contains("denied for ***"), "{e}");
+        assert_no_key_piece(&e.to_string());
+    }
+
+    #[test]
+    fn huge_server_messages_are_cut_short_and_scrubbed() {
+        let long = format!("{}{KEY}{}", "x".repeat(290), "y".repeat(10_000_000));
+        let envelope =
+            format!(r#"{{"response":{{"result":"error","message":"{long}","data":{{}}}}}}"#);
+        let html = format!("<html>{}{KEY}</html>", " ".repeat(10_000_000));
+        let server = Canned::start(vec![
+            json("400 Bad Request", &envelope),
+            json("500 Internal Server Error", &envelope),
+            http("502 Bad Gateway", "text/html", "", &html),
+        ]);
+        let c = client(&server, 0);
+        for _ in 0..3 {
+            let (e, peak) = crate::test_alloc::peak_bytes(|| info(&c).unwrap_err());
+            let text = e.to_string();
+            assert!(
+                text.len() < 1000,
+                "{} bytes: {}",
+                text.len(),
+                &text[..2000.min(text.len())]
+            );
+            assert_no_key_piece(&text);
+            // The answer itself is read into memory once; nothing copies it again.
+            assert!(peak < 12_000_000 * 3 / 2, "{peak} bytes");
+        }
+    }
+
+    #[test]
+    fn scrub_range_never_leaves_a_piece_of_the_key_whatever_the_range() {
+        let forms = key_forms(&ApiKey::new(KEY));
+        for text in [
+            format!("aaaa{KEY}bbbb{KEY}"),
+            format!("xx{}", &KEY[..20]),
+            format!("{}yy", &KEY[12..]),
+        ] {
+            let bytes = text.as_bytes();
+            for lo in 0..=bytes.len() {
+                for hi in lo..=bytes.len() {
+                    let got = scrub_range(&forms, bytes, lo, hi, lo);
+                    let shown = String::from_utf8(got.bytes.clone()).unwrap();
+                    assert_no_key_piece(&shown);
+                    assert!(got.lo <= lo && got.hi >= hi, "{lo}..{hi}: {shown}");
+                    // The mark (at `lo`) is where the range's text starts in the result.
+                    let rest = &shown[got.mark..];
+                    let expect = &text[lo..hi];
+                    assert!(
+                        rest.starts_with("***") || expect.starts_with(rest.get(..1).unwrap_or("")),
+                        "{lo}..{hi}: {shown:?} mark {}",
+                        got.mark
+                    );
+                }
+            }
+        }
+        // The form-encoded key is scrubbed too.
+        let key = ApiKey::new("k3y/with spaces+plus");
+        let forms = key_forms(&key);
+        let text = b"echo apikey=k3y%2Fwith+spaces%2Bplus&cmd=x";
+        let got = scrub_range(&forms, text, 0, text.len(), 0);
+        assert_eq!(got.bytes, b"echo apikey=***&cmd=x");
     }
 }

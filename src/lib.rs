@@ -23,4 +23,6 @@ pub mod reader;
 pub mod rows;
 pub mod sanitize;
 pub mod state;
+#[cfg(test)]
+mod test_alloc;
 pub mod timefmt;
