@@ -4,7 +4,11 @@
 //! Why it looks like this:
 //! - Requests are POST forms so the API key travels in the body, never in a URL that proxies
 //!   and access logs keep. Every text that goes into an error is scrubbed of the key anyway
-//!   (a misbehaving server or proxy can echo it back).
+//!   (a misbehaving server or proxy can echo it back), made printable (no escape sequences
+//!   reach a terminal) and cut short, copying only the part that is shown.
+//! - An answer is bounded in size once decompressed, in time as a whole, and a command in
+//!   time over all its retries (see the constants below): a hostile or broken server cannot
+//!   hold a sync for ever or make it allocate gigabytes.
 //! - Only [`Command`] values can be sent: a read-only plugin must not be able to send a
 //!   command that changes Tautulli's data, whatever its callers do.
 //! - ureq is told not to turn HTTP statuses into errors and not to follow redirects: Tautulli
@@ -23,6 +27,7 @@ use serde_json::value::RawValue;
 
 use crate::config::{ApiKey, TautulliConfig};
 use crate::error::{Error, Result};
+use crate::sanitize::{display_cut, display_text};
 
 /// Largest `get_history` answer read, counted after decompression: a 100 000-row window
 /// (`history.window_rows`' maximum) is ~100-150 MB, the default 20 000 rows a fifth of that.
@@ -850,13 +855,17 @@ impl Client {
             hi += 1;
         }
         let window = scrub_range(&self.key_forms, body, lo, hi, at);
+        // Made printable on either side of `at`, so that its position survives.
         let before = String::from_utf8_lossy(&window.bytes[..window.mark]);
+        let before = display_text(&before);
         let after = String::from_utf8_lossy(&window.bytes[window.mark..]);
+        let after = display_text(&after);
         excerpt(&format!("{before}{after}"), before.len(), window.lo > 0)
     }
 
-    /// `text` as an error may show it: the key scrubbed, at most `max_chars` characters
-    /// (cut with "…"), copying only what is shown.
+    /// `text` as an error may show it: the key scrubbed, printable ([`display_text`]), at
+    /// most `max_chars` characters (cut with "…"), copying only what is shown. Every text
+    /// from the server that goes into an error goes through here or [`Self::excerpt_of`].
     fn shown(&self, text: &str, max_chars: usize) -> String {
         self.shown_cut(text, max_chars, false)
     }
@@ -873,7 +882,7 @@ impl Client {
         }
         let window = scrub_range(&self.key_forms, text.as_bytes(), 0, hi, 0);
         let text_shown = String::from_utf8_lossy(&window.bytes);
-        cut_chars(&text_shown, max_chars, cut || window.hi < text.len())
+        display_cut(&text_shown, max_chars, cut || window.hi < text.len())
     }
 
     /// A JSON parser error, short and scrubbed (it quotes what it choked on).
@@ -885,18 +894,6 @@ impl Client {
 /// A continuation byte of a UTF-8 sequence (not the start of a character).
 fn is_continuation(b: u8) -> bool {
     b & 0xc0 == 0x80
-}
-
-/// `text` cut to `max_chars` characters, the last one "…" when anything was left off
-/// (`more`: something was left off before `text` reached here).
-fn cut_chars(text: &str, max_chars: usize, more: bool) -> String {
-    match text.char_indices().nth(max_chars.saturating_sub(1)) {
-        Some((end, _)) if more || text[end..].chars().nth(1).is_some() => {
-            format!("{}…", &text[..end])
-        }
-        _ if more => format!("{text}…"),
-        _ => text.to_string(),
-    }
 }
 
 /// The key in the forms a server may echo it: raw and form-encoded.
@@ -2228,5 +2225,72 @@ mod tests {
         let text = b"echo apikey=k3y%2Fwith+spaces%2Bplus&cmd=x";
         let got = scrub_range(&forms, text, 0, text.len(), 0);
         assert_eq!(got.bytes, b"echo apikey=***&cmd=x");
+    }
+
+    /// Neither a control character nor a bidirectional control.
+    fn assert_printable(text: &str) {
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn server_text_reaches_errors_without_control_characters() {
+        use fake_tautulli::{ControlShape, FakeServer, Fault, FaultRule, Scenario};
+        let server = FakeServer::start(Scenario::reference()).unwrap();
+        let c = fake_client(&server, 5.0, 0);
+        for shape in [
+            ControlShape::Message,
+            ControlShape::Html,
+            ControlShape::Json,
+        ] {
+            server.push_fault(FaultRule::for_cmd(
+                "get_tautulli_info",
+                Fault::ControlChars(shape),
+                1,
+            ));
+            let e = info(&c).unwrap_err();
+            let text = e.to_string();
+            assert_printable(&text);
+            assert!(
+                text.contains("boom"),
+                "{shape:?}: the text is still shown: {text}"
+            );
+        }
+        let controls = "\u{1b}[2J\u{1b}]0;t\u{7}boom\u{0}\u{9b}1m\u{202e}";
+        let escaped = serde_json::to_string(controls).unwrap();
+        let server = Canned::start(vec![
+            json(
+                "500 Internal Server Error",
+                &format!(r#"{{"response":{{"result":"error","message":{escaped},"data":{{}}}}}}"#),
+            ),
+            http(
+                "502 Bad Gateway",
+                "text/html",
+                "",
+                &format!("<p>{controls}</p>"),
+            ),
+            json(
+                "200 OK",
+                &format!(r#"{{"response":{{"result":{escaped},"data":{{}}}}}}"#),
+            ),
+            json(
+                "200 OK",
+                &format!(
+                    r#"{{"response":{{"result":"success","data":{{"tautulli_version":{escaped}}}}}}}"#
+                ),
+            ),
+        ]);
+        let c = client(&server, 0);
+        for _ in 0..3 {
+            let e = info(&c).unwrap_err();
+            assert_printable(&e.to_string());
+            assert!(e.to_string().contains("boom"), "{e}");
+        }
+        // A successful answer's data is the caller's to sanitise: it comes through intact.
+        assert_eq!(info(&c).unwrap().tautulli_version, controls);
     }
 }

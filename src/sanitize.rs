@@ -65,6 +65,19 @@ pub fn display_text(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// [`display_text`] of `text`, at most `max_chars` characters: when anything is left off
+/// (or `more`: `text` is itself only the start of something longer) the last one is "…".
+pub fn display_cut(text: &str, max_chars: usize, more: bool) -> String {
+    let text = display_text(text);
+    match text.char_indices().nth(max_chars.saturating_sub(1)) {
+        Some((end, _)) if more || text[end..].chars().nth(1).is_some() => {
+            format!("{}…", &text[..end])
+        }
+        _ if more => format!("{text}…"),
+        _ => text.into_owned(),
+    }
+}
+
 /// Characters [`display_text`] changes.
 fn needs_care(c: char) -> bool {
     c.is_control() || is_bidi_control(c) || c == '\u{2028}' || c == '\u{2029}'
@@ -174,6 +187,17 @@ mod tests {
             "{input:?} became {out:?}, which still holds a control"
         );
         assert_eq!(display_text(&out), out, "a second pass changes {input:?}");
+    }
+
+    #[test]
+    fn display_cut_keeps_at_most_max_chars_and_marks_a_cut() {
+        assert_eq!(display_cut("abc", 3, false), "abc");
+        assert_eq!(display_cut("abcd", 3, false), "ab…");
+        assert_eq!(display_cut("abc", 3, true), "ab…");
+        assert_eq!(display_cut("ab", 3, true), "ab…");
+        assert_eq!(display_cut("a\x1b[2Jb\nc", 10, false), "ab c");
+        assert_eq!(display_cut("éééé", 2, false), "é…");
+        assert_eq!(display_cut("\0\0", 4, false), "\\u{…", "escapes count");
     }
 
     #[test]
