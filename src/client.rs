@@ -319,8 +319,8 @@ impl Client {
         } else {
             ureq::Proxy::try_from_env()
         };
-        // Like Python requests' `timeout`: a bound on connecting and on each wait for data,
-        // not on the whole transfer, so a large page that keeps arriving is not cut off.
+        // Like Python requests' `timeout`: a bound on connecting and on each wait for data.
+        // The whole answer gets a multiple of it on top, set per attempt (`send_once`).
         let t = Some(cfg.timeout);
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)

@@ -194,7 +194,8 @@ pub struct TautulliConfig {
     pub server_url_key: String,
     pub api_key: ApiKey,
     pub verify_ssl: bool,
-    /// Per-request network timeout (connect, and each wait for data).
+    /// Per-request network timeout (connect, and each wait for data); the client derives
+    /// the deadlines of a whole answer and of a command with its retries from it.
     pub timeout: Duration,
     /// Retries after the first attempt on network errors, timeouts, 429 and 5xx.
     pub max_retries: u32,
