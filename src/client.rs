@@ -4,7 +4,11 @@
 //! Why it looks like this:
 //! - Requests are POST forms so the API key travels in the body, never in a URL that proxies
 //!   and access logs keep. Every text that goes into an error is scrubbed of the key anyway
-//!   (a misbehaving server or proxy can echo it back).
+//!   (a misbehaving server or proxy can echo it back), made printable (no escape sequences
+//!   reach a terminal) and cut short, copying only the part that is shown.
+//! - An answer is bounded in size once decompressed, in time as a whole, and a command in
+//!   time over all its retries (see the constants below): a hostile or broken server cannot
+//!   hold a sync for ever or make it allocate gigabytes.
 //! - Only [`Command`] values can be sent: a read-only plugin must not be able to send a
 //!   command that changes Tautulli's data, whatever its callers do.
 //! - ureq is told not to turn HTTP statuses into errors and not to follow redirects: Tautulli
@@ -15,7 +19,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -23,14 +27,34 @@ use serde_json::value::RawValue;
 
 use crate::config::{ApiKey, TautulliConfig};
 use crate::error::{Error, Result};
+use crate::sanitize::{display_cut, display_text};
 
-/// Largest answer we read: a 10 000-row history page is ~15 MB, so this only stops a runaway.
-const BODY_LIMIT: u64 = 1 << 30;
+/// Largest `get_history` answer read, counted after decompression: a 100 000-row window
+/// (`history.window_rows`' maximum) is ~100-150 MB, the default 20 000 rows a fifth of that.
+const HISTORY_LIMIT: usize = 256 << 20;
+/// Largest answer to any other command, decompressed: they answer in kilobytes (a large
+/// library's tables in a few MB).
+const OTHER_LIMIT: usize = 16 << 20;
 /// Longest wait between two attempts, whatever the backoff or `Retry-After` say.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-const MAX_RETRY_AFTER_SECS: u64 = 120;
+const MAX_RETRY_AFTER_SECS: u64 = 60;
+/// A whole answer (connecting, sending, the head and the body's last byte) must arrive
+/// within this many `timeout`s. `timeout` bounds each wait for data; this bounds a server
+/// that keeps sending a little, which would otherwise hold a sync (and the host's locks)
+/// for ever. 6 × the default 10 s is a minute: room for the largest history window.
+const ANSWER_TIMEOUTS: u32 = 6;
+/// One command, all its attempts and the pauses between them included, gets this many
+/// `timeout`s (2 minutes by default): no retry, backoff or `Retry-After` goes past it.
+const COMMAND_TIMEOUTS: u32 = 12;
 /// Error excerpts are at most this many characters.
 const EXCERPT_CHARS: usize = 120;
+/// Tautulli's `message` (or another single text of the server's) is shown up to this many
+/// characters; only a few KB of it are ever kept.
+const MESSAGE_CHARS: usize = 300;
+/// The JSON parser's error texts quote the value they choke on, which can be any size.
+const PARSER_CHARS: usize = 200;
+/// A key cut this short by the end of a text is still scrubbed.
+const KEY_PIECE: usize = 8;
 /// Form fields the client sets itself (or that would change the answer's format).
 const RESERVED_PARAMS: [&str; 4] = ["apikey", "cmd", "out_type", "callback"];
 
@@ -103,6 +127,14 @@ impl Command {
     fn index(self) -> usize {
         self as usize
     }
+
+    /// The most bytes an answer to this command may have once decompressed.
+    fn body_limit(self) -> usize {
+        match self {
+            Self::GetHistory => HISTORY_LIMIT,
+            _ => OTHER_LIMIT,
+        }
+    }
 }
 
 /// A Tautulli API client. Cheap to share: every method takes `&self` and it is `Send + Sync`,
@@ -114,6 +146,8 @@ pub struct Client {
     server_url: String,
     server_url_key: String,
     key: ApiKey,
+    /// The key as a server may echo it: raw and form-encoded (see [`scrub_range`]).
+    key_forms: Vec<Vec<u8>>,
     timeout: Duration,
     max_retries: u32,
     backoff_ms: u64,
@@ -127,7 +161,7 @@ pub struct Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("endpoint", &self.endpoint)
+            .field("server_url", &self.server_url)
             .field("key", &self.key)
             .field("timeout", &self.timeout)
             .field("max_retries", &self.max_retries)
@@ -144,11 +178,21 @@ struct Answer {
     body: Vec<u8>,
 }
 
+/// How the attempts at one command went.
+#[derive(Debug, Clone, Copy)]
+struct Tally {
+    attempts: u32,
+    /// Time spent on the command, retries and pauses included.
+    elapsed_ms: u64,
+    /// A `Retry-After` that was not waited for: the command's time would have run out.
+    wait_refused_secs: Option<u64>,
+}
+
 /// A final answer to one command, received but not read yet (see [`Client::send`]).
 pub struct Received {
     cmd: Command,
     answer: Answer,
-    attempts: u32,
+    tally: Tally,
 }
 
 impl Received {
@@ -165,7 +209,7 @@ impl std::fmt::Debug for Received {
             .field("cmd", &self.cmd)
             .field("status", &self.answer.status)
             .field("bytes", &self.answer.body.len())
-            .field("attempts", &self.attempts)
+            .field("attempts", &self.tally.attempts)
             .finish_non_exhaustive()
     }
 }
@@ -173,7 +217,10 @@ impl std::fmt::Debug for Received {
 /// Why an attempt produced no usable answer.
 enum Failure {
     Transport(ureq::Error),
-    TooLarge { status: u16 },
+    /// More than [`Command::body_limit`] bytes.
+    TooLarge {
+        status: u16,
+    },
 }
 
 /// `{"response": {...}}` with `data` left raw.
@@ -194,7 +241,7 @@ struct FastEnvelope<T> {
 #[serde(bound = "T: DeserializeOwned")]
 struct FastInner<T> {
     #[serde(default)]
-    result: Option<String>,
+    result: Option<Capped>,
     #[serde(default = "none")]
     data: Option<T>,
 }
@@ -206,11 +253,47 @@ fn none<T>() -> Option<T> {
 #[derive(Deserialize)]
 struct Inner<'a> {
     #[serde(default)]
-    result: Option<String>,
+    result: Option<Capped>,
     #[serde(default)]
-    message: Option<String>,
+    message: Option<Capped>,
     #[serde(borrow, default)]
     data: Option<&'a RawValue>,
+}
+
+/// A string field of the envelope, kept only as far as an error could show it: a server's
+/// megabytes of `message` cost a few KB.
+struct Capped {
+    text: String,
+    /// The server sent more than `text`.
+    cut: bool,
+}
+
+impl Capped {
+    /// Bytes kept: [`MESSAGE_CHARS`] of the widest characters.
+    const KEEP: usize = MESSAGE_CHARS * 4;
+}
+
+impl<'de> Deserialize<'de> for Capped {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Capped;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Capped, E> {
+                let mut end = v.len().min(Capped::KEEP);
+                while !v.is_char_boundary(end) {
+                    end -= 1;
+                }
+                Ok(Capped {
+                    text: v[..end].to_string(),
+                    cut: end < v.len(),
+                })
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
 impl Client {
@@ -223,8 +306,8 @@ impl Client {
                 key: cfg.server_url_key.clone(),
                 reason: format!(
                     "\"{}\" is not a usable URL ({}); expected e.g. \"http://192.168.1.10:8181\"",
-                    display_url(cfg),
-                    scrub(&e.to_string(), cfg.api_key.expose())
+                    cfg.display_url(),
+                    cfg.api_key.scrub(&e.to_string())
                 ),
             });
         }
@@ -236,8 +319,8 @@ impl Client {
         } else {
             ureq::Proxy::try_from_env()
         };
-        // Like Python requests' `timeout`: a bound on connecting and on each wait for data,
-        // not on the whole transfer, so a large page that keeps arriving is not cut off.
+        // Like Python requests' `timeout`: a bound on connecting and on each wait for data.
+        // The whole answer gets a multiple of it on top, set per attempt (`send_once`).
         let t = Some(cfg.timeout);
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -254,9 +337,10 @@ impl Client {
         Ok(Self {
             agent: ureq::Agent::new_with_config(config),
             endpoint,
-            server_url: display_url(cfg),
+            server_url: cfg.display_url(),
             server_url_key: cfg.server_url_key.clone(),
             key: cfg.api_key.clone(),
+            key_forms: key_forms(&cfg.api_key),
             timeout: cfg.timeout,
             max_retries: cfg.max_retries,
             backoff_ms: cfg.backoff_ms,
@@ -285,30 +369,23 @@ impl Client {
     /// Transport failures are errors here; every answer's meaning is decided by [`Self::read`].
     pub fn send(&self, cmd: Command, params: &[(&str, String)]) -> Result<Received> {
         let form = form(cmd, &self.key, params)?;
-        let (outcome, attempts) = self.exchange(cmd, &form);
+        let (outcome, tally) = self.exchange(cmd, &form);
         match outcome {
-            Ok(answer) => Ok(Received {
-                cmd,
-                answer,
-                attempts,
-            }),
+            Ok(answer) => Ok(Received { cmd, answer, tally }),
             Err(Failure::TooLarge { status }) => Err(Error::BadResponse {
                 cmd: cmd.as_str(),
                 status,
-                reason: format!(
-                    "the answer is larger than {} MiB; lower tautulli.history.per_page",
-                    BODY_LIMIT >> 20
-                ),
+                reason: too_large(cmd),
                 excerpt: String::new(),
             }),
-            Err(Failure::Transport(e)) => Err(self.transport_error(&e, attempts)),
+            Err(Failure::Transport(e)) => Err(self.transport_error(&e, tally)),
         }
     }
 
     /// The second half of [`Self::call`]: the answer's `data` as `T`, or the error it stands
     /// for.
     pub fn read<T: DeserializeOwned>(&self, received: &Received) -> Result<T> {
-        self.interpret(received.cmd, &received.answer, received.attempts)
+        self.interpret(received.cmd, &received.answer, received.tally)
     }
 
     /// HTTP requests sent so far per command name (retries included); commands never sent
@@ -336,41 +413,70 @@ impl Client {
             .collect()
     }
 
-    /// Sends until an answer is final or the retries run out. Returns the last outcome and
-    /// how many attempts were made.
-    fn exchange(&self, cmd: Command, form: &[(&str, &str)]) -> (Result<Answer, Failure>, u32) {
-        let began = std::time::Instant::now();
-        let (outcome, attempts) = self.exchange_timed(cmd, form);
+    /// Sends until an answer is final, the retries run out or the command's time does.
+    /// Returns the last outcome and how the attempts went.
+    fn exchange(&self, cmd: Command, form: &[(&str, &str)]) -> (Result<Answer, Failure>, Tally) {
+        let began = Instant::now();
+        let (outcome, mut tally) = self.exchange_timed(cmd, form, began);
         let waited = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
+        tally.elapsed_ms = waited / 1000;
         self.waited_us[cmd.index()].fetch_add(waited, Ordering::Relaxed);
-        (outcome, attempts)
+        (outcome, tally)
     }
 
     fn exchange_timed(
         &self,
         cmd: Command,
         form: &[(&str, &str)],
-    ) -> (Result<Answer, Failure>, u32) {
-        let mut attempt: u32 = 0;
+        began: Instant,
+    ) -> (Result<Answer, Failure>, Tally) {
+        let budget = self.command_budget();
+        let mut tally = Tally {
+            attempts: 0,
+            elapsed_ms: 0,
+            wait_refused_secs: None,
+        };
         loop {
-            attempt += 1;
+            tally.attempts += 1;
             self.sent[cmd.index()].fetch_add(1, Ordering::Relaxed);
-            let outcome = self.send_once(form);
-            let wait = match &outcome {
-                Err(Failure::Transport(e)) if is_transient(e) => Some(self.backoff(attempt)),
-                Ok(a) if a.status == 429 => Some(
-                    a.retry_after
-                        .map(|s| Duration::from_secs(s.min(MAX_RETRY_AFTER_SECS)))
-                        .unwrap_or_else(|| self.backoff(attempt)),
-                ),
-                Ok(a) if a.status >= 500 => Some(self.backoff(attempt)),
-                _ => None,
+            let left = budget.saturating_sub(began.elapsed());
+            let outcome = self.send_once(cmd, form, self.answer_deadline().min(left));
+            let attempt = tally.attempts;
+            let (wait, asked) = match &outcome {
+                Err(Failure::Transport(e)) if is_transient(e) => {
+                    (Some(self.backoff(attempt)), None)
+                }
+                Ok(a) if a.status == 429 => match a.retry_after {
+                    Some(s) => (
+                        Some(Duration::from_secs(s.min(MAX_RETRY_AFTER_SECS))),
+                        Some(s),
+                    ),
+                    None => (Some(self.backoff(attempt)), None),
+                },
+                Ok(a) if a.status >= 500 => (Some(self.backoff(attempt)), None),
+                _ => (None, None),
             };
-            match wait {
-                Some(d) if attempt <= self.max_retries => std::thread::sleep(d),
-                _ => return (outcome, attempt),
+            let Some(wait) = wait.filter(|_| attempt <= self.max_retries) else {
+                return (outcome, tally);
+            };
+            // The pause and at least a little of an attempt must fit in what is left.
+            let left = budget.saturating_sub(began.elapsed());
+            if wait >= left {
+                tally.wait_refused_secs = asked.filter(|s| Duration::from_secs(*s) >= left);
+                return (outcome, tally);
             }
+            std::thread::sleep(wait);
         }
+    }
+
+    /// How long one whole answer may take ([`ANSWER_TIMEOUTS`]).
+    fn answer_deadline(&self) -> Duration {
+        self.timeout * ANSWER_TIMEOUTS
+    }
+
+    /// How long one command may take over all its attempts ([`COMMAND_TIMEOUTS`]).
+    fn command_budget(&self) -> Duration {
+        self.timeout * COMMAND_TIMEOUTS
     }
 
     /// `backoff_ms * 2^(attempt-1)`, capped.
@@ -379,10 +485,18 @@ impl Client {
         Duration::from_millis(self.backoff_ms.saturating_mul(factor)).min(MAX_BACKOFF)
     }
 
-    fn send_once(&self, form: &[(&str, &str)]) -> Result<Answer, Failure> {
+    fn send_once(
+        &self,
+        cmd: Command,
+        form: &[(&str, &str)],
+        deadline: Duration,
+    ) -> Result<Answer, Failure> {
         let mut resp = self
             .agent
             .post(&self.endpoint)
+            .config()
+            .timeout_global(Some(deadline))
+            .build()
             .header("Accept", "application/json")
             .send_form(form.iter().copied())
             .map_err(Failure::Transport)?;
@@ -396,15 +510,25 @@ impl Client {
         let content_type = header("content-type").unwrap_or_default();
         let retry_after = header("retry-after").and_then(|s| s.parse::<u64>().ok());
         let location = header("location");
-        let body = match resp
-            .body_mut()
-            .with_config()
-            .limit(BODY_LIMIT)
-            .read_to_vec()
-        {
-            Ok(b) => b,
-            Err(ureq::Error::BodyExceedsLimit(_)) => return Err(Failure::TooLarge { status }),
-            Err(e) => return Err(Failure::Transport(e)),
+        // ureq inflates `Content-Encoding: gzip` itself (dropping that header and the
+        // length), and its own limit counts the bytes on the wire: a few MB can inflate to
+        // GBs. So the limit is applied here, to what the reader hands out (and to the wire
+        // bytes too: JSON never decodes to less than it was sent as).
+        let limit = cmd.body_limit();
+        let too_large = Failure::TooLarge { status };
+        let expected = match resp.body().content_length() {
+            Some(n) if n > limit as u64 => return Err(too_large),
+            Some(n) => n as usize,
+            None => 0,
+        };
+        let mut reader = resp.body_mut().with_config().limit(limit as u64).reader();
+        let body = match read_limited(&mut reader, limit, expected) {
+            Ok(Some(b)) => b,
+            Ok(None) => return Err(too_large),
+            Err(e) => match ureq::Error::from(e) {
+                ureq::Error::BodyExceedsLimit(_) => return Err(too_large),
+                e => return Err(Failure::Transport(e)),
+            },
         };
         Ok(Answer {
             status,
@@ -415,19 +539,19 @@ impl Client {
         })
     }
 
-    /// Replaces the API key (raw and form-encoded) with `***`.
-    fn scrub(&self, text: &str) -> String {
-        scrub(text, self.key.expose())
-    }
-
-    fn transport_error(&self, e: &ureq::Error, attempts: u32) -> Error {
+    fn transport_error(&self, e: &ureq::Error, tally: Tally) -> Error {
         let url = &self.server_url;
-        let tries = if attempts == 1 {
-            "1 attempt".to_string()
-        } else {
-            format!("{attempts} attempts")
-        };
+        let tries = crate::error::tries(tally.attempts, tally.elapsed_ms);
         let reason = match e {
+            ureq::Error::Timeout(ureq::Timeout::Global) => format!(
+                "no complete answer from {url} after {tries}: an answer must arrive whole \
+                 within {}s ({ANSWER_TIMEOUTS} × tautulli.timeout) and a command with its \
+                 retries within {}s ({COMMAND_TIMEOUTS} × tautulli.timeout), but Tautulli (or \
+                 something between it and us) sends too slowly; check the network, or raise \
+                 tautulli.timeout if Tautulli is just slow",
+                self.answer_deadline().as_secs_f64(),
+                self.command_budget().as_secs_f64()
+            ),
             ureq::Error::Timeout(what) => format!(
                 "no answer from {url} within the {}s timeout ({what}) after {tries}: check that \
                  Tautulli is running and reachable, or raise tautulli.timeout",
@@ -451,25 +575,25 @@ impl Client {
                     key: self.server_url_key.clone(),
                     reason: format!(
                         "\"{url}\" is not a usable URL: {}",
-                        self.scrub(&e.to_string())
+                        self.shown(&e.to_string(), MESSAGE_CHARS)
                     ),
                 }
             }
             other if is_tls(other) => format!(
                 "the TLS connection to {url} failed ({}): if Tautulli uses a self-signed \
                  certificate set tautulli.verify_ssl to false, or use http:// on a trusted network",
-                self.scrub(&other.to_string())
+                self.shown(&other.to_string(), MESSAGE_CHARS)
             ),
             other => format!(
                 "network error talking to {url} after {tries} ({})",
-                self.scrub(&other.to_string())
+                self.shown(&other.to_string(), MESSAGE_CHARS)
             ),
         };
         Error::Unreachable { reason }
     }
 
     /// Maps a final HTTP answer to `T` or to the error it stands for.
-    fn interpret<T: DeserializeOwned>(&self, cmd: Command, a: &Answer, attempts: u32) -> Result<T> {
+    fn interpret<T: DeserializeOwned>(&self, cmd: Command, a: &Answer, tally: Tally) -> Result<T> {
         let name = cmd.as_str();
         let status = a.status;
         let url = &self.server_url;
@@ -477,14 +601,17 @@ impl Client {
             429 => {
                 return Err(Error::RateLimited {
                     cmd: name,
-                    attempts,
+                    attempts: tally.attempts,
+                    elapsed_ms: tally.elapsed_ms,
+                    wait_refused_secs: tally.wait_refused_secs,
                 })
             }
             500..=599 => {
                 return Err(Error::ServerError {
                     cmd: name,
                     status,
-                    attempts,
+                    attempts: tally.attempts,
+                    elapsed_ms: tally.elapsed_ms,
                     message: self.summary(a),
                 })
             }
@@ -511,7 +638,7 @@ impl Client {
                 let to = a
                     .location
                     .as_deref()
-                    .map(|l| self.scrub(l))
+                    .map(|l| self.shown(l, MESSAGE_CHARS))
                     .unwrap_or_else(|| "somewhere else".to_string());
                 return Err(Error::ConfigInvalid {
                     key: self.server_url_key.clone(),
@@ -543,7 +670,7 @@ impl Client {
                     format!("the answer is not UTF-8 text ({e})"),
                     &a.body,
                     Some(e.valid_up_to()),
-                ))
+                ));
             }
         };
         // Fast path: a successful answer parsed in one pass, `data` straight into `T`.
@@ -557,7 +684,7 @@ impl Client {
                 },
         }) = serde_json::from_str::<FastEnvelope<T>>(text)
         {
-            if result == "success" {
+            if result.text == "success" && !result.cut {
                 return Ok(data);
             }
         }
@@ -565,34 +692,54 @@ impl Client {
             Ok(env) => env,
             Err(e) => {
                 let reason = if e.is_eof() {
-                    format!("the JSON answer is truncated ({e}): a proxy limit or a dropped connection?")
+                    format!(
+                        "the JSON answer is truncated ({}): a proxy limit or a dropped connection?",
+                        self.parser_error(&e)
+                    )
                 } else {
-                    format!("the answer is not Tautulli's JSON envelope ({e})")
+                    format!(
+                        "the answer is not Tautulli's JSON envelope ({})",
+                        self.parser_error(&e)
+                    )
                 };
                 return Err(self.bad(name, status, reason, &a.body, error_offset(text, &e)));
             }
         };
         let inner = env.response;
-        match inner.result.as_deref() {
+        match inner
+            .result
+            .as_ref()
+            .filter(|r| !r.cut)
+            .map(|r| r.text.as_str())
+        {
             Some("success") => {
                 let raw = inner.data.map_or("null", RawValue::get);
                 serde_json::from_str(raw).map_err(|e| {
                     self.bad(
                         name,
                         status,
-                        format!("`data` does not have the expected shape ({e})"),
+                        format!(
+                            "`data` does not have the expected shape ({})",
+                            self.parser_error(&e)
+                        ),
                         raw.as_bytes(),
                         error_offset(raw, &e),
                     )
                 })
             }
-            Some("error") => Err(self.tautulli_error(cmd, status, inner.message.as_deref())),
-            other => Err(self.bad(
+            Some("error") => Err(self.tautulli_error(cmd, status, inner.message.as_ref())),
+            _ => Err(self.bad(
                 name,
                 status,
                 format!(
                     "`response.result` is {}, expected \"success\" or \"error\"",
-                    other.map_or("missing".to_string(), |r| format!("\"{}\"", self.scrub(r)))
+                    inner
+                        .result
+                        .as_ref()
+                        .map_or("missing".to_string(), |r| format!(
+                            "\"{}\"",
+                            self.capped_text(r, 60)
+                        ))
                 ),
                 &a.body,
                 None,
@@ -601,8 +748,10 @@ impl Client {
     }
 
     /// `result: error`, by message.
-    fn tautulli_error(&self, cmd: Command, status: u16, message: Option<&str>) -> Error {
-        let message = message.map(|m| self.scrub(m.trim())).unwrap_or_default();
+    fn tautulli_error(&self, cmd: Command, status: u16, message: Option<&Capped>) -> Error {
+        let message = message
+            .map(|m| self.capped_text(m, MESSAGE_CHARS))
+            .unwrap_or_default();
         let lower = message.to_ascii_lowercase();
         if lower.contains("invalid apikey") {
             return Error::AuthFailed {
@@ -656,22 +805,26 @@ impl Client {
         if looks_like_html(a) {
             return format!(
                 "an HTML error page, probably from a reverse proxy: \"{}\"",
-                excerpt(&self.scrub(&String::from_utf8_lossy(&a.body)), 0)
+                self.excerpt_of(&a.body, 0)
             );
         }
-        let text = String::from_utf8_lossy(&a.body);
-        match serde_json::from_str::<Envelope>(&text) {
-            Ok(Envelope {
+        let envelope = std::str::from_utf8(&a.body)
+            .ok()
+            .and_then(|text| serde_json::from_str::<Envelope>(text).ok());
+        match envelope {
+            Some(Envelope {
                 response: Inner {
                     message: Some(m), ..
                 },
-            }) if !m.trim().is_empty() => format!("Tautulli said \"{}\"", self.scrub(m.trim())),
-            _ if text.trim().is_empty() => "empty answer".to_string(),
-            _ => format!("\"{}\"", excerpt(&self.scrub(&text), 0)),
+            }) if !m.text.trim().is_empty() => {
+                format!("Tautulli said \"{}\"", self.capped_text(&m, MESSAGE_CHARS))
+            }
+            _ if a.body.iter().all(u8::is_ascii_whitespace) => "empty answer".to_string(),
+            _ => format!("\"{}\"", self.excerpt_of(&a.body, 0)),
         }
     }
 
-    /// A [`Error::BadResponse`] with a scrubbed excerpt around `at` (a byte offset in `body`).
+    /// A [`Error::BadResponse`] with an excerpt around `at` (a byte offset in `body`).
     fn bad(
         &self,
         cmd: &'static str,
@@ -680,17 +833,218 @@ impl Client {
         body: &[u8],
         at: Option<usize>,
     ) -> Error {
-        let text = String::from_utf8_lossy(body);
-        let at = at.unwrap_or(0).min(text.len());
-        // Scrub the whole text first (a window could cut a key in half), then find the
-        // position again in the scrubbed text.
-        let at = text.get(..at).map_or(0, |before| self.scrub(before).len());
         Error::BadResponse {
             cmd,
             status,
-            reason: self.scrub(&reason),
-            excerpt: excerpt(&self.scrub(&text), at),
+            reason: self.shown(&reason, reason.len()),
+            excerpt: self.excerpt_of(body, at.unwrap_or(0)),
         }
+    }
+
+    /// A short excerpt of `body` around byte `at`, the key scrubbed: only the few hundred
+    /// bytes around `at` are ever copied, however large the body.
+    fn excerpt_of(&self, body: &[u8], at: usize) -> String {
+        let at = at.min(body.len());
+        let mut lo = at.saturating_sub(EXCERPT_CHARS / 2);
+        let mut hi = at.saturating_add(EXCERPT_CHARS * 4).min(body.len());
+        // On character boundaries (for valid UTF-8): a cut character would show as U+FFFD.
+        while lo > 0 && is_continuation(body[lo]) {
+            lo -= 1;
+        }
+        while hi < body.len() && is_continuation(body[hi]) {
+            hi += 1;
+        }
+        let window = scrub_range(&self.key_forms, body, lo, hi, at);
+        // Made printable on either side of `at`, so that its position survives.
+        let before = String::from_utf8_lossy(&window.bytes[..window.mark]);
+        let before = display_text(&before);
+        let after = String::from_utf8_lossy(&window.bytes[window.mark..]);
+        let after = display_text(&after);
+        excerpt(&format!("{before}{after}"), before.len(), window.lo > 0)
+    }
+
+    /// `text` as an error may show it: the key scrubbed, printable ([`display_text`]), at
+    /// most `max_chars` characters (cut with "…"), copying only what is shown. Every text
+    /// from the server that goes into an error goes through here or [`Self::excerpt_of`].
+    fn shown(&self, text: &str, max_chars: usize) -> String {
+        self.shown_cut(text, max_chars, false)
+    }
+
+    /// [`Self::shown`] of a [`Capped`] field (marked as cut when the server sent more).
+    fn capped_text(&self, c: &Capped, max_chars: usize) -> String {
+        self.shown_cut(c.text.trim(), max_chars, c.cut)
+    }
+
+    fn shown_cut(&self, text: &str, max_chars: usize, cut: bool) -> String {
+        let mut hi = text.len().min(max_chars.saturating_mul(4));
+        while !text.is_char_boundary(hi) {
+            hi -= 1;
+        }
+        let window = scrub_range(&self.key_forms, text.as_bytes(), 0, hi, 0);
+        let text_shown = String::from_utf8_lossy(&window.bytes);
+        display_cut(&text_shown, max_chars, cut || window.hi < text.len())
+    }
+
+    /// A JSON parser error, short and scrubbed (it quotes what it choked on).
+    fn parser_error(&self, e: &serde_json::Error) -> String {
+        self.shown(&e.to_string(), PARSER_CHARS)
+    }
+}
+
+/// A continuation byte of a UTF-8 sequence (not the start of a character).
+fn is_continuation(b: u8) -> bool {
+    b & 0xc0 == 0x80
+}
+
+/// The key in the forms a server may echo it: raw and form-encoded.
+fn key_forms(key: &ApiKey) -> Vec<Vec<u8>> {
+    let raw = key.expose();
+    let mut forms = vec![raw.as_bytes().to_vec()];
+    let encoded = crate::config::form_encode(raw);
+    if encoded != raw {
+        forms.push(encoded.into_bytes());
+    }
+    forms.retain(|f| !f.is_empty());
+    forms
+}
+
+/// What [`scrub_range`] made of a range.
+struct Scrubbed {
+    bytes: Vec<u8>,
+    /// Where the asked-for mark is in `bytes`.
+    mark: usize,
+    /// The range taken, widened so that no copy of the key is cut (offsets in the text).
+    lo: usize,
+    hi: usize,
+}
+
+/// `text[lo..hi]` with the key scrubbed, looking only at the range and a key's length
+/// around it. Every copy of the key that overlaps the range is replaced whole by `***` (the
+/// range widens to take it in), and so is a piece of at least [`KEY_PIECE`] bytes at the
+/// text's own start or end (a body cut short in the middle of a key). `mark`, a byte offset
+/// in the range, is followed into the result.
+fn scrub_range(forms: &[Vec<u8>], text: &[u8], lo: usize, hi: usize, mark: usize) -> Scrubbed {
+    let margin = forms.iter().map(Vec::len).max().unwrap_or(0);
+    let wlo = lo.saturating_sub(margin);
+    let whi = hi.saturating_add(margin).min(text.len());
+    let mut hits: Vec<(usize, usize)> = Vec::new();
+    for f in forms {
+        let window = &text[wlo..whi];
+        let mut from = 0;
+        while let Some(p) = window[from..]
+            .windows(f.len())
+            .position(|w| w == f.as_slice())
+        {
+            hits.push((wlo + from + p, wlo + from + p + f.len()));
+            from += p + 1;
+        }
+        let longest = f.len().saturating_sub(1);
+        if wlo == 0 {
+            if let Some(n) = (KEY_PIECE..=longest)
+                .rev()
+                .find(|&n| text.starts_with(&f[f.len() - n..]))
+            {
+                hits.push((0, n));
+            }
+        }
+        if whi == text.len() {
+            if let Some(n) = (KEY_PIECE..=longest)
+                .rev()
+                .find(|&n| text.ends_with(&f[..n]))
+            {
+                hits.push((whi - n, whi));
+            }
+        }
+    }
+    hits.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(hits.len());
+    for (s, e) in hits {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    let (mut lo, mut hi) = (lo, hi);
+    for &(s, e) in &merged {
+        if s < lo && e > lo {
+            lo = s;
+        }
+        if s < hi && e > hi {
+            hi = e;
+        }
+    }
+    let mut bytes = Vec::with_capacity(hi - lo + 8);
+    let mut mark_at = None;
+    let mut i = lo;
+    for &(s, e) in merged.iter().filter(|(s, e)| *e > lo && *s < hi) {
+        if (i..s).contains(&mark) {
+            mark_at = Some(bytes.len() + mark - i);
+        }
+        bytes.extend_from_slice(&text[i..s]);
+        if (s..e).contains(&mark) {
+            mark_at = Some(bytes.len());
+        }
+        bytes.extend_from_slice(b"***");
+        i = e;
+    }
+    if (i..=hi).contains(&mark) && mark_at.is_none() {
+        mark_at = Some(bytes.len() + mark - i);
+    }
+    bytes.extend_from_slice(&text[i..hi]);
+    Scrubbed {
+        mark: mark_at.unwrap_or(0).min(bytes.len()),
+        bytes,
+        lo,
+        hi,
+    }
+}
+
+/// Reads `r` to its end, or gives `None` as soon as more than `limit` bytes came (reading
+/// one byte past it, no more). The buffer starts at `expected` (the announced length) and
+/// doubles, but never grows past `limit + 1` bytes: an answer costs at most that, plus the
+/// old buffer while one growth copies it.
+fn read_limited(
+    r: &mut impl std::io::Read,
+    limit: usize,
+    expected: usize,
+) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let most = limit.saturating_add(1);
+    // One byte more than announced, so that reaching the end needs no growth.
+    let mut buf = Vec::with_capacity(expected.saturating_add(1).max(8 << 10).min(most));
+    loop {
+        if buf.len() == buf.capacity() {
+            if buf.len() >= most {
+                return Ok(None);
+            }
+            buf.reserve_exact(buf.capacity().min(most - buf.len()));
+        }
+        // `take` keeps `read_to_end` inside the room reserved (it would double it itself).
+        let room = buf.capacity() - buf.len();
+        let n = r.by_ref().take(room as u64).read_to_end(&mut buf)?;
+        if n < room {
+            return Ok((buf.len() <= limit).then_some(buf));
+        }
+    }
+}
+
+/// The reason of an answer over [`Command::body_limit`], saying what to do.
+fn too_large(cmd: Command) -> String {
+    let what = format!(
+        "the answer of `{}` is larger than {} MiB once decompressed",
+        cmd.as_str(),
+        cmd.body_limit() >> 20
+    );
+    match cmd {
+        Command::GetHistory => format!(
+            "{what}, more than any history window should hold: lower \
+             tautulli.history.window_rows (or history.per_page for a paged read), and check that \
+             tautulli.server_url points at Tautulli itself"
+        ),
+        _ => format!(
+            "{what}, far more than this command ever needs: check that tautulli.server_url \
+             points at Tautulli itself, not at a proxy page or another service"
+        ),
     }
 }
 
@@ -774,15 +1128,17 @@ fn error_offset(text: &str, e: &serde_json::Error) -> Option<usize> {
     Some((line_start + e.column().saturating_sub(1)).min(text.len()))
 }
 
-/// Up to [`EXCERPT_CHARS`] characters of `text` around byte offset `at`, whitespace collapsed.
-fn excerpt(text: &str, at: usize) -> String {
+/// Up to [`EXCERPT_CHARS`] characters of `text` around byte offset `at`, whitespace
+/// collapsed; led by "..." when it does not start at the beginning (or `more_before`: `text`
+/// is itself a piece of something longer).
+fn excerpt(text: &str, at: usize, more_before: bool) -> String {
     let mut start = at.saturating_sub(EXCERPT_CHARS / 2).min(text.len());
     while !text.is_char_boundary(start) {
         start -= 1;
     }
     let collapsed: Vec<&str> = text[start..].split_whitespace().collect();
     let mut out = String::new();
-    let lead = if start > 0 { "..." } else { "" };
+    let lead = if start > 0 || more_before { "..." } else { "" };
     let budget = EXCERPT_CHARS - lead.len();
     let mut count = 0;
     let mut truncated = false;
@@ -813,42 +1169,6 @@ fn excerpt(text: &str, at: usize) -> String {
     format!("{lead}{out}")
 }
 
-/// `server_url` fit for messages: no credentials, and never the API key (pasted there by
-/// mistake, it must not come back in an error).
-fn display_url(cfg: &TautulliConfig) -> String {
-    scrub(
-        &crate::config::redact_url(&cfg.server_url),
-        cfg.api_key.expose(),
-    )
-}
-
-fn scrub(text: &str, key: &str) -> String {
-    if key.is_empty() {
-        return text.to_string();
-    }
-    let mut out = text.replace(key, "***");
-    let encoded = form_encode(key);
-    if encoded != key {
-        out = out.replace(&encoded, "***");
-    }
-    out
-}
-
-/// `application/x-www-form-urlencoded` encoding of one value (for scrubbing echoes of it).
-fn form_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -856,7 +1176,6 @@ mod tests {
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
     use std::sync::{Arc, Mutex};
-    use std::time::Instant;
 
     const KEY: &str = "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6";
 
@@ -1145,13 +1464,15 @@ mod tests {
             http("429 Too Many Requests", "text/plain", "", ""),
         ]);
         let e = info(&client(&server, 1)).unwrap_err();
-        assert_eq!(
-            e,
+        match e {
             Error::RateLimited {
                 cmd: "get_tautulli_info",
-                attempts: 2
-            }
-        );
+                attempts: 2,
+                wait_refused_secs: None,
+                ..
+            } => {}
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -1377,19 +1698,21 @@ mod tests {
 
     #[test]
     fn excerpts_are_short_and_collapsed() {
-        assert_eq!(excerpt("a \n\t b", 0), "a b");
+        assert_eq!(excerpt("a \n\t b", 0, false), "a b");
+        assert_eq!(excerpt("a b", 0, true), "...a b");
         let long = "x".repeat(500);
-        let e = excerpt(&long, 250);
+        let e = excerpt(&long, 250, false);
         assert_eq!(e.chars().count(), 120);
         assert!(e.starts_with("...") && e.ends_with("..."), "{e}");
         let multibyte = "é".repeat(200);
-        assert!(excerpt(&multibyte, 101).chars().count() <= 120);
+        assert!(excerpt(&multibyte, 101, false).chars().count() <= 120);
     }
 
     #[test]
     fn scrub_covers_the_form_encoded_key() {
-        assert_eq!(scrub("k=a b/c!", "a b/c"), "k=***!");
-        assert_eq!(scrub("k=a+b%2Fc", "a b/c"), "k=***");
+        let key = ApiKey::new("a b/c");
+        assert_eq!(key.scrub("k=a b/c!"), "k=***!");
+        assert_eq!(key.scrub("k=a+b%2Fc"), "k=***");
     }
 
     #[test]
@@ -1601,5 +1924,373 @@ mod tests {
             }
         });
         assert_eq!(c.stats()["get_tautulli_info"], 4);
+    }
+
+    /// A client of the fake `server`, with `timeout` seconds and `max_retries`.
+    fn fake_client(server: &fake_tautulli::FakeServer, timeout: f64, max_retries: u32) -> Client {
+        let cfg = serde_json::json!({"tautulli": {
+            "server_url": server.url(), "api_key": server.api_key(), "timeout": timeout,
+            "max_retries": max_retries, "backoff_ms": 10
+        }});
+        Client::new(&TautulliConfig::from_engine_config(&cfg, "").unwrap()).unwrap()
+    }
+
+    /// A fake answering every request with a gzip bomb of `inflated_bytes`.
+    fn gzip_bomb(inflated_bytes: u64) -> fake_tautulli::FakeServer {
+        use fake_tautulli::{FakeServer, Fault, FaultRule, Scenario};
+        let server = FakeServer::start(Scenario::reference()).unwrap();
+        server.push_fault(FaultRule::always(Fault::GzipBomb { inflated_bytes }));
+        server
+    }
+
+    #[test]
+    fn the_body_limit_bounds_the_decoded_answer() {
+        // 64 MiB of decoded spaces in ~64 KiB of gzip: over the limit of a small command,
+        // however few bytes came over the wire.
+        let server = gzip_bomb(64 << 20);
+        let e = info(&fake_client(&server, 5.0, 3)).unwrap_err();
+        match &e {
+            Error::BadResponse {
+                cmd,
+                reason,
+                excerpt,
+                ..
+            } => {
+                assert_eq!(*cmd, "get_tautulli_info");
+                assert!(
+                    reason.contains(
+                        "the answer of `get_tautulli_info` is larger than 16 MiB once decompressed"
+                    ),
+                    "{reason}"
+                );
+                assert!(reason.contains("tautulli.server_url"), "{reason}");
+                assert!(excerpt.is_empty(), "{excerpt}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(server.requests().len(), 1, "a bomb is not retried");
+    }
+
+    #[test]
+    fn history_answers_may_be_larger_but_not_unbounded() {
+        let server = gzip_bomb((256 << 20) + 1);
+        let e = fake_client(&server, 5.0, 0)
+            .call::<HistoryPage>(Command::GetHistory, &[])
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("the answer of `get_history` is larger than 256 MiB once decompressed"),
+            "{text}"
+        );
+        assert!(text.contains("tautulli.history.window_rows"), "{text}");
+    }
+
+    #[test]
+    fn an_announced_length_over_the_limit_is_refused_unread() {
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                    Content-Length: 17000000\r\nConnection: close\r\n\r\n{";
+        let server = Canned::start(vec![Reply::Raw(head.to_string())]);
+        let e = info(&client(&server, 3)).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("larger than 16 MiB once decompressed"),
+            "{e}"
+        );
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    #[test]
+    fn a_limited_read_never_holds_more_than_the_limit() {
+        /// An endless reader that counts what it handed out.
+        struct Endless(u64);
+        impl Read for Endless {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                buf.fill(b' ');
+                self.0 += buf.len() as u64;
+                Ok(buf.len())
+            }
+        }
+        for limit in [0usize, 1, 1000, 8 << 10, (1 << 20) + 3] {
+            let mut r = Endless(0);
+            assert!(read_limited(&mut r, limit, 0).unwrap().is_none(), "{limit}");
+            assert_eq!(
+                r.0,
+                limit as u64 + 1,
+                "read just past the limit, no further"
+            );
+            let mut exact = std::io::repeat(b'x').take(limit as u64);
+            let got = read_limited(&mut exact, limit, limit).unwrap().unwrap();
+            assert_eq!(got.len(), limit);
+            assert!(
+                got.capacity() <= limit + 1,
+                "{} for {limit}",
+                got.capacity()
+            );
+        }
+        // A wrong size hint neither over-allocates nor cuts the answer.
+        let mut short = std::io::repeat(b'x').take(10);
+        let got = read_limited(&mut short, 100, 1 << 40).unwrap().unwrap();
+        assert_eq!((got.len(), got.capacity() <= 101), (10, true));
+    }
+
+    /// Runs `f` on its own thread; fails the test when it has not finished within `bound`
+    /// (a safety net against hanging, not a measure of speed).
+    fn within<T: Send + 'static>(bound: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(bound)
+            .unwrap_or_else(|_| panic!("still running after {bound:?}"))
+    }
+
+    #[test]
+    fn a_trickling_answer_is_cut_at_the_deadline_and_retried_within_the_budget() {
+        use fake_tautulli::{FakeServer, Fault, FaultRule, Scenario};
+        let server = Arc::new(FakeServer::start(Scenario::reference()).unwrap());
+        // Each byte comes well within the 0.3 s timeout; the whole answer would take ~30 s.
+        server.push_fault(FaultRule::always(Fault::Trickle {
+            byte_every: Duration::from_millis(100),
+        }));
+        let s = Arc::clone(&server);
+        let e = within(Duration::from_secs(30), move || {
+            info(&fake_client(&s, 0.3, 5)).unwrap_err()
+        });
+        assert_eq!(e.code().name(), "unreachable", "{e}");
+        let text = e.to_string();
+        for want in [
+            "no complete answer",
+            "1.8s (6 × tautulli.timeout)",
+            "3.6s (12 × tautulli.timeout)",
+            "raise tautulli.timeout",
+        ] {
+            assert!(text.contains(want), "{want:?} missing: {text}");
+        }
+        // Two attempts fill the budget: the 5 retries allowed are not all made.
+        let sent = server.requests().len();
+        assert_eq!(sent, 2, "{text}");
+        assert!(text.contains("after 2 attempts in 3."), "{text}");
+    }
+
+    #[test]
+    fn a_retry_after_beyond_the_budget_gives_up_at_once() {
+        let server = Canned::start(vec![
+            http(
+                "429 Too Many Requests",
+                "text/plain",
+                "Retry-After: 999999999\r\n",
+                "slow down",
+            ),
+            ok(r#"{"tautulli_version":"v2"}"#),
+        ]);
+        let c = client(&server, 3);
+        let e = within(Duration::from_secs(30), move || info(&c).unwrap_err());
+        match &e {
+            Error::RateLimited {
+                attempts,
+                wait_refused_secs,
+                ..
+            } => assert_eq!((*attempts, *wait_refused_secs), (1, Some(999_999_999))),
+            other => panic!("{other:?}"),
+        }
+        let text = e.to_string();
+        assert!(text.contains("after 1 attempt in 0."), "{text}");
+        assert!(text.contains("asking to wait 999999999 s"), "{text}");
+        assert!(text.contains("12 × tautulli.timeout"), "{text}");
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    #[test]
+    fn errors_never_show_url_credentials_or_the_key() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let url = format!("http://tautulli:Pa55word@127.0.0.1:{port}/{KEY}");
+        let c = Client::new(&config(&url, 5.0, 0)).unwrap();
+        let e = info(&c).unwrap_err();
+        assert_eq!(e.code().name(), "unreachable", "{e}");
+        assert_no_key(&e);
+        let shown = format!("{e} {e:?} {c:?} {}", c.server_url());
+        assert!(!shown.contains("Pa55word"), "{shown}");
+        assert!(!shown.contains("tautulli:"), "{shown}");
+        assert!(!shown.contains(KEY), "{shown}");
+        assert!(
+            e.to_string()
+                .contains(&format!("http://127.0.0.1:{port}/***")),
+            "{e}"
+        );
+    }
+
+    /// No run of 8 characters of the key.
+    fn assert_no_key_piece(text: &str) {
+        for piece in KEY.as_bytes().windows(8) {
+            let piece = std::str::from_utf8(piece).unwrap();
+            assert!(!text.contains(piece), "{piece:?} of the key in {text:?}");
+        }
+    }
+
+    #[test]
+    fn a_huge_invalid_body_is_never_copied_and_its_excerpt_is_short_and_scrubbed() {
+        // 40 MB of a history array, then the key where the JSON breaks, and the key again
+        // across the left edge of the excerpt.
+        let mut body = String::from(r#"{"response":{"result":"success","message":null,"data":["#);
+        body.push_str(&"0,".repeat(20_000_000));
+        body.push_str(&format!("{KEY},{},{KEY}]}}}}", "1".repeat(40)));
+        let server = Canned::start(vec![json("200 OK", &body)]);
+        let c = client(&server, 0);
+        let received = c.send(Command::GetHistory, &[]).unwrap();
+        let (result, peak) = crate::test_alloc::peak_bytes(|| c.read::<HistoryPage>(&received));
+        let e = result.unwrap_err();
+        assert!(peak < 1 << 20, "reading the error cost {peak} bytes");
+        match &e {
+            Error::BadResponse { excerpt, .. } => {
+                assert!(excerpt.chars().count() <= EXCERPT_CHARS, "{excerpt}");
+                assert!(excerpt.contains("***"), "{excerpt}");
+                assert!(excerpt.starts_with("...0,0,"), "{excerpt}");
+                assert_no_key_piece(excerpt);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_no_key_piece(&e.to_string());
+    }
+
+    #[test]
+    fn a_key_cut_by_the_end_of_a_truncated_body_is_scrubbed() {
+        let body = format!(
+            r#"{{"response":{{"result":"error","message":"denied for {}"#,
+            &KEY[..20]
+        );
+        let server = Canned::start(vec![json("200 OK", &body)]);
+        let e = info(&client(&server, 0)).unwrap_err();
+        assert!(e.to_string().contains("denied for ***"), "{e}");
+        assert_no_key_piece(&e.to_string());
+    }
+
+    #[test]
+    fn huge_server_messages_are_cut_short_and_scrubbed() {
+        let long = format!("{}{KEY}{}", "x".repeat(290), "y".repeat(10_000_000));
+        let envelope =
+            format!(r#"{{"response":{{"result":"error","message":"{long}","data":{{}}}}}}"#);
+        let html = format!("<html>{}{KEY}</html>", " ".repeat(10_000_000));
+        let server = Canned::start(vec![
+            json("400 Bad Request", &envelope),
+            json("500 Internal Server Error", &envelope),
+            http("502 Bad Gateway", "text/html", "", &html),
+        ]);
+        let c = client(&server, 0);
+        for _ in 0..3 {
+            let (e, peak) = crate::test_alloc::peak_bytes(|| info(&c).unwrap_err());
+            let text = e.to_string();
+            assert!(
+                text.len() < 1000,
+                "{} bytes: {}",
+                text.len(),
+                &text[..2000.min(text.len())]
+            );
+            assert_no_key_piece(&text);
+            // The answer itself is read into memory once; nothing copies it again.
+            assert!(peak < 12_000_000 * 3 / 2, "{peak} bytes");
+        }
+    }
+
+    #[test]
+    fn scrub_range_never_leaves_a_piece_of_the_key_whatever_the_range() {
+        let forms = key_forms(&ApiKey::new(KEY));
+        for text in [
+            format!("aaaa{KEY}bbbb{KEY}"),
+            format!("xx{}", &KEY[..20]),
+            format!("{}yy", &KEY[12..]),
+        ] {
+            let bytes = text.as_bytes();
+            for lo in 0..=bytes.len() {
+                for hi in lo..=bytes.len() {
+                    let got = scrub_range(&forms, bytes, lo, hi, lo);
+                    let shown = String::from_utf8(got.bytes.clone()).unwrap();
+                    assert_no_key_piece(&shown);
+                    assert!(got.lo <= lo && got.hi >= hi, "{lo}..{hi}: {shown}");
+                    // The mark (at `lo`) is where the range's text starts in the result.
+                    let rest = &shown[got.mark..];
+                    let expect = &text[lo..hi];
+                    assert!(
+                        rest.starts_with("***") || expect.starts_with(rest.get(..1).unwrap_or("")),
+                        "{lo}..{hi}: {shown:?} mark {}",
+                        got.mark
+                    );
+                }
+            }
+        }
+        // The form-encoded key is scrubbed too.
+        let key = ApiKey::new("k3y/with spaces+plus");
+        let forms = key_forms(&key);
+        let text = b"echo apikey=k3y%2Fwith+spaces%2Bplus&cmd=x";
+        let got = scrub_range(&forms, text, 0, text.len(), 0);
+        assert_eq!(got.bytes, b"echo apikey=***&cmd=x");
+    }
+
+    /// Neither a control character nor a bidirectional control.
+    fn assert_printable(text: &str) {
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn server_text_reaches_errors_without_control_characters() {
+        use fake_tautulli::{ControlShape, FakeServer, Fault, FaultRule, Scenario};
+        let server = FakeServer::start(Scenario::reference()).unwrap();
+        let c = fake_client(&server, 5.0, 0);
+        for shape in [
+            ControlShape::Message,
+            ControlShape::Html,
+            ControlShape::Json,
+        ] {
+            server.push_fault(FaultRule::for_cmd(
+                "get_tautulli_info",
+                Fault::ControlChars(shape),
+                1,
+            ));
+            let e = info(&c).unwrap_err();
+            let text = e.to_string();
+            assert_printable(&text);
+            assert!(
+                text.contains("boom"),
+                "{shape:?}: the text is still shown: {text}"
+            );
+        }
+        let controls = "\u{1b}[2J\u{1b}]0;t\u{7}boom\u{0}\u{9b}1m\u{202e}";
+        let escaped = serde_json::to_string(controls).unwrap();
+        let server = Canned::start(vec![
+            json(
+                "500 Internal Server Error",
+                &format!(r#"{{"response":{{"result":"error","message":{escaped},"data":{{}}}}}}"#),
+            ),
+            http(
+                "502 Bad Gateway",
+                "text/html",
+                "",
+                &format!("<p>{controls}</p>"),
+            ),
+            json(
+                "200 OK",
+                &format!(r#"{{"response":{{"result":{escaped},"data":{{}}}}}}"#),
+            ),
+            json(
+                "200 OK",
+                &format!(
+                    r#"{{"response":{{"result":"success","data":{{"tautulli_version":{escaped}}}}}}}"#
+                ),
+            ),
+        ]);
+        let c = client(&server, 0);
+        for _ in 0..3 {
+            let e = info(&c).unwrap_err();
+            assert_printable(&e.to_string());
+            assert!(e.to_string().contains("boom"), "{e}");
+        }
+        // A successful answer's data is the caller's to sanitise: it comes through intact.
+        assert_eq!(info(&c).unwrap().tautulli_version, controls);
     }
 }

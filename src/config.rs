@@ -31,6 +31,36 @@ impl ApiKey {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// `text` with every copy of the key, raw or form-encoded, replaced by `***` (a server or
+    /// proxy can echo it back, and a user can paste it anywhere).
+    pub fn scrub(&self, text: &str) -> String {
+        let key = self.expose();
+        if key.is_empty() {
+            return text.to_string();
+        }
+        let mut out = text.replace(key, "***");
+        let encoded = form_encode(key);
+        if encoded != key {
+            out = out.replace(&encoded, "***");
+        }
+        out
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value (for scrubbing echoes of it).
+pub(crate) fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 impl fmt::Debug for ApiKey {
@@ -150,18 +180,22 @@ impl Default for HistoryConfig {
 }
 
 /// The checked `tautulli` block (base block, or a named instance merged over it).
-#[derive(Debug, Clone, PartialEq)]
+/// Its `Debug` shows [`TautulliConfig::display_url`], never the URL itself.
+#[derive(Clone, PartialEq)]
 pub struct TautulliConfig {
     /// `""` for the base block, else the instance id.
     pub instance: String,
     /// Normalised base URL: scheme present, no trailing `/`, may carry a path root
-    /// (`https://host/tautulli`). The API lives at `{server_url}/api/v2`.
+    /// (`https://host/tautulli`), never `user:password@` (dropped when read: Tautulli's API
+    /// authenticates by key, and credentials would only end up in messages and files).
+    /// The API lives at `{server_url}/api/v2`. To print it, use [`Self::display_url`].
     pub server_url: String,
     /// The key path `server_url` was read from, so errors about it name the right key.
     pub server_url_key: String,
     pub api_key: ApiKey,
     pub verify_ssl: bool,
-    /// Per-request network timeout (connect, and each wait for data).
+    /// Per-request network timeout (connect, and each wait for data); the client derives
+    /// the deadlines of a whole answer and of a command with its retries from it.
     pub timeout: Duration,
     /// Retries after the first attempt on network errors, timeouts, 429 and 5xx.
     pub max_retries: u32,
@@ -177,7 +211,32 @@ pub struct TautulliConfig {
     pub history: HistoryConfig,
 }
 
+impl fmt::Debug for TautulliConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TautulliConfig")
+            .field("instance", &self.instance)
+            .field("server_url", &self.display_url())
+            .field("server_url_key", &self.server_url_key)
+            .field("api_key", &self.api_key)
+            .field("verify_ssl", &self.verify_ssl)
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .field("backoff_ms", &self.backoff_ms)
+            .field("concurrency", &self.concurrency)
+            .field("state_dir", &self.state_dir)
+            .field("metadata_cache_days", &self.metadata_cache_days)
+            .field("history", &self.history)
+            .finish()
+    }
+}
+
 impl TautulliConfig {
+    /// `server_url` fit to print or write down: no query, and never the API key (pasted
+    /// into the URL by mistake, it must not come back in a message or a file).
+    pub fn display_url(&self) -> String {
+        self.api_key.scrub(&redact_url(&self.server_url))
+    }
+
     /// Reads the `tautulli` block of the engine's whole config. `instance` `""` is the base
     /// block; any other id is `tautulli.instances.<id>` merged over the base block (objects
     /// merged key by key, the instance winning; an instance `null` leaf means "default").
@@ -695,6 +754,17 @@ fn normalise_url(raw: &str) -> std::result::Result<String, String> {
             "found \"{shown}\" with a query or fragment, {expected} (the API path is added for you)"
         ));
     }
+    // `user:password@` is dropped: nothing uses it, and it must never be printed or stored.
+    let host_only = |authority: &str| -> String {
+        authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host)
+            .to_string()
+    };
+    let rest = match rest.split_once('/') {
+        Some((authority, path)) => format!("{}/{path}", host_only(authority)),
+        None => host_only(rest),
+    };
     let mut rest = rest.trim_end_matches('/');
     if rest.to_ascii_lowercase().ends_with("/api/v2") {
         rest = rest[..rest.len() - "/api/v2".len()].trim_end_matches('/');
@@ -1160,5 +1230,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn url_credentials_are_dropped_and_the_key_never_shown() {
+        let url = format!("http://tautulli:Pa55word@127.0.0.1:8181/{KEY}/");
+        let c = load(json!({ "server_url": url })).unwrap();
+        assert_eq!(
+            c.server_url,
+            format!("http://127.0.0.1:8181/{KEY}"),
+            "userinfo is never kept (the path is needed to reach the API)"
+        );
+        assert_eq!(c.display_url(), "http://127.0.0.1:8181/***");
+        let debug = format!("{c:?}");
+        for secret in [KEY, "Pa55word", "tautulli:"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert!(debug.contains("http://127.0.0.1:8181/***"), "{debug}");
+        // An instance's URL too, and one with only a user name.
+        let cfg = json!({"tautulli": {"server_url": "https://u@h.example/tt", "api_key": KEY}});
+        let c = TautulliConfig::from_engine_config(&cfg, "").unwrap();
+        assert_eq!(c.server_url, "https://h.example/tt");
     }
 }

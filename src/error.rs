@@ -52,22 +52,34 @@ pub enum Error {
         message: String,
     },
 
-    /// HTTP 429 on every attempt.
+    /// HTTP 429 on every attempt (or a `Retry-After` asking for a wait past the time left).
     #[error(
         "Tautulli (or a proxy in front of it) kept answering `{cmd}` with HTTP 429 Too Many \
-         Requests after {attempts} attempts: lower tautulli.concurrency or try again later"
+         Requests after {}{}: lower tautulli.concurrency or try again later",
+        tries(*.attempts, *.elapsed_ms),
+        refused_wait(*.wait_refused_secs)
     )]
-    RateLimited { cmd: &'static str, attempts: u32 },
+    RateLimited {
+        cmd: &'static str,
+        attempts: u32,
+        /// Time spent on the command, retries and pauses included.
+        elapsed_ms: u64,
+        /// The `Retry-After` not waited for, because the command's time would run out.
+        wait_refused_secs: Option<u64>,
+    },
 
     /// A 5xx on every attempt.
     #[error(
-        "`{cmd}` failed with HTTP {status} after {attempts} attempts ({message}): check that \
-         Tautulli (and Plex, for metadata) is running and look at Tautulli's logs"
+        "`{cmd}` failed with HTTP {status} after {} ({message}): check that Tautulli (and \
+         Plex, for metadata) is running and look at Tautulli's logs",
+        tries(*.attempts, *.elapsed_ms)
     )]
     ServerError {
         cmd: &'static str,
         status: u16,
         attempts: u32,
+        /// Time spent on the command, retries and pauses included.
+        elapsed_ms: u64,
         message: String,
     },
 
@@ -94,6 +106,26 @@ pub enum Error {
     /// A bug inside the plugin.
     #[error("internal error in the Tautulli plugin (please report it): {reason}")]
     Internal { reason: String },
+}
+
+/// "1 attempt in 0.2 s", "3 attempts in 41 s": how hard the client tried.
+pub(crate) fn tries(attempts: u32, elapsed_ms: u64) -> String {
+    let noun = if attempts == 1 { "attempt" } else { "attempts" };
+    let secs = elapsed_ms as f64 / 1000.0;
+    if secs < 10.0 {
+        format!("{attempts} {noun} in {secs:.1} s")
+    } else {
+        format!("{attempts} {noun} in {secs:.0} s")
+    }
+}
+
+fn refused_wait(secs: Option<u64>) -> String {
+    secs.map_or_else(String::new, |s| {
+        format!(
+            ", the last asking to wait {s} s before the next one, more than is left of the time \
+             a command may take (12 × tautulli.timeout)"
+        )
+    })
 }
 
 impl Error {
@@ -133,6 +165,7 @@ mod tests {
             cmd: "get_history",
             status,
             attempts: 4,
+            elapsed_ms: 1500,
             message: "x".into(),
         };
         let cases = [
@@ -149,6 +182,8 @@ mod tests {
                 Error::RateLimited {
                     cmd: "status",
                     attempts: 4,
+                    elapsed_ms: 1500,
+                    wait_refused_secs: None,
                 },
                 "unreachable",
             ),
@@ -203,8 +238,21 @@ mod tests {
         let e = Error::RateLimited {
             cmd: "get_metadata",
             attempts: 4,
+            elapsed_ms: 41_400,
+            wait_refused_secs: None,
         };
-        assert!(e.to_string().contains("4 attempts"), "{e}");
+        assert!(e.to_string().contains("after 4 attempts in 41 s:"), "{e}");
         assert!(e.to_string().contains("concurrency"), "{e}");
+        let e = Error::RateLimited {
+            cmd: "get_metadata",
+            attempts: 1,
+            elapsed_ms: 120,
+            wait_refused_secs: Some(3600),
+        };
+        assert!(
+            e.to_string()
+                .contains("after 1 attempt in 0.1 s, the last asking to wait 3600 s"),
+            "{e}"
+        );
     }
 }

@@ -528,7 +528,8 @@ pub fn day_counts(
         .map_err(|reason| Error::BadResponse {
             cmd: Command::GetPlaysByDate.as_str(),
             status: 200,
-            reason,
+            // It quotes the server's categories and series names.
+            reason: crate::sanitize::display_cut(&reason, 300, false),
             excerpt: String::new(),
         })
 }

@@ -21,7 +21,10 @@ pub mod normalise;
 pub mod provider;
 pub mod reader;
 pub mod rows;
+pub mod sanitize;
 pub mod state;
+#[cfg(test)]
+mod test_alloc;
 #[cfg(test)]
 mod testgen;
 pub mod timefmt;

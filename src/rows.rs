@@ -453,8 +453,22 @@ pub fn float_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Erro
     d.deserialize_any(V)
 }
 
+/// Longest text a [`string_opt`] field keeps, in characters. Real titles and names are far
+/// shorter; a server sending megabytes per field must not cost megabytes per row (and per
+/// copy of the row downstream). A longer text is cut on a character boundary and its last
+/// kept character is "…".
+pub const MAX_TEXT_CHARS: usize = 1000;
+
+/// `v`, or its first `MAX_TEXT_CHARS - 1` characters and "…" when it is longer than
+/// [`MAX_TEXT_CHARS`]; only what is kept is copied.
+fn capped(v: &str) -> Option<String> {
+    let (last, _) = v.char_indices().nth(MAX_TEXT_CHARS - 1)?;
+    v[last..].chars().nth(1).map(|_| format!("{}…", &v[..last]))
+}
+
 /// Reads a string field; `null` and `""` become `None`. Numbers are accepted and rendered as
-/// text (older servers store some string fields as ints).
+/// text (older servers store some string fields as ints). Texts are cut to
+/// [`MAX_TEXT_CHARS`].
 pub fn string_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     struct V;
     impl<'de> de::Visitor<'de> for V {
@@ -463,10 +477,10 @@ pub fn string_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
             f.write_str("a string, a number or null")
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok((!v.is_empty()).then(|| v.to_owned()))
+            Ok((!v.is_empty()).then(|| capped(v).unwrap_or_else(|| v.to_owned())))
         }
         fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-            Ok((!v.is_empty()).then_some(v))
+            Ok((!v.is_empty()).then(|| capped(&v).unwrap_or(v)))
         }
         fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
             Ok(Some(v.to_string()))
@@ -619,5 +633,29 @@ mod tests {
             let m: Metadata = serde_json::from_value(v["response"]["data"].clone()).unwrap();
             assert!(!m.guids.is_empty(), "{name}");
         }
+    }
+
+    #[test]
+    fn long_texts_are_kept_cut_to_max_text_chars() {
+        let title = "é".repeat(5_000_000);
+        let r = row(&format!(
+            r#"{{"title":"{title}","user":"{}"}}"#,
+            "a".repeat(MAX_TEXT_CHARS)
+        ))
+        .unwrap();
+        let kept = r.title.unwrap();
+        assert_eq!(kept.chars().count(), MAX_TEXT_CHARS);
+        assert!(kept.ends_with("é…"), "cut on a char boundary, marked");
+        assert_eq!(
+            r.user.as_deref().map(str::len),
+            Some(MAX_TEXT_CHARS),
+            "a text of exactly the cap is kept whole"
+        );
+        // Escaped strings (serde hands those over owned) are cut too.
+        let escaped = format!(r#"{{"title":"\"{}"}}"#, "x".repeat(2 * MAX_TEXT_CHARS));
+        assert_eq!(
+            row(&escaped).unwrap().title.unwrap().chars().count(),
+            MAX_TEXT_CHARS
+        );
     }
 }

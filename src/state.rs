@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::config::{self, TautulliConfig};
+use crate::config::TautulliConfig;
 use crate::ids::Ids;
 use crate::normalise::{MetaAnswer, MetaLevel, MetaRequest};
 
@@ -302,10 +302,11 @@ fn level_name(level: MetaLevel) -> &'static str {
 }
 
 /// The metadata cache's key for a Tautulli server: rating keys belong to the Plex server
-/// behind it, so the normalised URL is enough (whatever user filter a read has). Without
-/// `user:password@`, which must never be written down (and does not change the server).
+/// behind it, so the normalised URL is enough (whatever user filter a read has). As it is
+/// written down, it is the URL as printed: without `user:password@` and without the API key
+/// (should the user have pasted it into the URL).
 pub fn cache_scope(cfg: &TautulliConfig) -> String {
-    config::redact_url(&cfg.server_url)
+    cfg.display_url()
 }
 
 /// Seconds since the epoch, now.

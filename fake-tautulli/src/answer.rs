@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+pub use crate::http::Delivery;
+
 pub const JSON: &str = "application/json;charset=UTF-8";
 pub const HTML: &str = "text/html;charset=utf-8";
 pub const TEXT: &str = "text/plain;charset=utf-8";
@@ -14,6 +16,8 @@ pub struct Answer {
     pub content_type: &'static str,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// How the body is sent (in one write, unless a fault says otherwise).
+    pub delivery: Delivery,
 }
 
 impl Answer {
@@ -54,6 +58,7 @@ impl Answer {
             content_type: JSON,
             headers: Vec::new(),
             body,
+            delivery: Delivery::Whole,
         }
     }
 
@@ -63,6 +68,7 @@ impl Answer {
             content_type,
             headers: Vec::new(),
             body: body.into(),
+            delivery: Delivery::Whole,
         }
     }
 

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::answer::{Answer, HTML, JSON, TEXT};
+use crate::answer::{Answer, Delivery, HTML, JSON, TEXT};
 use crate::params::Params;
 
 /// `get_history`'s date filters (whole server-local days).
@@ -90,6 +90,16 @@ pub enum Fault {
     /// `started`, `stopped` and `date` set to one of [`ABSURD_TIMES`] (the n-th listed id the
     /// n-th value, cycling). Other requests pass, and do not use the rule up.
     AbsurdRows(Vec<i64>),
+    /// 200 `Content-Encoding: gzip`: the start of a success envelope, then spaces up to
+    /// `inflated_bytes` in all, about 1 000:1 (4 GiB are ~4 MB on the wire), generated
+    /// while it is sent. The connection closes after it.
+    GzipBomb { inflated_bytes: u64 },
+    /// The normal answer's head at once, then its body one byte every `byte_every`: each
+    /// byte arrives well within a per-read timeout, the whole answer never in time.
+    Trickle { byte_every: Duration },
+    /// Terminal escape codes and control characters ([`CONTROL_TEXT`]) where a client
+    /// shows server text; [`ControlShape`] says where.
+    ControlChars(ControlShape),
 }
 
 /// How a [`Fault::BadPaging`] proxy treats `start`.
@@ -109,6 +119,22 @@ pub const ABSURD_TIMES: [&str; 4] = [
     "-5",
     "\"99999999999999999999\"",
 ];
+
+/// Where [`Fault::ControlChars`] puts [`CONTROL_TEXT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlShape {
+    /// 400 `result: error` with it as the `message` (JSON-escaped, as Tautulli would).
+    Message,
+    /// A 200 HTML page (a proxy's) with it raw in the title and the body.
+    Html,
+    /// A 200 JSON answer with it raw inside a string (invalid JSON: raw controls are not
+    /// allowed there), so a client shows an excerpt around it.
+    Json,
+}
+
+/// Clears the screen, homes the cursor, retitles the window, rings the bell, holds a NUL,
+/// colours text, resets the terminal, uses the C1 CSI and reverses text direction.
+pub const CONTROL_TEXT: &str = "\x1b[2J\x1b[H\x1b]0;pwned by the server\x07\0boom \x1b[31mred\x1b[0m\r\n\tnext line\x1bc\u{9b}2J\u{202e}desrever";
 
 /// The gate of a [`Fault::Hold`]: requests wait at it until [`Hold::release`]. Clones share
 /// one gate.
@@ -244,6 +270,8 @@ pub(crate) enum Effect {
     Paging { cap: u64, paging: Paging },
     /// Answer normally, then give these rows absurd times.
     AbsurdRows(Vec<i64>),
+    /// Answer normally, delivered this way.
+    Deliver(Delivery),
 }
 
 /// The `start` and `length` a [`Fault::BadPaging`] proxy passes on.
@@ -309,7 +337,41 @@ impl Fault {
                 paging: *paging,
             },
             Fault::AbsurdRows(ids) => Effect::AbsurdRows(ids.clone()),
+            Fault::GzipBomb { inflated_bytes } => Effect::Replace(Answer {
+                delivery: Delivery::Gzip {
+                    inflated: *inflated_bytes,
+                },
+                ..Answer::json(
+                    200,
+                    br#"{"response":{"result":"success","message":null,"data":"#.to_vec(),
+                )
+            }),
+            Fault::Trickle { byte_every } => Effect::Deliver(Delivery::Trickle {
+                every: *byte_every,
+            }),
+            Fault::ControlChars(shape) => Effect::Replace(control_chars(*shape)),
         }
+    }
+}
+
+/// The answer of [`Fault::ControlChars`].
+fn control_chars(shape: ControlShape) -> Answer {
+    match shape {
+        ControlShape::Message => Answer::error(400, Some(CONTROL_TEXT)),
+        ControlShape::Html => Answer::other(
+            200,
+            HTML,
+            format!(
+                "<html><head><title>{CONTROL_TEXT}</title></head>\n<body>{CONTROL_TEXT}</body></html>"
+            ),
+        ),
+        ControlShape::Json => Answer::other(
+            200,
+            JSON,
+            format!(
+                r#"{{"response":{{"result":"success","message":null,"data":{{"recordsFiltered":1,"data":[{{"title":"{CONTROL_TEXT}"}}]}}}}}}"#
+            ),
+        ),
     }
 }
 

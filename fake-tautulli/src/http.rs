@@ -4,14 +4,15 @@
 //! Written by hand rather than with a server crate for one reason: every response leaves in
 //! a single `write` on a socket with `TCP_NODELAY`, so a client never waits on Nagle's
 //! algorithm and delayed ACKs (about 40 ms per request), which would make benchmarks
-//! measure the fake instead of the plugin.
+//! measure the fake instead of the plugin. Faults can ask for other [`Delivery`]s: a body
+//! trickled byte by byte, or a gzip stream generated while it is sent.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Largest request head accepted.
 const MAX_HEAD: usize = 64 * 1024;
@@ -44,6 +45,22 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    pub delivery: Delivery,
+}
+
+/// How a response's body leaves the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Delivery {
+    /// Head and body in one write, with `Content-Length` (the normal way).
+    #[default]
+    Whole,
+    /// The head at once (with the body's `Content-Length`), then the body one byte at a time,
+    /// each `every` after the one before: a server (or proxy) that never quite stops.
+    Trickle { every: Duration },
+    /// `Content-Encoding: gzip`, the connection closed after it: the body, then spaces up
+    /// to `inflated` bytes in all (see [`crate::bomb`]). A few MB on the wire that inflate
+    /// to GBs; the fake holds one compressed block.
+    Gzip { inflated: u64 },
 }
 
 /// A running server; stops accepting and closes idle connections on drop.
@@ -132,7 +149,11 @@ where
             .header("connection")
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));
         let response = handler(request);
-        writer.write_all(&encode(&response, close))?;
+        match response.delivery {
+            Delivery::Whole => writer.write_all(&encode(&response, close))?,
+            Delivery::Trickle { every } => trickle(&mut writer, &response, close, every, stop)?,
+            Delivery::Gzip { inflated } => return gzip(writer, &response, inflated, stop),
+        }
         if close {
             return Ok(());
         }
@@ -238,18 +259,77 @@ fn reason(status: u16) -> &'static str {
 
 /// Head and body in one buffer, so the response leaves in one write.
 fn encode(r: &Response, close: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(r.body.len() + 256);
+    let mut out = head(r, close, &[("Content-Length", &r.body.len().to_string())]);
+    out.extend_from_slice(&r.body);
+    out
+}
+
+/// The status line and headers, `extra` headers last.
+fn head(r: &Response, close: bool, extra: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(r.body.len().min(1 << 16) + 256);
     out.extend_from_slice(format!("HTTP/1.1 {} {}\r\n", r.status, reason(r.status)).as_bytes());
-    for (n, v) in &r.headers {
+    for (n, v) in r
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .chain(extra.iter().copied())
+    {
         out.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
     }
-    out.extend_from_slice(format!("Content-Length: {}\r\n", r.body.len()).as_bytes());
     if close {
         out.extend_from_slice(b"Connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&r.body);
     out
+}
+
+/// Sleeps `d`, in short steps so a stopping server is not held; false when it stops.
+fn pause(d: Duration, stop: &AtomicBool) -> bool {
+    let end = Instant::now() + d;
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= end {
+            return true;
+        }
+        std::thread::sleep((end - now).min(Duration::from_millis(20)));
+    }
+}
+
+/// [`Delivery::Trickle`]. Gives up (closing the connection) when the client goes away or
+/// the server stops.
+fn trickle(
+    w: &mut TcpStream,
+    r: &Response,
+    close: bool,
+    every: Duration,
+    stop: &AtomicBool,
+) -> io::Result<()> {
+    w.write_all(&head(
+        r,
+        close,
+        &[("Content-Length", &r.body.len().to_string())],
+    ))?;
+    for byte in &r.body {
+        if !pause(every, stop) {
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "server stopping",
+            ));
+        }
+        w.write_all(std::slice::from_ref(byte))?;
+    }
+    Ok(())
+}
+
+/// [`Delivery::Gzip`]; the body ends when the connection closes.
+fn gzip(w: TcpStream, r: &Response, inflated: u64, stop: &AtomicBool) -> io::Result<()> {
+    let mut w = io::BufWriter::with_capacity(1 << 16, w);
+    w.write_all(&head(r, true, &[("Content-Encoding", "gzip")]))?;
+    crate::bomb::write_gzip(&mut w, &r.body, inflated, stop)?;
+    w.flush()
 }
 
 #[cfg(test)]
@@ -276,6 +356,7 @@ mod tests {
                 String::from_utf8_lossy(&r.body)
             )
             .into_bytes(),
+            delivery: Delivery::Whole,
         })
         .unwrap();
         let got = roundtrip(
@@ -298,6 +379,7 @@ mod tests {
             status: 500,
             headers: vec![],
             body: b"x".to_vec(),
+            delivery: Delivery::Whole,
         })
         .unwrap();
         let mut s = TcpStream::connect(server.addr()).unwrap();

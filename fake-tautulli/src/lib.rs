@@ -10,6 +10,7 @@
 //! ```
 
 mod answer;
+mod bomb;
 mod catalog;
 pub mod clock;
 mod collections;

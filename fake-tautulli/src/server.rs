@@ -23,7 +23,7 @@ use crate::metadata;
 use crate::params::{parse_bool, parse_urlencoded, Params};
 use crate::scenario::{ActivitySession, Scenario, Session};
 
-pub use crate::faults::{Fault, Hold, Paging, ABSURD_TIMES};
+pub use crate::faults::{ControlShape, Fault, Hold, Paging, ABSURD_TIMES, CONTROL_TEXT};
 
 /// Worker threads answering requests (more than a client's 4 concurrent requests, so a
 /// `Slow` fault on one command does not stall the others).
@@ -410,6 +410,7 @@ fn serve(shared: &Shared, request: crate::http::Request) -> crate::http::Respons
         status: answer.status,
         headers,
         body: answer.body,
+        delivery: answer.delivery,
     }
 }
 
@@ -566,6 +567,7 @@ impl Shared {
                 h.pass(&self.stop);
                 normal
             }
+            Some(Effect::Deliver(delivery)) => Answer { delivery, ..normal },
             _ => normal,
         }
     }

@@ -1,15 +1,18 @@
 //! Faults a windowed reader must survive: servers that reject or ignore the date filters, an
-//! unavailable count command, and an answer held in the server while a client dies.
+//! unavailable count command, and an answer held in the server while a client dies. And
+//! hostile answers: a gzip bomb, a trickled body, terminal escape codes.
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
 use common::{api, query};
 use fake_tautulli::generate::{generate, GenSpec, EPOCH_2027};
-use fake_tautulli::{CostModel, FakeServer, Fault, FaultRule, Hold};
+use fake_tautulli::{
+    ControlShape, CostModel, FakeServer, Fault, FaultRule, Hold, Scenario, CONTROL_TEXT,
+};
 use serde_json::json;
 
 fn server() -> FakeServer {
@@ -184,4 +187,153 @@ fn a_stopping_server_lets_held_requests_go() {
     }
     assert_eq!(hold.waiting(), 0);
     drop(client);
+}
+
+/// Sends `cmd` on a raw connection and returns it unread.
+fn send(s: &FakeServer, cmd: &str) -> TcpStream {
+    let host = s.url().trim_start_matches("http://").to_owned();
+    let mut c = TcpStream::connect(&host).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let q = query(&[("apikey", &s.api_key()), ("cmd", cmd)]);
+    write!(
+        c,
+        "GET /api/v2?{q} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    c
+}
+
+/// Reads up to the end of the head; returns the head and the body bytes read with it.
+fn read_head(c: &mut TcpStream) -> (String, Vec<u8>) {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            return (head, raw[end + 4..].to_vec());
+        }
+        let n = c.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the head ended");
+        raw.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[test]
+fn a_gzip_bomb_is_a_small_stream_that_inflates_to_the_size_asked() {
+    let s = FakeServer::start(Scenario::reference()).unwrap();
+    let inflated = 64 << 20;
+    s.push_fault(FaultRule::for_cmd(
+        "get_history",
+        Fault::GzipBomb {
+            inflated_bytes: inflated,
+        },
+        1,
+    ));
+    let mut c = send(&s, "get_history");
+    let (head, mut compressed) = read_head(&mut c);
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert!(
+        !head.contains("content-length"),
+        "ends with the connection: {head}"
+    );
+    c.read_to_end(&mut compressed).unwrap();
+    assert!(
+        compressed.len() < (inflated / 500) as usize,
+        "{} bytes on the wire",
+        compressed.len()
+    );
+    // One gzip member, CRC and length checked by the decoder.
+    let mut decoder = flate2::read::GzDecoder::new(&compressed[..]);
+    let mut body = Vec::new();
+    decoder.read_to_end(&mut body).unwrap();
+    assert_eq!(body.len() as u64, inflated);
+    let prefix = br#"{"response":{"result":"success","message":null,"data":"#;
+    assert!(body.starts_with(prefix));
+    assert!(body[prefix.len()..].iter().all(|&b| b == b' '));
+    assert_eq!(api(&s, "get_history", &ALL).status, 200, "rule used up");
+}
+
+#[test]
+fn a_client_leaving_a_gzip_bomb_early_stops_it() {
+    let s = FakeServer::start(Scenario::reference()).unwrap();
+    s.push_fault(FaultRule::always(Fault::GzipBomb {
+        inflated_bytes: 1 << 40,
+    }));
+    let mut c = send(&s, "get_history");
+    let (head, _) = read_head(&mut c);
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    drop(c);
+    // The server goes on answering (its sending thread ends on the broken connection).
+    s.clear_faults();
+    assert_eq!(api(&s, "get_history", &ALL).status, 200);
+}
+
+#[test]
+fn a_trickled_answer_sends_the_head_then_the_normal_body_byte_by_byte() {
+    let s = FakeServer::start(Scenario::reference()).unwrap();
+    let normal = api(&s, "get_tautulli_info", &[]);
+    s.push_fault(FaultRule::for_cmd(
+        "get_tautulli_info",
+        Fault::Trickle {
+            byte_every: Duration::from_millis(5),
+        },
+        1,
+    ));
+    let mut c = send(&s, "get_tautulli_info");
+    let (head, mut body) = read_head(&mut c);
+    assert!(
+        head.contains(&format!("content-length: {}", normal.body.len())),
+        "{head}"
+    );
+    assert!(
+        body.len() < normal.body.len(),
+        "the head came before the whole body"
+    );
+    c.read_to_end(&mut body).unwrap();
+    assert_eq!(body, normal.body);
+    assert_eq!(
+        api(&s, "get_tautulli_info", &[]).body,
+        normal.body,
+        "used up"
+    );
+}
+
+#[test]
+fn control_chars_reach_the_client_in_a_message_a_page_and_a_json_string() {
+    let s = FakeServer::start(Scenario::reference()).unwrap();
+    for shape in [
+        ControlShape::Message,
+        ControlShape::Html,
+        ControlShape::Json,
+    ] {
+        s.push_fault(FaultRule::for_cmd(
+            "get_history",
+            Fault::ControlChars(shape),
+            1,
+        ));
+        let r = api(&s, "get_history", &ALL);
+        let raw_esc = r.body.contains(&0x1b);
+        match shape {
+            ControlShape::Message => {
+                assert_eq!(r.status, 400);
+                assert!(!raw_esc, "JSON-escaped, as Tautulli sends it");
+                assert_eq!(r.message(), CONTROL_TEXT);
+            }
+            ControlShape::Html => {
+                assert_eq!(r.status, 200);
+                assert!(r.header("content-type").unwrap().starts_with("text/html"));
+                assert!(raw_esc && r.body.contains(&0) && r.body.contains(&0x07));
+            }
+            ControlShape::Json => {
+                assert_eq!(r.status, 200);
+                assert!(r
+                    .header("content-type")
+                    .unwrap()
+                    .starts_with("application/json"));
+                assert!(raw_esc && r.body.contains(&0));
+                assert!(serde_json::from_slice::<serde_json::Value>(&r.body).is_err());
+            }
+        }
+    }
 }

@@ -1761,3 +1761,251 @@ fn a_tracker_from_the_previous_version_migrates_and_starts_keeping_the_checkpoin
     assert_eq!(env.tracker_items(), items);
     assert_eq!(env.sync()["report"]["read"], "incremental");
 }
+
+// ---------------------------------------------------------------------------------------------
+// hostile servers: a gzip bomb, a trickle, credentials in the URL, escape codes
+// ---------------------------------------------------------------------------------------------
+
+/// The most memory a process has held so far (`VmHWM`, Linux `/proc`), in bytes.
+fn peak_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// Runs `host-sim --config <config.json> ARGS` like [`Env::run`], and the most memory it was
+/// seen to hold. A safety net, not a measure of speed: a run still going after `bound` is
+/// killed and fails the test.
+fn run_bounded(env: &Env, args: &[&str], bound: Duration) -> (Run, u64) {
+    let mut child = env.spawn(args);
+    let start = std::time::Instant::now();
+    let mut peak = 0;
+    while child.try_wait().expect("poll host-sim").is_none() {
+        peak = peak.max(peak_rss(child.id()).unwrap_or(0));
+        if start.elapsed() > bound {
+            let _ = child.kill();
+            let run = common::collect(args, child);
+            panic!("host-sim {args:?} still running after {bound:?}:\n{run}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    (common::collect(args, child), peak)
+}
+
+/// The Tracker folder's files (the plugin's metadata cache in `plugin-state/` included),
+/// with the change counters of SQLite databases zeroed: opening a database for writing and
+/// committing nothing bumps them (header bytes 24..28 and 92..96), which says nothing about
+/// what it holds. Every other byte must stay as it was.
+fn tracker_files(env: &Env) -> Vec<(String, Vec<u8>)> {
+    dir_bytes(&env.root())
+        .into_iter()
+        .map(|(p, mut bytes)| {
+            if bytes.starts_with(b"SQLite format 3\0") && bytes.len() >= 100 {
+                bytes[24..28].fill(0);
+                bytes[92..96].fill(0);
+            }
+            (p, bytes)
+        })
+        .collect()
+}
+
+/// A Tracker with one import in it, and its files.
+fn imported(env: &Env) -> Vec<(String, Vec<u8>)> {
+    assert!(u(&env.sync()["added"]) > 0);
+    let files = tracker_files(env);
+    assert!(
+        files.iter().any(|(p, _)| p == "tracker.sqlite"),
+        "{:?}",
+        files.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    files
+}
+
+/// Fails naming the files of the Tracker folder (see [`tracker_files`]) that are not byte
+/// for byte as `before`.
+fn assert_files_unchanged(env: &Env, before: &[(String, Vec<u8>)]) {
+    let after = tracker_files(env);
+    let names =
+        |files: &[(String, Vec<u8>)]| files.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&after), names(before), "files appeared or went");
+    let changed: Vec<&String> = after
+        .iter()
+        .zip(before)
+        .filter(|(a, b)| a.1 != b.1)
+        .map(|(a, _)| &a.0)
+        .collect();
+    assert!(changed.is_empty(), "changed: {changed:?}");
+}
+
+#[test]
+fn a_gzip_bomb_ends_the_sync_at_the_decoded_limit_with_little_memory() {
+    let env = Env::new(Scenario::reference());
+    let before = imported(&env);
+    // ~4 MB on the wire, 4 GiB once inflated.
+    env.server.push_fault(FaultRule {
+        cmd: Some("get_history".into()),
+        fault: Fault::GzipBomb {
+            inflated_bytes: 4 << 30,
+        },
+        times: None,
+    });
+    let (run, peak) = run_bounded(&env, &["sync"], Duration::from_secs(120));
+    let run = run.expect_err();
+    for want in [
+        "plugin error code: bad_response",
+        "the answer of `get_history` is larger than 256 MiB once decompressed",
+        "tautulli.history.window_rows",
+    ] {
+        assert!(run.stderr.contains(want), "{want:?} missing:\n{run}");
+    }
+    // Twice the limit at most (the answer, and the rest of the process).
+    assert!(peak < 2 * (256 << 20), "host-sim held {} MiB", peak >> 20);
+    assert_files_unchanged(&env, &before);
+}
+
+#[test]
+fn a_trickling_server_cannot_hold_a_sync() {
+    let env = Env::new(Scenario::reference());
+    let before = imported(&env);
+    // Every byte comes well within the 0.5 s timeout; no answer ever comes whole.
+    env.server.push_fault(FaultRule::always(Fault::Trickle {
+        byte_every: Duration::from_millis(100),
+    }));
+    env.config_with(|c| {
+        c["tautulli"]["timeout"] = json!(0.5);
+        c["tautulli"]["max_retries"] = json!(5);
+    });
+    let (run, _) = run_bounded(&env, &["sync"], Duration::from_secs(60));
+    let run = run.expect_err();
+    for want in [
+        "plugin error code: unreachable",
+        "no complete answer from",
+        "within 3s (6 × tautulli.timeout)",
+        "within 6s (12 × tautulli.timeout)",
+        "raise tautulli.timeout",
+    ] {
+        assert!(run.stderr.contains(want), "{want:?} missing:\n{run}");
+    }
+    env.server.clear_faults();
+    assert_files_unchanged(&env, &before);
+}
+
+#[test]
+fn credentials_or_the_key_in_server_url_never_reach_output_or_files() {
+    const PASSWORD: &str = "Pr0xyPassw0rdQq";
+    // A Tautulli whose HTTP root happens to be the key: the URL works only with the key in it.
+    let server =
+        FakeServer::start_with_root(common::keyed(Scenario::reference()), &format!("/{KEY}"))
+            .expect("start fake Tautulli");
+    let env = Env::with_server(server);
+    let port = env
+        .server
+        .url()
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let dead = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut outputs = Vec::new();
+    for (user, port, ok) in [
+        (format!("tautulli:{PASSWORD}"), &port, true),
+        (format!("tautulli:{KEY}"), &port, true),
+        (format!("tautulli:{PASSWORD}"), &dead.to_string(), false),
+    ] {
+        let url = format!("http://{user}@127.0.0.1:{port}/{KEY}/");
+        env.config_with(|c| {
+            c["tautulli"]["server_url"] = json!(url);
+            c["tautulli"]["max_retries"] = json!(0);
+        });
+        // `host_sim` fails at once on key material in the output.
+        for args in [
+            &["sync"][..],
+            &["--json", "sync"],
+            &["health"],
+            &["--json", "index", "--report"],
+        ] {
+            let run = env.run(args);
+            assert_eq!(run.ok(), ok, "{args:?} {url}:\n{run}");
+            outputs.push(format!("{}{}", run.stdout, run.stderr));
+        }
+    }
+    for text in &outputs {
+        assert!(
+            !text.contains(PASSWORD) && !text.contains("tautulli:"),
+            "{text}"
+        );
+    }
+    assert!(
+        outputs.iter().any(|t| t.contains("/***")),
+        "the URL is shown, masked"
+    );
+    for file in common::files_under(env.path()) {
+        if file
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("config"))
+        {
+            continue;
+        }
+        let bytes = std::fs::read(&file).unwrap();
+        let found = bytes
+            .windows(PASSWORD.len())
+            .any(|w| w == PASSWORD.as_bytes());
+        assert!(!found, "the URL's password is in {}", file.display());
+    }
+    // (The Env checks every file for the key when it is dropped.)
+}
+
+#[test]
+fn escape_codes_from_the_server_never_reach_the_terminal() {
+    use fake_tautulli::{ControlShape, CONTROL_TEXT};
+    let env = Env::new(Scenario::reference());
+    let before = imported(&env);
+    let faults = [
+        Fault::ControlChars(ControlShape::Message),
+        Fault::ControlChars(ControlShape::Html),
+        Fault::ControlChars(ControlShape::Json),
+        Fault::Status {
+            status: 502,
+            body: format!("<html><body>{CONTROL_TEXT}</body></html>"),
+        },
+    ];
+    env.config_with(|c| c["tautulli"]["max_retries"] = json!(0));
+    for fault in faults {
+        env.server.clear_faults();
+        env.server.push_fault(FaultRule {
+            cmd: Some("get_history".into()),
+            fault: fault.clone(),
+            times: None,
+        });
+        for args in [&["sync"][..], &["--json", "sync"]] {
+            let run = env.run(args).expect_err();
+            for (name, stream) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+                for bad in ['\u{1b}', '\u{0}', '\u{7}', '\u{9b}', '\u{202e}', '\r'] {
+                    assert!(
+                        !stream.contains(bad),
+                        "{fault:?}: {bad:?} in the {name} of host-sim {args:?}:\n{run}"
+                    );
+                }
+            }
+            assert!(
+                run.stderr.contains("boom"),
+                "{fault:?}: the message is shown:\n{run}"
+            );
+        }
+    }
+    env.server.clear_faults();
+    assert_files_unchanged(&env, &before);
+}

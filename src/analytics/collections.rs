@@ -801,6 +801,7 @@ mod tests {
                     cmd: "get_children_metadata",
                     status: 500,
                     attempts: 1,
+                    elapsed_ms: 0,
                     message: "x".into(),
                 });
             }
@@ -827,6 +828,7 @@ mod tests {
             cmd: "get_collections_table",
             status: 500,
             attempts: 4,
+            elapsed_ms: 0,
             message: "Check the logs for errors".into(),
         }
     }

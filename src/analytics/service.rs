@@ -47,7 +47,7 @@ pub struct AnalyticsService {
 impl std::fmt::Debug for AnalyticsService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AnalyticsService")
-            .field("server_url", &self.tautulli.server_url)
+            .field("server_url", &self.tautulli.display_url())
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
