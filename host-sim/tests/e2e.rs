@@ -946,6 +946,38 @@ fn the_api_key_never_appears_in_output_or_files() {
 // 9. index
 // ---------------------------------------------------------------------------------------------
 
+/// A proxy that caps pages and repeats or alternates them: the sync ends the read as
+/// incomplete (delta: nothing is treated as removed) within a few requests, says why, and
+/// the Tracker only gains what was really read.
+#[test]
+fn pages_that_repeat_or_alternate_end_the_read_incomplete_within_a_few_requests() {
+    use fake_tautulli::Paging;
+    for paging in [Paging::IgnoreStart, Paging::Alternate] {
+        for read in ["windowed", "paged"] {
+            let env = Env::new(Scenario::demo());
+            env.config_with(|c| {
+                c["tautulli"]["history"] = json!({"read": read, "per_page": 5});
+            });
+            env.server
+                .push_fault(FaultRule::always(Fault::BadPaging { cap: 5, paging }));
+            let run = env.run(&["--json", "index", "--report"]).expect_ok();
+            let report = &run.json()["report"];
+            let what = format!("{paging:?} {read}");
+            assert_eq!(report["complete"], false, "{what}: {run}");
+            assert_eq!(report["semantics"], "delta", "{what}: {run}");
+            let why = report["incomplete_reason"].as_str().unwrap_or_default();
+            assert!(why.contains("`start`"), "{what}: {why}");
+            let requests = env
+                .server
+                .requests()
+                .iter()
+                .filter(|r| r.cmd.as_deref() == Some("get_history"))
+                .count();
+            assert!(requests <= 8, "{what}: {requests} get_history requests");
+        }
+    }
+}
+
 #[test]
 fn index_prints_keyed_items_and_an_honest_report() {
     let env = Env::new(Scenario::reference());
