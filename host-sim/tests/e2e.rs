@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{host_sim, Env, Run, KEY, WRONG_KEY};
+use common::{cpu_seconds, host_sim, wait_until, Env, Run, KEY, WRONG_KEY};
 use fake_tautulli::{FakeServer, Fault, FaultRule, Scenario, Session};
 use serde_json::{json, Value};
 
@@ -1310,26 +1310,6 @@ fn end_state(env: &Env, root: &Path) -> EndState {
         snapshots,
         checkpoint: stored_checkpoint(root),
     }
-}
-
-/// Polls `done` every 10 ms for up to 60 s.
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = std::time::Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// CPU seconds a process has used so far (Linux `/proc`, 100 ticks a second).
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0)
 }
 
 /// The first run stores the checkpoint with its import; after new plays the next run reads
