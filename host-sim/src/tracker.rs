@@ -2267,6 +2267,43 @@ mod tests {
     }
 
     #[test]
+    fn a_reader_rolls_back_the_journal_a_killed_writer_left() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut t = Tracker::open(dir.path()).unwrap();
+            import(&mut t, &[entry("a", T0)], T0);
+        }
+        let state = Tracker::open_existing_read_only(dir.path())
+            .unwrap()
+            .unwrap()
+            .state("history")
+            .unwrap();
+        // A writer whose changes already reached the file (a tiny cache spills them), copied
+        // as a kill -9 would leave it: the file half-written, the journal holding the rest.
+        let writer = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        writer
+            .execute_batch(
+                "PRAGMA cache_size = 1; BEGIN IMMEDIATE;
+                 UPDATE snapshot_changes SET item_json = '{}';
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+                 INSERT INTO items SELECT 'history', 'k' || i, i FROM n;",
+            )
+            .unwrap();
+        let crashed = tempfile::tempdir().unwrap();
+        for name in [DB_FILE.to_owned(), format!("{DB_FILE}-journal")] {
+            std::fs::copy(dir.path().join(&name), crashed.path().join(&name)).unwrap();
+        }
+        drop(writer);
+        let t = Tracker::open_existing_read_only(crashed.path())
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.state("history").unwrap(), state);
+        assert_eq!(t.count("history").unwrap(), 1);
+        drop(t);
+        assert_eq!(files(crashed.path()), [DB_FILE]);
+    }
+
+    #[test]
     fn a_tracker_left_in_wal_mode_becomes_one_file_again() {
         let dir = tempfile::tempdir().unwrap();
         {
