@@ -12,6 +12,10 @@
 //!   5xx (500 = an exception inside Tautulli) is `bad_response`.
 //! - [`Error::RateLimited`] after retries is `unreachable`: the service is not available to us
 //!   right now, the same thing the engine does for a down source.
+//! - [`Error::StoreBusy`] (another run kept the analytics store locked past the wait) is
+//!   `unreachable` for the same reason: nothing is wrong, the store is just not available
+//!   right now, and the engine's answer to that (skip, try again on the next run) is the
+//!   right one. Never `internal`: it is no bug, and no disk problem.
 
 use crosswatch_contract::{ErrorCode, PluginError};
 
@@ -99,6 +103,11 @@ pub enum Error {
     #[error("the plugin's local store {path} failed: {reason}; check free disk space and file permissions")]
     Store { path: String, reason: String },
 
+    /// Another run (a sync or a collect) held the analytics store's write lock for longer
+    /// than the store waits for it. The store is fine; nothing of this call was written.
+    #[error("another run is writing the analytics store {path}; waited {waited_secs} s; try again when it has finished")]
+    StoreBusy { path: String, waited_secs: u64 },
+
     /// A request argument (collection name, rotation, query, chart kind) cannot be used.
     #[error("invalid `{name}`: {reason}")]
     InvalidArgument { name: String, reason: String },
@@ -134,7 +143,9 @@ impl Error {
         match self {
             Self::ConfigInvalid { .. } => ErrorCode::CONFIG_INVALID,
             Self::AuthFailed { .. } => ErrorCode::AUTH_FAILED,
-            Self::Unreachable { .. } | Self::RateLimited { .. } => ErrorCode::UNREACHABLE,
+            Self::Unreachable { .. } | Self::RateLimited { .. } | Self::StoreBusy { .. } => {
+                ErrorCode::UNREACHABLE
+            }
             Self::ServerError {
                 status: 502..=504, ..
             } => ErrorCode::UNREACHABLE,
@@ -220,6 +231,13 @@ mod tests {
                 "unsupported_feature",
             ),
             (Error::Internal { reason: "r".into() }, "internal"),
+            (
+                Error::StoreBusy {
+                    path: "/a/analytics.sqlite".into(),
+                    waited_secs: 15,
+                },
+                "unreachable",
+            ),
         ];
         for (e, name) in cases {
             assert_eq!(e.code().name(), name, "{e}");

@@ -446,6 +446,60 @@ fn names_and_titles_are_stored_without_escape_sequences() {
     }
 }
 
+/// One provider shared between threads: while its sync waits for a history page (held by
+/// the fake), the other threads chart, query and collect on the store as last committed,
+/// without waiting for the read; the sync then stores the new plays.
+#[test]
+fn a_held_sync_does_not_hold_up_the_providers_other_calls() {
+    let server = FakeServer::start(Scenario::reference()).unwrap();
+    let dir = temp_dir("held");
+    let mut cfg: Value = serde_json::from_str(&config(&server, dir.path(), 3, json!({}))).unwrap();
+    cfg["tautulli"]["timeout"] = json!(120);
+    let svc = AnalyticsService::open(&cfg.to_string(), "").unwrap();
+    svc.sync().unwrap();
+    let before = dump(dir.path());
+    let chart = svc.chart("plays-by-date", 0, None, Some(NOW), 10).unwrap();
+    server.add_sessions(
+        (11..=13)
+            .map(|id| session(id, 1001, 104, 1_795_200_000 + id * 10_000, 3000))
+            .collect(),
+    );
+    let hold = fake_tautulli::Hold::new();
+    server.push_fault(FaultRule::for_cmd(
+        "get_history",
+        Fault::Hold(hold.clone()),
+        1,
+    ));
+    let svc = &svc;
+    std::thread::scope(|scope| {
+        let syncing = scope.spawn(|| svc.sync());
+        assert!(hold.wait_for_arrivals(1, Duration::from_secs(60)));
+        let (done, answers) = std::sync::mpsc::channel();
+        scope.spawn(move || {
+            let chart = svc.chart("plays-by-date", 0, None, Some(NOW), 10).unwrap();
+            let status = svc.query(&json!({"query": "status"})).unwrap();
+            svc.collect(None, Some(NOW)).unwrap();
+            let _ = done.send((chart, status));
+        });
+        // (A safety bound, not a timing: they must not wait for the held read at all.)
+        let Ok((during, status)) = answers.recv_timeout(Duration::from_secs(60)) else {
+            hold.release();
+            panic!("the provider's other calls waited for the sync's read");
+        };
+        assert_eq!(during, chart, "the committed store");
+        assert_eq!(status["status"]["sessions"], 10, "{status}");
+        assert_eq!(hold.waiting(), 1, "the sync is still held");
+        hold.release();
+        let r = syncing.join().unwrap().unwrap();
+        assert_eq!((r.inserted, r.total_sessions), (3, 13));
+    });
+    assert_ne!(dump(dir.path()), before);
+    assert_ne!(
+        svc.chart("plays-by-date", 0, None, Some(NOW), 10).unwrap(),
+        chart
+    );
+}
+
 fn reference_collections() -> Value {
     json!({
         "collections": [

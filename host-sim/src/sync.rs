@@ -1,5 +1,7 @@
-//! Running pairs: Tautulli -> Tracker imports (streamed batch by batch into one Tracker
-//! transaction), and writes aimed at the read-only source, which the plugin must refuse.
+//! Running pairs: Tautulli -> Tracker imports (staged batch by batch while the plugin reads,
+//! then merged in one Tracker transaction), and writes aimed at the read-only source, which
+//! the plugin must refuse. The read holds no lock on the Tracker: another run can use it
+//! meanwhile, and this one waits for the write lock only to merge.
 //!
 //! An import passes the source's stored checkpoint to the plugin (index option
 //! `checkpoint`) and stores the one the plugin's report gives in the same transaction as the
@@ -212,8 +214,8 @@ struct Read<'a> {
     options: ReadOptions,
 }
 
-/// Reads the plugin's index and folds it into the Tracker in one transaction, which also
-/// stores the checkpoint the read gave.
+/// Reads the plugin's index, staging it in the Tracker's import, and folds it in with one
+/// transaction, which also stores the checkpoint the read gave.
 fn import(source: &mut Source, cfg: &EngineConfig, read: Read<'_>) -> Result<PairKind> {
     let Read {
         feature,

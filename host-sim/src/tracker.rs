@@ -3,15 +3,24 @@
 //! `<root>/tracker.sqlite`, and exported in the exact files CrossWatch's Editor imports.
 //!
 //! Why SQLite and this shape:
-//! - An import is one transaction, fed in bounded batches, so a 1M-item index never sits in
-//!   memory whole and a killed import leaves the previous state untouched. Batches are
-//!   staged in a temp table (on disk) and merged in key order at the end, so every B-tree
-//!   write is sequential: 1M entries take seconds, not minutes.
+//! - An import is fed in bounded batches, staged in a temp table (on disk, so a 1M-item index
+//!   never sits in memory) and merged in key order at the end in ONE transaction: every
+//!   B-tree write is sequential (1M entries take seconds, not minutes) and a killed import
+//!   leaves the previous state untouched.
+//! - Locks are held only for the write. Staging goes to the connection's own temp database,
+//!   which locks nothing in tracker.sqlite, so the Tautulli read that feeds an import can
+//!   take as long as it takes while other runs read, export or import; the write lock is
+//!   taken when the last batch is in, for the merge alone. A run that finds the Tracker
+//!   locked waits up to [`BUSY_TIMEOUT`], then fails with [`TrackerError::Busy`].
 //! - Snapshots store only the rows they changed (a change log); the full state at snapshot N
 //!   is, per key, its latest change at or before N. Pruning folds a dropped snapshot's rows
 //!   into the next kept one, so every kept snapshot still reconstructs exactly.
-//! - At rest the database is a single file (WAL is used only while a writer has it open), so
-//!   a dry run can open it read-only without creating anything.
+//! - The database is always a single file: it keeps SQLite's rollback journal, never WAL.
+//!   In WAL mode a reader that outlives the writer (an export still running when a sync
+//!   ends) cannot fold the `-wal` back, leaving `-wal`/`-shm` beside the file for good; a
+//!   rollback journal exists only while a write commits. Readers open the file writable but
+//!   never write, so one can roll back the journal a killed writer left (a read-only
+//!   connection cannot) and a dry run still creates nothing.
 //! - A source's incremental checkpoint is stored by the import that received the items it
 //!   covers, in the same transaction ([`Import::set_checkpoint`]): it is never ahead of the
 //!   items, whatever stops the import.
@@ -41,12 +50,17 @@ pub const SAMPLE_LIMIT: usize = 20;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrackerError {
-    #[error("tracker database failed while {context}: {source}\n  hint: make sure no other run is using tracker.sqlite and the disk is not full; if the file is damaged, move it aside and import again")]
+    #[error("tracker database failed while {context}: {source}\n  hint: make sure the disk is not full; if the file is damaged, move it aside and import again")]
     Sqlite {
         context: String,
         #[source]
         source: rusqlite::Error,
     },
+
+    /// Another run held the lock this one needed for longer than [`BUSY_TIMEOUT`]. The
+    /// Tracker is fine; nothing of this run was written.
+    #[error("another host-sim run is using this Tracker ({}); waited {waited_secs} s; try again when it has finished", path.display())]
+    Busy { path: PathBuf, waited_secs: u64 },
 
     #[error(
         "cannot access {path}: {source}\n  hint: check that the directory exists and is writable"
@@ -83,6 +97,34 @@ pub enum TrackerError {
 }
 
 pub type Result<T, E = TrackerError> = std::result::Result<T, E>;
+
+/// How long a run waits for another one's lock on tracker.sqlite before it gives up with
+/// [`TrackerError::Busy`]: longer than any merge or export of a large Tracker normally
+/// holds it, short enough that a stuck run is reported rather than waited for forever.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// SQLite's answer when another connection holds the lock it needed (after the busy
+/// timeout).
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+impl TrackerError {
+    /// The error a caller sees: a locked database becomes [`TrackerError::Busy`] naming the
+    /// file at `db` and the wait.
+    fn at(self, db: &Path, waited: Duration) -> TrackerError {
+        match self {
+            TrackerError::Sqlite { source, .. } if is_busy(&source) => TrackerError::Busy {
+                path: db.to_owned(),
+                waited_secs: waited.as_secs(),
+            },
+            other => other,
+        }
+    }
+}
 
 /// Adds what the database was doing to a rusqlite error (allocating only on failure).
 trait SqlContext<T> {
@@ -370,6 +412,8 @@ pub struct Tracker {
     read_only: bool,
     /// Schema version of the file; older than the current one only when opened read-only.
     schema: i64,
+    /// How long a statement waits for another connection's lock ([`BUSY_TIMEOUT`]).
+    busy_timeout: Duration,
 }
 
 impl std::fmt::Debug for Tracker {
@@ -381,24 +425,63 @@ impl std::fmt::Debug for Tracker {
     }
 }
 
+/// Opens `path` for [`Tracker::open`] and [`Tracker::open_existing_read_only`]: waiting up to
+/// [`BUSY_TIMEOUT`] for locks, with a rollback journal (see the module docs).
+fn connect(path: &Path, flags: OpenFlags, busy_timeout: Duration) -> Result<Connection> {
+    let conn = Connection::open_with_flags(path, flags).ctx("opening tracker.sqlite")?;
+    conn.busy_timeout(busy_timeout)
+        .ctx("configuring tracker.sqlite")?;
+    // Staging (a dry run's too) spills to disk: memory stays bounded.
+    conn.execute_batch("PRAGMA temp_store = FILE;")
+        .ctx("configuring tracker.sqlite")?;
+    Ok(conn)
+}
+
+/// Brings a Tracker that an older host-sim left in WAL mode back to a rollback journal
+/// (which folds its `-wal` into the file and removes `-wal` and `-shm`). That needs the
+/// file to itself: while another run has it open this does nothing, without waiting, and
+/// the next run that finds it alone does it.
+fn leave_wal(conn: &Connection, busy_timeout: Duration) {
+    let mode = conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0));
+    if mode.is_ok_and(|m| m.eq_ignore_ascii_case("wal"))
+        && conn.busy_timeout(Duration::ZERO).is_ok()
+    {
+        let _ = conn.query_row("PRAGMA journal_mode = DELETE", [], |r| {
+            r.get::<_, String>(0)
+        });
+        let _ = conn.busy_timeout(busy_timeout);
+    }
+}
+
 impl Tracker {
     /// Opens (creating the directory and database if needed) for reading and writing, and
     /// upgrades the schema.
     pub fn open(root_dir: &Path) -> Result<Tracker> {
+        Self::open_waiting(root_dir, BUSY_TIMEOUT)
+    }
+
+    /// [`Tracker::open`] waiting `busy_timeout` for locks (tests wait less).
+    fn open_waiting(root_dir: &Path, busy_timeout: Duration) -> Result<Tracker> {
+        let db = root_dir.join(DB_FILE);
+        Self::open_rw(root_dir, busy_timeout).map_err(|e| e.at(&db, busy_timeout))
+    }
+
+    fn open_rw(root_dir: &Path, busy_timeout: Duration) -> Result<Tracker> {
         std::fs::create_dir_all(root_dir).map_err(atomic::io_error(root_dir))?;
-        let mut conn = Connection::open(root_dir.join(DB_FILE)).ctx("opening tracker.sqlite")?;
-        conn.busy_timeout(Duration::from_secs(10))
-            .ctx("configuring tracker.sqlite")?;
-        // The pragma answers with the mode it got; a filesystem without WAL support keeps
-        // the rollback journal, which is slower for readers but just as correct.
-        let _mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .ctx("configuring tracker.sqlite")?;
+        let mut conn = connect(
+            &root_dir.join(DB_FILE),
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            busy_timeout,
+        )?;
+        leave_wal(&conn, busy_timeout);
+        // FULL (SQLite's default) because a rollback journal, unlike WAL, can lose a commit
+        // to a power cut under NORMAL; one import is one commit, so the extra sync is cheap.
         conn.execute_batch(
-            "PRAGMA synchronous = NORMAL;
+            "PRAGMA synchronous = FULL;
              PRAGMA foreign_keys = ON;
-             PRAGMA cache_size = -65536;
-             PRAGMA temp_store = FILE;",
+             PRAGMA cache_size = -65536;",
         )
         .ctx("configuring tracker.sqlite")?;
         schema::migrate(&mut conn)?;
@@ -407,11 +490,13 @@ impl Tracker {
             root: root_dir.to_owned(),
             read_only: false,
             schema: schema::CURRENT_VERSION,
+            busy_timeout,
         })
     }
 
-    /// Opens an existing database read-only; `None` when there is none yet. Creates nothing,
-    /// so dry runs leave no trace.
+    /// Opens an existing database for reading only; `None` when there is none yet. Creates
+    /// nothing, so dry runs leave no trace. (The file is opened writable so that a journal
+    /// left by a killed writer can be rolled back; nothing else is ever written.)
     pub fn open_existing_read_only(root_dir: &Path) -> Result<Option<Tracker>> {
         let path = root_dir.join(DB_FILE);
         match std::fs::metadata(&path) {
@@ -419,23 +504,23 @@ impl Tracker {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(TrackerError::Io { path, source }),
         }
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .ctx("opening tracker.sqlite read-only")?;
-        conn.busy_timeout(Duration::from_secs(10))
-            .ctx("configuring tracker.sqlite")?;
-        // A dry run stages the whole index in a temp table: let it spill to disk.
-        conn.execute_batch("PRAGMA temp_store = FILE;")
-            .ctx("configuring tracker.sqlite")?;
-        let schema = schema::check_readable(&conn)?;
-        Ok(Some(Tracker {
-            conn,
-            root: root_dir.to_owned(),
-            read_only: true,
-            schema,
-        }))
+        let open = || -> Result<Tracker> {
+            // No SQLITE_OPEN_CREATE: a file removed meanwhile is an error, not a new one.
+            let conn = connect(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                BUSY_TIMEOUT,
+            )?;
+            let schema = schema::check_readable(&conn)?;
+            Ok(Tracker {
+                conn,
+                root: root_dir.to_owned(),
+                read_only: true,
+                schema,
+                busy_timeout: BUSY_TIMEOUT,
+            })
+        };
+        open().map(Some).map_err(|e| e.at(&path, BUSY_TIMEOUT))
     }
 
     pub fn root(&self) -> &Path {
@@ -446,9 +531,17 @@ impl Tracker {
         self.read_only
     }
 
-    /// Starts an import of one feature as ONE transaction. Feed entries with
-    /// [`Import::add_batch`] and commit with [`Import::finish`]; dropping the import instead
-    /// rolls everything back. A dry run classifies exactly like a real one but writes
+    /// The file errors name, and a locked database turned into [`TrackerError::Busy`].
+    fn busy(&self) -> impl Fn(TrackerError) -> TrackerError + '_ {
+        let db = self.root.join(DB_FILE);
+        move |e| e.at(&db, self.busy_timeout)
+    }
+
+    /// Starts an import of one feature. Feed entries with [`Import::add_batch`] and commit
+    /// with [`Import::finish`], which merges them in ONE transaction; dropping the import
+    /// instead writes nothing. Until `finish`, the import holds no lock on the Tracker
+    /// (entries wait in the connection's temp database), so other runs can use it while the
+    /// entries are being read. A dry run classifies exactly like a real one but writes
     /// nothing (it works on a read-only tracker too).
     pub fn begin_import(&mut self, feature: &str, dry_run: bool) -> Result<Import<'_>> {
         check_feature(feature)?;
@@ -457,38 +550,27 @@ impl Tracker {
                 operation: "import",
             });
         }
-        // A real import takes the write lock up front so it cannot fail half-way on a busy
-        // database; a dry run only needs a stable read view.
-        let behavior = if dry_run {
-            TransactionBehavior::Deferred
-        } else {
-            TransactionBehavior::Immediate
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(behavior)
-            .ctx("starting the import")?;
         // Entries are staged in arrival order and merged in key order at `finish`: B-tree
         // writes in key order are sequential, which is what makes 1M-entry imports fast.
-        // The temp table spills to disk (memory stays bounded) and, created inside this
-        // transaction, vanishes with a rollback.
-        tx.execute_batch(
-            "DROP TABLE IF EXISTS temp.import_staging;
-             CREATE TEMP TABLE import_staging (
-                 seq        INTEGER PRIMARY KEY,
-                 key        TEXT    NOT NULL,
-                 watched_at INTEGER NOT NULL,
-                 item_json  TEXT    NOT NULL
-             );",
-        )
-        .ctx("preparing the import")?;
-        let count_before = count_in(&tx, feature)?;
+        // The temp table spills to disk (memory stays bounded); the import drops it.
+        self.conn
+            .execute_batch(
+                "DROP TABLE IF EXISTS temp.import_staging;
+                 CREATE TEMP TABLE import_staging (
+                     seq        INTEGER PRIMARY KEY,
+                     key        TEXT    NOT NULL,
+                     watched_at INTEGER NOT NULL,
+                     item_json  TEXT    NOT NULL
+                 );",
+            )
+            .ctx("preparing the import")
+            .map_err(self.busy())?;
         Ok(Import {
-            tx,
+            tracker: self,
             feature: feature.to_owned(),
             dry_run,
             failed: false,
-            count_before,
+            checkpoints: Vec::new(),
         })
     }
 
@@ -514,28 +596,36 @@ impl Tracker {
                     .optional()
             })
             .ctx("reading the source checkpoint")
+            .map_err(self.busy())
     }
 
     /// The current state of a feature, in key order.
     pub fn state(&self, feature: &str) -> Result<Vec<(String, String)>> {
         check_feature(feature)?;
-        let mut stmt = self.conn.prepare_cached(STATE_SQL).ctx("reading items")?;
-        collect_pairs(&mut stmt, [feature])
+        let read = || {
+            let mut stmt = self.conn.prepare_cached(STATE_SQL).ctx("reading items")?;
+            collect_pairs(&mut stmt, [feature])
+        };
+        read().map_err(self.busy())
     }
 
     pub fn count(&self, feature: &str) -> Result<u64> {
         check_feature(feature)?;
-        count_in(&self.conn, feature)
+        count_in(&self.conn, feature).map_err(self.busy())
     }
 
     /// Newest first.
     pub fn snapshots(&self, feature: &str) -> Result<Vec<SnapshotInfo>> {
         check_feature(feature)?;
-        snapshots_in(&self.conn, feature)
+        snapshots_in(&self.conn, feature).map_err(self.busy())
     }
 
     /// The full state as it was right after snapshot `snapshot_id`, in key order.
     pub fn snapshot_state(&self, snapshot_id: i64) -> Result<Vec<(String, String)>> {
+        self.snapshot_state_inner(snapshot_id).map_err(self.busy())
+    }
+
+    fn snapshot_state_inner(&self, snapshot_id: i64) -> Result<Vec<(String, String)>> {
         let feature: String = self
             .conn
             .query_row(
@@ -559,6 +649,10 @@ impl Tracker {
     /// the snapshot's time. Each file is replaced atomically; all come from one consistent
     /// read, and this feature's snapshot files that retention has dropped are removed.
     pub fn export(&self, feature: &str, out_dir: &Path) -> Result<ExportSummary> {
+        self.export_inner(feature, out_dir).map_err(self.busy())
+    }
+
+    fn export_inner(&self, feature: &str, out_dir: &Path) -> Result<ExportSummary> {
         check_feature(feature)?;
         let snapshot_dir = out_dir.join("snapshots");
         std::fs::create_dir_all(&snapshot_dir).map_err(atomic::io_error(&snapshot_dir))?;
@@ -620,6 +714,21 @@ impl Tracker {
     /// the next newer kept snapshot, so the kept ones still reconstruct exactly. Returns how
     /// many were removed.
     pub fn apply_retention(&mut self, feature: &str, policy: Retention, now: i64) -> Result<usize> {
+        let busy = {
+            let db = self.root.join(DB_FILE);
+            let waited = self.busy_timeout;
+            move |e: TrackerError| e.at(&db, waited)
+        };
+        self.apply_retention_inner(feature, policy, now)
+            .map_err(busy)
+    }
+
+    fn apply_retention_inner(
+        &mut self,
+        feature: &str,
+        policy: Retention,
+        now: i64,
+    ) -> Result<usize> {
         check_feature(feature)?;
         if self.read_only {
             return Err(TrackerError::ReadOnly {
@@ -694,15 +803,11 @@ impl Tracker {
 }
 
 impl Drop for Tracker {
-    /// Leaves the database as a single file (rollback-journal mode) so later read-only opens
-    /// create no `-wal`/`-shm` side files. Fails harmlessly while another connection is open.
+    /// A Tracker an older host-sim left in WAL mode, shared with another run when this one
+    /// opened it, gets a second chance to become a single file.
     fn drop(&mut self) {
         if !self.read_only {
-            let _ = self
-                .conn
-                .query_row("PRAGMA journal_mode = DELETE", [], |r| {
-                    r.get::<_, String>(0)
-                });
+            leave_wal(&self.conn, Duration::ZERO);
         }
     }
 }
@@ -775,11 +880,13 @@ impl KeyGroup {
 
 /// One import in progress; see [`Tracker::begin_import`].
 pub struct Import<'a> {
-    tx: rusqlite::Transaction<'a>,
+    tracker: &'a mut Tracker,
     feature: String,
     dry_run: bool,
     failed: bool,
-    count_before: u64,
+    /// What [`Import::set_checkpoint`] recorded: (source, instance, update, now), stored by
+    /// the merge's transaction.
+    checkpoints: Vec<(String, String, CheckpointUpdate, i64)>,
 }
 
 impl std::fmt::Debug for Import<'_> {
@@ -792,6 +899,17 @@ impl std::fmt::Debug for Import<'_> {
     }
 }
 
+impl Drop for Import<'_> {
+    /// The staged entries go with the import, finished or not (a killed process loses its
+    /// temp database anyway).
+    fn drop(&mut self) {
+        let _ = self
+            .tracker
+            .conn
+            .execute_batch("DROP TABLE IF EXISTS temp.import_staging");
+    }
+}
+
 impl Import<'_> {
     pub fn is_dry_run(&self) -> bool {
         self.dry_run
@@ -799,33 +917,37 @@ impl Import<'_> {
 
     /// Validates and stages a batch of `(key, item JSON)` entries; they are classified and
     /// stored by [`Import::finish`]. A bad item fails the batch and the whole import: only
-    /// dropping it is left.
+    /// dropping it is left. Staging locks nothing in tracker.sqlite.
     pub fn add_batch(&mut self, entries: &[(String, String)]) -> Result<()> {
         if self.failed {
             return Err(TrackerError::ImportFailed);
         }
-        let result = self.stage(entries);
+        let result = self.stage(entries).map_err(self.tracker.busy());
         self.failed = result.is_err();
         result
     }
 
     fn stage(&self, entries: &[(String, String)]) -> Result<()> {
         const CTX: &str = "staging imported items";
-        let mut insert = self
-            .tx
-            .prepare_cached(
-                "INSERT INTO temp.import_staging (key, watched_at, item_json) VALUES (?1, ?2, ?3)",
-            )
-            .ctx(CTX)?;
-        for (key, item) in entries {
-            let at = watched_at_of(key, item)?;
-            insert.execute(params![key, at, item]).ctx(CTX)?;
+        // One transaction per batch, on the temp database only (no lock on the Tracker).
+        let tx = self.tracker.conn.unchecked_transaction().ctx(CTX)?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO temp.import_staging (key, watched_at, item_json)
+                     VALUES (?1, ?2, ?3)",
+                )
+                .ctx(CTX)?;
+            for (key, item) in entries {
+                let at = watched_at_of(key, item)?;
+                insert.execute(params![key, at, item]).ctx(CTX)?;
+            }
         }
-        Ok(())
+        tx.commit().ctx(CTX)
     }
 
-    /// Records what this import does to the checkpoint of `source` (instance `instance`),
-    /// inside the import's transaction: it is stored when [`Import::finish`] commits, and
+    /// Records what this import does to the checkpoint of `source` (instance `instance`):
+    /// it is stored by the transaction in which [`Import::finish`] merges the items, and
     /// vanishes with everything else when the import is dropped or fails. A dry run stores
     /// nothing. Call it after the last batch (the checkpoint covers the items given).
     pub fn set_checkpoint(
@@ -838,55 +960,55 @@ impl Import<'_> {
         if self.failed {
             return Err(TrackerError::ImportFailed);
         }
-        if self.dry_run {
-            return Ok(());
+        if !self.dry_run {
+            self.checkpoints
+                .push((source.to_owned(), instance.to_owned(), update, now));
         }
-        const CTX: &str = "recording the source checkpoint";
-        let result = match &update {
-            CheckpointUpdate::Keep => Ok(0),
-            CheckpointUpdate::Replace(value) => self.tx.execute(
-                "INSERT INTO source_checkpoints (feature, source, instance, value, saved_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (feature, source, instance)
-                 DO UPDATE SET value = excluded.value, saved_at = excluded.saved_at",
-                params![self.feature, source, instance, value, now],
-            ),
-            CheckpointUpdate::Clear => self.tx.execute(
-                "DELETE FROM source_checkpoints
-                 WHERE feature = ?1 AND source = ?2 AND instance = ?3",
-                params![self.feature, source, instance],
-            ),
-        };
-        self.failed = result.is_err();
-        result.map(drop).ctx(CTX)
+        Ok(())
     }
 
-    /// Classifies every staged entry and, unless this is a dry run, stores each changed
-    /// key's newest play and commits; a dry run rolls back. If anything changed, the
-    /// snapshot is stamped `now` (epoch seconds), or one second after the feature's previous
-    /// snapshot if that is not earlier, so stamps stay unique and in order.
+    /// Takes the write lock (waiting up to [`BUSY_TIMEOUT`] for another run's), classifies
+    /// every staged entry and, unless this is a dry run, stores each changed key's newest
+    /// play and the recorded checkpoints, and commits: the one transaction of the import. A
+    /// dry run only reads. If anything changed, the snapshot is stamped `now` (epoch
+    /// seconds), or one second after the feature's previous snapshot if that is not earlier,
+    /// so stamps stay unique and in order.
     pub fn finish(self, now: i64) -> Result<ImportOutcome> {
         if self.failed {
             return Err(TrackerError::ImportFailed);
         }
-        let (tally, snapshot) = self.merge(now)?;
+        self.commit(now).map_err(self.tracker.busy())
+    }
+
+    fn commit(&self, now: i64) -> Result<ImportOutcome> {
+        // A real import takes the write lock before its first read, so that what it
+        // classifies against cannot change under it; a dry run only needs a stable view.
+        let behavior = if self.dry_run {
+            TransactionBehavior::Deferred
+        } else {
+            TransactionBehavior::Immediate
+        };
+        let tx = rusqlite::Transaction::new_unchecked(&self.tracker.conn, behavior)
+            .ctx("starting the import")?;
+        let count_before = count_in(&tx, &self.feature)?;
+        let (tally, snapshot) = self.merge(&tx, count_before, now)?;
         let outcome = ImportOutcome {
             added: tally.added,
             updated: tally.updated,
             unchanged: tally.unchanged,
             snapshot,
             // Every new key has exactly one Added entry (its first).
-            total_after: self.count_before + tally.added,
+            total_after: count_before + tally.added,
             sample_added: tally.sample_added.into_keys(),
             sample_updated: tally.sample_updated.into_keys(),
         };
         if self.dry_run {
-            self.tx.rollback().ctx("ending the dry run")?;
+            tx.rollback().ctx("ending the dry run")?;
         } else {
-            self.tx
-                .execute_batch("DROP TABLE temp.import_staging")
-                .ctx("cleaning up the import")?;
-            self.tx.commit().ctx("committing the import")?;
+            for (source, instance, update, at) in &self.checkpoints {
+                store_checkpoint(&tx, &self.feature, source, instance, update, *at)?;
+            }
+            tx.commit().ctx("committing the import")?;
         }
         Ok(outcome)
     }
@@ -894,9 +1016,13 @@ impl Import<'_> {
     /// Walks the staged entries in (key, arrival) order: each is classified against the
     /// newest play so far (stored, or earlier in this import), and each changed key is
     /// written once, in key order.
-    fn merge(&self, now: i64) -> Result<(Tally, Option<SnapshotInfo>)> {
+    fn merge<'t>(
+        &self,
+        tx: &'t rusqlite::Transaction<'t>,
+        count_before: u64,
+        now: i64,
+    ) -> Result<(Tally, Option<SnapshotInfo>)> {
         const CTX: &str = "merging the import";
-        let tx = &self.tx;
         let mut read = tx
             .prepare(
                 "SELECT key, watched_at, item_json, seq FROM temp.import_staging
@@ -948,10 +1074,43 @@ impl Import<'_> {
             writer.write(&done)?;
         }
         let snapshot = match writer {
-            Some(writer) => writer.seal(self.count_before + tally.added, &tally)?,
+            Some(writer) => writer.seal(count_before + tally.added, &tally)?,
             None => None,
         };
         Ok((tally, snapshot))
+    }
+}
+
+/// Applies one recorded [`CheckpointUpdate`] inside the import's transaction.
+fn store_checkpoint(
+    tx: &rusqlite::Transaction<'_>,
+    feature: &str,
+    source: &str,
+    instance: &str,
+    update: &CheckpointUpdate,
+    now: i64,
+) -> Result<()> {
+    const CTX: &str = "recording the source checkpoint";
+    match update {
+        CheckpointUpdate::Keep => Ok(()),
+        CheckpointUpdate::Replace(value) => tx
+            .execute(
+                "INSERT INTO source_checkpoints (feature, source, instance, value, saved_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (feature, source, instance)
+                 DO UPDATE SET value = excluded.value, saved_at = excluded.saved_at",
+                params![feature, source, instance, value, now],
+            )
+            .map(drop)
+            .ctx(CTX),
+        CheckpointUpdate::Clear => tx
+            .execute(
+                "DELETE FROM source_checkpoints
+                 WHERE feature = ?1 AND source = ?2 AND instance = ?3",
+                params![feature, source, instance],
+            )
+            .map(drop)
+            .ctx(CTX),
     }
 }
 
@@ -1947,6 +2106,243 @@ mod tests {
         );
         assert_eq!(cp(&t).as_deref(), Some("x"));
         assert_eq!(t.count("history").unwrap(), 3);
+    }
+
+    /// A Tracker that waits only `ms` milliseconds for locks.
+    fn open_impatient(dir: &Path, ms: u64) -> Tracker {
+        Tracker::open_waiting(dir, Duration::from_millis(ms)).unwrap()
+    }
+
+    /// Another process's connection to the Tracker under `dir`, holding its write lock
+    /// until dropped.
+    fn lock_writer(dir: &Path) -> Connection {
+        let c = Connection::open(dir.join(DB_FILE)).unwrap();
+        c.execute_batch("BEGIN IMMEDIATE; CREATE TABLE held (x INTEGER);")
+            .unwrap();
+        c
+    }
+
+    fn assert_busy(err: &TrackerError, dir: &Path) {
+        match err {
+            TrackerError::Busy { path, .. } => assert_eq!(path, &dir.join(DB_FILE)),
+            other => panic!("not Busy: {other:?}"),
+        }
+        let text = err.to_string();
+        let wanted = format!(
+            "another host-sim run is using this Tracker ({})",
+            dir.join(DB_FILE).display()
+        );
+        assert!(text.contains(&wanted), "{text}");
+        assert!(text.contains("try again when it has finished"), "{text}");
+        for wrong in ["move it aside", "disk", "locked"] {
+            assert!(!text.contains(wrong), "{wrong:?} in {text}");
+        }
+        assert!(std::error::Error::source(err).is_none(), "{err:?}");
+    }
+
+    #[test]
+    fn staging_an_import_locks_nothing_and_its_merge_sees_what_others_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = Tracker::open(dir.path()).unwrap();
+        let mut imp = first.begin_import("history", false).unwrap();
+        imp.add_batch(&[entry("a", T0), entry("b", T0)]).unwrap();
+        imp.set_checkpoint(SRC, "", CheckpointUpdate::Replace("first".into()), T0)
+            .unwrap();
+
+        // Meanwhile another run imports, exports and prunes without waiting at all.
+        {
+            let mut other = open_impatient(dir.path(), 0);
+            import_with(
+                &mut other,
+                &[entry("a", T0 + 5)],
+                CheckpointUpdate::Replace("other".into()),
+            );
+            other.export("history", &dir.path().join("out")).unwrap();
+            other
+                .apply_retention("history", Retention::default(), T0)
+                .unwrap();
+            let reader = Tracker::open_existing_read_only(dir.path())
+                .unwrap()
+                .unwrap();
+            assert_eq!(reader.count("history").unwrap(), 1);
+        }
+
+        // The first import merges against that: its older "a" changes nothing.
+        let out = imp.finish(T0 + 10).unwrap();
+        assert_eq!((out.added, out.updated, out.unchanged), (1, 0, 1));
+        assert_eq!(out.total_after, 2);
+        assert_eq!(watched(&first, "a").unwrap(), format_watched_at(T0 + 5));
+        assert_eq!(cp(&first).as_deref(), Some("first"));
+        assert_eq!(first.snapshots("history").unwrap().len(), 2);
+        drop(first);
+        assert_eq!(files(dir.path()), ["out", DB_FILE]);
+    }
+
+    #[test]
+    fn a_locked_tracker_is_waited_for_then_reported_busy_and_nothing_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = open_impatient(dir.path(), 50);
+        import_with(
+            &mut t,
+            &[entry("a", T0)],
+            CheckpointUpdate::Replace("old".into()),
+        );
+        let state = t.state("history").unwrap();
+
+        let writer = lock_writer(dir.path());
+        // Opening an up-to-date Tracker, reading it and staging need no lock.
+        let mut again = open_impatient(dir.path(), 50);
+        assert_eq!(again.state("history").unwrap(), state);
+        drop(again);
+        let mut imp = t.begin_import("history", false).unwrap();
+        imp.add_batch(&[entry("b", T0)]).unwrap();
+        imp.set_checkpoint(SRC, "", CheckpointUpdate::Replace("new".into()), T0)
+            .unwrap();
+        assert_busy(&imp.finish(T0).unwrap_err(), dir.path());
+        let err = t
+            .apply_retention("history", Retention::default(), T0)
+            .unwrap_err();
+        assert_busy(&err, dir.path());
+        drop(writer);
+
+        assert_eq!(t.state("history").unwrap(), state);
+        assert_eq!(cp(&t).as_deref(), Some("old"));
+        import_with(
+            &mut t,
+            &[entry("b", T0)],
+            CheckpointUpdate::Replace("new".into()),
+        );
+        assert_eq!(t.count("history").unwrap(), 2);
+        assert_eq!(cp(&t).as_deref(), Some("new"));
+        again = open_impatient(dir.path(), 50);
+        assert_eq!(again.count("history").unwrap(), 2);
+    }
+
+    #[test]
+    fn a_migration_waits_for_the_lock_and_reports_busy_rather_than_failing_raw() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut t = Tracker::open(dir.path()).unwrap();
+            import(&mut t, &[entry("a", T0)], T0);
+        }
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            conn.execute_batch("DROP TABLE source_checkpoints; PRAGMA user_version = 1;")
+                .unwrap();
+        }
+        let writer = lock_writer(dir.path());
+        let err = Tracker::open_waiting(dir.path(), Duration::from_millis(50)).unwrap_err();
+        assert_busy(&err, dir.path());
+        // A reader does not migrate: it reads schema 1 meanwhile.
+        let reader = Tracker::open_existing_read_only(dir.path())
+            .unwrap()
+            .unwrap();
+        assert_eq!(reader.count("history").unwrap(), 1);
+        drop(writer);
+        drop(reader);
+        let t = open_impatient(dir.path(), 50);
+        assert_eq!(t.schema, schema::CURRENT_VERSION);
+        assert_eq!(cp(&t), None);
+    }
+
+    #[test]
+    fn the_tracker_keeps_a_rollback_journal_so_overlapping_readers_leave_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = Tracker::open(dir.path()).unwrap();
+        let mode = |c: &Connection| -> String {
+            c.query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(mode(&t.conn), "delete");
+        // A reader opened as `tracker export` opens it, that outlives the writer.
+        let reader = Tracker::open_existing_read_only(dir.path())
+            .unwrap()
+            .unwrap();
+        import(&mut t, &[entry("a", T0)], T0);
+        drop(t);
+        assert_eq!(reader.count("history").unwrap(), 1);
+        assert_eq!(files(dir.path()), [DB_FILE]);
+        drop(reader);
+        assert_eq!(files(dir.path()), [DB_FILE]);
+    }
+
+    #[test]
+    fn a_reader_rolls_back_the_journal_a_killed_writer_left() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut t = Tracker::open(dir.path()).unwrap();
+            import(&mut t, &[entry("a", T0)], T0);
+        }
+        let state = Tracker::open_existing_read_only(dir.path())
+            .unwrap()
+            .unwrap()
+            .state("history")
+            .unwrap();
+        // A writer whose changes already reached the file (a tiny cache spills them), copied
+        // as a kill -9 would leave it: the file half-written, the journal holding the rest.
+        let writer = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        writer
+            .execute_batch(
+                "PRAGMA cache_size = 1; BEGIN IMMEDIATE;
+                 UPDATE snapshot_changes SET item_json = '{}';
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+                 INSERT INTO items SELECT 'history', 'k' || i, i FROM n;",
+            )
+            .unwrap();
+        let crashed = tempfile::tempdir().unwrap();
+        for name in [DB_FILE.to_owned(), format!("{DB_FILE}-journal")] {
+            std::fs::copy(dir.path().join(&name), crashed.path().join(&name)).unwrap();
+        }
+        drop(writer);
+        let t = Tracker::open_existing_read_only(crashed.path())
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.state("history").unwrap(), state);
+        assert_eq!(t.count("history").unwrap(), 1);
+        drop(t);
+        assert_eq!(files(crashed.path()), [DB_FILE]);
+    }
+
+    #[test]
+    fn a_tracker_left_in_wal_mode_becomes_one_file_again() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut t = Tracker::open(dir.path()).unwrap();
+            import(&mut t, &[entry("a", T0)], T0);
+        }
+        let wal = |dir: &Path| {
+            let c = Connection::open(dir.join(DB_FILE)).unwrap();
+            let m: String = c
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(m, "wal");
+            c
+        };
+        // Alone: converted on open.
+        drop(wal(dir.path()));
+        {
+            let t = open_impatient(dir.path(), 50);
+            assert_eq!(t.count("history").unwrap(), 1);
+        }
+        assert_eq!(files(dir.path()), [DB_FILE]);
+        let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        let m: String = c
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(m, "delete");
+        drop(c);
+
+        // Shared when opened: the open does not wait, and the last one out converts it.
+        let other = wal(dir.path());
+        let mut t = open_impatient(dir.path(), 5_000);
+        import(&mut t, &[entry("b", T0)], T0 + 1);
+        drop(other);
+        drop(t);
+        assert_eq!(files(dir.path()), [DB_FILE]);
+        let t = Tracker::open_existing_read_only(dir.path())
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.count("history").unwrap(), 2);
     }
 
     /// Measures a 100k-entry import in batches (printed with --nocapture, not asserted) and

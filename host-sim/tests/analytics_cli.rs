@@ -643,6 +643,327 @@ fn every_chart_kind_works_and_bad_ones_are_clear_errors() {
     }
 }
 
+// ---- runs at once, and runs killed -------------------------------------------------------------
+
+/// [`demo_env`] with a client timeout longer than any hold here, so a held page waits for
+/// its release instead of timing out.
+fn held_env() -> Env {
+    let env = Env::new(Scenario::demo());
+    env.config_with(|v| {
+        tweak(v);
+        v["tautulli"]["timeout"] = json!(120);
+    });
+    env
+}
+
+/// Four new plays after everything in the demo.
+fn four_new_plays() -> Vec<Session> {
+    let scenario = Scenario::demo();
+    let max_id = scenario.sessions.iter().map(|s| s.id).max().unwrap();
+    (1..=4)
+        .map(|i| new_play(&scenario, max_id + i, i))
+        .collect()
+}
+
+/// What the store under `root` holds, exactly, besides the time of its last sync: every
+/// session, user and the sync's high-water marks, each row as text.
+fn store_contents(root: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open_with_flags(
+        root.join("analytics").join("analytics.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("open the analytics store");
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT * FROM sessions ORDER BY id",
+        "SELECT * FROM users ORDER BY user_id",
+        "SELECT * FROM sync_state WHERE key <> 'last_sync_at' ORDER BY key",
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name",
+    ] {
+        let mut stmt = conn.prepare(sql).expect(sql);
+        let columns = stmt.column_count();
+        let rows = stmt
+            .query_map([], |row| {
+                (0..columns)
+                    .map(|i| row.get_ref(i).map(|v| format!("{v:?}")))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(|cells| cells.join("|"))
+            })
+            .expect(sql)
+            .collect::<Result<Vec<_>, _>>()
+            .expect(sql);
+        out.push(format!("-- {sql}"));
+        out.extend(rows);
+    }
+    out
+}
+
+/// `analytics sync --json` into the store under `root` (same fake, same config).
+fn sync_store_at(env: &Env, root: &std::path::Path) -> Value {
+    let r = root.display().to_string();
+    let now = now_arg();
+    let run = env
+        .run(&[
+            "--tracker",
+            &r,
+            "--json",
+            "analytics",
+            "--now",
+            &now,
+            "sync",
+        ])
+        .expect_ok();
+    run.json()
+}
+
+/// A failed analytics command never blames the plugin or the disk for another run's lock.
+fn assert_not_internal(run: &Run) {
+    for wrong in ["internal", "disk space", "database is locked"] {
+        assert!(!run.stderr.contains(wrong), "{wrong:?} in:\n{run}");
+    }
+}
+
+/// `analytics collect` and `analytics chart` while an `analytics sync` waits for its
+/// history page: both succeed at once, reading the store as last committed (the sync's
+/// read holds no lock on it); the sync then stores the new plays.
+#[test]
+fn collect_and_chart_during_a_held_sync_read_the_committed_store() {
+    let env = held_env();
+    env.run(&["analytics", "sync"]).expect_ok();
+    let (first, _) = analytics_json(&env, &["collect"]);
+    let sessions = stored_sessions(&env);
+    let (chart, _) = analytics_json(&env, &["chart", "plays-by-date", "--days", "30"]);
+    env.server.add_sessions(four_new_plays());
+
+    let hold = env.hold_history(0);
+    let args = ["--json", "analytics", "sync"];
+    let sync = env.spawn(&args);
+    assert!(hold.wait_for_arrivals(1, Duration::from_secs(60)));
+    let later = (DEMO_NOW + DAY).to_string();
+    let collect = env.run(&["--json", "analytics", "--now", &later, "collect"]);
+    assert_not_internal(&collect);
+    let collect = collect.expect_ok();
+    assert_eq!(
+        n(&collect.json(), "snapshots_written"),
+        n(&first, "snapshots_written"),
+        "{collect}"
+    );
+    let now = now_arg();
+    let during = env.run(&[
+        "--json",
+        "analytics",
+        "--now",
+        &now,
+        "chart",
+        "plays-by-date",
+        "--days",
+        "30",
+    ]);
+    assert_not_internal(&during);
+    assert_eq!(during.expect_ok().json(), chart, "the committed store");
+    assert_eq!(stored_sessions(&env), sessions);
+    assert_eq!(hold.waiting(), 1, "the sync is still held");
+
+    hold.release();
+    let done = common::collect(&args, sync).expect_ok();
+    assert_eq!(n(&done.json(), "inserted"), 4, "{done}");
+    assert_eq!(stored_sessions(&env).len(), sessions.len() + 4);
+    let (after, _) = analytics_json(&env, &["chart", "plays-by-date", "--days", "30"]);
+    assert_ne!(after, chart);
+}
+
+/// A second `analytics sync` while the first waits for its history page: it completes,
+/// the first completes after it, and the store ends as two syncs one after the other
+/// leave it.
+#[test]
+fn a_second_analytics_sync_runs_while_the_first_is_held() {
+    let env = held_env();
+    let baseline = env.path().join("baseline");
+    env.run(&["analytics", "sync"]).expect_ok();
+    sync_store_at(&env, &baseline);
+    env.server.add_sessions(four_new_plays());
+    sync_store_at(&env, &baseline);
+    sync_store_at(&env, &baseline);
+
+    // The first page of the re-sync is answered; the second (the read-ahead) is held.
+    let hold = env.hold_history(0);
+    let args = ["--json", "analytics", "sync"];
+    let first = env.spawn(&args);
+    assert!(hold.wait_for_arrivals(1, Duration::from_secs(60)));
+    let second = env.run(&["--json", "analytics", "sync"]);
+    assert_not_internal(&second);
+    assert_eq!(n(&second.expect_ok().json(), "inserted"), 4);
+    hold.release();
+    let first = common::collect(&args, first).expect_ok();
+    let report = first.json();
+    assert_eq!(n(&report, "inserted"), 0, "{first}");
+    assert_eq!(store_contents(&env.root()), store_contents(&baseline));
+}
+
+/// A collect and a sync kept from the store's write lock (another process holds it: here
+/// the test) wait for it, then fail with exit code 1 saying another run is writing the
+/// store, never `internal` or the disk; a chart reads the store meanwhile. Nothing is
+/// written, and once the lock is let go both work.
+#[test]
+fn collect_and_sync_kept_from_the_lock_wait_then_say_the_store_is_busy() {
+    let env = demo_env();
+    env.run(&["analytics", "sync"]).expect_ok();
+    let before = store_contents(&env.root());
+    let (chart, _) = analytics_json(&env, &["chart", "plays-by-date", "--days", "30"]);
+    env.server.add_sessions(four_new_plays());
+    let lock = rusqlite::Connection::open(store_file(&env)).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE; DELETE FROM rotations;")
+        .unwrap();
+
+    let now = now_arg();
+    let collect_args = ["analytics", "--now", now.as_str(), "collect"];
+    let sync_args = ["--json", "analytics", "sync"];
+    let runs = [env.spawn(&collect_args), env.spawn(&sync_args)];
+    let (during, _) = analytics_json(&env, &["chart", "plays-by-date", "--days", "30"]);
+    assert_eq!(during, chart);
+    let [collect, sync] = runs;
+    let collect = common::collect(&collect_args, collect);
+    let sync = common::collect(&sync_args, sync);
+    for run in [&collect, &sync] {
+        assert_eq!(run.code, Some(1), "{run}");
+        let wanted = format!(
+            "error: another run is writing the analytics store {}; waited 15 s; try again \
+             when it has finished",
+            store_file(&env).display()
+        );
+        assert!(run.stderr.starts_with(&wanted), "{run}");
+        assert!(
+            run.stderr.contains("(plugin error code: unreachable)"),
+            "{run}"
+        );
+        assert_not_internal(run);
+        assert!(run.stdout.is_empty(), "{run}");
+    }
+    drop(lock);
+    assert_eq!(store_contents(&env.root()), before);
+
+    let (synced, run) = analytics_json(&env, &["sync"]);
+    assert_eq!(n(&synced, "inserted"), 4, "{run}");
+    let (collected, run) = analytics_json(&env, &["collect"]);
+    assert_eq!(n(&collected, "snapshots_written"), 24, "{run}");
+}
+
+/// Where an `analytics sync` is killed.
+#[derive(Debug, Clone, Copy)]
+enum KillAt {
+    /// Waiting for a history page (`skip` pages were answered before it).
+    Read { skip: u32 },
+    /// After the whole read, while the sync writes the store.
+    Write,
+}
+
+/// `kill -9` of an `analytics sync` of `env`'s store at `at`: the store holds exactly what
+/// it held before, and the next sync ends exactly where an uninterrupted sync of the same
+/// history (into `baseline`, whose report it was) ended.
+fn kill_analytics_sync(env: &Env, at: KillAt, baseline: &std::path::Path, uninterrupted: &Value) {
+    let before = store_contents(&env.root());
+    let seen = get_history_requests(&env.server);
+    let hold = match at {
+        KillAt::Read { skip } => Some(env.hold_history(skip)),
+        KillAt::Write => {
+            // Writing the first session stalls the sync's write for hours.
+            rusqlite::Connection::open(store_file(env))
+                .unwrap()
+                .execute_batch(
+                    "CREATE TABLE stall (x INTEGER);
+                     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+                     INSERT INTO stall SELECT i FROM n;
+                     CREATE TRIGGER stall_rows BEFORE INSERT ON session_rows
+                     BEGIN SELECT count(*) FROM stall a, stall b, stall c; END;",
+                )
+                .unwrap();
+            None
+        }
+    };
+    let now = now_arg();
+    let args = ["--json", "analytics", "--now", now.as_str(), "sync"];
+    let mut child = env.spawn(&args);
+    let pid = child.id();
+    match (at, &hold) {
+        (KillAt::Read { .. }, Some(hold)) => {
+            assert!(hold.wait_for_arrivals(1, Duration::from_secs(60)), "{at:?}");
+        }
+        _ => {
+            let pages = n(uninterrupted, "requests") as usize;
+            common::wait_until("the whole read", || {
+                get_history_requests(&env.server) >= seen + pages
+            });
+            // Busy in the stalled write (a normal sync of the demo takes a fraction of a
+            // second).
+            common::wait_until("the sync's write", || {
+                common::cpu_seconds(pid).is_none_or(|s| s >= 1.5)
+            });
+            assert_eq!(get_history_requests(&env.server) - seen, pages, "{at:?}");
+        }
+    }
+    assert!(child.try_wait().unwrap().is_none(), "{at:?}: ended early");
+    child.kill().expect("kill host-sim");
+    let killed = common::collect(&args, child);
+    assert_eq!(killed.code, None, "killed by a signal:\n{killed}");
+    if let Some(hold) = hold {
+        hold.release();
+    }
+    env.server.clear_faults();
+    if matches!(at, KillAt::Write) {
+        rusqlite::Connection::open(store_file(env))
+            .unwrap()
+            .execute_batch("DROP TRIGGER stall_rows; DROP TABLE stall;")
+            .unwrap();
+    }
+    assert_eq!(
+        store_contents(&env.root()),
+        before,
+        "{at:?}: the killed sync changed the store"
+    );
+    let rerun = sync_store_at(env, &env.root());
+    for k in ["inserted", "updated", "total_sessions", "records_filtered"] {
+        assert_eq!(rerun[k], uninterrupted[k], "{at:?} {k}: {rerun}");
+    }
+    assert_eq!(
+        store_contents(&env.root()),
+        store_contents(baseline),
+        "{at:?}"
+    );
+}
+
+/// `kill -9` during a first sync's read (3 of 5 pages in) and during a re-sync's read, then
+/// re-runs: nothing of the killed syncs remains, and the store ends as if they never ran.
+#[test]
+fn an_analytics_sync_killed_during_the_read_loses_nothing() {
+    let env = held_env();
+    let baseline = env.path().join("baseline");
+    // An empty store of the current schema (the first sync's starting point).
+    env.run(&["analytics", "collections"]).expect_ok();
+    let first = sync_store_at(&env, &baseline);
+    kill_analytics_sync(&env, KillAt::Read { skip: 2 }, &baseline, &first);
+
+    env.server.add_sessions(four_new_plays());
+    let again = sync_store_at(&env, &baseline);
+    assert_eq!(n(&again, "inserted"), 4);
+    kill_analytics_sync(&env, KillAt::Read { skip: 0 }, &baseline, &again);
+}
+
+/// `kill -9` once a sync has read the whole history and is writing the store (a first sync
+/// into an empty store, which rebuilds the indexes, and a re-sync with new plays), then
+/// re-runs: the store ends as if the killed syncs never ran.
+#[test]
+fn an_analytics_sync_killed_while_writing_loses_nothing() {
+    let env = held_env();
+    let baseline = env.path().join("baseline");
+    env.run(&["analytics", "collections"]).expect_ok();
+    let first = sync_store_at(&env, &baseline);
+    kill_analytics_sync(&env, KillAt::Write, &baseline, &first);
+
+    env.server.add_sessions(four_new_plays());
+    let again = sync_store_at(&env, &baseline);
+    kill_analytics_sync(&env, KillAt::Write, &baseline, &again);
+}
+
 // ---- the key, and the demo --------------------------------------------------------------------
 
 #[test]

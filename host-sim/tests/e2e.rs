@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{host_sim, Env, Run, KEY, WRONG_KEY};
+use common::{cpu_seconds, file_names, host_sim, wait_until, Env, Run, KEY, WRONG_KEY};
 use fake_tautulli::{FakeServer, Fault, FaultRule, Scenario, Session};
 use serde_json::{json, Value};
 
@@ -1353,6 +1353,21 @@ fn sync_into(env: &Env, root: &Path) -> Value {
     run.json()["pairs"][0].clone()
 }
 
+/// The items `tracker export` writes for the Tracker under `root`, as bytes (everything
+/// after the export's own timestamp).
+fn exported_items(env: &Env, root: &Path) -> String {
+    let r = root.display().to_string();
+    let out = tempfile::tempdir_in(env.path()).expect("tempdir");
+    let o = out.path().display().to_string();
+    env.run(&["--tracker", &r, "tracker", "export", "--out", &o])
+        .expect_ok();
+    let text = std::fs::read_to_string(out.path().join("history.json")).expect("history.json");
+    text.split_once("\"items\":")
+        .unwrap_or_else(|| panic!("no items in {text}"))
+        .1
+        .to_owned()
+}
+
 /// Everything a Tracker holds, exactly: the exported items as bytes (everything after the
 /// export's own timestamp), each snapshot's counts, and the stored checkpoint.
 #[derive(Debug, PartialEq)]
@@ -1364,16 +1379,7 @@ struct EndState {
 
 fn end_state(env: &Env, root: &Path) -> EndState {
     let r = root.display().to_string();
-    let out = tempfile::tempdir_in(env.path()).expect("tempdir");
-    let o = out.path().display().to_string();
-    env.run(&["--tracker", &r, "tracker", "export", "--out", &o])
-        .expect_ok();
-    let text = std::fs::read_to_string(out.path().join("history.json")).expect("history.json");
-    let items = text
-        .split_once("\"items\":")
-        .unwrap_or_else(|| panic!("no items in {text}"))
-        .1
-        .to_owned();
+    let items = exported_items(env, root);
     let snaps = env
         .run(&["--tracker", &r, "--json", "tracker", "snapshots"])
         .expect_ok()
@@ -1389,26 +1395,6 @@ fn end_state(env: &Env, root: &Path) -> EndState {
         snapshots,
         checkpoint: stored_checkpoint(root),
     }
-}
-
-/// Polls `done` every 10 ms for up to 60 s.
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = std::time::Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// CPU seconds a process has used so far (Linux `/proc`, 100 ticks a second).
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0)
 }
 
 /// The first run stores the checkpoint with its import; after new plays the next run reads
@@ -2040,4 +2026,184 @@ fn escape_codes_from_the_server_never_reach_the_terminal() {
     }
     env.server.clear_faults();
     assert_files_unchanged(&env, &before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 13. two runs at once: the Tautulli read holds no lock on the Tracker
+// ---------------------------------------------------------------------------------------------
+
+/// [`incremental_config`] with a client timeout longer than any hold in these tests, so a
+/// held page waits for its release instead of timing out and being retried.
+fn held_config(env: &Env) -> Value {
+    let mut c = incremental_config(env);
+    c["tautulli"]["timeout"] = json!(120);
+    c
+}
+
+/// A sync waiting for a history page (its read half done) while a second sync of the same
+/// Tracker runs: the second completes, the first then completes too, and the Tracker ends
+/// exactly as two runs one after the other leave it.
+#[test]
+fn a_second_sync_runs_while_the_first_is_held_mid_read() {
+    let env = Env::new(Scenario::reference());
+    env.write_config(&held_config(&env));
+    let baseline = env.path().join("baseline");
+    sync_into(&env, &baseline);
+    sync_into(&env, &baseline);
+    let expected = end_state(&env, &baseline);
+
+    // The first page is answered, the second is held: the first run is inside its read.
+    let hold = env.hold_history(1);
+    let args = ["--json", "sync"];
+    let first = env.spawn(&args);
+    assert!(
+        hold.wait_for_arrivals(1, Duration::from_secs(60)),
+        "the first run never asked for its second page"
+    );
+    // Its read needs no lock, and neither does the first run's: it completes.
+    let second = env.run(&["--json", "sync"]).expect_ok();
+    assert_eq!(
+        second.json()["pairs"][0]["checkpoint"],
+        "stored",
+        "{second}"
+    );
+    assert_eq!(hold.waiting(), 1, "the first run is still held");
+    hold.release();
+    let first = common::collect(&args, first).expect_ok();
+    assert_eq!(first.json()["pairs"][0]["checkpoint"], "stored", "{first}");
+    assert_eq!(end_state(&env, &env.root()), expected);
+    assert_eq!(file_names(&env.root()), file_names(&baseline));
+}
+
+/// A run that failed because another one is writing the Tracker says so, and only so.
+fn assert_busy(run: &Run, root: &Path) {
+    assert_eq!(run.code, Some(1), "{run}");
+    let wanted = format!(
+        "another host-sim run is using this Tracker ({})",
+        root.join("tracker.sqlite").display()
+    );
+    assert!(run.stderr.contains(&wanted), "{run}");
+    assert!(
+        run.stderr.contains("try again when it has finished"),
+        "{run}"
+    );
+    for wrong in ["move it aside", "disk", "internal", "database is locked"] {
+        assert!(!run.stderr.contains(wrong), "{wrong:?} in:\n{run}");
+    }
+}
+
+/// `tracker export` while a sync is held mid-read shows the committed state, and readers
+/// that overlap the sync (the export, and one still open when the sync ends, as a long
+/// export would be) leave the Tracker as the single file it was: no `-wal`, `-shm` or
+/// `-journal` beside it, during the overlap or after.
+#[test]
+fn an_export_during_a_held_sync_shows_the_committed_state_and_leaves_one_file() {
+    let scenario = Scenario::reference();
+    let env = Env::new(scenario.clone());
+    env.write_config(&held_config(&env));
+    env.sync();
+    let committed = end_state(&env, &env.root());
+    let files_before = file_names(&env.root());
+    assert!(files_before.contains(&"tracker.sqlite".to_owned()));
+    env.server.add_sessions(two_new_plays(&scenario));
+
+    let hold = env.hold_history(0);
+    let args = ["--json", "sync"];
+    let sync = env.spawn(&args);
+    assert!(hold.wait_for_arrivals(1, Duration::from_secs(60)));
+    // A reader of its own, opened the way `tracker export` opens the Tracker, that stays
+    // open until after the sync has ended.
+    let reader = rusqlite::Connection::open_with_flags(
+        env.root().join("tracker.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let count = |c: &rusqlite::Connection| -> i64 {
+        c.query_row("SELECT count(*) FROM items", [], |r| r.get(0))
+            .unwrap()
+    };
+    let held_count = count(&reader);
+    let during = end_state(&env, &env.root());
+    assert_eq!(during, committed, "the export shows what was committed");
+    // (The plugin's own state store is open in the sync meanwhile: its side files are its.)
+    let tracker_files = |names: Vec<String>| -> Vec<String> {
+        names
+            .into_iter()
+            .filter(|n| n.starts_with("tracker.sqlite"))
+            .collect()
+    };
+    assert_eq!(
+        tracker_files(file_names(&env.root())),
+        ["tracker.sqlite"],
+        "during the overlap"
+    );
+
+    hold.release();
+    let done = common::collect(&args, sync).expect_ok();
+    let pair = &done.json()["pairs"][0];
+    assert_eq!((u(&pair["added"]), u(&pair["updated"])), (1, 1), "{done}");
+    assert_eq!(count(&reader), held_count + 1);
+    drop(reader);
+    assert_eq!(file_names(&env.root()), files_before, "after both ended");
+    let after = end_state(&env, &env.root());
+    assert_ne!(after.items, committed.items);
+    assert_eq!(file_names(&env.root()), files_before);
+}
+
+/// A sync that cannot get the Tracker's write lock (another process holds it: here the
+/// test) waits for it, then fails with exit code 1 saying another run is using the Tracker,
+/// and writes nothing: after the whole read, at the merge; and at the open, when the
+/// Tracker needs a schema migration. Once the lock is let go, the same sync works.
+#[test]
+fn a_sync_kept_from_the_lock_waits_then_says_another_run_is_using_the_tracker() {
+    let env = Env::new(Scenario::reference());
+    env.write_config(&incremental_config(&env));
+    let old = env.path().join("old");
+    env.sync();
+    sync_into(&env, &old);
+    // `old` is a Tracker as the previous host-sim wrote it (schema 1): opening it migrates.
+    tracker_db(&old)
+        .execute_batch("DROP TABLE source_checkpoints; PRAGMA user_version = 1;")
+        .unwrap();
+    let before = (end_state(&env, &env.root()), exported_items(&env, &old));
+    let locks: Vec<rusqlite::Connection> = [env.root(), old.clone()]
+        .iter()
+        .map(|root| {
+            let c = tracker_db(root);
+            c.execute_batch("BEGIN IMMEDIATE; CREATE TABLE held (x INTEGER);")
+                .unwrap();
+            c
+        })
+        .collect();
+    env.server
+        .add_sessions(two_new_plays(&Scenario::reference()));
+    let seen = history_requests(&env.server);
+
+    let old_arg = old.display().to_string();
+    let at_merge = ["--json", "sync"];
+    let at_open = ["--tracker", old_arg.as_str(), "--json", "sync"];
+    let runs = [env.spawn(&at_merge), env.spawn(&at_open)];
+    let [merge, open] = runs;
+    let merge = common::collect(&at_merge, merge);
+    let open = common::collect(&at_open, open);
+    assert_busy(&merge, &env.root());
+    assert_busy(&open, &old);
+    assert!(merge.stderr.contains("waited 15 s"), "{merge}");
+    assert!(merge.stdout.is_empty() && open.stdout.is_empty());
+    assert!(
+        history_requests(&env.server) > seen,
+        "the read came first: {merge}"
+    );
+    // Letting go rolls the lock holders' own change back.
+    drop(locks);
+    assert_eq!(
+        (end_state(&env, &env.root()), exported_items(&env, &old)),
+        before
+    );
+
+    let now = env.sync();
+    assert_eq!((u(&now["added"]), u(&now["updated"])), (1, 1), "{now}");
+    let migrated = sync_into(&env, &old);
+    assert_eq!(migrated["checkpoint"], "stored", "{migrated}");
+    assert_eq!(end_state(&env, &env.root()), end_state(&env, &old));
 }

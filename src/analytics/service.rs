@@ -3,8 +3,8 @@
 //! `collect` (library names and collection discovery, only when needed); queries and charts
 //! read the local store only.
 //!
-//! Every method takes `&self` (the store sits behind a mutex), so one service can be shared
-//! between threads.
+//! Every method takes `&self` (the store sits behind a mutex; a sync reads and writes on a
+//! connection of its own), so one service can be shared between threads.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -107,7 +107,10 @@ impl AnalyticsService {
             overlap_seconds: i64::from(self.config.sync_overlap_hours) * 3600,
         };
         let before = self.history_requests();
-        let mut store = self.lock();
+        // The read can take minutes: it runs on a connection of its own, not behind the
+        // shared store's mutex, so this provider's other calls (from other threads) use the
+        // store meanwhile, as other processes do; SQLite's lock orders the writes.
+        let mut store = Store::open(self.config.require_data_dir()?)?;
         let mut pages = sync::session_pages(Arc::clone(&self.client));
         let report = sync::sync(&mut store, &mut pages, &opts, now_epoch());
         // A guess still in flight is counted before the figures are read.

@@ -3,8 +3,12 @@
 //! and collection snapshots.
 //!
 //! Why SQLite: every statistic is computed locally, exactly and offline, over any window or
-//! time zone, without asking Tautulli again; a sync is one transaction, so a failed sync
-//! leaves the copy as it was. WAL lets readers (charts, queries) run while a sync writes.
+//! time zone, without asking Tautulli again; a sync writes in one transaction, so a failed
+//! sync leaves the copy as it was. WAL lets readers (charts, queries) run while a sync
+//! writes, and the sync's read holds no lock at all (it stages rows in the connection's temp
+//! database, see [`crate::analytics::sync`]), so a collect can run beside it. A write that
+//! finds another one's lock waits up to [`BUSY_TIMEOUT`], then fails as
+//! [`Error::StoreBusy`].
 //! The schema is versioned with `PRAGMA user_version`; each migration runs once, in order.
 //!
 //! Sessions (schema 2) live in `session_rows`: numbers only, with the media type and stream
@@ -25,6 +29,11 @@ use crate::error::{Error, Result};
 
 /// The store's file name inside `analytics.data_dir`.
 pub const FILE_NAME: &str = "analytics.sqlite";
+
+/// How long a write waits for another run's lock before it fails as [`Error::StoreBusy`]:
+/// longer than a sync's write of a large history normally holds it, short enough that a
+/// stuck run is reported rather than waited for forever.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Schema migrations; `MIGRATIONS[i]` brings `user_version` from `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -262,9 +271,7 @@ impl Store {
     fn prepare(&mut self, wal: bool) -> Result<()> {
         let path = self.path.clone();
         let err = |e| db_error(path.as_deref(), e);
-        self.conn
-            .busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(err)?;
+        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
         if wal {
             // Returns the mode as a row, so it is queried rather than executed.
             let _: String = self
@@ -272,8 +279,11 @@ impl Store {
                 .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
                 .map_err(err)?;
         }
+        // A sync stages what it reads in a temp table: on disk, so memory stays bounded.
         self.conn
-            .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+            .execute_batch(
+                "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA temp_store = FILE;",
+            )
             .map_err(err)?;
         let version: i64 = self
             .conn
@@ -290,12 +300,22 @@ impl Store {
                 ),
             });
         }
+        // Only a migration takes the write lock (waiting for another run's like any write),
+        // and reads the version again under it: another process may have migrated meanwhile.
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self.conn.transaction().map_err(err)?;
-            tx.execute_batch(sql).map_err(err)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(err)?;
-            tx.commit().map_err(err)?;
+            let found: i64 = tx
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(err)?;
+            if found == i as i64 {
+                tx.execute_batch(sql).map_err(err)?;
+                tx.pragma_update(None, "user_version", (i + 1) as i64)
+                    .map_err(err)?;
+                tx.commit().map_err(err)?;
+            }
         }
         Ok(())
     }
@@ -533,10 +553,21 @@ pub const STATE_MAX_STARTED: &str = "max_started";
 /// times, no start) and the store does not hold.
 pub const STATE_LEFT_OUT: &str = "left_out";
 
-/// A SQLite failure as the plugin's error. Not a config problem and not Tautulli's: the
-/// local file is broken, locked or on a full disk.
+/// A SQLite failure as the plugin's error. Not a config problem and not Tautulli's: another
+/// run kept the store locked ([`Error::StoreBusy`]), or the local file is broken or on a
+/// full disk.
 pub(crate) fn db_error(path: Option<&Path>, e: rusqlite::Error) -> Error {
     let at = path.map_or_else(|| "(in memory)".to_string(), |p| p.display().to_string());
+    let busy = matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    );
+    if busy {
+        return Error::StoreBusy {
+            path: at,
+            waited_secs: BUSY_TIMEOUT.as_secs(),
+        };
+    }
     Error::Store {
         path: at,
         reason: e.to_string(),

@@ -18,25 +18,31 @@
 //! written later than the overlap is found this way), and a read that reached the end reads
 //! again from the top (plays that arrived mid-read), a few times at most, then fails.
 //!
-//! The whole sync is one SQLite transaction: any error (network, auth, bad JSON, a page cap)
-//! rolls it back and the store is left exactly as it was.
+//! The read writes nothing to the store and holds no lock on it: the rows are staged in the
+//! connection's temp database (on disk, so a first sync of a million sessions does not sit in
+//! memory), and the store is written in ONE transaction once the read is complete, replaying
+//! the staged rows as they arrived. Any error (network, auth, bad JSON, a page cap, counts
+//! that do not add up) leaves the store exactly as it was, and a collect, a query, a chart or
+//! another sync can use the store while Tautulli is being read.
 //!
 //! Speed (a first sync reads every session there is): rows are parsed into a lean
-//! [`SessionRow`]; the next page is requested while the current one is written, once it is
-//! certain to be read; each page is written oldest id first (the table fills its pages
-//! instead of splitting them); and into an empty store the indexes are dropped and built
-//! once at the end, inside the same transaction.
+//! [`SessionRow`]; the next page is requested while the current one is staged, once it is
+//! certain to be read; staged rows are numbers only (texts kept once each); each page is
+//! written oldest id first (the table fills its pages instead of splitting them); and into an
+//! empty store the indexes are dropped and built once at the end, inside the same
+//! transaction.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use rusqlite::TransactionBehavior;
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::analytics::session::{MediaType, Session, StreamDecision};
 use crate::analytics::store::{
-    self, set_sync_state, upsert_user, SessionWriter, Store, Upsert, STATE_LAST_SYNC,
-    STATE_LEFT_OUT, STATE_MAX_STARTED, STATE_RECORDS,
+    self, decision_code, decision_of_code, media_code, media_of_code, set_sync_state, upsert_user,
+    FxHashMap, SessionWriter, Store, Upsert, STATE_LAST_SYNC, STATE_LEFT_OUT, STATE_MAX_STARTED,
+    STATE_RECORDS,
 };
 use crate::client::{Client, Command};
 use crate::error::{Error, Result};
@@ -380,8 +386,9 @@ fn decision<'de, D: Deserializer<'de>>(
     })
 }
 
-/// Syncs `source` into `store` in one transaction; on any error nothing is written.
-/// `now` (epoch seconds) is recorded as the sync time.
+/// Syncs `source` into `store`: reads with no lock held, staging every row, then writes the
+/// store in one transaction; on any error nothing is written. `now` (epoch seconds) is
+/// recorded as the sync time.
 pub fn sync<S>(
     store: &mut Store,
     source: &mut S,
@@ -393,50 +400,39 @@ where
 {
     let path = store.path().map(|p| p.to_path_buf());
     let err = |e: rusqlite::Error| store::db_error(path.as_deref(), e);
-    let tx = store
-        .conn_mut()
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(err)?;
-    let count = |tx: &rusqlite::Transaction<'_>| -> rusqlite::Result<u64> {
-        tx.query_row("SELECT COUNT(*) FROM session_rows", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .map(|n| n as u64)
+    let conn = store.conn();
+    // Where the store stood when the read began: one read, no lock kept.
+    let (held_before, max_started, last_sync) = {
+        let tx = conn.unchecked_transaction().map_err(err)?;
+        let held = count_sessions(&tx).map_err(err)?;
+        let max_started: Option<i64> = tx
+            .query_row("SELECT MAX(started) FROM session_rows", [], |r| r.get(0))
+            .map_err(err)?;
+        let last_sync: Option<i64> = tx
+            .query_row(
+                "SELECT value FROM sync_state WHERE key = ?1",
+                [STATE_LAST_SYNC],
+                |r| r.get(0),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })
+            .map_err(err)?;
+        (held, max_started, last_sync)
     };
-    let held_before = count(&tx).map_err(err)?;
-    let max_started: Option<i64> = tx
-        .query_row("SELECT MAX(started) FROM session_rows", [], |r| r.get(0))
-        .map_err(err)?;
-    let last_sync: Option<i64> = tx
-        .query_row(
-            "SELECT value FROM sync_state WHERE key = ?1",
-            [STATE_LAST_SYNC],
-            |r| r.get(0),
-        )
-        .map(Some)
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(e),
-        })
-        .map_err(err)?;
 
     let mut report = SyncReport {
         first_sync: last_sync.is_none() && held_before == 0,
         ..SyncReport::default()
     };
-    // Into an empty store every row is new: the indexes are built once at the end.
-    let indexes = if held_before == 0 {
-        store::drop_session_indexes(&tx).map_err(err)?
-    } else {
-        Vec::new()
-    };
+    let mut staging = Staging::new(conn).map_err(err)?;
     let mut pass = Pass {
-        tx: &tx,
+        staging: &mut staging,
         report: &mut report,
-        held: held_before,
         left_out: HashSet::new(),
         users: HashSet::new(),
-        writer: SessionWriter::new(&tx).map_err(err)?,
         err: &err,
     };
     // A re-sync reads from a little below the newest session held; a first sync reads all.
@@ -451,85 +447,335 @@ where
     // Sessions left out by the last sync that this one did not read again still count
     // (else one bad row below the overlap would make every re-sync read everything).
     let total = |o: &ReadOutcome| o.records_total.unwrap_or(o.records_filtered);
+    // Sessions left out by the last sync that this one did not read again still count
+    // (else one bad row below the overlap would make every re-sync read everything).
     let mut left_out = pass.unheld_left_out()?;
     if since.is_some() {
-        let earlier: Option<i64> = store::sync_state_in(&tx, STATE_LEFT_OUT).map_err(err)?;
+        let earlier = store::sync_state_in(conn, STATE_LEFT_OUT).map_err(err)?;
         let earlier = earlier.and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
-        if pass.held + left_out.max(earlier) < total(&outcome) {
+        if pass.held_after()? + left_out.max(earlier) < total(&outcome) {
             outcome = pass.run(&mut *source, opts, None)?;
             left_out = pass.unheld_left_out()?;
         } else {
             left_out = left_out.max(earlier);
         }
     }
-    let records = total(&outcome);
-    let accounted = pass.held + left_out;
-    if accounted < records {
-        return Err(Error::BadResponse {
-            cmd: Command::GetHistory.as_str(),
-            status: 200,
-            reason: format!(
-                "the counts do not add up: the store holds {} sessions (and {} were left out) \
-                 but Tautulli reports {} after {} catch-up passes; the history changed during \
-                 the sync, run it again (nothing was written)",
-                pass.held,
-                accounted - pass.held,
-                records,
-                outcome.catch_up_passes
-            ),
-            excerpt: String::new(),
-        });
-    }
-    let held = pass.held;
     drop(pass);
-
-    if held > records {
-        report.warnings.push(format!(
-            "Tautulli reports {records} sessions but the store holds {held}: sessions deleted in \
-             Tautulli are kept here"
-        ));
-    }
-    store::create_indexes(&tx, &indexes).map_err(err)?;
-    report.records_filtered = records;
-    report.total_sessions = count(&tx).map_err(err)?;
-    if report.requests == 0 {
-        report.requests = report.pages;
-    }
-    set_sync_state(&tx, STATE_LAST_SYNC, now).map_err(err)?;
-    set_sync_state(&tx, STATE_RECORDS, records as i64).map_err(err)?;
-    set_sync_state(&tx, STATE_LEFT_OUT, left_out as i64).map_err(err)?;
-    let top: Option<i64> = tx
-        .query_row("SELECT MAX(started) FROM session_rows", [], |r| r.get(0))
-        .map_err(err)?;
-    if let Some(top) = top {
-        set_sync_state(&tx, STATE_MAX_STARTED, top).map_err(err)?;
-    }
-    tx.commit().map_err(err)?;
+    let counts = Counts {
+        records: total(&outcome),
+        catch_up_passes: outcome.catch_up_passes,
+        left_out,
+    };
+    staging.merge(&mut report, counts, now, &err)?;
     Ok(report)
 }
 
-/// The sync's writes inside its transaction, fed by the one history reader.
-struct Pass<'a, 't> {
-    tx: &'a rusqlite::Transaction<'t>,
+/// `COUNT(*)` of the stored sessions.
+fn count_sessions(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.query_row("SELECT COUNT(*) FROM session_rows", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|n| n as u64)
+}
+
+/// What the read ended with, for the merge's count check.
+#[derive(Debug, Clone, Copy)]
+struct Counts {
+    /// Sessions Tautulli reports (`recordsTotal`, else `recordsFiltered`).
+    records: u64,
+    catch_up_passes: u32,
+    /// Sessions read (now or by an earlier sync) but left out for their times, not held.
+    left_out: u64,
+}
+
+/// The sessions and users a sync has read, waiting in the connection's temp database until
+/// the read is complete. Writing them takes no lock on the store, and a killed process
+/// loses them with its temp file: only [`Staging::merge`] writes the store.
+///
+/// Staged sessions are numbers only: their texts (user, platform, player, title) are kept
+/// once each in `texts`, in memory like the store's own string ids during a write (distinct
+/// names and titles, not one per session), so a million staged sessions cost the temp
+/// file ~60 MB and the merge reads them back without parsing text.
+struct Staging<'c> {
+    conn: &'c Connection,
+    /// Distinct texts of the staged sessions; a staged session holds their indexes.
+    texts: Vec<String>,
+    text_ids: FxHashMap<String, i64>,
+}
+
+impl<'c> Staging<'c> {
+    fn new(conn: &'c Connection) -> rusqlite::Result<Staging<'c>> {
+        // Keyed by arrival: appending is the cheapest write, and the merge replays them in
+        // the order they came (each page oldest id first), as they were written before.
+        conn.execute_batch(
+            "DROP TABLE IF EXISTS temp.sync_sessions;
+             DROP TABLE IF EXISTS temp.sync_users;
+             CREATE TEMP TABLE sync_sessions (
+                 seq                    INTEGER PRIMARY KEY,
+                 id                     INTEGER NOT NULL,
+                 reference_id           INTEGER NOT NULL,
+                 user_id                INTEGER NOT NULL,
+                 user                   INTEGER NOT NULL,
+                 started                INTEGER NOT NULL,
+                 stopped                INTEGER,
+                 paused_seconds         INTEGER NOT NULL,
+                 play_seconds           INTEGER NOT NULL,
+                 media                  INTEGER NOT NULL,
+                 live                   INTEGER NOT NULL,
+                 rating_key             INTEGER NOT NULL,
+                 parent_rating_key      INTEGER,
+                 grandparent_rating_key INTEGER,
+                 section_id             INTEGER,
+                 decision               INTEGER NOT NULL,
+                 platform               INTEGER NOT NULL,
+                 player                 INTEGER NOT NULL,
+                 title                  INTEGER NOT NULL
+             );
+             CREATE TEMP TABLE sync_users (
+                 user_id       INTEGER PRIMARY KEY,
+                 username      TEXT,
+                 friendly_name TEXT
+             );",
+        )?;
+        Ok(Staging {
+            conn,
+            texts: Vec::new(),
+            text_ids: FxHashMap::default(),
+        })
+    }
+
+    /// The index of `text` in `texts`, added when new.
+    fn text_id(&mut self, text: &str) -> i64 {
+        if let Some(&id) = self.text_ids.get(text) {
+            return id;
+        }
+        let id = self.texts.len() as i64;
+        self.texts.push(text.to_owned());
+        self.text_ids.insert(text.to_owned(), id);
+        id
+    }
+
+    /// Stages one page: its new users (the first names seen win, as they would written
+    /// directly) and its sessions in the order given. One transaction of the temp database.
+    fn stage(
+        &mut self,
+        users: &[(i64, Option<String>, Option<String>)],
+        sessions: &[Session],
+    ) -> rusqlite::Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        {
+            let mut user = tx.prepare_cached(
+                "INSERT OR IGNORE INTO temp.sync_users (user_id, username, friendly_name) \
+                 VALUES (?1, ?2, ?3)",
+            )?;
+            for (id, username, friendly_name) in users {
+                user.execute(params![id, username, friendly_name])?;
+            }
+            let mut session = tx.prepare_cached(
+                "INSERT INTO temp.sync_sessions (id, reference_id, user_id, user, started, \
+                 stopped, paused_seconds, play_seconds, media, live, rating_key, \
+                 parent_rating_key, grandparent_rating_key, section_id, decision, platform, \
+                 player, title) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
+                 ?13, ?14, ?15, ?16, ?17, ?18)",
+            )?;
+            for s in sessions {
+                let texts = [
+                    self.text_id(&s.user),
+                    self.text_id(&s.platform),
+                    self.text_id(&s.player),
+                    self.text_id(&s.title),
+                ];
+                session.execute(params![
+                    s.id,
+                    s.reference_id,
+                    s.user_id,
+                    texts[0],
+                    s.started,
+                    s.stopped,
+                    s.paused_seconds,
+                    s.play_seconds,
+                    media_code(s.media_type),
+                    i64::from(s.live),
+                    s.rating_key,
+                    s.parent_rating_key,
+                    s.grandparent_rating_key,
+                    s.section_id,
+                    decision_code(s.decision),
+                    texts[1],
+                    texts[2],
+                    texts[3],
+                ])?;
+            }
+        }
+        tx.commit()
+    }
+
+    /// Sessions the store would hold if the staged ones were written now.
+    fn held_after(&self) -> rusqlite::Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM main.session_rows) + \
+                 (SELECT COUNT(*) FROM (SELECT DISTINCT id FROM temp.sync_sessions) s \
+                  WHERE NOT EXISTS (SELECT 1 FROM main.session_rows r WHERE r.id = s.id))",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+    }
+
+    /// Writes everything staged in one transaction, taking the write lock first (waiting for
+    /// another run's up to [`store::BUSY_TIMEOUT`]), and records the sync; counts in
+    /// `report`. Fails, writing nothing, when the store would then hold fewer sessions than
+    /// Tautulli reports.
+    fn merge(
+        &self,
+        report: &mut SyncReport,
+        counts: Counts,
+        now: i64,
+        err: &dyn Fn(rusqlite::Error) -> Error,
+    ) -> Result<()> {
+        let tx =
+            Transaction::new_unchecked(self.conn, TransactionBehavior::Immediate).map_err(err)?;
+        let held_before = count_sessions(&tx).map_err(err)?;
+        // Into an empty store every row is new: the indexes are built once at the end.
+        let indexes = if held_before == 0 {
+            store::drop_session_indexes(&tx).map_err(err)?
+        } else {
+            Vec::new()
+        };
+        let held = self.write(&tx, report, held_before).map_err(err)?;
+        let records = counts.records;
+        if held + counts.left_out < records {
+            return Err(Error::BadResponse {
+                cmd: Command::GetHistory.as_str(),
+                status: 200,
+                reason: format!(
+                    "the counts do not add up: the store holds {held} sessions (and {} were \
+                     left out) but Tautulli reports {records} after {} catch-up passes; the \
+                     history changed during the sync, run it again (nothing was written)",
+                    counts.left_out, counts.catch_up_passes
+                ),
+                excerpt: String::new(),
+            });
+        }
+        if held > records {
+            report.warnings.push(format!(
+                "Tautulli reports {records} sessions but the store holds {held}: sessions \
+                 deleted in Tautulli are kept here"
+            ));
+        }
+        store::create_indexes(&tx, &indexes).map_err(err)?;
+        report.records_filtered = records;
+        report.total_sessions = count_sessions(&tx).map_err(err)?;
+        if report.requests == 0 {
+            report.requests = report.pages;
+        }
+        set_sync_state(&tx, STATE_LAST_SYNC, now).map_err(err)?;
+        set_sync_state(&tx, STATE_RECORDS, records as i64).map_err(err)?;
+        set_sync_state(&tx, STATE_LEFT_OUT, counts.left_out as i64).map_err(err)?;
+        let top: Option<i64> = tx
+            .query_row("SELECT MAX(started) FROM session_rows", [], |r| r.get(0))
+            .map_err(err)?;
+        if let Some(top) = top {
+            set_sync_state(&tx, STATE_MAX_STARTED, top).map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Upserts the staged users, then the staged sessions in the order they arrived;
+    /// returns the sessions held after.
+    fn write(
+        &self,
+        tx: &Transaction<'_>,
+        report: &mut SyncReport,
+        held_before: u64,
+    ) -> rusqlite::Result<u64> {
+        let mut users =
+            tx.prepare("SELECT user_id, username, friendly_name FROM temp.sync_users")?;
+        let mut rows = users.query([])?;
+        while let Some(r) = rows.next()? {
+            let (id, username, friendly_name): (i64, Option<String>, Option<String>) =
+                (r.get(0)?, r.get(1)?, r.get(2)?);
+            upsert_user(tx, id, username.as_deref(), friendly_name.as_deref())?;
+        }
+        let mut held = held_before;
+        let mut writer = SessionWriter::new(tx)?;
+        let mut sessions = tx.prepare(
+            "SELECT id, reference_id, user_id, user, started, stopped, paused_seconds, \
+             play_seconds, media, live, rating_key, parent_rating_key, grandparent_rating_key, \
+             section_id, decision, platform, player, title FROM temp.sync_sessions \
+             ORDER BY seq",
+        )?;
+        let text = |r: &rusqlite::Row<'_>, i: usize| -> rusqlite::Result<String> {
+            let id: i64 = r.get(i)?;
+            Ok(self.texts[id as usize].clone())
+        };
+        let mut rows = sessions.query([])?;
+        while let Some(r) = rows.next()? {
+            let s = Session {
+                id: r.get(0)?,
+                reference_id: r.get(1)?,
+                user_id: r.get(2)?,
+                user: text(r, 3)?,
+                started: r.get(4)?,
+                stopped: r.get(5)?,
+                paused_seconds: r.get(6)?,
+                play_seconds: r.get(7)?,
+                media_type: media_of_code(r.get(8)?),
+                live: r.get::<_, i64>(9)? != 0,
+                rating_key: r.get(10)?,
+                parent_rating_key: r.get(11)?,
+                grandparent_rating_key: r.get(12)?,
+                section_id: r.get(13)?,
+                decision: decision_of_code(r.get(14)?),
+                platform: text(r, 15)?,
+                player: text(r, 16)?,
+                title: text(r, 17)?,
+            };
+            match writer.upsert(&s)? {
+                Upsert::Inserted => {
+                    report.inserted += 1;
+                    held += 1;
+                }
+                Upsert::Updated => report.updated += 1,
+                Upsert::Unchanged => report.unchanged += 1,
+            }
+        }
+        Ok(held)
+    }
+}
+
+impl Drop for Staging<'_> {
+    /// The staged rows go with the sync, whether it wrote them or not.
+    fn drop(&mut self) {
+        let _ = self.conn.execute_batch(
+            "DROP TABLE IF EXISTS temp.sync_sessions; DROP TABLE IF EXISTS temp.sync_users;",
+        );
+    }
+}
+
+/// The sync's read, staging what it reads, fed by the one history reader.
+struct Pass<'a, 'c> {
+    staging: &'a mut Staging<'c>,
     report: &'a mut SyncReport,
-    /// Sessions held now.
-    held: u64,
     /// Ids of rows read but not stored (no start, or bad times): Tautulli counts them, so
     /// the count check does too.
     left_out: HashSet<i64>,
-    /// Users written in this sync.
+    /// Users staged in this sync.
     users: HashSet<i64>,
-    writer: SessionWriter<'a>,
     err: &'a dyn Fn(rusqlite::Error) -> Error,
 }
 
 impl Pass<'_, '_> {
-    /// Sessions read but left out that are not held (a held copy of a left-out row is
-    /// counted with the held ones).
+    /// Sessions read but left out that are neither held nor staged (a copy of a left-out
+    /// row is counted with the held ones).
     fn unheld_left_out(&self) -> Result<u64> {
-        let mut held = self
-            .tx
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM session_rows WHERE id = ?1)")
+        let conn = self.staging.conn;
+        let mut held = conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM main.session_rows WHERE id = ?1) \
+                 OR EXISTS (SELECT 1 FROM temp.sync_sessions WHERE id = ?1)",
+            )
             .map_err(self.err)?;
         let mut unheld = 0;
         for id in &self.left_out {
@@ -543,8 +789,8 @@ impl Pass<'_, '_> {
         Ok(unheld)
     }
 
-    /// Reads the history (from `since`, or all of it) and upserts every session; a read
-    /// that could not be completed fails the sync.
+    /// Reads the history (from `since`, or all of it) and stages every session; a read that
+    /// could not be completed fails the sync.
     fn run<S>(&mut self, source: S, opts: &SyncOptions, since: Option<Since>) -> Result<ReadOutcome>
     where
         S: WindowSource<SessionPage> + PageSource<SessionPage>,
@@ -560,7 +806,7 @@ impl Pass<'_, '_> {
             reader = reader.since(s);
         }
         while let Some(page) = reader.next_page()? {
-            self.write(page.rows)?;
+            self.stage(page.rows)?;
         }
         let outcome = reader.outcome();
         self.report.pages += outcome.pages;
@@ -584,8 +830,14 @@ impl Pass<'_, '_> {
         Ok(outcome)
     }
 
-    fn write(&mut self, rows: Vec<SessionRow>) -> Result<()> {
+    /// See [`Staging::held_after`].
+    fn held_after(&self) -> Result<u64> {
+        self.staging.held_after().map_err(self.err)
+    }
+
+    fn stage(&mut self, rows: Vec<SessionRow>) -> Result<()> {
         let mut sessions = Vec::with_capacity(rows.len());
+        let mut users = Vec::new();
         for row in rows {
             let Some(id) = row.row_id else {
                 self.report.skipped += 1;
@@ -607,13 +859,13 @@ impl Pass<'_, '_> {
             }
             let user_id = row.user_id.unwrap_or(0);
             if self.users.insert(user_id) {
-                upsert_user(
-                    self.tx,
+                users.push((
                     user_id,
-                    row.user.as_deref().map(clean_text).as_deref(),
-                    row.friendly_name.as_deref().map(clean_text).as_deref(),
-                )
-                .map_err(self.err)?;
+                    row.user.as_deref().map(|u| clean_text(u).into_owned()),
+                    row.friendly_name
+                        .as_deref()
+                        .map(|u| clean_text(u).into_owned()),
+                ));
             }
             if let Some(s) = session_from_row(row) {
                 sessions.push(s);
@@ -622,23 +874,14 @@ impl Pass<'_, '_> {
         // Oldest id first: the table's B-tree then fills pages instead of splitting them
         // (Tautulli answers newest first). Stable, so a repeated id keeps its order.
         sessions.sort_by_key(|s| s.id);
-        for s in &sessions {
-            match self.writer.upsert(s).map_err(self.err)? {
-                Upsert::Inserted => {
-                    self.report.inserted += 1;
-                    self.held += 1;
-                }
-                Upsert::Updated => self.report.updated += 1,
-                Upsert::Unchanged => self.report.unchanged += 1,
-            }
-        }
-        Ok(())
+        self.staging.stage(&users, &sessions).map_err(self.err)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analytics::store::upsert_session;
     use crate::timefmt::TIME_RANGE;
 
     /// (id, reference_id, started)
@@ -653,6 +896,8 @@ mod tests {
         fail_at: Option<usize>,
         /// Rows added just before this fetch.
         add_before: Option<(usize, Vec<Sim>)>,
+        /// Run just before this fetch (another process using the store mid-read).
+        during: Option<(usize, Box<dyn FnMut()>)>,
     }
 
     impl Table {
@@ -663,6 +908,7 @@ mod tests {
                 fetches: Vec::new(),
                 fail_at: None,
                 add_before: None,
+                during: None,
             }
         }
 
@@ -689,6 +935,11 @@ mod tests {
             if let Some((at, rows)) = &self.add_before {
                 if *at == self.fetches.len() {
                     self.rows.extend(rows.iter().copied());
+                }
+            }
+            if let Some((at, f)) = &mut self.during {
+                if *at == self.fetches.len() {
+                    f();
                 }
             }
             self.fetches.push(*q);
@@ -886,6 +1137,96 @@ mod tests {
         assert!(matches!(e, Error::Unreachable { .. }), "{e:?}");
         assert_eq!(ids(&store), before, "page 1 was rolled back");
         assert_eq!(store.sync_state(STATE_LAST_SYNC).unwrap(), Some(1));
+    }
+
+    /// A store in a file of its own (another connection can reach it).
+    fn file_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        (dir, store)
+    }
+
+    /// Another process's connection to the store in `dir`, waiting for no lock.
+    fn other_process(dir: &std::path::Path) -> Connection {
+        let c = Connection::open(dir.join(store::FILE_NAME)).unwrap();
+        c.busy_timeout(std::time::Duration::ZERO).unwrap();
+        c
+    }
+
+    #[test]
+    fn the_read_holds_no_lock_and_the_write_merges_on_top_of_what_others_wrote() {
+        let (dir, mut store) = file_store();
+        let mut t = Table::new(10);
+        sync(&mut store, &mut t, &opts(4, 2), 1).unwrap();
+        t.rows.extend((11..=20).map(|i| (i, i, 10_000 + i * 3600)));
+        // Mid-read, another process writes the store without waiting: a collect's rotation,
+        // and a sync's copy of session 12 (which this sync then finds unchanged).
+        let path = dir.path().to_path_buf();
+        let twelve = {
+            let mut one = Table::new(12);
+            one.rows.retain(|r| r.0 == 12);
+            let mut other = Store::open_in_memory().unwrap();
+            sync(&mut other, &mut one, &opts(4, 2), 1).unwrap();
+            other.session(12).unwrap().unwrap()
+        };
+        t.during = Some((
+            1,
+            Box::new(move || {
+                let c = other_process(&path);
+                c.execute(
+                    "INSERT INTO rotations (name, started_at) VALUES ('meanwhile', 5)",
+                    [],
+                )
+                .unwrap();
+                upsert_session(&c, &twelve).unwrap();
+            }),
+        ));
+        t.fetches.clear();
+        let r = sync(&mut store, &mut t, &opts(4, 2), 2).unwrap();
+        assert!(t.fetches.len() > 1, "the write came mid-read");
+        // Pages 20..17, 16..13, 12..9 and 8..5: 12 and the six held before are unchanged.
+        assert_eq!((r.inserted, r.unchanged), (9, 7), "{r:?}");
+        assert_eq!(r.total_sessions, 20);
+        assert_eq!(ids(&store), (1..=20).map(|i| (i, i)).collect::<Vec<_>>());
+        assert_eq!(store.counts().unwrap().rotations, 1);
+    }
+
+    #[test]
+    fn a_store_locked_past_the_wait_is_busy_and_nothing_is_written() {
+        let (dir, mut store) = file_store();
+        let mut t = Table::new(10);
+        sync(&mut store, &mut t, &opts(4, 2), 1).unwrap();
+        let before = ids(&store);
+        t.rows.extend((11..=20).map(|i| (i, i, 10_000 + i * 3600)));
+        let lock = other_process(dir.path());
+        lock.execute_batch("BEGIN IMMEDIATE; DELETE FROM rotations;")
+            .unwrap();
+        store
+            .conn()
+            .busy_timeout(std::time::Duration::from_millis(50))
+            .unwrap();
+        t.fetches.clear();
+        let e = sync(&mut store, &mut t, &opts(4, 2), 2).unwrap_err();
+        assert!(t.fetches.len() > 1, "it read everything first");
+        assert!(matches!(e, Error::StoreBusy { .. }), "{e:?}");
+        assert_eq!(e.code(), crosswatch_contract::ErrorCode::UNREACHABLE);
+        let text = e.to_string();
+        assert!(
+            text.starts_with("another run is writing the analytics store "),
+            "{text}"
+        );
+        assert!(text.contains(store::FILE_NAME), "{text}");
+        assert!(text.contains("try again when it has finished"), "{text}");
+        for wrong in ["internal", "disk", "locked"] {
+            assert!(!text.contains(wrong), "{wrong:?} in {text}");
+        }
+        // Reads go on meanwhile (WAL), and see the store as it was.
+        assert_eq!(ids(&store), before);
+        drop(lock);
+        assert_eq!(ids(&store), before);
+        assert_eq!(store.sync_state(STATE_LAST_SYNC).unwrap(), Some(1));
+        let r = sync(&mut store, &mut t, &opts(4, 2), 3).unwrap();
+        assert_eq!((r.inserted, r.total_sessions), (10, 20));
     }
 
     #[test]

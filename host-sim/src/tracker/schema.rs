@@ -2,6 +2,8 @@
 //!
 //! Each migration runs once, in its own transaction, so a database written by any earlier
 //! version of this host is brought forward on open and a half-applied migration never sticks.
+//! A migration waits for another run's lock like any write, and fails as
+//! [`TrackerError::Busy`] when it is not let go.
 
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -86,6 +88,15 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
 
 /// Brings the schema up to `target` (tests build the files older versions wrote with it).
 pub(super) fn migrate_to(conn: &mut Connection, target: i64) -> Result<()> {
+    // Only a migration takes the write lock: a Tracker already up to date is opened without
+    // waiting for another run's lock (which may be held for a whole merge).
+    let found = user_version(conn)?;
+    if found > CURRENT_VERSION {
+        return Err(newer(found));
+    }
+    if found >= target {
+        return Ok(());
+    }
     for (from, sql) in MIGRATIONS.iter().enumerate().take(target as usize) {
         let from = from as i64;
         let tx = conn

@@ -58,7 +58,7 @@ pub fn cdylib(package: &str) -> PathBuf {
 use std::path::Path;
 use std::process::{Child, Output, Stdio};
 
-use fake_tautulli::{ApiKey, FakeServer, Scenario};
+use fake_tautulli::{ApiKey, FakeServer, Fault, FaultRule, Hold, Scenario};
 use serde_json::{json, Value};
 
 /// The API key every e2e scenario is given: distinctive, so a leak is easy to spot.
@@ -170,19 +170,47 @@ pub fn host_sim(cwd: &Path, args: &[&str]) -> Run {
     checked_run(args, out)
 }
 
-/// Starts `host-sim` like [`host_sim`] without waiting, for a test that kills it; collect
-/// it with [`collect`].
-pub fn spawn_host_sim(cwd: &Path, args: &[&str]) -> Child {
-    host_sim_command(cwd, args)
+/// A `host-sim` started without waiting. It is killed if the test ends (or panics) without
+/// collecting it: a run held or stalled on purpose must not outlive its test.
+pub struct Spawned(Option<Child>);
+
+impl std::ops::Deref for Spawned {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        self.0.as_ref().expect("not collected yet")
+    }
+}
+
+impl std::ops::DerefMut for Spawned {
+    fn deref_mut(&mut self) -> &mut Child {
+        self.0.as_mut().expect("not collected yet")
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Starts `host-sim` like [`host_sim`] without waiting, for a test that kills it or runs
+/// something beside it; collect it with [`collect`].
+pub fn spawn_host_sim(cwd: &Path, args: &[&str]) -> Spawned {
+    let child = host_sim_command(cwd, args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start host-sim")
+        .expect("start host-sim");
+    Spawned(Some(child))
 }
 
-/// Waits for a [`spawn_host_sim`] child (killed or not) and checks its output like
+/// Waits for a [`spawn_host_sim`] run (killed or not) and checks its output like
 /// [`host_sim`].
-pub fn collect(args: &[&str], child: Child) -> Run {
+pub fn collect(args: &[&str], mut spawned: Spawned) -> Run {
+    let child = spawned.0.take().expect("collected once");
     let out = child.wait_with_output().expect("wait for host-sim");
     checked_run(args, out)
 }
@@ -241,6 +269,34 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     files.sort();
     files
+}
+
+/// Names of the files under `dir`, recursively, relative to it.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    files_under(dir)
+        .into_iter()
+        .map(|p| p.strip_prefix(dir).unwrap().display().to_string())
+        .collect()
+}
+
+/// Polls `done` every 10 ms for up to 60 s.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// CPU seconds a process has used so far (Linux `/proc`, 100 ticks a second).
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
 }
 
 /// A scenario answering to [`KEY`].
@@ -327,7 +383,7 @@ impl Env {
     }
 
     /// Starts `host-sim --config <config.json> ARGS` in the temp folder without waiting.
-    pub fn spawn(&self, args: &[&str]) -> Child {
+    pub fn spawn(&self, args: &[&str]) -> Spawned {
         let config = self.config.display().to_string();
         let mut all = vec!["--config", config.as_str()];
         all.extend_from_slice(args);
@@ -358,6 +414,25 @@ impl Env {
             "{run}"
         );
         v["items"].clone()
+    }
+
+    /// Holds the next `get_history` request but `skip` (those are answered normally) until
+    /// the returned gate is released: a run is then caught inside its read.
+    pub fn hold_history(&self, skip: u32) -> Hold {
+        let hold = Hold::new();
+        if skip > 0 {
+            self.server.push_fault(FaultRule::for_cmd(
+                "get_history",
+                Fault::Slow(std::time::Duration::ZERO),
+                skip,
+            ));
+        }
+        self.server.push_fault(FaultRule::for_cmd(
+            "get_history",
+            Fault::Hold(hold.clone()),
+            1,
+        ));
+        hold
     }
 
     /// `tracker snapshots --json`, newest first.
