@@ -479,7 +479,7 @@ impl HistoryCursor {
         let cp = checkpoint.map_err(String::clone)?;
         Ok(Since {
             max_row_id: cp.max_row_id,
-            cutoff_date: cp.max_date - i64::from(overlap_hours) * 3600,
+            cutoff_date: cp.max_date.saturating_sub(i64::from(overlap_hours) * 3600),
             records: cp.records,
         })
     }
@@ -862,6 +862,20 @@ mod tests {
             records: 40,
         }
         .encode()
+    }
+
+    #[test]
+    fn a_checkpoint_at_the_edge_of_time_gives_a_cutoff_without_overflow() {
+        let c = cfg(json!({}));
+        let cp = Checkpoint {
+            stream: checkpoint::stream_id(&c),
+            settings: checkpoint::settings_fingerprint(&c.history),
+            max_row_id: 1,
+            max_date: i64::MIN,
+            records: 1,
+        };
+        let since = HistoryCursor::since(Ok(&cp), 720).unwrap();
+        assert_eq!(since.cutoff_date, i64::MIN);
     }
 
     #[test]
