@@ -389,7 +389,6 @@ where
         let before_distinct = cur.distinct.len();
         let nulls_before = cur.nulls;
         let grouped = opts.grouped;
-        let mut reappearing = 0u64;
         let mut kept = IntSet::default();
         let mut offered: Vec<P::Row> = Vec::with_capacity(rows.len());
         let mut kept_nulls = 0u64;
@@ -419,11 +418,9 @@ where
             if !cur.distinct.insert(key) {
                 continue;
             }
-            if let Some(walk) = &self.walk {
-                if walk.kept.contains(&key) {
-                    reappearing += 1;
-                    continue;
-                }
+            // Kept whole by an earlier walk step: a later step's copy is part of it.
+            if self.walk.as_ref().is_some_and(|w| w.kept.contains(&key)) {
+                continue;
             }
             if walk_cut.is_some() || self.walk.is_some() {
                 kept.insert(key);
@@ -467,7 +464,6 @@ where
                 }
             }
         }
-        let _ = reappearing;
 
         let rows = self.release(offered, grouped);
         let cur = self.current.as_mut().expect("a window is being read");
