@@ -1814,19 +1814,22 @@ mod tests {
         assert!((t.tautulli_modelled_by_command["get_history"] - 620.52).abs() < 1e-9);
     }
 
-    #[test]
-    fn readers_alone_run_no_phase_unless_asked_and_reproduce_their_command() {
+    /// `bench EXTRA...` parsed as the CLI parses it.
+    fn parse_bench(extra: &[&str]) -> std::result::Result<BenchArgs, clap::Error> {
         use clap::Parser;
         #[derive(Parser)]
         struct Cli {
             #[command(flatten)]
             bench: BenchArgs,
         }
-        let args = |extra: &[&str]| {
-            let mut v = vec!["bench"];
-            v.extend_from_slice(extra);
-            Cli::try_parse_from(v).unwrap().bench
-        };
+        let mut v = vec!["bench"];
+        v.extend_from_slice(extra);
+        Cli::try_parse_from(v).map(|c| c.bench)
+    }
+
+    #[test]
+    fn readers_alone_run_no_phase_unless_asked_and_reproduce_their_command() {
+        let args = |extra: &[&str]| parse_bench(extra).unwrap();
         let default = args(&[]);
         assert_eq!(
             default.phase_list().unwrap(),
@@ -1948,17 +1951,7 @@ mod tests {
 
     #[test]
     fn the_cost_model_is_on_by_default_and_sleeps_only_when_asked() {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Cli {
-            #[command(flatten)]
-            bench: BenchArgs,
-        }
-        let args = |extra: &[&str]| {
-            let mut v = vec!["bench"];
-            v.extend_from_slice(extra);
-            Cli::try_parse_from(v).map(|c| c.bench)
-        };
+        let args = parse_bench;
         let default = args(&[]).unwrap();
         assert_eq!(default.cost_args(), ["--cost-model"]);
         assert!(!reproduce_command(&default).contains("cost"));
