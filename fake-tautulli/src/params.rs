@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::clock::day_number;
+
 /// Decoded parameters; a later duplicate wins (the body over the query string).
 pub type Params = BTreeMap<String, String>;
 
@@ -66,27 +68,18 @@ pub fn parse_int_list(v: &str) -> Vec<i64> {
     v.split(',').filter_map(|x| x.trim().parse().ok()).collect()
 }
 
-/// `YYYY-MM-DD` as days since 1970-01-01; `None` when malformed.
+/// `YYYY-MM-DD` as days since 1970-01-01; `None` when malformed. A day past the month's
+/// end runs on into the next month (`2026-02-31` is March 3rd), as the fake always read it.
 pub fn parse_day(v: &str) -> Option<i64> {
     let mut it = v.trim().splitn(3, '-');
-    let y: i64 = it.next()?.parse().ok()?;
-    let m: u32 = it.next()?.parse().ok()?;
-    let d: u32 = it.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    let y: i16 = it.next()?.parse().ok()?;
+    let m: i8 = it.next()?.parse().ok()?;
+    let d: i64 = it.next()?.parse().ok()?;
+    if !(1..=31).contains(&d) {
         return None;
     }
-    Some(days_from_civil(y, m, d))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let first = jiff::civil::Date::new(y, m, 1).ok()?;
+    Some(day_number(first) + d - 1)
 }
 
 #[cfg(test)]
@@ -119,5 +112,7 @@ mod tests {
         assert_eq!(parse_day("1970-01-02"), Some(1));
         assert_eq!(parse_day("2026-01-01"), Some(20_454));
         assert_eq!(parse_day("2026-13-01"), None);
+        assert_eq!(parse_day("2026-02-31"), parse_day("2026-03-03"));
+        assert_eq!(parse_day("2026-02-32"), None);
     }
 }
