@@ -7,8 +7,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use jiff::civil::{Date, Time};
 use jiff::SignedDuration;
 
-use crate::scenario::ServerSettings;
-
 /// Seconds in a day.
 pub const DAY: i64 = 86_400;
 
@@ -36,16 +34,6 @@ impl Zone {
         jiff::tz::TimeZone::get(name)
             .map(Zone::Named)
             .map_err(|e| e.to_string())
-    }
-
-    /// The zone a scenario's settings describe (`tz_name` wins over `tz_offset_minutes`; the
-    /// name is validated when the scenario loads).
-    pub fn of(settings: &ServerSettings) -> Zone {
-        settings
-            .tz_name
-            .as_deref()
-            .and_then(|n| Zone::named(n).ok())
-            .unwrap_or(Zone::Fixed(i64::from(settings.tz_offset_minutes) * 60))
     }
 
     /// Seconds east of UTC in force at `epoch`.

@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use crate::catalog::MediaType;
 use crate::clock::{date_string, first_day_of_month, month_of, weekday, DAY};
-use crate::history::Ctx;
+use crate::ctx::{display_name, Ctx};
 use crate::params::{parse_py_int, Params};
 use crate::scenario::{Session, TranscodeDecision};
 
@@ -648,17 +648,6 @@ fn top10(ctx: &Ctx, p: &GraphParams, now: i64, who: Who, split: Split) -> Graph 
         }
     };
     Graph { categories, series }
-}
-
-/// SQL's `CASE WHEN friendly_name IS NULL OR TRIM(friendly_name) = '' THEN username ELSE
-/// friendly_name END`.
-pub fn display_name(ctx: &Ctx, user_id: i64) -> String {
-    ctx.user(user_id)
-        .map(|u| match u.friendly_name.as_deref() {
-            Some(f) if !f.trim_matches(' ').is_empty() => f.to_owned(),
-            _ => u.username.clone(),
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

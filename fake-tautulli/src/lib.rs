@@ -16,6 +16,7 @@ pub mod clock;
 mod collections;
 mod commands;
 pub mod cost;
+mod ctx;
 mod faults;
 pub mod generate;
 pub mod graphs;

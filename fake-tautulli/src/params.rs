@@ -2,6 +2,7 @@
 //! into one map, plus the small value parsers Tautulli applies to them.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use crate::clock::day_number;
 
@@ -82,6 +83,21 @@ pub fn parse_day(v: &str) -> Option<i64> {
     Some(day_number(first) + d - 1)
 }
 
+/// Python's `list[start:stop]` on `n` elements (negative indexes count from the end), which
+/// is how Tautulli pages: `length=-1` therefore drops the last row.
+pub fn py_slice(n: usize, start: i64, stop: i64) -> Range<usize> {
+    let norm = |i: i64| -> usize {
+        if i < 0 {
+            (n as i64 + i).max(0) as usize
+        } else {
+            (i as u64).min(n as u64) as usize
+        }
+    };
+    let a = norm(start);
+    let b = norm(stop);
+    a..b.max(a)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +130,15 @@ mod tests {
         assert_eq!(parse_day("2026-13-01"), None);
         assert_eq!(parse_day("2026-02-31"), parse_day("2026-03-03"));
         assert_eq!(parse_day("2026-02-32"), None);
+    }
+
+    #[test]
+    fn python_slices() {
+        assert_eq!(py_slice(10, 0, 25), 0..10);
+        assert_eq!(py_slice(10, 0, -1), 0..9, "length=-1 drops the last row");
+        assert_eq!(py_slice(10, 5, 4), 5..5);
+        assert_eq!(py_slice(10, 8, 12), 8..10);
+        assert_eq!(py_slice(10, 20, 30), 10..10);
+        assert_eq!(py_slice(10, -3, 100), 7..10);
     }
 }

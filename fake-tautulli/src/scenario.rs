@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::clock::Zone;
+
 /// A complete fake server: everything `get_history`, `get_metadata` and friends answer from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Scenario {
@@ -97,6 +99,17 @@ pub struct ServerSettings {
     /// The Plex server identifier shown as `server_id`.
     pub pms_identifier: String,
     pub quirks: Quirks,
+}
+
+impl ServerSettings {
+    /// The host's time zone (`tz_name` wins over `tz_offset_minutes`; the name is validated
+    /// when the scenario loads).
+    pub fn zone(&self) -> Zone {
+        self.tz_name
+            .as_deref()
+            .and_then(|n| Zone::named(n).ok())
+            .unwrap_or(Zone::Fixed(i64::from(self.tz_offset_minutes) * 60))
+    }
 }
 
 impl Default for ServerSettings {
@@ -638,7 +651,7 @@ impl Scenario {
         }
         self.validate_collections(&mut keys)?;
         if let Some(name) = &self.server.tz_name {
-            crate::clock::Zone::named(name).map_err(|reason| ScenarioError::TimeZone {
+            Zone::named(name).map_err(|reason| ScenarioError::TimeZone {
                 name: name.clone(),
                 reason,
             })?;
