@@ -696,7 +696,7 @@ pub fn merge(mut base: Scenario, extra: Scenario) -> Scenario {
 /// The demo library: the curated part (`fixtures/scenarios/demo-curated.json`, every guid and
 /// row quirk the plugin must handle) plus a generated filler for volume.
 /// `fixtures/scenarios/demo.json` is this, written out by `gen-scenario demo`.
-pub fn demo() -> Scenario {
+pub fn generated_demo() -> Scenario {
     let curated = Scenario::from_json(include_str!("../../fixtures/scenarios/demo-curated.json"))
         .expect("the curated demo part is valid");
     let filler = generate(&GenSpec {
@@ -830,7 +830,7 @@ mod tests {
     fn demo_json_is_the_generated_demo() {
         assert_eq!(
             Scenario::demo().to_json_pretty(),
-            demo().to_json_pretty(),
+            generated_demo().to_json_pretty(),
             "regenerate with: cargo run -p fake-tautulli --bin gen-scenario -- demo > fixtures/scenarios/demo.json"
         );
     }

@@ -9,26 +9,33 @@
 //! println!("{}/api/v2?apikey=...&cmd=get_history", server.url());
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod answer;
 mod bomb;
 mod catalog;
-pub mod clock;
+mod clock;
 mod collections;
 mod commands;
-pub mod cost;
+mod cost;
 mod ctx;
 mod faults;
-pub mod generate;
-pub mod graphs;
+mod generate;
+mod graphs;
 mod history;
 mod http;
 mod item_stats;
 mod metadata;
 mod params;
-pub mod scenario;
-pub mod server;
+mod scenario;
+mod server;
 
-pub use cost::CostModel;
-pub use faults::FaultRule;
-pub use scenario::*;
-pub use server::*;
+pub use cost::{CostModel, Work};
+pub use faults::{ControlShape, Fault, FaultRule, Hold, Paging, ABSURD_TIMES, CONTROL_TEXT};
+pub use generate::{generate, generated_demo, GenSpec, EPOCH_2026, EPOCH_2027};
+pub use scenario::{
+    ActivitySession, ApiKey, Client, Collection, Episode, ItemCommon, Library, Movie, Quirks,
+    Scenario, ScenarioError, Season, ServerSettings, Session, Show, TranscodeDecision, User,
+    WatchedPercent,
+};
+pub use server::{FakeServer, RecordedRequest, NO_CMD};

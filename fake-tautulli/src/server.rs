@@ -24,7 +24,7 @@ use crate::metadata;
 use crate::params::{parse_bool, parse_urlencoded, Params};
 use crate::scenario::{ActivitySession, Scenario, Session};
 
-pub use crate::faults::{ControlShape, Fault, Hold, Paging, ABSURD_TIMES, CONTROL_TEXT};
+use crate::faults::Fault;
 
 /// Views kept per server state; more distinct queries than this start the cache afresh.
 const VIEW_CACHE: usize = 8;
@@ -54,9 +54,6 @@ struct Requests {
     list: Vec<RecordedRequest>,
     first: u64,
 }
-
-/// The name the rest of the project may know the server by.
-pub type FakeTautulli = FakeServer;
 
 /// The mutable play data; views are cached per [`ViewKey`] until it changes.
 struct Plays {

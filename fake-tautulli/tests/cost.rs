@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::api;
-use fake_tautulli::generate::{generate, GenSpec, EPOCH_2027};
+use fake_tautulli::{generate, GenSpec, EPOCH_2027};
 use fake_tautulli::{CostModel, FakeServer, RecordedRequest};
 use serde_json::Value;
 

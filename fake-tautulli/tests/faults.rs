@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::{api, query};
-use fake_tautulli::generate::{generate, GenSpec, EPOCH_2027};
+use fake_tautulli::{generate, GenSpec, EPOCH_2027};
 use fake_tautulli::{
     ControlShape, CostModel, FakeServer, Fault, FaultRule, Hold, Scenario, CONTROL_TEXT,
 };

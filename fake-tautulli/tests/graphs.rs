@@ -460,7 +460,7 @@ fn the_clock_comes_from_the_scenario_or_set_now() {
 /// for every user or one.
 #[test]
 fn plays_by_date_agrees_with_one_day_history_windows_in_a_dst_zone() {
-    use fake_tautulli::generate::{generate, GenSpec, EPOCH_2027};
+    use fake_tautulli::{generate, GenSpec, EPOCH_2027};
     let mut sc = generate(&GenSpec {
         plays: 4_000,
         movies: 200,

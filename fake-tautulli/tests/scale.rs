@@ -7,8 +7,8 @@ mod common;
 use std::time::Instant;
 
 use common::history;
-use fake_tautulli::generate::{generate, GenSpec};
 use fake_tautulli::FakeServer;
+use fake_tautulli::{generate, GenSpec};
 
 #[test]
 #[ignore = "1M plays: run explicitly, preferably with --release"]
@@ -58,7 +58,7 @@ fn a_million_plays_map_by_day_quickly() {
     // A zone with DST rules: every session's local day is looked up.
     scenario.server.tz_name = Some("Europe/Berlin".into());
     let s = FakeServer::start(scenario).unwrap();
-    s.set_now(fake_tautulli::generate::EPOCH_2027);
+    s.set_now(fake_tautulli::EPOCH_2027);
     for grouping in ["0", "1"] {
         let t = Instant::now();
         let g = common::api(
