@@ -1,11 +1,10 @@
 //! Graph commands on small hand-made histories: windows, local days and hours, grouping,
 //! the concurrency tie rule, series presence, and the demo's invariants.
 
-mod common;
-
-use common::api;
 use fake_tautulli::{FakeServer, Scenario};
 use serde_json::{json, Value};
+
+use crate::testutil::api;
 
 /// 2026-11-21T12:00:00Z.
 const NOW: i64 = 1_795_262_400;
