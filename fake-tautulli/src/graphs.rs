@@ -1,5 +1,5 @@
-//! Tautulli 2.17.2's graph commands (`plexpy/graphs.py`) computed from the play history, so a
-//! client's own statistics can be checked against "what Tautulli would say" on the same data.
+//! Tautulli 2.17.2's graph commands computed from the play history, so a client's own
+//! statistics can be checked against "what Tautulli would say" on the same data.
 //!
 //! The SQL is mirrored step by step:
 //! - window: sessions with `stopped >= now - time_range days` (per month: since the first of

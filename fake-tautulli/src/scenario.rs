@@ -104,7 +104,7 @@ pub struct ServerSettings {
 impl ServerSettings {
     /// The host's time zone (`tz_name` wins over `tz_offset_minutes`; the name is validated
     /// when the scenario loads).
-    pub fn zone(&self) -> Zone {
+    pub(crate) fn zone(&self) -> Zone {
         self.tz_name
             .as_deref()
             .and_then(|n| Zone::named(n).ok())
