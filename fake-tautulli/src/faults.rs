@@ -439,13 +439,7 @@ pub(crate) fn absurd_rows(a: Answer, row_ids: &[i64]) -> Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn params(pairs: &[(&str, &str)]) -> Params {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::testutil::params;
 
     #[test]
     fn rules_match_by_cmd_and_remaining_uses() {

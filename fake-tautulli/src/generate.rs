@@ -544,51 +544,40 @@ pub fn generate(spec: &GenSpec) -> Scenario {
         };
         let grouped = !live && spec.plays - drafts.len() >= 2 && rng.chance(spec.grouped_share);
         let secs = |p: f64| (p / 100.0 * duration as f64).round() as i64;
+        let play = Draft {
+            user_id,
+            rating_key,
+            started,
+            stopped: started + secs(percent) + paused,
+            paused,
+            percent,
+            credits,
+            live,
+            transcode,
+            client,
+            continues: None,
+        };
         if grouped {
+            // Watched in two sittings: the first stops early, the second resumes later.
             let first = (percent * rng.range(30, 60) as f64 / 100.0).round();
             let stop1 = started + secs(first);
             let resume = stop1 + rng.range(60, 3 * 3600);
             drafts.push(Draft {
-                user_id,
-                rating_key,
-                started,
                 stopped: stop1,
                 paused: 0,
                 percent: first,
                 credits: false,
-                live,
-                transcode,
-                client,
-                continues: None,
+                ..play
             });
             let parent = drafts.len() - 1;
             drafts.push(Draft {
-                user_id,
-                rating_key,
                 started: resume,
                 stopped: resume + secs(percent - first) + paused,
-                paused,
-                percent,
-                credits,
-                live,
-                transcode,
-                client,
                 continues: Some(parent),
+                ..play
             });
         } else {
-            drafts.push(Draft {
-                user_id,
-                rating_key,
-                started,
-                stopped: started + secs(percent) + paused,
-                paused,
-                percent,
-                credits,
-                live,
-                transcode,
-                client,
-                continues: None,
-            });
+            drafts.push(play);
         }
     }
     let sessions = number_sessions(drafts);

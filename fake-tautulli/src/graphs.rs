@@ -653,13 +653,7 @@ fn top10(ctx: &Ctx, p: &GraphParams, now: i64, who: Who, split: Split) -> Graph 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn params(pairs: &[(&str, &str)]) -> Params {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::testutil::params;
 
     #[test]
     fn parameters_parse_like_the_web_layer() {

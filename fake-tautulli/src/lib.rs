@@ -34,6 +34,8 @@ mod metadata;
 mod params;
 mod scenario;
 mod server;
+#[cfg(test)]
+mod testutil;
 
 // Pricing requests like the real server.
 pub use cost::{CostModel, Work};
