@@ -68,8 +68,8 @@ impl Zone {
     }
 }
 
-/// The first day jiff and Python's `datetime` know (-9999-01-01, Python stops at year 1):
-/// day numbers outside the calendar are clamped to its ends rather than failing a request.
+/// An end of jiff's calendar (years -9999 to 9999, wider than Python's 1 to 9999, so no date
+/// a real Tautulli can hold is lost): a day beyond it is clamped rather than failing a request.
 fn clamp(day: i64) -> Date {
     if day < 0 {
         Date::MIN
@@ -127,6 +127,10 @@ mod tests {
         assert_eq!(date_string(20_454), "2026-01-01");
         assert_eq!(weekday(0), 4, "a Thursday");
         assert_eq!(weekday(20_454), 4, "2026-01-01 is a Thursday");
+        assert_eq!(month_of(20_454), 2026 * 12, "January 2026");
+        assert_eq!(date_string(first_day_of_month(2026 * 12 + 1)), "2026-02-01");
+        assert_eq!(first_day_of_month(month_of(-1)), -31, "December 1969");
+        assert_eq!((date(i64::MIN), date(i64::MAX)), (Date::MIN, Date::MAX));
     }
 
     #[test]
@@ -149,6 +153,7 @@ mod tests {
         // 2026-03-29T00:30Z is 01:30 CET; 01:30Z is 03:30 CEST.
         assert_eq!(berlin.hour(1_774_744_200), 1);
         assert_eq!(berlin.hour(1_774_747_800), 3);
+        assert_eq!(berlin.iso(1_774_747_800), "2026-03-29T03:30:00");
         // 2026-10-25T00:30Z is 02:30 CEST and 01:30Z is 02:30 CET: the hour repeats.
         assert_eq!(berlin.hour(1_792_888_200), 2);
         assert_eq!(berlin.hour(1_792_891_800), 2);
