@@ -157,6 +157,7 @@ struct GateState {
 }
 
 impl Hold {
+    /// A closed gate: requests wait until [`Hold::release`].
     pub fn new() -> Hold {
         Hold::default()
     }

@@ -53,6 +53,7 @@ pub struct Scenario {
 pub struct ApiKey(String);
 
 impl ApiKey {
+    /// Wraps a key; its length is checked when the scenario is validated.
     pub fn new(key: impl Into<String>) -> ApiKey {
         ApiKey(key.into())
     }
@@ -216,6 +217,7 @@ impl Default for Client {
 }
 
 impl Client {
+    /// `machine_id`, or `machine-<player>` when the scenario leaves it out.
     pub fn machine_id(&self) -> String {
         self.machine_id
             .clone()
@@ -312,6 +314,7 @@ pub enum TranscodeDecision {
 }
 
 impl TranscodeDecision {
+    /// The name Tautulli writes (`direct play`, `copy`, `transcode`).
     pub fn as_str(self) -> &'static str {
         match self {
             TranscodeDecision::DirectPlay => "direct play",
@@ -352,6 +355,7 @@ pub struct Session {
 }
 
 impl Session {
+    /// The group this session belongs to: `reference_id`, or its own id.
     pub fn reference_id(&self) -> i64 {
         self.reference_id.unwrap_or(self.id)
     }
@@ -533,6 +537,7 @@ impl Scenario {
         Ok(scenario)
     }
 
+    /// Reads and validates a scenario file.
     pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
             path: path.to_path_buf(),

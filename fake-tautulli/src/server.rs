@@ -252,6 +252,7 @@ impl FakeServer {
         lock(&self.shared.faults).push(rule);
     }
 
+    /// Removes every fault rule: the server answers normally again.
     pub fn clear_faults(&self) {
         lock(&self.shared.faults).clear();
     }
