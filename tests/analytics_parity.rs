@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use fake_tautulli::generate::{generate, GenSpec};
+use fake_tautulli::{generate, GenSpec};
 use fake_tautulli::{FakeServer, Scenario, Session as FakeSession, TranscodeDecision};
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;

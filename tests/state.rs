@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use fake_tautulli::generate::{generate, GenSpec};
+use fake_tautulli::{generate, GenSpec};
 use fake_tautulli::{FakeServer, RecordedRequest, Scenario, Session};
 use serde_json::{json, Value};
 use tautulli_plugin::provider::TautulliSource;

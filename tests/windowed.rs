@@ -4,7 +4,7 @@
 //! by a window boundary, history older than the counts' horizon, an empty history, and
 //! servers whose day filters or count command do not work.
 
-use fake_tautulli::generate::{generate, GenSpec};
+use fake_tautulli::{generate, GenSpec};
 use fake_tautulli::{FakeServer, Fault, FaultRule, Scenario, Session};
 use serde_json::{json, Value};
 

@@ -4,10 +4,14 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::scenario::ServerSettings;
+use jiff::civil::{Date, Time};
+use jiff::SignedDuration;
 
 /// Seconds in a day.
 pub const DAY: i64 = 86_400;
+
+/// Day number 0: local days are counted from here, so they hash and subtract as integers.
+const EPOCH_DATE: Date = jiff::civil::date(1970, 1, 1);
 
 /// The wall clock in epoch seconds (the default "now" of a server).
 pub fn real_now() -> i64 {
@@ -30,16 +34,6 @@ impl Zone {
         jiff::tz::TimeZone::get(name)
             .map(Zone::Named)
             .map_err(|e| e.to_string())
-    }
-
-    /// The zone a scenario's settings describe (`tz_name` wins over `tz_offset_minutes`; the
-    /// name is validated when the scenario loads).
-    pub fn of(settings: &ServerSettings) -> Zone {
-        settings
-            .tz_name
-            .as_deref()
-            .and_then(|n| Zone::named(n).ok())
-            .unwrap_or(Zone::Fixed(i64::from(settings.tz_offset_minutes) * 60))
     }
 
     /// Seconds east of UTC in force at `epoch`.
@@ -69,58 +63,74 @@ impl Zone {
     /// `YYYY-MM-DDTHH:MM:SS` in local time (Python's naive `datetime.isoformat()`).
     pub fn iso(&self, epoch: i64) -> String {
         let local = self.local_seconds(epoch);
-        let (y, m, d) = civil_from_days(local.div_euclid(DAY));
-        let s = local.rem_euclid(DAY);
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-            s / 3600,
-            s / 60 % 60,
-            s % 60
-        )
+        let time = Time::midnight().wrapping_add(SignedDuration::from_secs(local.rem_euclid(DAY)));
+        date(local.div_euclid(DAY)).to_datetime(time).to_string()
     }
+}
+
+/// An end of jiff's calendar (years -9999 to 9999, wider than Python's 1 to 9999, so no date
+/// a real Tautulli can hold is lost): a day beyond it is clamped rather than failing a request.
+fn clamp(day: i64) -> Date {
+    if day < 0 {
+        Date::MIN
+    } else {
+        Date::MAX
+    }
+}
+
+/// The calendar date of a day number (days since 1970-01-01); clamped to jiff's range.
+pub fn date(day: i64) -> Date {
+    jiff::Span::new()
+        .try_days(day)
+        .and_then(|span| EPOCH_DATE.checked_add(span))
+        .unwrap_or_else(|_| clamp(day))
+}
+
+/// The day number (days since 1970-01-01) of a calendar date.
+pub fn day_number(date: Date) -> i64 {
+    i64::from((date - EPOCH_DATE).get_days())
 }
 
 /// Day of the week of a day number, 0 = Sunday (SQLite's `strftime('%w')`).
 pub fn weekday(day: i64) -> usize {
-    // 1970-01-01 was a Thursday.
-    (day + 4).rem_euclid(7) as usize
-}
-
-/// The proleptic Gregorian date of a day number (Howard Hinnant's algorithm).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    date(day).weekday().to_sunday_zero_offset() as usize
 }
 
 /// `YYYY-MM-DD` of a day number.
 pub fn date_string(day: i64) -> String {
-    let (y, m, d) = civil_from_days(day);
-    format!("{y:04}-{m:02}-{d:02}")
+    date(day).to_string()
+}
+
+/// The month of a day number as `year * 12 + month - 1`, so months count like days do.
+pub fn month_of(day: i64) -> i64 {
+    let d = date(day);
+    i64::from(d.year()) * 12 + i64::from(d.month()) - 1
+}
+
+/// The day number of the first day of a [`month_of`] month; clamped to jiff's range.
+pub fn first_day_of_month(month: i64) -> i64 {
+    let year = i16::try_from(month.div_euclid(12)).ok();
+    let first = year.and_then(|y| Date::new(y, (month.rem_euclid(12) + 1) as i8, 1).ok());
+    day_number(first.unwrap_or_else(|| clamp(month)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::params::days_from_civil;
 
     #[test]
     fn civil_dates_round_trip() {
         for day in [-800_000, -1, 0, 1, 19_000, 20_454, 2_000_000] {
-            let (y, m, d) = civil_from_days(day);
-            assert_eq!(days_from_civil(y, m, d), day, "{y}-{m}-{d}");
+            assert_eq!(day_number(date(day)), day, "{}", date(day));
         }
         assert_eq!(date_string(0), "1970-01-01");
         assert_eq!(date_string(20_454), "2026-01-01");
         assert_eq!(weekday(0), 4, "a Thursday");
         assert_eq!(weekday(20_454), 4, "2026-01-01 is a Thursday");
+        assert_eq!(month_of(20_454), 2026 * 12, "January 2026");
+        assert_eq!(date_string(first_day_of_month(2026 * 12 + 1)), "2026-02-01");
+        assert_eq!(first_day_of_month(month_of(-1)), -31, "December 1969");
+        assert_eq!((date(i64::MIN), date(i64::MAX)), (Date::MIN, Date::MAX));
     }
 
     #[test]
@@ -143,6 +153,7 @@ mod tests {
         // 2026-03-29T00:30Z is 01:30 CET; 01:30Z is 03:30 CEST.
         assert_eq!(berlin.hour(1_774_744_200), 1);
         assert_eq!(berlin.hour(1_774_747_800), 3);
+        assert_eq!(berlin.iso(1_774_747_800), "2026-03-29T03:30:00");
         // 2026-10-25T00:30Z is 02:30 CEST and 01:30Z is 02:30 CET: the hour repeats.
         assert_eq!(berlin.hour(1_792_888_200), 2);
         assert_eq!(berlin.hour(1_792_891_800), 2);

@@ -7,8 +7,8 @@ use serde_json::{json, Map, Value};
 
 use crate::answer::Answer;
 use crate::catalog::{thumb_path, Node};
-use crate::history::{py_slice, Ctx};
-use crate::params::{parse_py_int, Params};
+use crate::ctx::Ctx;
+use crate::params::{parse_py_int, py_slice, Params};
 use crate::scenario::{Collection, ItemCommon, Library, Scenario};
 
 /// Fixed timestamp in Plex-style image paths (answers stay deterministic).

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
+use crate::ctx::Ctx;
 use crate::graphs::GraphKind;
-use crate::history::Ctx;
 
 /// Read commands the fake answers from the scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -157,6 +157,7 @@ struct GateState {
 }
 
 impl Hold {
+    /// A closed gate: requests wait until [`Hold::release`].
     pub fn new() -> Hold {
         Hold::default()
     }
@@ -230,7 +231,7 @@ fn has_date_filter(cmd: Option<&str>, params: &Params) -> bool {
 }
 
 /// A reverse proxy's error page.
-pub fn proxy_error_page(status: u16) -> String {
+fn proxy_error_page(status: u16) -> String {
     let reason = match status {
         502 => "Bad Gateway",
         503 => "Service Temporarily Unavailable",
@@ -246,8 +247,7 @@ pub fn proxy_error_page(status: u16) -> String {
 }
 
 /// An auth proxy's (or Tautulli's own) login page, answered with 200.
-pub const LOGIN_PAGE: &str =
-    "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+const LOGIN_PAGE: &str = "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
 <title>Tautulli - Login</title>\n</head>\n<body>\n<form action=\"auth/signin\" method=\"post\">\n\
 <input type=\"text\" name=\"username\"><input type=\"password\" name=\"password\">\n\
 <button type=\"submit\">Sign In</button>\n</form>\n</body>\n</html>\n";
@@ -440,13 +440,7 @@ pub(crate) fn absurd_rows(a: Answer, row_ids: &[i64]) -> Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn params(pairs: &[(&str, &str)]) -> Params {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::testutil::params;
 
     #[test]
     fn rules_match_by_cmd_and_remaining_uses() {

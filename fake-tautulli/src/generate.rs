@@ -544,51 +544,40 @@ pub fn generate(spec: &GenSpec) -> Scenario {
         };
         let grouped = !live && spec.plays - drafts.len() >= 2 && rng.chance(spec.grouped_share);
         let secs = |p: f64| (p / 100.0 * duration as f64).round() as i64;
+        let play = Draft {
+            user_id,
+            rating_key,
+            started,
+            stopped: started + secs(percent) + paused,
+            paused,
+            percent,
+            credits,
+            live,
+            transcode,
+            client,
+            continues: None,
+        };
         if grouped {
+            // Watched in two sittings: the first stops early, the second resumes later.
             let first = (percent * rng.range(30, 60) as f64 / 100.0).round();
             let stop1 = started + secs(first);
             let resume = stop1 + rng.range(60, 3 * 3600);
             drafts.push(Draft {
-                user_id,
-                rating_key,
-                started,
                 stopped: stop1,
                 paused: 0,
                 percent: first,
                 credits: false,
-                live,
-                transcode,
-                client,
-                continues: None,
+                ..play
             });
             let parent = drafts.len() - 1;
             drafts.push(Draft {
-                user_id,
-                rating_key,
                 started: resume,
                 stopped: resume + secs(percent - first) + paused,
-                paused,
-                percent,
-                credits,
-                live,
-                transcode,
-                client,
                 continues: Some(parent),
+                ..play
             });
         } else {
-            drafts.push(Draft {
-                user_id,
-                rating_key,
-                started,
-                stopped: started + secs(percent) + paused,
-                paused,
-                percent,
-                credits,
-                live,
-                transcode,
-                client,
-                continues: None,
-            });
+            drafts.push(play);
         }
     }
     let sessions = number_sessions(drafts);
@@ -696,7 +685,7 @@ pub fn merge(mut base: Scenario, extra: Scenario) -> Scenario {
 /// The demo library: the curated part (`fixtures/scenarios/demo-curated.json`, every guid and
 /// row quirk the plugin must handle) plus a generated filler for volume.
 /// `fixtures/scenarios/demo.json` is this, written out by `gen-scenario demo`.
-pub fn demo() -> Scenario {
+pub fn generated_demo() -> Scenario {
     let curated = Scenario::from_json(include_str!("../../fixtures/scenarios/demo-curated.json"))
         .expect("the curated demo part is valid");
     let filler = generate(&GenSpec {
@@ -830,7 +819,7 @@ mod tests {
     fn demo_json_is_the_generated_demo() {
         assert_eq!(
             Scenario::demo().to_json_pretty(),
-            demo().to_json_pretty(),
+            generated_demo().to_json_pretty(),
             "regenerate with: cargo run -p fake-tautulli --bin gen-scenario -- demo > fixtures/scenarios/demo.json"
         );
     }

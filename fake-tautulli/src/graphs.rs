@@ -1,5 +1,5 @@
-//! Tautulli 2.17.2's graph commands (`plexpy/graphs.py`) computed from the play history, so a
-//! client's own statistics can be checked against "what Tautulli would say" on the same data.
+//! Tautulli 2.17.2's graph commands computed from the play history, so a client's own
+//! statistics can be checked against "what Tautulli would say" on the same data.
 //!
 //! The SQL is mirrored step by step:
 //! - window: sessions with `stopped >= now - time_range days` (per month: since the first of
@@ -23,8 +23,8 @@ use std::hash::Hash;
 use serde::Serialize;
 
 use crate::catalog::MediaType;
-use crate::clock::{civil_from_days, date_string, weekday, DAY};
-use crate::history::Ctx;
+use crate::clock::{date_string, first_day_of_month, month_of, weekday, DAY};
+use crate::ctx::{display_name, Ctx};
 use crate::params::{parse_py_int, Params};
 use crate::scenario::{Session, TranscodeDecision};
 
@@ -424,24 +424,17 @@ fn fixed_media(
     }
 }
 
-/// Months as `year * 12 + month0`.
-fn month_index(y: i64, m: u32) -> i64 {
-    y * 12 + i64::from(m) - 1
-}
-
 /// The first of the UTC month `months` months back (arrow's `shift(months=-n)
 /// .floor('month')` on a UTC timestamp): where `get_plays_per_month`'s window starts.
 fn month_window_start(now: i64, months: i64) -> i64 {
-    let (uy, um, _) = civil_from_days(now.div_euclid(DAY));
-    let first = month_index(uy, um) - months;
-    crate::params::days_from_civil(first.div_euclid(12), (first.rem_euclid(12) + 1) as u32, 1) * DAY
+    let first = month_of(now.div_euclid(DAY)).saturating_sub(months);
+    first_day_of_month(first).saturating_mul(DAY)
 }
 
 fn per_month(ctx: &Ctx, p: &GraphParams, now: i64) -> Graph {
     let since = month_window_start(now, p.time_range);
     // Categories: the local current month and `time_range - 1` before it (at least one).
-    let (ly, lm, _) = civil_from_days(ctx.zone.day(now));
-    let current = month_index(ly, lm);
+    let current = month_of(ctx.zone.day(now));
     let months: Vec<i64> = (0..p.time_range.max(1))
         .rev()
         .map(|k| current - k)
@@ -449,10 +442,7 @@ fn per_month(ctx: &Ctx, p: &GraphParams, now: i64) -> Graph {
     let pos: HashMap<i64, usize> = months.iter().enumerate().map(|(i, m)| (*m, i)).collect();
     let mut values = vec![[0i64; 4]; months.len()];
     let zone = ctx.zone;
-    for (month, pick) in viewings(ctx, p, since, |s| {
-        let (y, m, _) = civil_from_days(zone.day(s.started));
-        month_index(y, m)
-    }) {
+    for (month, pick) in viewings(ctx, p, since, |s| month_of(zone.day(s.started))) {
         if let Some(&c) = pos.get(&month) {
             values[c][media_index(media_of(ctx, pick.index))] += pick.value(p.duration);
         }
@@ -660,27 +650,10 @@ fn top10(ctx: &Ctx, p: &GraphParams, now: i64, who: Who, split: Split) -> Graph 
     Graph { categories, series }
 }
 
-/// SQL's `CASE WHEN friendly_name IS NULL OR TRIM(friendly_name) = '' THEN username ELSE
-/// friendly_name END`.
-pub fn display_name(ctx: &Ctx, user_id: i64) -> String {
-    ctx.user(user_id)
-        .map(|u| match u.friendly_name.as_deref() {
-            Some(f) if !f.trim_matches(' ').is_empty() => f.to_owned(),
-            _ => u.username.clone(),
-        })
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn params(pairs: &[(&str, &str)]) -> Params {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::testutil::params;
 
     #[test]
     fn parameters_parse_like_the_web_layer() {

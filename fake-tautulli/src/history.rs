@@ -14,10 +14,10 @@ use std::ops::Range;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
-use crate::catalog::{Catalog, MediaType, PlayItem};
-use crate::clock::Zone;
-use crate::params::{parse_bool, parse_day, parse_int_list, Params};
-use crate::scenario::{ActivitySession, Client, Scenario, Session, User, WatchedPercent};
+use crate::catalog::{MediaType, PlayItem};
+use crate::ctx::Ctx;
+use crate::params::{parse_bool, parse_day, parse_int_list, py_slice, Params};
+use crate::scenario::{Client, ServerSettings, WatchedPercent};
 
 /// Tautulli's placeholder avatar for users without a thumb.
 const DEFAULT_USER_THUMB: &str = "interfaces/default/images/gravatar-default-80x80.png";
@@ -107,10 +107,7 @@ pub struct BadParam {
 }
 
 impl HistoryRequest {
-    pub fn parse(
-        p: &Params,
-        defaults: &crate::scenario::ServerSettings,
-    ) -> Result<HistoryRequest, BadParam> {
+    pub fn parse(p: &Params, defaults: &ServerSettings) -> Result<HistoryRequest, BadParam> {
         let get = |name: &str| p.get(name).map(String::as_str);
         let int = |name: &'static str, default: i64| -> Result<i64, BadParam> {
             match get(name) {
@@ -167,43 +164,6 @@ impl HistoryRequest {
             length,
             draw,
         })
-    }
-}
-
-/// What the rows are made of: the data behind one server state.
-#[derive(Clone, Copy)]
-pub struct Ctx<'a> {
-    pub scenario: &'a Scenario,
-    pub catalog: &'a Catalog,
-    pub sessions: &'a [Session],
-    /// `catalog.items` index of each session's item.
-    pub session_items: &'a [u32],
-    pub activity: &'a [ActivitySession],
-    /// The host's time zone (local days of `before`/`after`, graph buckets).
-    pub zone: &'a Zone,
-}
-
-impl<'a> Ctx<'a> {
-    pub(crate) fn item_of_session(&self, i: u32) -> &'a PlayItem {
-        &self.catalog.items[self.session_items[i as usize] as usize]
-    }
-    fn item_of_activity(&self, i: u32) -> &'a PlayItem {
-        let rk = self.activity[i as usize].rating_key;
-        let idx = self
-            .catalog
-            .item_index(rk)
-            .expect("activity items are validated");
-        &self.catalog.items[idx as usize]
-    }
-    pub(crate) fn client(&self, index: u32) -> &'a Client {
-        static DEFAULT: std::sync::OnceLock<Client> = std::sync::OnceLock::new();
-        self.scenario
-            .clients
-            .get(index as usize)
-            .unwrap_or_else(|| DEFAULT.get_or_init(Client::default))
-    }
-    pub(crate) fn user(&self, user_id: i64) -> Option<&'a User> {
-        self.catalog.user(self.scenario, user_id)
     }
 }
 
@@ -567,21 +527,6 @@ fn sort_rows(ctx: &Ctx, rows: &mut [ViewRow], col: Column, descending: bool) {
     });
 }
 
-/// Python's `list[start:stop]` on `n` elements (negative indexes count from the end), which
-/// is how Tautulli pages: `length=-1` therefore drops the last row.
-pub fn py_slice(n: usize, start: i64, stop: i64) -> Range<usize> {
-    let norm = |i: i64| -> usize {
-        if i < 0 {
-            (n as i64 + i).max(0) as usize
-        } else {
-            (i as u64).min(n as u64) as usize
-        }
-    };
-    let a = norm(start);
-    let b = norm(stop);
-    a..b.max(a)
-}
-
 /// Tautulli's `helpers.human_duration(seconds, sig='dhms')`: "10 hrs 13 mins 20 secs".
 pub fn human_duration(seconds: i64) -> String {
     if seconds <= 0 {
@@ -832,16 +777,6 @@ pub fn write_page(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn python_slices() {
-        assert_eq!(py_slice(10, 0, 25), 0..10);
-        assert_eq!(py_slice(10, 0, -1), 0..9, "length=-1 drops the last row");
-        assert_eq!(py_slice(10, 5, 4), 5..5);
-        assert_eq!(py_slice(10, 8, 12), 8..10);
-        assert_eq!(py_slice(10, 20, 30), 10..10);
-        assert_eq!(py_slice(10, -3, 100), 7..10);
-    }
 
     #[test]
     fn human_durations_match_tautulli() {

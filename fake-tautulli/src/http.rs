@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 /// Largest request head accepted.
 const MAX_HEAD: usize = 64 * 1024;
+/// Largest request body read (a form post is tiny; this only bounds a misbehaving client).
+const MAX_BODY: u64 = 1 << 20;
 /// How often idle connections and the accept loop look at the stop flag.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -213,7 +215,7 @@ fn read_request(
         .find(|(n, _)| n == "content-length")
         .and_then(|(_, v)| v.parse::<u64>().ok())
         .unwrap_or(0)
-        .min(crate::server::MAX_BODY);
+        .min(MAX_BODY);
     let mut body = Vec::with_capacity(length as usize);
     let mut limited = reader.take(length);
     while (body.len() as u64) < length {

@@ -9,8 +9,8 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use crate::collections;
-use crate::graphs::display_name;
-use crate::history::Ctx;
+use crate::ctx::display_name;
+use crate::ctx::Ctx;
 use crate::params::parse_py_int;
 use crate::scenario::Session;
 

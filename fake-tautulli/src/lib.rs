@@ -8,26 +8,46 @@
 //! let server = FakeServer::start(Scenario::demo()).unwrap();
 //! println!("{}/api/v2?apikey=...&cmd=get_history", server.url());
 //! ```
+//!
+//! The surface is what tests, the demo and the benchmark drive: a [`FakeServer`] serving a
+//! [`Scenario`] (loaded from JSON, or [`generate`]d from a [`GenSpec`]), [`FaultRule`]s that
+//! make it misbehave, and a [`CostModel`] that prices each request as the real server would.
+//! Everything else is private, so rustc reports what no caller uses.
+
+#![forbid(unsafe_code)]
 
 mod answer;
 mod bomb;
 mod catalog;
-pub mod clock;
+mod clock;
 mod collections;
 mod commands;
-pub mod cost;
+mod cost;
+mod ctx;
 mod faults;
-pub mod generate;
-pub mod graphs;
+mod generate;
+mod graphs;
 mod history;
 mod http;
 mod item_stats;
 mod metadata;
 mod params;
-pub mod scenario;
-pub mod server;
+mod scenario;
+mod server;
+#[cfg(test)]
+mod testutil;
 
-pub use cost::CostModel;
-pub use faults::FaultRule;
-pub use scenario::*;
-pub use server::*;
+// Pricing requests like the real server.
+pub use cost::{CostModel, Work};
+// Making the server misbehave.
+pub use faults::{ControlShape, Fault, FaultRule, Hold, Paging, ABSURD_TIMES, CONTROL_TEXT};
+// Synthetic scenarios of any size.
+pub use generate::{generate, generated_demo, GenSpec, EPOCH_2026, EPOCH_2027};
+// What the server knows, as in a scenario file.
+pub use scenario::{
+    ActivitySession, ApiKey, Client, Collection, Episode, ItemCommon, Library, Movie, Quirks,
+    Scenario, ScenarioError, Season, ServerSettings, Session, Show, TranscodeDecision, User,
+    WatchedPercent,
+};
+// The running server and what it recorded.
+pub use server::{FakeServer, RecordedRequest, NO_CMD};

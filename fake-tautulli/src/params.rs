@@ -2,6 +2,9 @@
 //! into one map, plus the small value parsers Tautulli applies to them.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
+
+use crate::clock::day_number;
 
 /// Decoded parameters; a later duplicate wins (the body over the query string).
 pub type Params = BTreeMap<String, String>;
@@ -66,27 +69,33 @@ pub fn parse_int_list(v: &str) -> Vec<i64> {
     v.split(',').filter_map(|x| x.trim().parse().ok()).collect()
 }
 
-/// `YYYY-MM-DD` as days since 1970-01-01; `None` when malformed.
+/// `YYYY-MM-DD` as days since 1970-01-01; `None` when malformed. A day past the month's
+/// end runs on into the next month (`2026-02-31` is March 3rd), as the fake always read it.
 pub fn parse_day(v: &str) -> Option<i64> {
     let mut it = v.trim().splitn(3, '-');
-    let y: i64 = it.next()?.parse().ok()?;
-    let m: u32 = it.next()?.parse().ok()?;
-    let d: u32 = it.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    let y: i16 = it.next()?.parse().ok()?;
+    let m: i8 = it.next()?.parse().ok()?;
+    let d: i64 = it.next()?.parse().ok()?;
+    if !(1..=31).contains(&d) {
         return None;
     }
-    Some(days_from_civil(y, m, d))
+    let first = jiff::civil::Date::new(y, m, 1).ok()?;
+    Some(day_number(first) + d - 1)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// Python's `list[start:stop]` on `n` elements (negative indexes count from the end), which
+/// is how Tautulli pages: `length=-1` therefore drops the last row.
+pub fn py_slice(n: usize, start: i64, stop: i64) -> Range<usize> {
+    let norm = |i: i64| -> usize {
+        if i < 0 {
+            (n as i64 + i).max(0) as usize
+        } else {
+            (i as u64).min(n as u64) as usize
+        }
+    };
+    let a = norm(start);
+    let b = norm(stop);
+    a..b.max(a)
 }
 
 #[cfg(test)]
@@ -119,5 +128,17 @@ mod tests {
         assert_eq!(parse_day("1970-01-02"), Some(1));
         assert_eq!(parse_day("2026-01-01"), Some(20_454));
         assert_eq!(parse_day("2026-13-01"), None);
+        assert_eq!(parse_day("2026-02-31"), parse_day("2026-03-03"));
+        assert_eq!(parse_day("2026-02-32"), None);
+    }
+
+    #[test]
+    fn python_slices() {
+        assert_eq!(py_slice(10, 0, 25), 0..10);
+        assert_eq!(py_slice(10, 0, -1), 0..9, "length=-1 drops the last row");
+        assert_eq!(py_slice(10, 5, 4), 5..5);
+        assert_eq!(py_slice(10, 8, 12), 8..10);
+        assert_eq!(py_slice(10, 20, 30), 10..10);
+        assert_eq!(py_slice(10, -3, 100), 7..10);
     }
 }

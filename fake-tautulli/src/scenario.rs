@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::clock::Zone;
+
 /// A complete fake server: everything `get_history`, `get_metadata` and friends answer from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Scenario {
@@ -51,6 +53,7 @@ pub struct Scenario {
 pub struct ApiKey(String);
 
 impl ApiKey {
+    /// Wraps a key; its length is checked when the scenario is validated.
     pub fn new(key: impl Into<String>) -> ApiKey {
         ApiKey(key.into())
     }
@@ -97,6 +100,17 @@ pub struct ServerSettings {
     /// The Plex server identifier shown as `server_id`.
     pub pms_identifier: String,
     pub quirks: Quirks,
+}
+
+impl ServerSettings {
+    /// The host's time zone (`tz_name` wins over `tz_offset_minutes`; the name is validated
+    /// when the scenario loads).
+    pub(crate) fn zone(&self) -> Zone {
+        self.tz_name
+            .as_deref()
+            .and_then(|n| Zone::named(n).ok())
+            .unwrap_or(Zone::Fixed(i64::from(self.tz_offset_minutes) * 60))
+    }
 }
 
 impl Default for ServerSettings {
@@ -203,6 +217,7 @@ impl Default for Client {
 }
 
 impl Client {
+    /// `machine_id`, or `machine-<player>` when the scenario leaves it out.
     pub fn machine_id(&self) -> String {
         self.machine_id
             .clone()
@@ -299,6 +314,7 @@ pub enum TranscodeDecision {
 }
 
 impl TranscodeDecision {
+    /// The name Tautulli writes (`direct play`, `copy`, `transcode`).
     pub fn as_str(self) -> &'static str {
         match self {
             TranscodeDecision::DirectPlay => "direct play",
@@ -339,6 +355,7 @@ pub struct Session {
 }
 
 impl Session {
+    /// The group this session belongs to: `reference_id`, or its own id.
     pub fn reference_id(&self) -> i64 {
         self.reference_id.unwrap_or(self.id)
     }
@@ -520,6 +537,7 @@ impl Scenario {
         Ok(scenario)
     }
 
+    /// Reads and validates a scenario file.
     pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
             path: path.to_path_buf(),
@@ -638,7 +656,7 @@ impl Scenario {
         }
         self.validate_collections(&mut keys)?;
         if let Some(name) = &self.server.tz_name {
-            crate::clock::Zone::named(name).map_err(|reason| ScenarioError::TimeZone {
+            Zone::named(name).map_err(|reason| ScenarioError::TimeZone {
                 name: name.clone(),
                 reason,
             })?;

@@ -15,24 +15,21 @@ use crate::clock::{real_now, Zone};
 use crate::collections;
 use crate::commands::{self, Command, Read, KNOWN_COMMANDS};
 use crate::cost::{CostModel, Work};
+use crate::ctx::Ctx;
 use crate::faults::{self, Effect, FaultRule};
 use crate::graphs::{self, graph_grouping, GraphParams};
-use crate::history::{self, Ctx, HistoryRequest, View, ViewKey};
+use crate::history::{self, HistoryRequest, View, ViewKey};
 use crate::item_stats::{self, ItemQuery};
 use crate::metadata;
 use crate::params::{parse_bool, parse_urlencoded, Params};
 use crate::scenario::{ActivitySession, Scenario, Session};
 
-pub use crate::faults::{ControlShape, Fault, Hold, Paging, ABSURD_TIMES, CONTROL_TEXT};
+use crate::faults::Fault;
 
-/// Worker threads answering requests (more than a client's 4 concurrent requests, so a
-/// `Slow` fault on one command does not stall the others).
 /// Views kept per server state; more distinct queries than this start the cache afresh.
 const VIEW_CACHE: usize = 8;
 /// `Shared::now` value meaning "use the wall clock".
 const REAL_TIME: i64 = i64::MIN;
-/// Largest request body read (a form post is tiny; this only bounds a misbehaving client).
-pub(crate) const MAX_BODY: u64 = 1 << 20;
 
 /// One request as the fake received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,9 +54,6 @@ struct Requests {
     list: Vec<RecordedRequest>,
     first: u64,
 }
-
-/// The name the rest of the project may know the server by.
-pub type FakeTautulli = FakeServer;
 
 /// The mutable play data; views are cached per [`ViewKey`] until it changes.
 struct Plays {
@@ -157,7 +151,7 @@ impl FakeServer {
             .iter()
             .map(|s| item_index(&catalog, s))
             .collect::<std::io::Result<Vec<u32>>>()?;
-        let zone = Zone::of(&scenario.server);
+        let zone = scenario.server.zone();
         let now = AtomicI64::new(scenario.server.now.unwrap_or(REAL_TIME));
         let plex_online = AtomicBool::new(scenario.server.plex_online);
         let shared = Arc::new(Shared {
@@ -258,6 +252,7 @@ impl FakeServer {
         lock(&self.shared.faults).push(rule);
     }
 
+    /// Removes every fault rule: the server answers normally again.
     pub fn clear_faults(&self) {
         lock(&self.shared.faults).clear();
     }

@@ -2,10 +2,9 @@
 //! `fixtures/reference/` from `fixtures/scenarios/reference.json`, with the server's clock
 //! at the moment the reference answers were taken.
 
-mod common;
-
-use common::{api, reference, scenario};
 use fake_tautulli::FakeServer;
+
+use crate::testutil::{api, reference, scenario};
 
 /// 2026-11-21T12:00:00Z: the reference server's "now" (its latest play is 2026-11-19 and the
 /// 14-day date list ends 2026-11-21).

@@ -1,11 +1,10 @@
 //! Collections (`get_collections_table`, `get_children_metadata`) and the item statistics
 //! (`get_item_watch_time_stats`, `get_item_user_stats`) on the demo library.
 
-mod common;
-
-use common::api;
 use fake_tautulli::{FakeServer, Scenario, Session};
 use serde_json::{json, Value};
+
+use crate::testutil::api;
 
 /// 2026-11-21T12:00:00Z.
 const NOW: i64 = 1_795_262_400;

@@ -2,14 +2,12 @@
 //! fake computed (table, filtered view, returned page), on every request, cache or not.
 //! Only modelled durations are compared; nothing here is timed.
 
-mod common;
-
 use std::time::Duration;
 
-use common::api;
-use fake_tautulli::generate::{generate, GenSpec, EPOCH_2027};
-use fake_tautulli::{CostModel, FakeServer, RecordedRequest};
+use fake_tautulli::{generate, CostModel, FakeServer, GenSpec, RecordedRequest, EPOCH_2027};
 use serde_json::Value;
+
+use crate::testutil::api;
 
 fn server(plays: usize) -> FakeServer {
     let s = FakeServer::start(generate(&GenSpec {

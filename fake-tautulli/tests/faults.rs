@@ -2,18 +2,17 @@
 //! unavailable count command, and an answer held in the server while a client dies. And
 //! hostile answers: a gzip bomb, a trickled body, terminal escape codes.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{api, query};
-use fake_tautulli::generate::{generate, GenSpec, EPOCH_2027};
 use fake_tautulli::{
-    ControlShape, CostModel, FakeServer, Fault, FaultRule, Hold, Scenario, CONTROL_TEXT,
+    generate, ControlShape, CostModel, FakeServer, Fault, FaultRule, GenSpec, Hold, Scenario,
+    CONTROL_TEXT, EPOCH_2027,
 };
 use serde_json::json;
+
+use crate::testutil::{self, api, query};
 
 fn server() -> FakeServer {
     let s = FakeServer::start(generate(&GenSpec {
@@ -158,7 +157,7 @@ fn a_held_answer_waits_for_release_and_a_killed_client_does_not_hurt() {
         let key = s.api_key();
         std::thread::spawn(move || {
             let q = query(&[("apikey", &key), ("cmd", "get_history"), ("length", "5")]);
-            common::request("GET", &format!("{url}/api/v2?{q}"), None, b"")
+            testutil::request("GET", &format!("{url}/api/v2?{q}"), None, b"")
         })
     };
     assert!(hold.wait_for_arrivals(2, Duration::from_secs(30)));

@@ -1,11 +1,10 @@
 //! Graph commands on small hand-made histories: windows, local days and hours, grouping,
 //! the concurrency tie rule, series presence, and the demo's invariants.
 
-mod common;
-
-use common::api;
 use fake_tautulli::{FakeServer, Scenario};
 use serde_json::{json, Value};
+
+use crate::testutil::api;
 
 /// 2026-11-21T12:00:00Z.
 const NOW: i64 = 1_795_262_400;
@@ -460,7 +459,7 @@ fn the_clock_comes_from_the_scenario_or_set_now() {
 /// for every user or one.
 #[test]
 fn plays_by_date_agrees_with_one_day_history_windows_in_a_dst_zone() {
-    use fake_tautulli::generate::{generate, GenSpec, EPOCH_2027};
+    use fake_tautulli::{generate, GenSpec, EPOCH_2027};
     let mut sc = generate(&GenSpec {
         plays: 4_000,
         movies: 200,

@@ -1,10 +1,9 @@
 //! `get_history` behaviour: paging, filters, grouping, activity rows, ordering, live changes.
 
-mod common;
-
-use common::{api, history, scenario};
 use fake_tautulli::{FakeServer, Scenario, Session, TranscodeDecision};
 use serde_json::Value;
+
+use crate::testutil::{api, history, scenario};
 
 fn ids(page: &Value) -> Vec<Value> {
     page["data"]

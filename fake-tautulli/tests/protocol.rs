@@ -1,18 +1,17 @@
 //! Transport, envelope, authentication order, write commands, faults, HTTP root, metadata.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{api, enc, query, request, scenario};
 use fake_tautulli::{FakeServer, Fault, FaultRule, Scenario};
 use serde_json::json;
+
+use crate::testutil::{self, api, enc, query, request, scenario};
 
 fn server() -> FakeServer {
     FakeServer::start(scenario("reference.json")).unwrap()
 }
 
-fn get(url: &str) -> common::Resp {
+fn get(url: &str) -> testutil::Resp {
     request("GET", url, None, b"")
 }
 
@@ -188,7 +187,7 @@ fn info_and_status_answer() {
     assert_eq!(api(&s, "status", &[]).data()["message"], "Ok");
 }
 
-fn body_of(s: &FakeServer, cmd: &str) -> common::Resp {
+fn body_of(s: &FakeServer, cmd: &str) -> testutil::Resp {
     api(s, cmd, &[("rating_key", "101")])
 }
 

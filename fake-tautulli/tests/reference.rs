@@ -1,11 +1,10 @@
 //! The fake must reproduce the real Tautulli 2.17.2 answers in `fixtures/reference/` from
 //! `fixtures/scenarios/reference.json`.
 
-mod common;
-
-use common::{api, history, reference, scenario};
 use fake_tautulli::FakeServer;
 use serde_json::Value;
+
+use crate::testutil::{api, history, reference, scenario};
 
 /// Fields the fake cannot know from the real answers. Empty: thumbs follow Plex's
 /// `/library/metadata/<key>/thumb/<ts>` pattern with the reference's fixed timestamp, and

@@ -1,14 +1,12 @@
 //! The benchmark's size: 1M plays (paging, and the per-day map over ten years). Ignored by
 //! default (slow in debug builds); run with
-//! `cargo test -p fake-tautulli --release --test scale -- --ignored --nocapture`.
-
-mod common;
+//! `cargo test -p fake-tautulli --release --test tests scale -- --ignored --nocapture`.
 
 use std::time::Instant;
 
-use common::history;
-use fake_tautulli::generate::{generate, GenSpec};
-use fake_tautulli::FakeServer;
+use fake_tautulli::{generate, FakeServer, GenSpec};
+
+use crate::testutil::{self, history};
 
 #[test]
 #[ignore = "1M plays: run explicitly, preferably with --release"]
@@ -42,7 +40,7 @@ fn a_million_plays_page_quickly() {
     for page in 0..3 {
         let t = Instant::now();
         let start = (page * 10_000).to_string();
-        let r = common::api(
+        let r = testutil::api(
             &s,
             "get_history",
             &[("grouping", "0"), ("start", &start), ("length", "10000")],
@@ -58,10 +56,10 @@ fn a_million_plays_map_by_day_quickly() {
     // A zone with DST rules: every session's local day is looked up.
     scenario.server.tz_name = Some("Europe/Berlin".into());
     let s = FakeServer::start(scenario).unwrap();
-    s.set_now(fake_tautulli::generate::EPOCH_2027);
+    s.set_now(fake_tautulli::EPOCH_2027);
     for grouping in ["0", "1"] {
         let t = Instant::now();
-        let g = common::api(
+        let g = testutil::api(
             &s,
             "get_plays_by_date",
             &[("time_range", "3650"), ("grouping", grouping)],

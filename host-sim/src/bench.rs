@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use fake_tautulli::generate::{generate, GenSpec};
+use fake_tautulli::{generate, GenSpec};
 use fake_tautulli::{CostModel, FakeServer};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -44,7 +44,7 @@ pub const CHART_KINDS: [&str; 7] = [
     "top-platforms",
 ];
 
-/// The scenario the fake serves (see `fake_tautulli::generate::GenSpec`); unset values take
+/// The scenario the fake serves (see `fake_tautulli::GenSpec`); unset values take
 /// the generator's defaults.
 #[derive(Debug, Clone, Args)]
 pub struct ScenarioArgs {

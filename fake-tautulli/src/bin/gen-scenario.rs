@@ -3,12 +3,12 @@
 //! `gen-scenario demo` prints the demo library (`fixtures/scenarios/demo.json`);
 //! `gen-scenario [PLAYS [SEED]]` prints a generated one (defaults: the 1M-play benchmark).
 
-use fake_tautulli::generate::{demo, generate, GenSpec};
+use fake_tautulli::{generate, generated_demo, GenSpec};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let scenario = if args.first().map(String::as_str) == Some("demo") {
-        demo()
+        generated_demo()
     } else {
         let mut spec = GenSpec::default();
         let num = |i: usize| -> Option<u64> {

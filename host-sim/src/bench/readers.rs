@@ -7,7 +7,7 @@
 //! history before it pages, so `start` paging pays the whole history per page while day
 //! windows pay a scan plus their own rows. The floor below prices what no reader can avoid.
 
-use fake_tautulli::cost::{CostModel, Work};
+use fake_tautulli::{CostModel, Work};
 use serde::Serialize;
 use serde_json::{json, Value};
 

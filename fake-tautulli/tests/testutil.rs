@@ -1,8 +1,6 @@
 //! A minimal HTTP/1.1 client over `TcpStream` (one request per connection), enough to talk
 //! to the fake without pulling an HTTP client into this crate.
 
-#![allow(dead_code)]
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
