@@ -3,7 +3,8 @@
 //! The contract is deliberately a thin, frozen *typed shell* around extensible JSON payloads:
 //! the shell (root module, provider traits, error and batch types) is checked by `abi_stable`
 //! at load time, while manifests, capabilities, configs, items and reports travel as JSON so
-//! they can grow without breaking either side.
+//! they can grow without breaking either side. Their shapes are typed in [`payload`] (serde
+//! types, not part of the ABI), which both sides read and write them through.
 //!
 //! Growth rules:
 //! - New root-module entry points are appended *below* the `#[sabi(last_prefix_field)]` marker
@@ -15,6 +16,8 @@
 //! Every entry point of a plugin must run inside [`guard`]: `abi_stable` aborts the whole host
 //! process on a panic that unwinds out of an `extern "C"` function or a `#[sabi_trait]` method.
 #![allow(non_camel_case_types, non_local_definitions)]
+
+pub mod payload;
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
