@@ -239,6 +239,48 @@ mod tests {
     }
 
     #[test]
+    fn an_analytics_request_of_the_wrong_type_is_refused_naming_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        // Port 9 (discard) on loopback: a refused request never reaches it.
+        let cfg = serde_json::json!({
+            "tautulli": {"server_url": "127.0.0.1:9", "api_key": "0123456789abcdef0123456789abcdef"},
+            "analytics": {"data_dir": dir.path()}
+        });
+        let mut a = Analytics(AnalyticsService::open(&cfg.to_string(), "").unwrap());
+        let refused = [
+            (
+                a.chart(RStr::from_str(r#"{"kind": "concurrency", "days": "7"}"#)),
+                "days",
+            ),
+            (
+                a.chart(RStr::from_str(r#"{"kind": "concurrency", "top": true}"#)),
+                "top",
+            ),
+            (a.collect(RStr::from_str(r#"{"rotation": 5}"#)), "rotation"),
+            (a.query(RStr::from_str(r#"{"query": ["top"]}"#)), "query"),
+        ];
+        for (answer, field) in refused {
+            let e = answer.unwrap_err();
+            assert_eq!(
+                e.code,
+                crosswatch_contract::ErrorCode::CONFIG_INVALID,
+                "{e}"
+            );
+            assert!(e.message.contains(&format!("request).{field}")), "{e}");
+        }
+        let e = a.sync(RStr::from_str("[]")).unwrap_err();
+        assert!(e.message.contains("(sync request)"), "{e}");
+        // A chart with the days as a number is computed (from the empty store).
+        let chart = a
+            .chart(RStr::from_str(
+                r#"{"kind": "concurrency", "days": 7, "now": 0}"#,
+            ))
+            .unwrap();
+        let chart: payload::Chart = payload::decode(&chart).unwrap();
+        assert_eq!((chart.kind.as_str(), chart.window.days), ("concurrency", 7));
+    }
+
+    #[test]
     fn the_manifest_answer_is_the_typed_manifest() {
         let text = answer(&provider::manifest()).unwrap();
         let m: payload::Manifest = payload::decode(&text).unwrap();

@@ -260,6 +260,27 @@ mod tests {
         assert_eq!(e.field(), Some("checkpoint"));
     }
 
+    /// Declared in sorted order, like the `Value` the plugin's cursor builds its report
+    /// as: a cursor that builds this type instead sends the same bytes.
+    #[test]
+    fn a_full_report_encodes_with_sorted_keys() {
+        let r = IndexReport {
+            incremental: Some(IncrementalReport {
+                checkpoint_after: Some(CheckpointView::default()),
+                ..IncrementalReport::default()
+            }),
+            metadata_cache: Some(CacheReport::default()),
+            reader: Some(ReaderReport::default()),
+            requests: BTreeMap::from([("get_history".into(), 2)]),
+            skipped: BTreeMap::from([("partial".into(), 1), ("live".into(), 0)]),
+            state: Some(StateReport::default()),
+            unresolved: vec![Unresolved::default()],
+            ..IndexReport::default()
+        };
+        let direct = serde_json::to_string(&r).unwrap();
+        assert_eq!(direct, serde_json::to_value(&r).unwrap().to_string());
+    }
+
     #[test]
     fn an_unresolved_entry_encodes_with_sorted_keys() {
         let u = Unresolved {
