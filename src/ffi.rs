@@ -1,6 +1,7 @@
 //! The plugin's side of the contract: the exported root module and the `#[sabi_trait]`
 //! implementations. Every entry point runs inside [`guard`], so a panic becomes an
-//! `internal` error instead of ending the host process.
+//! `internal` error instead of ending the host process. Requests are read into the
+//! contract's typed payloads by [`provider::request`], answers written by [`answer`].
 
 use abi_stable::{
     export_root_module,
@@ -9,6 +10,7 @@ use abi_stable::{
     sabi_trait::TD_Opaque,
     std_types::{RStr, RString, RVec},
 };
+use crosswatch_contract::payload::{ChartRequest, CollectRequest, QueryRequest, SyncRequest};
 use crosswatch_contract::{
     guard, AnalyticsProvider, AnalyticsProviderBox, AnalyticsProvider_TO, IndexCursor,
     IndexCursorBox, IndexCursor_TO, IndexEntry, IndexStep, PluginError, PluginMod, PluginMod_Ref,
@@ -38,7 +40,7 @@ fn contract_version() -> RString {
 
 #[sabi_extern_fn]
 fn manifest() -> PluginResult<RString> {
-    guard(|| Ok(provider::manifest().to_string().into()))
+    guard(|| answer(&provider::manifest()))
 }
 
 #[sabi_extern_fn]
@@ -63,8 +65,15 @@ fn open_analytics(config_json: RStr<'_>, instance: RStr<'_>) -> PluginResult<Ana
 /// The provider behind the contract.
 struct Source(TautulliSource);
 
-fn text(v: serde_json::Value) -> Result<RString, PluginError> {
-    Ok(v.to_string().into())
+/// Writes an answer as JSON: a contract payload (declared in the order its bytes always
+/// had), or a provider type of the same shape.
+fn answer<T: serde::Serialize>(v: &T) -> Result<RString, PluginError> {
+    serde_json::to_string(v).map(RString::from).map_err(|e| {
+        Error::Internal {
+            reason: format!("cannot encode answer: {e}"),
+        }
+        .into()
+    })
 }
 
 impl SourceProvider for Source {
@@ -75,16 +84,16 @@ impl SourceProvider for Source {
         guard(|| Ok(provider::LABEL.into()))
     }
     fn features(&self) -> PluginResult<RString> {
-        guard(|| text(provider::features()))
+        guard(|| answer(&provider::features()))
     }
     fn capabilities(&self) -> PluginResult<RString> {
-        guard(|| text(provider::capabilities()))
+        guard(|| answer(&provider::capabilities()))
     }
     fn manifest(&self) -> PluginResult<RString> {
-        guard(|| text(provider::manifest()))
+        guard(|| answer(&provider::manifest()))
     }
     fn health(&mut self) -> PluginResult<RString> {
-        guard(|| text(self.0.health()))
+        guard(|| answer(&self.0.health()))
     }
     fn index(&mut self, feature: RStr<'_>, options_json: RStr<'_>) -> PluginResult<IndexCursorBox> {
         guard(|| {
@@ -140,77 +149,141 @@ impl IndexCursor for Cursor {
             })
         })
     }
+    /// The cursor writes its report itself, in the shape of [`payload::IndexReport`].
+    ///
+    /// [`payload::IndexReport`]: crosswatch_contract::payload::IndexReport
     fn report(&self) -> PluginResult<RString> {
         guard(|| Ok(self.0.report_json().into()))
     }
 }
 
-/// The analytics provider behind the contract: JSON in, JSON out.
+/// The analytics provider behind the contract: typed requests in, JSON answers out.
 struct Analytics(AnalyticsService);
-
-fn parse_request(what: &str, text: RStr<'_>) -> Result<serde_json::Value, PluginError> {
-    let t = text.as_str().trim();
-    let v: serde_json::Value = if t.is_empty() {
-        serde_json::json!({})
-    } else {
-        serde_json::from_str(t).map_err(|e| Error::ConfigInvalid {
-            key: format!("({what} request)"),
-            reason: format!("not valid JSON: {e}"),
-        })?
-    };
-    if v.is_object() {
-        Ok(v)
-    } else {
-        Err(Error::ConfigInvalid {
-            key: format!("({what} request)"),
-            reason: format!("expected a JSON object, found {v}"),
-        }
-        .into())
-    }
-}
-
-fn to_text<T: serde::Serialize>(v: &T) -> Result<RString, PluginError> {
-    serde_json::to_string(v).map(RString::from).map_err(|e| {
-        Error::Internal {
-            reason: format!("cannot encode answer: {e}"),
-        }
-        .into()
-    })
-}
 
 impl AnalyticsProvider for Analytics {
     fn sync(&mut self, options_json: RStr<'_>) -> PluginResult<RString> {
         guard(|| {
-            parse_request("sync", options_json)?;
-            to_text(&self.0.sync()?)
+            let SyncRequest {} = provider::request("sync request", options_json.as_str())?;
+            answer(&self.0.sync()?)
         })
     }
     fn collect(&mut self, options_json: RStr<'_>) -> PluginResult<RString> {
         guard(|| {
-            let req = parse_request("collect", options_json)?;
-            let rotation = req
-                .get("rotation")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned);
-            let now = req.get("now").and_then(|v| v.as_i64());
-            to_text(&self.0.collect(rotation, now)?)
+            let req: CollectRequest = provider::request("collect request", options_json.as_str())?;
+            answer(&self.0.collect(req.rotation, req.now)?)
         })
     }
     fn query(&mut self, request_json: RStr<'_>) -> PluginResult<RString> {
         guard(|| {
-            let req = parse_request("query", request_json)?;
-            to_text(&self.0.query(&req)?)
+            let req: QueryRequest = provider::request("query request", request_json.as_str())?;
+            answer(&self.0.query(&req.to_value())?)
         })
     }
     fn chart(&mut self, request_json: RStr<'_>) -> PluginResult<RString> {
         guard(|| {
-            let req = parse_request("chart", request_json)?;
-            let kind = req.get("kind").and_then(|v| v.as_str()).unwrap_or("");
-            let days = req.get("days").and_then(|v| v.as_u64()).unwrap_or(30) as u32;
-            let tz = req.get("tz").and_then(|v| v.as_str());
-            let now = req.get("now").and_then(|v| v.as_i64());
-            let top = req.get("top").and_then(|v| v.as_u64()).unwrap_or(10) as usize;
-            to_text(&self.0.chart(kind, days, tz, now, top)?)
+            let req: ChartRequest = provider::request("chart request", request_json.as_str())?;
+            let top = req.top() as usize;
+            answer(
+                &self
+                    .0
+                    .chart(&req.kind, req.days(), req.tz.as_deref(), req.now, top)?,
+            )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crosswatch_contract::payload::{self, SnapshotRow};
+    use serde::de::DeserializeOwned;
+    use serde::Serialize;
+
+    /// The provider's own answer type reads as the contract's payload without losing or
+    /// changing a field.
+    fn conforms<Contract: DeserializeOwned + Serialize>(answer: &impl Serialize) {
+        let sent = serde_json::to_value(answer).unwrap();
+        let read: Contract = payload::from_value(sent.clone()).unwrap();
+        assert_eq!(serde_json::to_value(read).unwrap(), sent);
+    }
+
+    #[test]
+    fn analytics_answers_have_the_contract_shape() {
+        conforms::<payload::SyncReport>(&crate::analytics::sync::SyncReport {
+            first_sync: true,
+            warnings: vec!["w".into()],
+            ..Default::default()
+        });
+        let row = crate::analytics::snapshots::SnapshotRow {
+            id: 1,
+            collection: "C".into(),
+            library: "Movies".into(),
+            section_id: 2,
+            rating_key: 3,
+            window_days: 30,
+            plays: 4,
+            watch_seconds: 5,
+            unique_users: 6,
+            items_with_plays: 7,
+            total_items: 8,
+            collected_at: "2026-01-01T00:00:00Z".into(),
+            rotation: Some("r".into()),
+        };
+        conforms::<SnapshotRow>(&row);
+        conforms::<payload::CollectReport>(&crate::analytics::snapshots::CollectReport {
+            rows: vec![row],
+            resolve: Some(Default::default()),
+            windows: vec![1, 30],
+            ..Default::default()
+        });
+    }
+
+    #[test]
+    fn an_analytics_request_of_the_wrong_type_is_refused_naming_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        // Port 9 (discard) on loopback: a refused request never reaches it.
+        let cfg = serde_json::json!({
+            "tautulli": {"server_url": "127.0.0.1:9", "api_key": "0123456789abcdef0123456789abcdef"},
+            "analytics": {"data_dir": dir.path()}
+        });
+        let mut a = Analytics(AnalyticsService::open(&cfg.to_string(), "").unwrap());
+        let refused = [
+            (
+                a.chart(RStr::from_str(r#"{"kind": "concurrency", "days": "7"}"#)),
+                "days",
+            ),
+            (
+                a.chart(RStr::from_str(r#"{"kind": "concurrency", "top": true}"#)),
+                "top",
+            ),
+            (a.collect(RStr::from_str(r#"{"rotation": 5}"#)), "rotation"),
+            (a.query(RStr::from_str(r#"{"query": ["top"]}"#)), "query"),
+        ];
+        for (answer, field) in refused {
+            let e = answer.unwrap_err();
+            assert_eq!(
+                e.code,
+                crosswatch_contract::ErrorCode::CONFIG_INVALID,
+                "{e}"
+            );
+            assert!(e.message.contains(&format!("request).{field}")), "{e}");
+        }
+        let e = a.sync(RStr::from_str("[]")).unwrap_err();
+        assert!(e.message.contains("(sync request)"), "{e}");
+        // A chart with the days as a number is computed (from the empty store).
+        let chart = a
+            .chart(RStr::from_str(
+                r#"{"kind": "concurrency", "days": 7, "now": 0}"#,
+            ))
+            .unwrap();
+        let chart: payload::Chart = payload::decode(&chart).unwrap();
+        assert_eq!((chart.kind.as_str(), chart.window.days), ("concurrency", 7));
+    }
+
+    #[test]
+    fn the_manifest_answer_is_the_typed_manifest() {
+        let text = answer(&provider::manifest()).unwrap();
+        let m: payload::Manifest = payload::decode(&text).unwrap();
+        assert_eq!(m, provider::manifest());
     }
 }

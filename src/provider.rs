@@ -1,10 +1,13 @@
-//! The Tautulli source provider: the engine's provider surface in plain Rust types. The
-//! [`ffi`](crate::ffi) module puts it behind the contract.
+//! The Tautulli source provider: the engine's provider surface in the contract's typed
+//! payloads ([`crosswatch_contract::payload`]). The [`ffi`](crate::ffi) module puts it
+//! behind the contract; every request it gets as JSON is read by [`request`].
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::{json, Value};
+use crosswatch_contract::payload::{self, Capabilities, Features, Health, Manifest};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Map, Value};
 
 use crate::client::{Client, Command};
 use crate::config::TautulliConfig;
@@ -18,38 +21,61 @@ pub const LABEL: &str = "Tautulli";
 /// The only feature this source provides.
 pub const HISTORY: &str = "history";
 
-pub fn features() -> Value {
-    json!({"watchlist": false, "ratings": false, "history": true, "playlists": false})
+pub fn features() -> Features {
+    Features {
+        history: true,
+        ..Features::default()
+    }
 }
 
 /// Static capabilities. `index_semantics` is what a *complete* read offers; every index
 /// report restates the semantics of that particular read (`delta` when it was cut short).
-pub fn capabilities() -> Value {
-    json!({
-        "bidirectional": false,
-        "provides_ids": true,
-        "index_semantics": "present",
-        "can_source": true,
-        "can_target": false,
-        "read_only": true,
-        "observed_deletes": false,
-        "rewatches": true
-    })
+pub fn capabilities() -> Capabilities {
+    Capabilities {
+        bidirectional: false,
+        provides_ids: true,
+        index_semantics: "present".into(),
+        can_source: true,
+        can_target: false,
+        read_only: true,
+        observed_deletes: false,
+        rewatches: true,
+    }
 }
 
-pub fn manifest() -> Value {
-    json!({
-        "name": NAME,
-        "label": LABEL,
-        "version": env!("CARGO_PKG_VERSION"),
-        "type": "sync",
-        "bidirectional": false,
-        "features": features(),
-        "requires": [],
-        "capabilities": capabilities(),
-        "description": "Read-only import of Plex watch history recorded by Tautulli: completed \
-                        plays only, external IDs resolved per show, newest play per item or \
-                        every rewatch. Writes are refused."
+pub fn manifest() -> Manifest {
+    Manifest {
+        name: NAME.into(),
+        label: LABEL.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        kind: "sync".into(),
+        bidirectional: false,
+        features: features(),
+        requires: Vec::new(),
+        capabilities: capabilities(),
+        description: "Read-only import of Plex watch history recorded by Tautulli: completed \
+                      plays only, external IDs resolved per show, newest play per item or \
+                      every rewatch. Writes are refused."
+            .into(),
+    }
+}
+
+/// Reads a host's request (`what`: `index options`, `chart request`, ...) into its contract
+/// type. Empty text is an empty object (no options); a field of the wrong type is a
+/// `config_invalid` error naming it (`(chart request).days`), never a silent default.
+pub(crate) fn request<T: DeserializeOwned>(what: &str, text: &str) -> Result<T> {
+    let text = text.trim();
+    let decoded = if text.is_empty() {
+        payload::from_value(Value::Object(Map::new()))
+    } else {
+        payload::decode(text)
+    };
+    decoded.map_err(|e| Error::ConfigInvalid {
+        key: match e.field() {
+            Some(field) => format!("({what}).{field}"),
+            None => format!("({what})"),
+        },
+        reason: e.reason(),
     })
 }
 
@@ -75,9 +101,9 @@ impl TautulliSource {
         &self.cfg
     }
 
-    /// `{ok, status, latency_ms, details}`: `ok`, `auth_failed` (the engine then skips the
-    /// pair), `down` (unreachable) or `degraded` (it answers, but not as Tautulli should).
-    pub fn health(&self) -> Value {
+    /// `status`: `ok`, `auth_failed` (the engine then skips the pair), `down` (unreachable)
+    /// or `degraded` (it answers, but not as Tautulli should).
+    pub fn health(&self) -> Health {
         let started = Instant::now();
         let answer: Result<TautulliInfo> = self.client.call(Command::GetTautulliInfo, &[]);
         let latency_ms = started.elapsed().as_millis() as u64;
@@ -103,29 +129,26 @@ impl TautulliSource {
                 )
             }
         };
-        json!({
-            "ok": ok,
-            "status": status,
-            "latency_ms": latency_ms,
-            "details": details,
-            "features": features(),
-        })
+        Health {
+            ok,
+            status: status.into(),
+            latency_ms,
+            details: details.as_object().cloned(),
+            features: Some(features()),
+        }
     }
 
     /// Starts an index read of `feature` (only `history`). Options (JSON object, unknown keys
-    /// ignored): `clear_metadata_cache`, `reset_checkpoint`, `dry_run` and `checkpoint`
-    /// ([`IndexOptions`]).
+    /// ignored): [`payload::IndexOptions`].
     pub fn index(&self, feature: &str, options_json: &str) -> Result<HistoryCursor> {
         check_feature(feature)?;
-        let options: Value = if options_json.trim().is_empty() {
-            json!({})
-        } else {
-            serde_json::from_str(options_json).map_err(|e| Error::ConfigInvalid {
-                key: "(index options)".into(),
-                reason: format!("not valid JSON: {e}"),
-            })?
+        let options: payload::IndexOptions = request("index options", options_json)?;
+        let options = IndexOptions {
+            clear_metadata_cache: options.clear_metadata_cache,
+            reset_checkpoint: options.reset_checkpoint,
+            dry_run: options.dry_run,
+            checkpoint: options.checkpoint,
         };
-        let options = IndexOptions::from_json(&options)?;
         Ok(HistoryCursor::with_options(
             self.client.clone(),
             self.cfg.clone(),
@@ -167,13 +190,49 @@ mod tests {
 
     #[test]
     fn manifest_says_read_only_history_source() {
-        let m = manifest();
+        let m = serde_json::to_value(manifest()).unwrap();
         assert_eq!(m["name"], "TAUTULLI");
         assert_eq!(m["type"], "sync");
         assert_eq!(m["features"]["history"], true);
         assert_eq!(m["features"]["watchlist"], false);
         assert_eq!(m["capabilities"]["read_only"], true);
         assert_eq!(m["capabilities"]["can_target"], false);
+    }
+
+    #[test]
+    fn the_manifest_is_byte_for_byte_what_hosts_always_got() {
+        // The sorted-key JSON the plugin sent before its payloads were typed.
+        let before = json!({
+            "name": NAME, "label": LABEL, "version": env!("CARGO_PKG_VERSION"),
+            "type": "sync", "bidirectional": false, "requires": [],
+            "features": {"watchlist": false, "ratings": false, "history": true,
+                "playlists": false},
+            "capabilities": {"bidirectional": false, "provides_ids": true,
+                "index_semantics": "present", "can_source": true, "can_target": false,
+                "read_only": true, "observed_deletes": false, "rewatches": true},
+            "description": manifest().description,
+        });
+        assert_eq!(
+            serde_json::to_string(&manifest()).unwrap(),
+            before.to_string()
+        );
+    }
+
+    #[test]
+    fn requests_name_the_field_of_the_wrong_type() {
+        let o: payload::IndexOptions = request("index options", "  ").unwrap();
+        assert_eq!(o, payload::IndexOptions::default());
+        match request::<payload::ChartRequest>("chart request", r#"{"days": "7"}"#) {
+            Err(Error::ConfigInvalid { key, reason }) => {
+                assert_eq!(key, "(chart request).days");
+                assert!(reason.contains("invalid type"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match request::<payload::ChartRequest>("chart request", "[]") {
+            Err(Error::ConfigInvalid { key, .. }) => assert_eq!(key, "(chart request)"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

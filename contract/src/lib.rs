@@ -3,7 +3,8 @@
 //! The contract is deliberately a thin, frozen *typed shell* around extensible JSON payloads:
 //! the shell (root module, provider traits, error and batch types) is checked by `abi_stable`
 //! at load time, while manifests, capabilities, configs, items and reports travel as JSON so
-//! they can grow without breaking either side.
+//! they can grow without breaking either side. Their shapes are typed in [`payload`] (serde
+//! types, not part of the ABI), which both sides read and write them through.
 //!
 //! Growth rules:
 //! - New root-module entry points are appended *below* the `#[sabi(last_prefix_field)]` marker
@@ -15,6 +16,8 @@
 //! Every entry point of a plugin must run inside [`guard`]: `abi_stable` aborts the whole host
 //! process on a panic that unwinds out of an `extern "C"` function or a `#[sabi_trait]` method.
 #![allow(non_camel_case_types, non_local_definitions)]
+
+pub mod payload;
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -187,8 +190,9 @@ pub struct IndexStep {
 }
 
 /// A running index read. The host calls `next` until a step says `done`, then asks `report`
-/// (JSON: pages, rows, items, skipped by reason, unresolved, metadata calls, `complete`,
-/// `semantics` of `present` or `delta`). Dropping the cursor cancels the read.
+/// (JSON, [`payload::IndexReport`]: pages, rows, items, skipped by reason, unresolved,
+/// metadata calls, `complete`, `semantics` of `present` or `delta`). Dropping the cursor
+/// cancels the read.
 #[sabi_trait]
 pub trait IndexCursor: Send {
     fn next(&mut self) -> PluginResult<IndexStep>;
@@ -205,8 +209,8 @@ pub type IndexCursorBox = IndexCursor_TO<'static, RBox<()>>;
 /// JSON payloads: `features` `{"history":true,...}`; `capabilities` as in the engine;
 /// `manifest` `{name,label,version,type,bidirectional,features,requires,capabilities,
 /// description}`; `health` `{ok,status,latency_ms,details?}`; `index` options
-/// `{}` (reserved); `add`/`remove` take a JSON array of items and answer the engine's write
-/// result map (`ok`, `count`, `confirmed_keys`, ...).
+/// `{checkpoint,clear_metadata_cache,dry_run,reset_checkpoint}`; `add`/`remove` take a JSON array of items and answer the engine's write
+/// result map (`ok`, `count`, `confirmed_keys`, ...). Each is typed in [`payload`].
 #[sabi_trait]
 pub trait SourceProvider: Send {
     fn name(&self) -> PluginResult<RString>;
@@ -242,7 +246,8 @@ pub type SourceProviderBox = SourceProvider_TO<'static, RBox<()>>;
 /// `{"rotation": name?, "now": epoch?}` -> collect report; `query`
 /// `{"query": "latest"|"history"|"top"|"rotation"|"diff"|"collections", ...}` -> rows;
 /// `chart` `{"kind", "days", "tz"?, "now"?, "top"?}` -> `{kind, title, x_label, y_label,
-/// categories, series: [{name, data}], timezone, window, notes}`.
+/// categories, series: [{name, data}], timezone, window, notes}`. Each is typed in
+/// [`payload`].
 #[sabi_trait]
 pub trait AnalyticsProvider: Send {
     fn sync(&mut self, options_json: RStr<'_>) -> PluginResult<RString>;

@@ -4,6 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
+use crosswatch_contract::payload::{
+    Chart, ChartRequest, CollectReport, CollectRequest, DiffRow, QueryRequest, SnapshotRow,
+    SyncReport,
+};
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use crate::config::EngineConfig;
@@ -74,30 +79,50 @@ pub fn open(plugin_path: &Path, cfg: &EngineConfig, instance: &str) -> Result<An
     plugin.open_analytics(&cfg.plugin_config(), instance)
 }
 
-/// Runs one analytics command; prints JSON when `json` is set.
+/// Runs one analytics command; prints JSON (the answer as the plugin sent it) when `json`
+/// is set, else a table.
 pub fn run(analytics: &mut Analytics, args: &AnalyticsArgs, json_out: bool) -> Result<i32> {
     let now = args.now;
-    let answer = match &args.command {
-        AnalyticsCommand::Sync => analytics.sync()?,
-        AnalyticsCommand::Collect { rotation } => {
-            analytics.collect(&json!({"rotation": rotation, "now": now}))?
+    let human = !json_out;
+    let (answer, text) = match &args.command {
+        AnalyticsCommand::Sync => {
+            let r = analytics.sync()?;
+            let text = human.then(|| render_sync(&r));
+            (r.into_json(), text)
         }
-        AnalyticsCommand::Collections { top, window } => analytics.query(&json!({
-            "query": "top", "n": top.unwrap_or(usize::MAX >> 1), "window_days": window
-        }))?,
+        AnalyticsCommand::Collect { rotation } => {
+            let r = analytics.collect(&CollectRequest {
+                rotation: rotation.clone(),
+                now,
+            })?;
+            let text = human.then(|| render_collect(&r));
+            (r.into_json(), text)
+        }
+        AnalyticsCommand::Collections { top, window } => {
+            let req = QueryRequest::new("top")
+                .arg("n", top.unwrap_or(usize::MAX >> 1))
+                .arg("window_days", window);
+            rows_answer(analytics, &req, human, render_rows)?
+        }
         AnalyticsCommand::History { collection } => {
-            analytics.query(&json!({"query": "history", "collection": collection}))?
+            let req = QueryRequest::new("history").arg("collection", collection);
+            rows_answer(analytics, &req, human, render_rows)?
         }
         AnalyticsCommand::Rotation { name } => {
-            analytics.query(&json!({"query": "rotation", "name": name}))?
+            let req = QueryRequest::new("rotation").arg("name", name);
+            rows_answer(analytics, &req, human, render_rows)?
         }
         AnalyticsCommand::Diff {
             from,
             to,
             collection,
-        } => analytics.query(&json!({
-            "query": "diff", "from": run_ref(from), "to": run_ref(to), "collection": collection
-        }))?,
+        } => {
+            let req = QueryRequest::new("diff")
+                .arg("from", run_ref(from))
+                .arg("to", run_ref(to))
+                .arg("collection", collection);
+            rows_answer(analytics, &req, human, render_diff)?
+        }
         AnalyticsCommand::Chart {
             kind,
             days,
@@ -105,36 +130,51 @@ pub fn run(analytics: &mut Analytics, args: &AnalyticsArgs, json_out: bool) -> R
             top,
             svg,
         } => {
-            let chart = analytics.chart(&json!({
-                "kind": kind, "days": days, "tz": tz, "now": now, "top": top
-            }))?;
+            let chart = analytics.chart(&ChartRequest {
+                kind: kind.clone(),
+                days: Some(*days),
+                tz: tz.clone(),
+                now,
+                top: Some(u32::try_from(*top).unwrap_or(u32::MAX)),
+            })?;
             if let Some(path) = svg {
-                write_svg(&chart, path)?;
+                write_svg(chart.json(), path)?;
                 if !json_out {
                     eprintln!("wrote {}", path.display());
                 }
             }
-            chart
+            let text = human.then(|| render_chart(&chart));
+            (chart.into_json(), text)
         }
     };
-    if json_out {
-        println!(
+    match text {
+        Some(text) => print!("{text}"),
+        None => println!(
             "{}",
             serde_json::to_string_pretty(&answer).unwrap_or_default()
-        );
-        return Ok(0);
+        ),
     }
-    let text = match &args.command {
-        AnalyticsCommand::Sync => render_sync(&answer),
-        AnalyticsCommand::Collect { .. } => render_collect(&answer),
-        AnalyticsCommand::Collections { .. }
-        | AnalyticsCommand::History { .. }
-        | AnalyticsCommand::Rotation { .. } => render_rows(&answer),
-        AnalyticsCommand::Diff { .. } => render_diff(&answer),
-        AnalyticsCommand::Chart { .. } => render_chart(&answer),
-    };
-    print!("{text}");
     Ok(0)
+}
+
+/// Asks a query whose rows are `Row`s; renders them when a person reads.
+fn rows_answer<Row: DeserializeOwned>(
+    analytics: &mut Analytics,
+    req: &QueryRequest,
+    human: bool,
+    render: fn(&[Row]) -> String,
+) -> Result<(Value, Option<String>)> {
+    let answer = analytics.query(req)?;
+    let text = if human {
+        let rows = answer.rows_as::<Row>().map_err(|e| HostError::Protocol {
+            what: "query answer",
+            reason: format!("a row: {e}"),
+        })?;
+        Some(render(&rows))
+    } else {
+        None
+    };
+    Ok((answer.into_json(), text))
 }
 
 pub fn write_svg(chart: &Value, path: &Path) -> Result<()> {
@@ -150,49 +190,38 @@ pub fn write_svg(chart: &Value, path: &Path) -> Result<()> {
         .map_err(|e| HostError::io(format!("cannot write {}", path.display()), e))
 }
 
-fn num(v: &Value, k: &str) -> u64 {
-    v.get(k).and_then(Value::as_u64).unwrap_or(0)
-}
-
-fn render_sync(r: &Value) -> String {
-    let bad = num(r, "bad_time");
+fn render_sync(r: &SyncReport) -> String {
+    let bad = r.bad_time;
     format!(
         "analytics store synced{}: {} page(s), {} row(s) read; {} new, {} updated, {} unchanged{}; {} session(s) stored\n",
-        if r.get("first_sync").and_then(Value::as_bool).unwrap_or(false) { " (first sync: whole history)" } else { "" },
-        num(r, "pages"),
-        num(r, "rows_seen"),
-        num(r, "inserted"),
-        num(r, "updated"),
-        num(r, "unchanged"),
+        if r.first_sync { " (first sync: whole history)" } else { "" },
+        r.pages,
+        r.rows_seen,
+        r.inserted,
+        r.updated,
+        r.unchanged,
         if bad > 0 { format!(", {bad} left out (times out of range)") } else { String::new() },
-        num(r, "total_sessions"),
+        r.total_sessions,
     )
 }
 
-fn render_collect(r: &Value) -> String {
+fn render_collect(r: &CollectReport) -> String {
     let mut out = format!(
         "recorded {} snapshot row(s) for {} collection(s)",
-        num(r, "snapshots_written"),
-        num(r, "collections")
+        r.snapshots_written, r.collections
     );
-    if let Some(rot) = r.get("rotation").and_then(Value::as_str) {
+    if let Some(rot) = &r.rotation {
         out += &format!(" (rotation {rot})");
     }
     out += "\n";
-    for w in r
-        .get("warnings")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        out += &format!("  warning: {}\n", w.as_str().unwrap_or(""));
+    for w in &r.warnings {
+        out += &format!("  warning: {w}\n");
     }
-    if let Some(p) = r
-        .get("retention_deleted")
-        .and_then(Value::as_u64)
-        .filter(|p| *p > 0)
-    {
-        out += &format!("  retention removed {p} old snapshot row(s)\n");
+    if r.retention_deleted > 0 {
+        out += &format!(
+            "  retention removed {} old snapshot row(s)\n",
+            r.retention_deleted
+        );
     }
     out
 }
@@ -207,26 +236,16 @@ fn run_ref(s: &str) -> Value {
 }
 
 /// Deltas between two runs as a table.
-fn render_diff(v: &Value) -> String {
-    let rows = rows_of(v);
-    if rows.is_empty() {
+fn render_diff(rows: &[DiffRow]) -> String {
+    let Some(first) = rows.first() else {
         return "nothing to compare: run `host-sim analytics collect` at least twice\n".into();
-    }
-    let s = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let i = |r: &Value, k: &str| r.get(k).and_then(Value::as_i64).unwrap_or(0);
+    };
     let mut out = format!(
         "from {} to {}\n{:<28} {:<14} {:>6} {:>14} {:>16} {:>12}\n",
-        s(&rows[0], "from"),
-        s(&rows[0], "to"),
-        "collection",
-        "library",
-        "window",
-        "plays",
-        "watched",
-        "users"
+        first.from, first.to, "collection", "library", "window", "plays", "watched", "users"
     );
-    for r in &rows {
-        let window = window_label(num(r, "window_days"));
+    for r in rows {
+        let window = window_label(u64::from(r.window_days));
         let signed = |n: i64| {
             if n > 0 {
                 format!("+{n}")
@@ -236,25 +255,17 @@ fn render_diff(v: &Value) -> String {
         };
         out += &format!(
             "{:<28} {:<14} {:>6} {:>14} {:>16} {:>12}\n",
-            truncate(&s(r, "collection"), 28),
-            truncate(&s(r, "library"), 14),
+            truncate(&r.collection, 28),
+            truncate(&r.library, 14),
             window,
-            format!("{} ({})", i(r, "plays_to"), signed(i(r, "plays_change"))),
+            format!("{} ({})", r.plays_to, signed(r.plays_change)),
             format!(
                 "{} ({}{})",
-                duration(i(r, "watch_seconds_to").max(0) as u64),
-                if i(r, "watch_seconds_change") < 0 {
-                    "-"
-                } else {
-                    "+"
-                },
-                duration(i(r, "watch_seconds_change").unsigned_abs())
+                duration(r.watch_seconds_to.max(0) as u64),
+                if r.watch_seconds_change < 0 { "-" } else { "+" },
+                duration(r.watch_seconds_change.unsigned_abs())
             ),
-            format!(
-                "{} ({})",
-                i(r, "unique_users_to"),
-                signed(i(r, "unique_users_change"))
-            ),
+            format!("{} ({})", r.unique_users_to, signed(r.unique_users_change)),
         );
     }
     out
@@ -278,31 +289,13 @@ pub fn duration(secs: u64) -> String {
     }
 }
 
-fn rows_of(v: &Value) -> Vec<Value> {
-    match v {
-        Value::Array(a) => a.clone(),
-        Value::Object(o) => o
-            .get("rows")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    }
-}
-
 /// Snapshot rows as a table.
-fn render_rows(v: &Value) -> String {
-    let rows = rows_of(v);
+fn render_rows(rows: &[SnapshotRow]) -> String {
     if rows.is_empty() {
         return "no snapshots yet: run `host-sim analytics collect`\n".into();
     }
-    let s = |r: &Value, k: &str| -> String {
-        match r.get(k) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => String::new(),
-            Some(other) => other.to_string(),
-        }
-    };
+    // Counts are never negative; a negative one shows as 0, as it always did.
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
     let mut out = format!(
         "{:<28} {:<14} {:>6} {:>6} {:>10} {:>6} {:>9}  {:<20} {}\n",
         "collection",
@@ -315,19 +308,19 @@ fn render_rows(v: &Value) -> String {
         "collected",
         "rotation"
     );
-    for r in &rows {
-        let window = window_label(num(r, "window_days"));
+    for r in rows {
+        let window = window_label(u64::from(r.window_days));
         out += &format!(
             "{:<28} {:<14} {:>6} {:>6} {:>10} {:>6} {:>9}  {:<20} {}\n",
-            truncate(&s(r, "collection"), 28),
-            truncate(&s(r, "library"), 14),
+            truncate(&r.collection, 28),
+            truncate(&r.library, 14),
             window,
-            num(r, "plays"),
-            duration(num(r, "watch_seconds")),
-            num(r, "unique_users"),
-            format!("{}/{}", num(r, "items_with_plays"), num(r, "total_items")),
-            s(r, "collected_at"),
-            s(r, "rotation"),
+            n(r.plays),
+            duration(n(r.watch_seconds)),
+            n(r.unique_users),
+            format!("{}/{}", n(r.items_with_plays), n(r.total_items)),
+            r.collected_at,
+            r.rotation.as_deref().unwrap_or(""),
         );
     }
     out
@@ -344,67 +337,42 @@ fn truncate(s: &str, n: usize) -> String {
 }
 
 /// A chart as a table: one row per category, one column per series.
-pub fn render_chart(c: &Value) -> String {
-    let title = c.get("title").and_then(Value::as_str).unwrap_or("chart");
-    let tz = c.get("timezone").and_then(Value::as_str).unwrap_or("UTC");
-    let cats: Vec<String> = c
-        .get("categories")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|x| x.as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    let series: Vec<(String, Vec<u64>)> = c
-        .get("series")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|s| {
-                    (
-                        s.get("name")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_string(),
-                        s.get("data")
-                            .and_then(Value::as_array)
-                            .map(|d| d.iter().map(|x| x.as_u64().unwrap_or(0)).collect())
-                            .unwrap_or_default(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let width = cats
+pub fn render_chart(c: &Chart) -> String {
+    let title = if c.title.is_empty() {
+        "chart"
+    } else {
+        &c.title
+    };
+    let tz = if c.timezone.is_empty() {
+        "UTC"
+    } else {
+        &c.timezone
+    };
+    let width = c
+        .categories
         .iter()
         .map(|c| c.chars().count())
         .max()
         .unwrap_or(4)
         .max(8);
     let mut out = format!("{title} ({tz})\n{:<width$}", "");
-    for (name, _) in &series {
-        out += &format!(" {:>w$}", name, w = name.chars().count().max(6));
+    for s in &c.series {
+        out += &format!(" {:>w$}", s.name, w = s.name.chars().count().max(6));
     }
     out += "\n";
-    for (i, cat) in cats.iter().enumerate() {
+    for (i, cat) in c.categories.iter().enumerate() {
         out += &format!("{:<width$}", truncate(cat, width));
-        for (name, data) in &series {
+        for s in &c.series {
             out += &format!(
                 " {:>w$}",
-                data.get(i).copied().unwrap_or(0),
-                w = name.chars().count().max(6)
+                s.data.get(i).copied().unwrap_or(0),
+                w = s.name.chars().count().max(6)
             );
         }
         out += "\n";
     }
-    for n in c
-        .get("notes")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        out += &format!("note: {}\n", n.as_str().unwrap_or(""));
+    for n in &c.notes {
+        out += &format!("note: {n}\n");
     }
     out
 }
@@ -412,16 +380,17 @@ pub fn render_chart(c: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crosswatch_contract::payload;
 
     #[test]
     fn a_sync_says_how_many_sessions_had_bad_times() {
         let r = json!({"pages": 2, "rows_seen": 9, "inserted": 5, "updated": 0,
             "unchanged": 0, "total_sessions": 5});
-        let clean = render_sync(&r);
+        let clean = render_sync(&payload::from_value(r.clone()).unwrap());
         assert!(!clean.contains("left out"), "{clean}");
         let mut bad = r.clone();
         bad["bad_time"] = json!(4);
-        let text = render_sync(&bad);
+        let text = render_sync(&payload::from_value(bad).unwrap());
         assert!(
             text.contains("0 unchanged, 4 left out (times out of range); 5 session(s) stored"),
             "{text}"
@@ -434,7 +403,7 @@ mod tests {
             "categories": ["2026-11-20", "2026-11-21"],
             "series": [{"name": "Movies", "data": [1, 0]}, {"name": "Total", "data": [1, 2]}],
             "notes": ["1 session without a stop time left out"]});
-        let t = render_chart(&c);
+        let t = render_chart(&payload::from_value(c).unwrap());
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines[0], "Plays by date (Europe/Berlin)");
         assert!(lines[1].contains("Movies") && lines[1].contains("Total"));

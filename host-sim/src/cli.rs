@@ -196,15 +196,12 @@ fn health(cli: &Cli) -> Result<i32> {
     let cfg = load_config(cli)?;
     let mut source = open_source(cli, &cfg)?;
     let h = source.health()?;
-    let ok = h.get("ok").and_then(Value::as_bool).unwrap_or(false);
     if cli.json {
-        stdout_json(&h)?;
+        stdout_json(h.json())?;
     } else {
-        let status = h.get("status").and_then(Value::as_str).unwrap_or("?");
-        let latency = h.get("latency_ms").and_then(Value::as_u64).unwrap_or(0);
-        println!("{status} ({latency} ms)");
-        if let Some(d) = h.get("details") {
-            for (k, v) in d.as_object().into_iter().flatten() {
+        println!("{} ({} ms)", h.status, h.latency_ms);
+        if let Some(d) = &h.details {
+            for (k, v) in d {
                 println!(
                     "  {k}: {}",
                     v.as_str()
@@ -214,7 +211,7 @@ fn health(cli: &Cli) -> Result<i32> {
             }
         }
     }
-    Ok(if ok { 0 } else { 1 })
+    Ok(if h.ok { 0 } else { 1 })
 }
 
 fn index(cli: &Cli, feature: &str, with_report: bool, read: sync::ReadOptions) -> Result<i32> {
@@ -223,7 +220,7 @@ fn index(cli: &Cli, feature: &str, with_report: bool, read: sync::ReadOptions) -
     // The read starts where the last committed import left off, like a sync; it never
     // stores a checkpoint (nothing is imported).
     let stored = sync::stored_checkpoint(&cfg, feature, &cli.instance)?;
-    let mut cursor = source.index(feature, &read.to_json(false, stored.as_deref()))?;
+    let mut cursor = source.index(feature, &read.options(false, stored.as_deref()))?;
     let mut display = ProgressDisplay::new(progress_enabled(cli));
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -269,7 +266,7 @@ fn index(cli: &Cli, feature: &str, with_report: bool, read: sync::ReadOptions) -
         out.write_all(b"\n}").map_err(w)?;
         if with_report {
             out.write_all(b",\"report\":").map_err(w)?;
-            serde_json::to_writer(&mut out, &report).map_err(|e| w(e.into()))?;
+            serde_json::to_writer(&mut out, report.json()).map_err(|e| w(e.into()))?;
             out.write_all(b"}").map_err(w)?;
         }
         out.write_all(b"\n").map_err(w)?;

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crosswatch_contract::payload::{ChartRequest, CollectRequest, QueryRequest, SnapshotRow};
 use fake_tautulli::{FakeServer, Scenario};
 use serde_json::{json, Value};
 
@@ -102,14 +103,7 @@ pub fn run(cli: &Cli, out: Option<&Path>) -> Result<i32> {
         "host-sim demo: a fake Tautulli with the bundled demo library is serving on {}",
         server.url()
     );
-    println!(
-        "health: {} ({} ms)\n",
-        health.get("status").and_then(Value::as_str).unwrap_or("?"),
-        health
-            .get("latency_ms")
-            .and_then(Value::as_u64)
-            .unwrap_or(0)
-    );
+    println!("health: {} ({} ms)\n", health.status, health.latency_ms);
     println!("1. dry run (the recommended first step):");
     plan.iter()
         .for_each(|r| print!("{}", sync::render_human(r)));
@@ -185,36 +179,31 @@ fn demo_analytics(
 ) -> Result<DemoAnalytics> {
     let mut analytics = crate::analytics::open(&crate::cli::plugin_path(cli)?, cfg, &cli.instance)?;
     let synced = analytics.sync()?;
-    let collected = analytics.collect(&json!({"now": now, "rotation": "demo"}))?;
-    let top = analytics.query(&json!({"query": "top", "n": 5, "window_days": 0}))?;
+    let collected = analytics.collect(&CollectRequest {
+        now: Some(now),
+        rotation: Some("demo".into()),
+    })?;
+    let top = analytics.query(&QueryRequest::new("top").arg("n", 5).arg("window_days", 0))?;
+    let top_rows: Vec<SnapshotRow> = top.rows_as().map_err(|e| HostError::Protocol {
+        what: "query answer",
+        reason: format!("a row: {e}"),
+    })?;
     let mut charts = Vec::new();
     let mut text = format!(
         "  store: {} session(s) synced; {} collection(s) snapshotted\n",
-        synced
-            .get("total_sessions")
-            .and_then(Value::as_u64)
-            .unwrap_or(0),
-        collected
-            .get("collections")
-            .and_then(Value::as_u64)
-            .unwrap_or(0),
+        synced.total_sessions, collected.collections,
     );
     text += "  most watched collections (all time):\n";
-    for r in top
-        .get("rows")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        let n = |k: &str| r.get(k).and_then(Value::as_u64).unwrap_or(0);
+    // Counts are never negative; a negative one shows as 0, as it always did.
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    for r in &top_rows {
         text += &format!(
             "    {:<26} {:<14} {:>4} plays  {:>9}  {} user(s)\n",
-            s("collection"),
-            s("library"),
-            n("plays"),
-            crate::analytics::duration(n("watch_seconds")),
-            n("unique_users")
+            r.collection,
+            r.library,
+            n(r.plays),
+            crate::analytics::duration(n(r.watch_seconds)),
+            n(r.unique_users)
         );
     }
     for (kind, days) in [
@@ -226,16 +215,19 @@ fn demo_analytics(
         ("top-users", 365),
         ("top-platforms", 365),
     ] {
-        let chart = analytics.chart(&json!({"kind": kind, "days": days, "now": now, "top": 10}))?;
+        let chart = analytics.chart(&ChartRequest {
+            kind: kind.into(),
+            days: Some(days),
+            now: Some(now),
+            top: Some(10),
+            tz: None,
+        })?;
         let path = charts_dir.join(format!("{kind}.svg"));
-        crate::analytics::write_svg(&chart, &path)?;
+        crate::analytics::write_svg(chart.json(), &path)?;
         if kind == "concurrency" {
             let peak = chart
-                .get("series")
-                .and_then(Value::as_array)
-                .and_then(|s| s.iter().find(|s| s["name"] == "Max. Concurrent Streams"))
-                .and_then(|s| s["data"].as_array())
-                .and_then(|d| d.iter().filter_map(Value::as_u64).max())
+                .series_named("Max. Concurrent Streams")
+                .and_then(|s| s.data.iter().copied().max())
                 .unwrap_or(0);
             text += &format!("  peak concurrent streams in the last 30 days: {peak}\n");
         }

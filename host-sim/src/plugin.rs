@@ -1,14 +1,22 @@
 //! Loading a provider plugin from a file through the contract, and typed wrappers over its
-//! JSON-carrying surface. The host never links the plugin's Rust code.
+//! JSON-carrying surface: every answer is read by [`call`] into the contract's payload type
+//! ([`crosswatch_contract::payload`]). The host never links the plugin's Rust code.
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
 use abi_stable::library::{lib_header_from_path, LibraryError, RootModule};
-use abi_stable::std_types::{RResult, RStr};
+use abi_stable::std_types::{RResult, RStr, RString};
+use crosswatch_contract::payload::{
+    self, Capabilities, Chart, ChartRequest, CollectReport, CollectRequest, Features, Health,
+    IndexReport, Manifest, QueryAnswer, QueryRequest, SyncReport, SyncRequest, WriteResult,
+};
 use crosswatch_contract::{
     AnalyticsProviderBox, IndexCursorBox, IndexEntry, PluginMod_Ref, PluginResult, Progress,
     SourceProviderBox, CONTRACT_VERSION,
 };
+use serde::de::DeserializeOwned;
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use crate::error::{HostError, Result};
@@ -90,8 +98,8 @@ impl Plugin {
     }
 
     /// The manifest, available without a config.
-    pub fn manifest(&self) -> Result<Value> {
-        json(into(self.module.manifest()())?, "manifest")
+    pub fn manifest(&self) -> Result<Answer<Manifest>> {
+        call(self.module.manifest()(), "manifest")
     }
 
     /// Opens the analytics provider. Plugins built before contract 0.1.1 lack it: that is a
@@ -192,11 +200,58 @@ fn into<T>(r: PluginResult<T>) -> Result<T> {
     }
 }
 
-fn json(text: impl AsRef<str>, what: &'static str) -> Result<Value> {
-    serde_json::from_str(text.as_ref()).map_err(|e| HostError::Protocol {
-        what,
-        reason: e.to_string(),
-    })
+/// A plugin's answer: the typed payload the host reads (through `Deref`), and the JSON as
+/// the plugin sent it, which the host echoes (`--json`, the pair results, the Tracker's
+/// files) byte for byte, whichever fields this host knows.
+#[derive(Debug, Clone)]
+pub struct Answer<T> {
+    json: Value,
+    typed: T,
+}
+
+impl<T> Answer<T> {
+    /// The answer as the plugin sent it.
+    pub fn json(&self) -> &Value {
+        &self.json
+    }
+
+    pub fn into_json(self) -> Value {
+        self.json
+    }
+}
+
+impl<T> Deref for Answer<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.typed
+    }
+}
+
+/// Serialises as sent.
+impl<T> Serialize for Answer<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.json.serialize(s)
+    }
+}
+
+/// The one typed call: the plugin's JSON answer (`what`, for errors) read into its contract
+/// payload. A field of the wrong type is a protocol error naming it, never a default.
+fn call<T: DeserializeOwned>(
+    answer: PluginResult<RString>,
+    what: &'static str,
+) -> Result<Answer<T>> {
+    let text = into(answer)?;
+    let protocol = |reason: String| HostError::Protocol { what, reason };
+    let json: Value = serde_json::from_str(&text).map_err(|e| protocol(e.to_string()))?;
+    let typed = payload::from_value(json.clone()).map_err(|e| protocol(e.to_string()))?;
+    Ok(Answer { json, typed })
+}
+
+/// A request as JSON, keys sorted (as hosts have always sent them).
+fn request(v: &impl Serialize) -> String {
+    serde_json::to_value(v)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| "{}".into())
 }
 
 /// An open source provider.
@@ -211,44 +266,51 @@ impl Source {
     pub fn label(&self) -> Result<String> {
         Ok(into(self.provider.label())?.into())
     }
-    pub fn features(&self) -> Result<Value> {
-        json(into(self.provider.features())?, "features")
+    pub fn features(&self) -> Result<Answer<Features>> {
+        call(self.provider.features(), "features")
     }
-    pub fn capabilities(&self) -> Result<Value> {
-        json(into(self.provider.capabilities())?, "capabilities")
+    pub fn capabilities(&self) -> Result<Answer<Capabilities>> {
+        call(self.provider.capabilities(), "capabilities")
     }
-    pub fn manifest(&self) -> Result<Value> {
-        json(into(self.provider.manifest())?, "manifest")
+    pub fn manifest(&self) -> Result<Answer<Manifest>> {
+        call(self.provider.manifest(), "manifest")
     }
-    pub fn health(&mut self) -> Result<Value> {
-        json(into(self.provider.health())?, "health")
+    pub fn health(&mut self) -> Result<Answer<Health>> {
+        call(self.provider.health(), "health")
     }
-    /// Starts an index read; drive it with [`Cursor::next`].
-    pub fn index(&mut self, feature: &str, options: &Value) -> Result<Cursor> {
-        let opts = options.to_string();
+    /// Starts an index read with [`payload::IndexOptions`] (or any JSON object); drive it
+    /// with [`Cursor::step`].
+    pub fn index(&mut self, feature: &str, options: &impl Serialize) -> Result<Cursor> {
+        let opts = request(options);
         let cursor = into(
             self.provider
                 .index(RStr::from_str(feature), RStr::from_str(&opts)),
         )?;
         Ok(Cursor { cursor })
     }
-    pub fn add(&mut self, feature: &str, items: &Value, dry_run: bool) -> Result<Value> {
+    pub fn add(
+        &mut self,
+        feature: &str,
+        items: &Value,
+        dry_run: bool,
+    ) -> Result<Answer<WriteResult>> {
         let text = items.to_string();
-        json(
-            into(
-                self.provider
-                    .add(RStr::from_str(feature), RStr::from_str(&text), dry_run),
-            )?,
+        call(
+            self.provider
+                .add(RStr::from_str(feature), RStr::from_str(&text), dry_run),
             "add result",
         )
     }
-    pub fn remove(&mut self, feature: &str, items: &Value, dry_run: bool) -> Result<Value> {
+    pub fn remove(
+        &mut self,
+        feature: &str,
+        items: &Value,
+        dry_run: bool,
+    ) -> Result<Answer<WriteResult>> {
         let text = items.to_string();
-        json(
-            into(
-                self.provider
-                    .remove(RStr::from_str(feature), RStr::from_str(&text), dry_run),
-            )?,
+        call(
+            self.provider
+                .remove(RStr::from_str(feature), RStr::from_str(&text), dry_run),
             "remove result",
         )
     }
@@ -275,39 +337,34 @@ impl Cursor {
             done: step.done,
         })
     }
-    pub fn report(&self) -> Result<Value> {
-        json(into(self.cursor.report())?, "index report")
+    pub fn report(&self) -> Result<Answer<IndexReport>> {
+        call(self.cursor.report(), "index report")
     }
 }
 
-/// An open analytics provider: JSON requests, JSON answers.
+/// An open analytics provider: typed requests, typed answers.
 pub struct Analytics {
     provider: AnalyticsProviderBox,
 }
 
 impl Analytics {
-    pub fn sync(&mut self) -> Result<Value> {
-        json(
-            into(self.provider.sync(RStr::from_str("{}")))?,
-            "sync report",
-        )
+    pub fn sync(&mut self) -> Result<Answer<SyncReport>> {
+        let text = request(&SyncRequest {});
+        call(self.provider.sync(RStr::from_str(&text)), "sync report")
     }
-    pub fn collect(&mut self, request: &Value) -> Result<Value> {
-        let text = request.to_string();
-        json(
-            into(self.provider.collect(RStr::from_str(&text)))?,
+    pub fn collect(&mut self, req: &CollectRequest) -> Result<Answer<CollectReport>> {
+        let text = request(req);
+        call(
+            self.provider.collect(RStr::from_str(&text)),
             "collect report",
         )
     }
-    pub fn query(&mut self, request: &Value) -> Result<Value> {
-        let text = request.to_string();
-        json(
-            into(self.provider.query(RStr::from_str(&text)))?,
-            "query answer",
-        )
+    pub fn query(&mut self, req: &QueryRequest) -> Result<Answer<QueryAnswer>> {
+        let text = request(req);
+        call(self.provider.query(RStr::from_str(&text)), "query answer")
     }
-    pub fn chart(&mut self, request: &Value) -> Result<Value> {
-        let text = request.to_string();
-        json(into(self.provider.chart(RStr::from_str(&text)))?, "chart")
+    pub fn chart(&mut self, req: &ChartRequest) -> Result<Answer<Chart>> {
+        let text = request(req);
+        call(self.provider.chart(RStr::from_str(&text)), "chart")
     }
 }

@@ -10,12 +10,13 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crosswatch_contract::payload::{IndexOptions, IndexReport};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::config::{EngineConfig, Pair};
 use crate::error::{HostError, Result};
-use crate::plugin::Source;
+use crate::plugin::{Answer, Source};
 use crate::progress::ProgressDisplay;
 use crate::tracker::{CheckpointUpdate, ImportOutcome, SnapshotInfo, Tracker};
 
@@ -46,8 +47,9 @@ pub struct PairResult {
 pub enum PairKind {
     /// Tautulli -> Tracker.
     Import {
-        /// The plugin's index report (pages, rows, skipped by reason, unresolved, complete...).
-        report: Value,
+        /// The plugin's index report (pages, rows, skipped by reason, unresolved, complete...),
+        /// echoed as the plugin sent it.
+        report: Box<Answer<IndexReport>>,
         added: u64,
         updated: u64,
         unchanged: u64,
@@ -96,25 +98,23 @@ pub struct ReadOptions {
 impl ReadOptions {
     /// The plugin's index options for a read starting from `checkpoint` (the token stored
     /// in the Tracker), which `reset_checkpoint` leaves out.
-    pub fn to_json(self, dry_run: bool, checkpoint: Option<&str>) -> Value {
-        json!({
-            "dry_run": dry_run,
-            "clear_metadata_cache": self.clear_metadata_cache,
-            "reset_checkpoint": self.reset_checkpoint,
-            "checkpoint": if self.reset_checkpoint { None } else { checkpoint },
-        })
+    pub fn options(self, dry_run: bool, checkpoint: Option<&str>) -> IndexOptions {
+        IndexOptions {
+            dry_run,
+            clear_metadata_cache: self.clear_metadata_cache,
+            reset_checkpoint: self.reset_checkpoint,
+            checkpoint: checkpoint
+                .filter(|_| !self.reset_checkpoint)
+                .map(str::to_owned),
+        }
     }
 
     /// What the import does with the report's `checkpoint` when it commits.
-    fn checkpoint_update(self, report: &Value) -> Result<CheckpointUpdate> {
-        match report.get("checkpoint") {
-            Some(Value::String(token)) => Ok(CheckpointUpdate::Replace(token.clone())),
-            None | Some(Value::Null) if self.reset_checkpoint => Ok(CheckpointUpdate::Clear),
-            None | Some(Value::Null) => Ok(CheckpointUpdate::Keep),
-            Some(other) => Err(HostError::Protocol {
-                what: "index report",
-                reason: format!("`checkpoint` must be a string or null, found {other}"),
-            }),
+    fn checkpoint_update(self, report: &IndexReport) -> CheckpointUpdate {
+        match &report.checkpoint {
+            Some(token) => CheckpointUpdate::Replace(token.clone()),
+            None if self.reset_checkpoint => CheckpointUpdate::Clear,
+            None => CheckpointUpdate::Keep,
         }
     }
 }
@@ -242,9 +242,9 @@ fn import(source: &mut Source, cfg: &EngineConfig, read: Read<'_>) -> Result<Pai
         Tracker::open(&cfg.root_dir)?
     };
     let stored = tracker.checkpoint(feature, TAUTULLI, instance)?;
-    let mut cursor = source.index(feature, &options.to_json(dry_run, stored.as_deref()))?;
+    let mut cursor = source.index(feature, &options.options(dry_run, stored.as_deref()))?;
     let mut display = ProgressDisplay::new(progress);
-    let (outcome, report, checkpoint): (ImportOutcome, Value, CheckpointAction) = {
+    let (outcome, report, checkpoint): (ImportOutcome, Answer<IndexReport>, CheckpointAction) = {
         let mut import = tracker.begin_import(feature, dry_run)?;
         let mut batch: Vec<(String, String)> = Vec::new();
         loop {
@@ -266,7 +266,7 @@ fn import(source: &mut Source, cfg: &EngineConfig, read: Read<'_>) -> Result<Pai
         // The report (and its checkpoint) before the commit: the checkpoint must commit
         // with the items it covers, or not at all.
         let report = cursor.report()?;
-        let update = options.checkpoint_update(&report)?;
+        let update = options.checkpoint_update(&report);
         let action = match (&update, dry_run) {
             (_, true) => CheckpointAction::DryRun,
             (CheckpointUpdate::Replace(_), false) => CheckpointAction::Stored,
@@ -284,10 +284,10 @@ fn import(source: &mut Source, cfg: &EngineConfig, read: Read<'_>) -> Result<Pai
     if !dry_run {
         pruned = tracker.apply_retention(feature, cfg.retention, now_epoch())?;
         let lines: Vec<String> = report
-            .get("unresolved")
-            .and_then(Value::as_array)
-            .map(|list| list.iter().map(Value::to_string).collect())
-            .unwrap_or_default();
+            .unresolved
+            .iter()
+            .map(|u| serde_json::to_string(u).unwrap_or_default())
+            .collect();
         let path = tracker.write_unresolved(&lines)?;
         if !lines.is_empty() {
             unresolved_file = Some(path.display().to_string());
@@ -296,7 +296,7 @@ fn import(source: &mut Source, cfg: &EngineConfig, read: Read<'_>) -> Result<Pai
     drop(tracker);
     drop(scratch);
     Ok(PairKind::Import {
-        report,
+        report: Box::new(report),
         added: outcome.added,
         updated: outcome.updated,
         unchanged: outcome.unchanged,
@@ -341,7 +341,7 @@ fn write_into_source(
         Err(other) => Err(other),
         Ok(answer) => Err(HostError::Protocol {
             what: "write answer",
-            reason: format!("a read-only source accepted a write: {answer}"),
+            reason: format!("a read-only source accepted a write: {}", answer.json()),
         }),
     }
 }
@@ -413,7 +413,7 @@ pub fn render_human(r: &PairResult) -> String {
                     out += &format!("  unresolved items listed in {f}\n");
                 }
                 // Full mode reads everything anyway: the checkpoint only matters incrementally.
-                if report["history_mode"] == "incremental" {
+                if report.history_mode == "incremental" {
                     out += match checkpoint {
                         CheckpointAction::Stored => "  checkpoint stored with the import: the next sync reads only what is new\n",
                         CheckpointAction::Kept => "  no new checkpoint (the read was incomplete): the next sync starts from the previous one\n",
