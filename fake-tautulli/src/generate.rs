@@ -272,7 +272,7 @@ fn plex_movie(rng: &mut Rng, rk: i64, n: usize) -> ItemCommon {
 }
 
 fn legacy_movie(rng: &mut Rng, rk: i64, n: usize) -> ItemCommon {
-    let guid = if n % 2 == 0 {
+    let guid = if n.is_multiple_of(2) {
         format!(
             "com.plexapp.agents.imdb://tt{:07}?lang=en",
             rng.range(100_000, 9_999_999)
