@@ -36,7 +36,9 @@ use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::session::{MediaType, Session, StreamDecision};
+#[cfg(test)]
+use super::session::Session;
+use super::session::{MediaType, StreamDecision};
 use super::store::{decision_code, FxHashMap, FxHasher};
 
 /// Seconds in the days of a window (Tautulli's `time_range` is counted in 86 400 s steps).
@@ -83,7 +85,7 @@ impl ChartKind {
         }
     }
 
-    pub fn parse(s: &str) -> Result<ChartKind, UnknownChartKind> {
+    pub(crate) fn parse(s: &str) -> Result<ChartKind, UnknownChartKind> {
         let wanted = s.trim();
         ChartKind::ALL
             .into_iter()
@@ -136,28 +138,31 @@ pub struct Window {
 }
 
 impl Window {
-    pub fn last_days(now: i64, days: u32) -> Window {
+    #[cfg(test)]
+    pub(crate) fn last_days(now: i64, days: u32) -> Window {
         Window { now, days }
     }
 
-    pub fn all_time(now: i64) -> Window {
+    #[cfg(test)]
+    pub(crate) fn all_time(now: i64) -> Window {
         Window { now, days: 0 }
     }
 
     /// The earliest end time a session may have to be in the window; `None` for all time.
-    pub fn start(&self) -> Option<i64> {
+    pub(crate) fn start(&self) -> Option<i64> {
         (self.days > 0).then(|| {
             self.now
                 .saturating_sub(i64::from(self.days) * SECONDS_PER_DAY)
         })
     }
 
-    pub fn contains(&self, session: &Session) -> bool {
+    #[cfg(test)]
+    pub(crate) fn contains(&self, session: &Session) -> bool {
         self.contains_span(session.started, session.end())
     }
 
     /// [`Self::contains`] of a session that started at `started` and ended at `end`.
-    pub fn contains_span(&self, started: i64, end: Option<i64>) -> bool {
+    pub(crate) fn contains_span(&self, started: i64, end: Option<i64>) -> bool {
         let end = end.unwrap_or(started);
         started <= self.now && self.start().is_none_or(|start| end >= start)
     }
@@ -200,75 +205,11 @@ impl Chart {
     pub fn series_named(&self, name: &str) -> Option<&Series> {
         self.series.iter().find(|s| s.name == name)
     }
-
-    /// A plain-text table (one row per category, one column per series) for terminals.
-    pub fn to_table(&self) -> String {
-        let mut header = vec![self.x_label.clone()];
-        header.extend(self.series.iter().map(|s| s.name.clone()));
-        let rows: Vec<Vec<String>> = self
-            .categories
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let mut row = vec![c.clone()];
-                row.extend(
-                    self.series
-                        .iter()
-                        .map(|s| s.data.get(i).map_or(String::new(), u64::to_string)),
-                );
-                row
-            })
-            .collect();
-        let widths: Vec<usize> = (0..header.len())
-            .map(|col| {
-                rows.iter()
-                    .map(|r| r[col].chars().count())
-                    .chain(std::iter::once(header[col].chars().count()))
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let line = |cells: &[String]| -> String {
-            let mut out = String::new();
-            for (col, cell) in cells.iter().enumerate() {
-                let pad = widths[col].saturating_sub(cell.chars().count());
-                if col == 0 {
-                    out.push_str(cell);
-                    out.push_str(&" ".repeat(pad));
-                } else {
-                    out.push_str("  ");
-                    out.push_str(&" ".repeat(pad));
-                    out.push_str(cell);
-                }
-            }
-            out.trim_end().to_string()
-        };
-        let mut out = format!(
-            "{}\n{} ({}), time zone {}\n\n",
-            self.title, self.y_label, self.kind, self.timezone
-        );
-        out.push_str(&line(&header));
-        out.push('\n');
-        out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
-        out.push('\n');
-        for row in &rows {
-            out.push_str(&line(row));
-            out.push('\n');
-        }
-        if rows.is_empty() {
-            out.push_str("(no data)\n");
-        }
-        for note in &self.notes {
-            out.push_str("note: ");
-            out.push_str(note);
-            out.push('\n');
-        }
-        out
-    }
 }
 
-/// Computes one chart from ungrouped sessions. `tz_name` is only recorded in the chart.
+/// Computes one chart from ungrouped sessions (tests). `tz_name` is only recorded in the chart.
 /// `top_n` limits the top-users/top-platforms categories (0 = no limit).
+#[cfg(test)]
 pub fn compute(
     kind: ChartKind,
     sessions: &[Session],
@@ -342,6 +283,7 @@ enum MediaSeries {
 }
 
 impl MediaSeries {
+    #[cfg(test)]
     fn of(s: &Session) -> Option<MediaSeries> {
         MediaSeries::classify(s.live, s.media_type)
     }
@@ -470,6 +412,7 @@ pub struct ChartData {
 
 impl ChartData {
     /// The data of sessions held in memory; every session also decides the series shown.
+    #[cfg(test)]
     pub fn from_sessions(sessions: &[Session]) -> ChartData {
         fn name<'s>(index: &mut HashMap<&'s str, u32>, names: &mut Vec<String>, s: &'s str) -> u32 {
             *index.entry(s).or_insert_with(|| {
@@ -2087,7 +2030,7 @@ mod tests {
     }
 
     #[test]
-    fn table_lists_every_category_and_note() {
+    fn a_chart_round_trips_through_json() {
         let now = utc(2026, 11, 21, 12, 0);
         let sessions = vec![
             s(1, utc(2026, 11, 21, 10, 0), utc(2026, 11, 21, 11, 0)),
@@ -2103,18 +2046,7 @@ mod tests {
             "UTC",
             Window::last_days(now, 2),
         );
-        let table = c.to_table();
-        assert!(table.contains("Peak concurrent streams per day (last 2 days)"));
-        assert!(table.contains(
-            "Date        Direct Play  Direct Stream  Transcode  Max. Concurrent Streams"
-        ));
-        assert!(table.contains(
-            "2026-11-20            0              0          0                        0"
-        ));
-        assert!(table.contains(
-            "2026-11-21            1              0          0                        1"
-        ));
-        assert!(table.contains("note: 1 session without a stop time left out"));
+        assert_eq!(c.notes, ["1 session without a stop time left out"]);
         let json = serde_json::to_value(&c).unwrap();
         assert_eq!(json["kind"], "concurrency");
         assert_eq!(json["window"]["days"], 2);

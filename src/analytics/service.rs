@@ -6,7 +6,6 @@
 //! Every method takes `&self` (the store sits behind a mutex; a sync reads and writes on a
 //! connection of its own), so one service can be shared between threads.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
@@ -82,15 +81,6 @@ impl AnalyticsService {
         })
     }
 
-    pub fn config(&self) -> &AnalyticsConfig {
-        &self.config
-    }
-
-    /// The store file.
-    pub fn store_path(&self) -> Option<PathBuf> {
-        self.lock().path().map(|p| p.to_path_buf())
-    }
-
     fn lock(&self) -> MutexGuard<'_, Store> {
         // A panic mid-call leaves no half-written data (every write is one transaction).
         self.store.lock().unwrap_or_else(|e| e.into_inner())
@@ -141,7 +131,7 @@ impl AnalyticsService {
     }
 
     /// [`Self::collect`] with another collection source (tests).
-    pub fn collect_with<S: CollectionSource>(
+    pub(crate) fn collect_with<S: CollectionSource>(
         &self,
         source: &mut S,
         rotation: Option<&str>,

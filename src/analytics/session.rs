@@ -15,7 +15,7 @@ pub enum MediaType {
 }
 
 impl MediaType {
-    pub fn parse(s: &str) -> MediaType {
+    pub(crate) fn parse(s: &str) -> MediaType {
         match s {
             "movie" => MediaType::Movie,
             "episode" => MediaType::Episode,
@@ -23,7 +23,9 @@ impl MediaType {
             _ => MediaType::Other,
         }
     }
-    pub fn as_str(self) -> &'static str {
+    /// The text Tautulli and the schema-1 store use.
+    #[cfg(test)]
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             MediaType::Movie => "movie",
             MediaType::Episode => "episode",
@@ -47,7 +49,7 @@ pub enum StreamDecision {
 }
 
 impl StreamDecision {
-    pub fn parse(s: &str) -> StreamDecision {
+    pub(crate) fn parse(s: &str) -> StreamDecision {
         match s.trim().to_ascii_lowercase().as_str() {
             "direct play" => StreamDecision::DirectPlay,
             "copy" | "direct stream" => StreamDecision::DirectStream,
@@ -55,7 +57,9 @@ impl StreamDecision {
             _ => StreamDecision::Unknown,
         }
     }
-    pub fn as_str(self) -> &'static str {
+    /// The text Tautulli and the schema-1 store use.
+    #[cfg(test)]
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             StreamDecision::DirectPlay => "direct play",
             StreamDecision::DirectStream => "copy",
@@ -64,7 +68,7 @@ impl StreamDecision {
         }
     }
     /// The series name Tautulli's graphs use.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             StreamDecision::DirectPlay => "Direct Play",
             StreamDecision::DirectStream => "Direct Stream",

@@ -260,8 +260,9 @@ impl Store {
         Ok(store)
     }
 
-    /// A store in memory (tests, dry runs).
-    pub fn open_in_memory() -> Result<Store> {
+    /// A store in memory.
+    #[cfg(test)]
+    pub(crate) fn open_in_memory() -> Result<Store> {
         let conn = Connection::open_in_memory().map_err(|e| db_error(None, e))?;
         let mut store = Store { conn, path: None };
         store.prepare(false)?;
@@ -321,7 +322,7 @@ impl Store {
     }
 
     /// The file, or `None` in memory.
-    pub fn path(&self) -> Option<&Path> {
+    pub(crate) fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
 
@@ -344,14 +345,8 @@ impl Store {
         &mut self.conn
     }
 
-    /// Sessions held.
-    pub fn session_count(&self) -> Result<i64> {
-        self.scalar("SELECT COUNT(*) FROM session_rows")
-            .map(|v| v.unwrap_or(0))
-    }
-
     /// The latest session start held: the sync's high-water mark.
-    pub fn max_started(&self) -> Result<Option<i64>> {
+    pub(crate) fn max_started(&self) -> Result<Option<i64>> {
         self.scalar("SELECT MAX(started) FROM session_rows")
     }
 
@@ -372,17 +367,6 @@ impl Store {
         self.sessions_where("1", params![])
     }
 
-    /// Sessions whose time span `[started, end]` touches `[from, to]` (epoch seconds,
-    /// inclusive), oldest start first. `end` is the latest of `stopped` and
-    /// `started + play + paused`, so a session without a stop time is not lost.
-    pub fn sessions_between(&self, from: i64, to: i64) -> Result<Vec<Session>> {
-        self.sessions_where(
-            "started <= ?2 AND MAX(started, COALESCE(stopped, started), \
-             started + MAX(play_seconds, 0) + MAX(paused_seconds, 0)) >= ?1",
-            params![from, to],
-        )
-    }
-
     /// What a chart over `window` reads: the sessions of the window (see
     /// [`Window::contains`]) as compact rows,
     /// the user and platform names they point at, and whether the whole store has music and
@@ -390,7 +374,7 @@ impl Store {
     ///
     /// One pass over `session_rows` reading only the columns charts use: no titles, no
     /// per-session strings, no sort (the chart sorts what it keeps).
-    pub fn chart_data(&self, window: &Window) -> Result<ChartData> {
+    pub(crate) fn chart_data(&self, window: &Window) -> Result<ChartData> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -488,7 +472,7 @@ impl Store {
     }
 
     /// A `sync_state` value.
-    pub fn sync_state(&self, key: &str) -> Result<Option<i64>> {
+    pub(crate) fn sync_state(&self, key: &str) -> Result<Option<i64>> {
         sync_state_in(&self.conn, key).map_err(|e| self.err(e))
     }
 
@@ -875,24 +859,17 @@ pub(crate) mod tests {
         a.reference_id = 0;
         assert_eq!(upsert_session(s.conn(), &a).unwrap(), Upsert::Updated);
         assert_eq!(s.session(1).unwrap().unwrap().reference_id, 0);
-        assert_eq!(s.session_count().unwrap(), 1);
+        assert_eq!(s.counts().unwrap().sessions, 1);
     }
 
     #[test]
-    fn sessions_between_uses_the_whole_span() {
+    fn all_sessions_are_in_start_order() {
         let s = Store::open_in_memory().unwrap();
-        for (id, start) in [(1, 100), (2, 1000), (3, 5000)] {
+        for (id, start) in [(3, 5000), (1, 100), (2, 1000)] {
             upsert_session(s.conn(), &session(id, 1, 5, start)).unwrap();
         }
-        // Session 2 runs 1000..1600: it touches [1500, 2000] though it started before.
-        let ids = |v: Vec<Session>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
-        assert_eq!(ids(s.sessions_between(1500, 2000).unwrap()), [2]);
-        assert_eq!(ids(s.sessions_between(0, i64::MAX).unwrap()), [1, 2, 3]);
-        assert_eq!(
-            ids(s.sessions_between(701, 999).unwrap()),
-            Vec::<i64>::new()
-        );
-        assert_eq!(ids(s.all_sessions().unwrap()), [1, 2, 3]);
+        let ids: Vec<i64> = s.all_sessions().unwrap().iter().map(|s| s.id).collect();
+        assert_eq!(ids, [1, 2, 3]);
         assert_eq!(s.max_started().unwrap(), Some(5000));
     }
 
@@ -929,7 +906,7 @@ pub(crate) mod tests {
             set_sync_state(s.conn(), STATE_LAST_SYNC, 77).unwrap();
         }
         let s = Store::open(&dir).unwrap();
-        assert_eq!(s.session_count().unwrap(), 1);
+        assert_eq!(s.counts().unwrap().sessions, 1);
         assert_eq!(s.counts().unwrap().last_sync, Some(77));
         assert_eq!(s.path(), Some(dir.join(FILE_NAME).as_path()));
         drop(s);
