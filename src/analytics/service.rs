@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::analytics::chart::{self, ChartKind, Window};
+use crate::analytics::chart::{self, ChartData, ChartKind, Window};
 use crate::analytics::collections::{self, known_libraries, ClientCollections, CollectionSource};
 use crate::analytics::config::{load_time_zone, AnalyticsConfig};
 use crate::analytics::snapshots::{self, CollectReport, RunRef};
@@ -266,8 +266,8 @@ impl AnalyticsService {
             now: now.unwrap_or_else(now_epoch),
             days,
         };
-        let data = self.lock().chart_data(&window)?;
-        let chart = chart::compute_data(kind, data, &tz, &tz_name, window, top);
+        let data = ChartData::load(&self.lock(), &window)?;
+        let chart = chart::compute(kind, data, &tz, &tz_name, window, top);
         serde_json::to_value(chart).map_err(|e| Error::Internal {
             reason: format!("a chart could not be written as JSON: {e}"),
         })

@@ -112,12 +112,20 @@ impl Session {
     /// When the session ended: `stopped`, else start + played + paused when those are
     /// known, else `None` (such a session is left out of concurrency, and counted as such).
     pub fn end(&self) -> Option<i64> {
-        match self.stopped {
-            Some(s) if s >= self.started => Some(s),
-            _ if self.play_seconds > 0 => {
-                Some(self.started + self.play_seconds + self.paused_seconds)
-            }
-            _ => None,
-        }
+        end(
+            self.started,
+            self.stopped,
+            self.play_seconds,
+            self.paused_seconds,
+        )
+    }
+}
+
+/// [`Session::end`] from the stored values, for readers that hold numbers and no `Session`.
+pub(crate) fn end(started: i64, stopped: Option<i64>, play: i64, paused: i64) -> Option<i64> {
+    match stopped {
+        Some(s) if s >= started => Some(s),
+        _ if play > 0 => Some(started + play + paused),
+        _ => None,
     }
 }

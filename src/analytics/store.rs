@@ -23,7 +23,6 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Statement};
 
-use crate::analytics::chart::{ChartData, ChartRow, Window};
 use crate::analytics::session::{MediaType, Session, StreamDecision};
 use crate::error::{Error, Result};
 
@@ -365,99 +364,6 @@ impl Store {
     /// Every session, oldest start first (ties by id).
     pub fn all_sessions(&self) -> Result<Vec<Session>> {
         self.sessions_where("1", params![])
-    }
-
-    /// What a chart over `window` reads: the sessions of the window (see
-    /// [`Window::contains`]) as compact rows,
-    /// the user and platform names they point at, and whether the whole store has music and
-    /// Live TV plays (the chart shows those series whenever the data set has such plays).
-    ///
-    /// One pass over `session_rows` reading only the columns charts use: no titles, no
-    /// per-session strings, no sort (the chart sorts what it keeps).
-    pub(crate) fn chart_data(&self, window: &Window) -> Result<ChartData> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT id, reference_id, started, stopped, play_seconds, paused_seconds, media, \
-                 live, decision, user_id, user_sid, platform_sid FROM session_rows",
-            )
-            .map_err(|e| self.err(e))?;
-        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
-        let mut data = ChartData::default();
-        // String id -> index into `data.names`.
-        let mut names: FxHashMap<i64, u32> = FxHashMap::default();
-        let mut sids: Vec<i64> = Vec::new();
-        let mut name = |sid: i64| -> u32 {
-            *names.entry(sid).or_insert_with(|| {
-                sids.push(sid);
-                (sids.len() - 1) as u32
-            })
-        };
-        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
-            let read = || -> rusqlite::Result<_> {
-                Ok((
-                    (
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ),
-                    (
-                        r.get::<_, Option<i64>>(3)?,
-                        r.get::<_, i64>(4)?,
-                        r.get::<_, i64>(5)?,
-                    ),
-                    (
-                        r.get::<_, i64>(6)?,
-                        r.get::<_, i64>(7)? != 0,
-                        r.get::<_, i64>(8)?,
-                    ),
-                    (
-                        r.get::<_, i64>(9)?,
-                        r.get::<_, i64>(10)?,
-                        r.get::<_, i64>(11)?,
-                    ),
-                ))
-            };
-            let (
-                (id, reference_id, started),
-                (stopped, play, paused),
-                (media, live, decision),
-                (user_id, user_sid, platform_sid),
-            ) = read().map_err(|e| self.err(e))?;
-            let media = media_of_code(media);
-            data.has_live |= live;
-            data.has_music |= !live && media == MediaType::Track;
-            let mut row = ChartRow::new(
-                id,
-                reference_id,
-                started,
-                stopped,
-                play,
-                paused,
-                user_id,
-                0,
-                0,
-                media,
-                live,
-                decision_of_code(decision),
-            );
-            if window.contains_span(row.started, row.end()) {
-                row.user = name(user_sid);
-                row.platform = name(platform_sid);
-                data.rows.push(row);
-            }
-        }
-        drop(rows);
-        let mut value = self
-            .conn
-            .prepare_cached("SELECT value FROM strings WHERE id = ?1")
-            .map_err(|e| self.err(e))?;
-        data.names = sids
-            .iter()
-            .map(|&sid| value.query_row([sid], |r| r.get::<_, String>(0)))
-            .collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.err(e))?;
-        Ok(data)
     }
 
     fn sessions_where(&self, cond: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Vec<Session>> {
@@ -1034,55 +940,5 @@ pub(crate) mod tests {
             assert_eq!(upsert_session(s.conn(), &base).unwrap(), Upsert::Updated);
         }
         assert_eq!(s.session(1).unwrap().as_ref(), Some(&base));
-    }
-
-    #[test]
-    fn chart_data_is_the_window_of_the_sessions() {
-        use crate::analytics::chart::{compute, compute_data, ChartKind};
-        let s = Store::open_in_memory().unwrap();
-        let mut all = Vec::new();
-        for id in 1..=300i64 {
-            let mut x = session(id, id % 4, 100 + id % 9, 1_000_000 + id * 3_000);
-            x.reference_id = if id % 5 == 0 { id - 1 } else { id };
-            x.user = ["ann", "bob", "", "ann "][(id % 4) as usize].to_string();
-            x.platform = ["Roku", "", " Roku", "iOS"][(id % 3) as usize].to_string();
-            x.media_type =
-                [MediaType::Movie, MediaType::Episode, MediaType::Track][(id % 3) as usize];
-            x.live = id % 11 == 0;
-            x.decision = [
-                StreamDecision::DirectPlay,
-                StreamDecision::DirectStream,
-                StreamDecision::Transcode,
-                StreamDecision::Unknown,
-            ][(id % 4) as usize];
-            match id % 7 {
-                0 => x.stopped = None,
-                1 => {
-                    x.stopped = None;
-                    x.play_seconds = 0;
-                }
-                2 => x.stopped = Some(x.started - 10),
-                _ => {}
-            }
-            upsert_session(s.conn(), &x).unwrap();
-            all.push(x);
-        }
-        let tz = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
-        let now = 1_000_000 + 250 * 3_000;
-        for days in [0, 1, 3, 30] {
-            let w = Window::last_days(now, days);
-            let data = s.chart_data(&w).unwrap();
-            assert!(data
-                .rows
-                .iter()
-                .all(|r| w.contains_span(r.started, r.end())));
-            let inside = all.iter().filter(|x| w.contains(x)).count();
-            assert_eq!(data.rows.len(), inside, "{days}");
-            for kind in ChartKind::ALL {
-                let a = compute_data(kind, s.chart_data(&w).unwrap(), &tz, "Europe/Berlin", w, 3);
-                let b = compute(kind, &all, &tz, "Europe/Berlin", w, 3);
-                assert_eq!(a, b, "{kind} {days}");
-            }
-        }
     }
 }
