@@ -13,11 +13,13 @@ mod session;
 mod snapshots;
 mod store;
 mod sync;
+mod window;
 
-pub use chart::{Chart, ChartKind, Series, UnknownChartKind, Window};
+pub use chart::{Chart, ChartKind, Series, UnknownChartKind};
 pub use collections::ResolveReport;
 pub use service::AnalyticsService;
 pub use session::{MediaType, Session, StreamDecision};
 pub use snapshots::CollectReport;
 pub use store::{Store, StoreCounts};
 pub use sync::SyncReport;
+pub use window::Window;

@@ -26,6 +26,7 @@ use crate::analytics::collections::{active_collections, ResolveReport};
 use crate::analytics::config::Retention;
 use crate::analytics::session::Session;
 use crate::analytics::store::{self, session_from_row, Store, SESSION_COLUMNS};
+use crate::analytics::window::Window;
 use crate::error::Result;
 use crate::timefmt::format_utc;
 
@@ -46,13 +47,13 @@ pub struct Stats {
 /// `sessions` may hold anything: those outside the window or the collection are ignored.
 pub fn stats(sessions: &[Session], members: &[i64], now: i64, days: u32) -> Stats {
     let members: HashSet<i64> = members.iter().copied().collect();
-    let from = window_start(now, days);
+    let window = Window { now, days };
     let mut viewings = HashSet::new();
     let mut users = HashSet::new();
     let mut items = HashSet::new();
     let mut watch_seconds = 0i64;
     for s in sessions {
-        if s.started > now || s.end().unwrap_or(s.started) < from {
+        if !window.contains(s) {
             continue;
         }
         let keys = [
@@ -79,15 +80,6 @@ pub fn stats(sessions: &[Session], members: &[i64], now: i64, days: u32) -> Stat
         unique_users: users.len() as i64,
         items_with_plays: items.len() as i64,
         total_items: members.len() as i64,
-    }
-}
-
-/// First second of a window of `days` ending at `now`; all time for 0.
-pub fn window_start(now: i64, days: u32) -> i64 {
-    if days == 0 {
-        i64::MIN
-    } else {
-        now.saturating_sub(i64::from(days) * 86_400)
     }
 }
 

@@ -4,7 +4,7 @@ use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
 
-use super::window::SECONDS_PER_DAY;
+use crate::analytics::window::SECONDS_PER_DAY;
 
 /// Local wall-clock time of many epoch seconds, fast: the zone's UTC offsets over the
 /// range the data spans are looked up once (a handful per year, at its transitions), so a

@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 
 use super::series::MediaSeries;
-use super::window::Window;
 #[cfg(test)]
 use crate::analytics::session::Session;
 use crate::analytics::session::{self, MediaType, StreamDecision};
 use crate::analytics::store::{decision_of_code, media_of_code, FxHashMap, Store};
+use crate::analytics::window::Window;
 use crate::error::Result;
 
 /// One session as the charts read it: numbers only, with the user and platform as indexes

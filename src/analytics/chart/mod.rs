@@ -36,13 +36,13 @@ mod kind;
 mod series;
 mod stream_types;
 #[cfg(test)]
-mod testutil;
+pub(super) mod testutil;
 mod top;
-mod window;
 
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
+pub use crate::analytics::window::Window;
 use by_date::plays_by_date;
 use by_hour_and_weekday::{plays_by_hour, plays_by_weekday};
 use concurrency::concurrency;
@@ -52,7 +52,6 @@ pub use kind::{ChartKind, UnknownChartKind};
 pub use series::Series;
 use stream_types::stream_types;
 use top::{top, TopBy};
-pub use window::Window;
 
 /// A computed chart: what the CLI prints as a table or JSON and host-sim draws as SVG.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

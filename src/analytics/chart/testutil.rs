@@ -30,7 +30,7 @@ pub(super) fn compute_sessions(
 
 /// Epoch seconds of a UTC wall-clock time, computed without jiff (days from civil,
 /// H. Hinnant), so test inputs do not depend on the code under test.
-pub(super) fn utc(y: i64, m: i64, d: i64, h: i64, mi: i64) -> i64 {
+pub(crate) fn utc(y: i64, m: i64, d: i64, h: i64, mi: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -41,14 +41,14 @@ pub(super) fn utc(y: i64, m: i64, d: i64, h: i64, mi: i64) -> i64 {
     days * 86_400 + h * 3600 + mi * 60
 }
 
-pub(super) const H: i64 = 3600;
+pub(crate) const H: i64 = 3600;
 
 pub(super) fn tz(name: &str) -> TimeZone {
     TimeZone::get(name).unwrap()
 }
 
 /// A lone direct-play movie session by alice on Chrome.
-pub(super) fn s(id: i64, started: i64, stopped: i64) -> Session {
+pub(crate) fn s(id: i64, started: i64, stopped: i64) -> Session {
     Session {
         id,
         reference_id: id,

@@ -1,12 +1,12 @@
-//! Which sessions a chart looks at, by time.
+//! Which sessions a chart or a collection snapshot counts, by time: Tautulli's own window
+//! rule, so both agree with Tautulli and with each other.
 
 use serde::{Deserialize, Serialize};
 
-#[cfg(test)]
 use crate::analytics::session::Session;
 
 /// Seconds in the days of a window (Tautulli's `time_range` is counted in 86 400 s steps).
-pub(super) const SECONDS_PER_DAY: i64 = 86_400;
+pub(crate) const SECONDS_PER_DAY: i64 = 86_400;
 
 /// Which sessions a chart looks at: those that ended (else started) at or after
 /// `now - days * 86400` and started at or before `now`. `days == 0` means all time.
@@ -37,7 +37,6 @@ impl Window {
         })
     }
 
-    #[cfg(test)]
     pub(crate) fn contains(&self, session: &Session) -> bool {
         self.contains_span(session.started, session.end())
     }
@@ -48,7 +47,7 @@ impl Window {
         started <= self.now && self.start().is_none_or(|start| end >= start)
     }
 
-    pub(super) fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self.days {
             0 => "all time".to_string(),
             1 => "last day".to_string(),
@@ -60,7 +59,7 @@ impl Window {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analytics::chart::testutil::*;
+    use crate::analytics::chart::testutil::{s, utc, H};
 
     #[test]
     fn window_bounds_are_inclusive_and_use_the_end() {
