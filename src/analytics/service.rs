@@ -86,8 +86,8 @@ impl AnalyticsService {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Copies new (and regrouped) sessions from Tautulli into the store; see
-    /// [`crate::analytics::sync`].
+    /// Copies new (and regrouped) sessions from Tautulli into the store (the `sync` module
+    /// says how much it reads, and why).
     pub fn sync(&self) -> Result<SyncReport> {
         let opts = SyncOptions {
             read: self.tautulli.history.read,
@@ -155,7 +155,7 @@ impl AnalyticsService {
         Ok(report)
     }
 
-    /// Answers a stored-data query: `{"query": NAME, ...}` with NAME one of [`QUERIES`]:
+    /// Answers a stored-data query: `{"query": NAME, ...}` with NAME one of these:
     /// - `latest`; `history` `{collection}`; `top` `{n = 10, window = 30 or the first
     ///   configured}`; `rotation` `{name}`; `diff` `{from = "previous", to = "latest",
     ///   collection?}` where a run is `"latest"`, `"previous"`, epoch seconds or a UTC

@@ -593,7 +593,7 @@ impl<'c> SessionWriter<'c> {
         Ok(id)
     }
 
-    /// [`upsert_session`]: one insert that does nothing when the id is held, then (only then)
+    /// Upserts a session: one insert that does nothing when the id is held, then (only then)
     /// one update that writes only when a value differs. Strings are interned, so equal text
     /// is an equal id and the comparison is exact.
     pub(crate) fn upsert(&mut self, s: &Session) -> rusqlite::Result<Upsert> {

@@ -113,7 +113,7 @@ pub struct SyncReport {
     pub unchanged: u64,
     /// Rows without a session id or a start time, left out.
     pub skipped: u64,
-    /// Sessions left out because a time they carry is garbage (see [`session_times`]); a
+    /// Sessions left out because a time they carry is garbage (see `session_times`); a
     /// copy held from an earlier sync is kept as it was. Counted once per session.
     pub bad_time: u64,
     /// Passes from the top after the main pass.
@@ -339,7 +339,7 @@ pub fn session_times(r: &SessionRow) -> SessionTimes {
     }
 }
 
-/// [`session_from_history_row`] of a [`SessionRow`], taking its strings. `None` also for a
+/// `session_from_history_row` of a [`SessionRow`], taking its strings. `None` also for a
 /// row whose times are bad ([`session_times`]).
 pub fn session_from_row(r: SessionRow) -> Option<Session> {
     let id = r.row_id?;

@@ -87,11 +87,7 @@ fn event_key(t: i64, start: bool, decision: i64) -> i64 {
     (t.clamp(-EVENT_TIME_LIMIT, EVENT_TIME_LIMIT) << 3) | (i64::from(start) << 2) | decision
 }
 
-/// The running number of streams as a step function: `(second, count from then on)`, one
-/// entry per second with events. Only the count after *all* events of a second is kept:
-/// that is Tautulli's "stop before start at the same second" (stops only lower the count,
-/// starts only raise it, so with stops first the peak of the second is its final count),
-/// and back-to-back streams never overlap. O(n log n).
+/// [`steps_of_sorted`] of `(start, end)` intervals in any order.
 #[cfg(test)]
 fn running_counts(intervals: &[(i64, i64)]) -> Vec<(i64, i64)> {
     let mut events: Vec<(i64, i8)> = Vec::with_capacity(intervals.len() * 2);
@@ -103,7 +99,12 @@ fn running_counts(intervals: &[(i64, i64)]) -> Vec<(i64, i64)> {
     steps_of_sorted(events.into_iter())
 }
 
-/// [`running_counts`] of events already in time order.
+/// The running number of streams as a step function: `(second, count from then on)`, one
+/// entry per second with events, from `(second, +1 start / -1 stop)` events in time order
+/// (stops first within a second). Only the count after *all* events of a second is kept:
+/// that is Tautulli's "stop before start at the same second" (stops only lower the count,
+/// starts only raise it, so with stops first the peak of the second is its final count),
+/// and back-to-back streams never overlap.
 fn steps_of_sorted(events: impl Iterator<Item = (i64, i8)>) -> Vec<(i64, i64)> {
     let mut steps: Vec<(i64, i64)> = Vec::new();
     let mut running = 0i64;

@@ -19,7 +19,7 @@ pub(super) struct ChartRow {
     pub(super) id: i64,
     pub(super) reference_id: i64,
     pub(super) started: i64,
-    /// [`Session::end`] (meaningful only when `has_end`).
+    /// [`Session::end`](crate::analytics::Session::end) (meaningful only when `has_end`).
     end: i64,
     pub(super) user_id: i64,
     /// Index of the user's name (friendly, else user name) in [`ChartData::names`].
@@ -40,7 +40,7 @@ pub(super) struct ChartRow {
 
 impl ChartRow {
     /// A row from a session's stored values (`stopped`, played and paused seconds give
-    /// the end exactly as [`Session::end`] does).
+    /// the end exactly as [`Session::end`](crate::analytics::Session::end) does).
     #[allow(clippy::too_many_arguments)]
     fn new(
         id: i64,
@@ -75,7 +75,7 @@ impl ChartRow {
         }
     }
 
-    /// [`Session::end`].
+    /// [`Session::end`](crate::analytics::Session::end).
     pub(super) fn end(&self) -> Option<i64> {
         self.has_end.then_some(self.end)
     }

@@ -61,7 +61,7 @@ pub struct Chart {
     pub x_label: String,
     pub y_label: String,
     pub categories: Vec<String>,
-    /// Type series first, then the sum series ([`TOTAL`](series::TOTAL), or [`MAX_CONCURRENT`](series::MAX_CONCURRENT) for the
+    /// Type series first, then the sum series ("Total", or "Max. Concurrent Streams" for the
     /// concurrency chart, which is a maximum and not a sum).
     pub series: Vec<Series>,
     /// The IANA name the days and hours are local to.

@@ -60,7 +60,7 @@ pub(super) fn top(input: &mut Input, top_n: usize, by: TopBy) -> (Vec<String>, V
 enum DisplayKeys {
     /// By user id.
     Users(FxHashMap<i64, u32>),
-    /// By index into [`ChartData::names`].
+    /// By index into [`ChartData::names`](super::data::ChartData::names).
     Platforms(Vec<u32>),
 }
 

@@ -28,7 +28,7 @@ pub struct CollectReport {
     pub snapshots_written: usize,
     /// Snapshots removed by the retention policy.
     pub retention_deleted: usize,
-    /// The snapshots written, as [`latest`] returns them.
+    /// The snapshots written, as the `latest` query returns them.
     pub rows: Vec<SnapshotRow>,
     /// How the collections were resolved (set by the service, which resolves them first).
     pub resolve: Option<ResolveReport>,

@@ -4,7 +4,7 @@
 //! Counting, per window of `days` (0 = all time) ending at `now`:
 //! - the sessions considered are those started at or before `now` that ended (else started)
 //!   at or after `now - days * 86400`: Tautulli's own window rule, and the charts' one
-//!   ([`Session::end`] gives the end);
+//!   ([`Session::end`](crate::analytics::Session::end) gives the end);
 //! - a session belongs to the collection when one of its rating keys (item, parent,
 //!   grandparent) is a member;
 //! - `plays` are viewings: distinct `reference_id`, as Tautulli counts with grouping on;
