@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection, OptionalExtension, Row, Statement};
+use rusqlite::{params, Connection, OptionalExtension, Row, Statement, Transaction};
 
 use crate::analytics::session::{MediaType, Session, StreamDecision};
 use crate::error::{Error, Result};
@@ -340,8 +340,14 @@ impl Store {
         &self.conn
     }
 
-    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
-        &mut self.conn
+    /// Starts a write transaction that takes the write lock up front: a read that later
+    /// wanted to write while another run commits would fail at once instead of waiting for
+    /// its turn ([`BUSY_TIMEOUT`]).
+    pub(crate) fn begin_write(&mut self) -> Result<Transaction<'_>> {
+        let path = self.path.clone();
+        self.conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| db_error(path.as_deref(), e))
     }
 
     /// The latest session start held: the sync's high-water mark.

@@ -33,12 +33,7 @@ mod tests {
             // Outside the 7-day window entirely.
             s(5, utc(2026, 11, 1, 8, 0), utc(2026, 11, 1, 10, 0)),
         ];
-        let c = chart(
-            ChartKind::PlaysByDate,
-            &sessions,
-            "UTC",
-            Window::last_days(now, 7),
-        );
+        let c = utc_chart(ChartKind::PlaysByDate, &sessions, now, 7);
         assert_eq!(
             c.categories,
             [

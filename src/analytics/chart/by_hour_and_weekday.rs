@@ -52,12 +52,7 @@ mod tests {
             s(3, utc(2026, 11, 19, 22, 0), utc(2026, 11, 20, 0, 30)),
             s(4, utc(2026, 11, 21, 0, 5), utc(2026, 11, 21, 1, 0)),
         ];
-        let c = chart(
-            ChartKind::PlaysByHour,
-            &sessions,
-            "UTC",
-            Window::last_days(now, 7),
-        );
+        let c = utc_chart(ChartKind::PlaysByHour, &sessions, now, 7);
         assert_eq!(c.categories.len(), 24);
         assert_eq!(c.categories[0], "00");
         assert_eq!(c.categories[9], "09");
@@ -83,12 +78,7 @@ mod tests {
             ep(3, utc(2026, 11, 21, 10, 0), utc(2026, 11, 21, 11, 0)),
             ep(4, utc(2026, 11, 18, 10, 0), utc(2026, 11, 18, 11, 0)),
         ];
-        let c = chart(
-            ChartKind::PlaysByWeekday,
-            &sessions,
-            "UTC",
-            Window::last_days(now, 30),
-        );
+        let c = utc_chart(ChartKind::PlaysByWeekday, &sessions, now, 30);
         assert_eq!(
             c.categories,
             [

@@ -144,12 +144,7 @@ mod tests {
             s(2, t + H, t + 2 * H),
             s(3, t + 2 * H, t + 3 * H),
         ];
-        let c = chart(
-            ChartKind::Concurrency,
-            &sessions,
-            "UTC",
-            Window::last_days(now, 1),
-        );
+        let c = utc_chart(ChartKind::Concurrency, &sessions, now, 1);
         assert_eq!(
             names(&c),
             ["Direct Play", "Direct Stream", "Transcode", MAX_CONCURRENT]
@@ -157,12 +152,7 @@ mod tests {
         assert_eq!(data(&c, MAX_CONCURRENT), [1]);
         // One second of overlap makes them concurrent.
         let sessions = vec![s(1, t, t + H + 1), s(2, t + H, t + 2 * H)];
-        let c = chart(
-            ChartKind::Concurrency,
-            &sessions,
-            "UTC",
-            Window::last_days(now, 1),
-        );
+        let c = utc_chart(ChartKind::Concurrency, &sessions, now, 1);
         assert_eq!(data(&c, MAX_CONCURRENT), [2]);
     }
 
@@ -183,12 +173,7 @@ mod tests {
             // Starts when 3 stops: 3 -> 2 -> 3, never 4.
             s(4, t + 2 * H, t + 5 * H),
         ];
-        let c = chart(
-            ChartKind::Concurrency,
-            &sessions,
-            "UTC",
-            Window::last_days(now, 1),
-        );
+        let c = utc_chart(ChartKind::Concurrency, &sessions, now, 1);
         assert_eq!(data(&c, MAX_CONCURRENT), [3]);
         assert_eq!(data(&c, "Transcode"), [2]);
         // Direct play: 1 [t, t+4H) and 4 [t+2H, t+5H) overlap.
@@ -207,36 +192,21 @@ mod tests {
             // A stream running through the whole 21st, begun on the 20th.
             s(3, utc(2026, 11, 20, 23, 0), utc(2026, 11, 22, 1, 0)),
         ];
-        let c = chart(
-            ChartKind::Concurrency,
-            &sessions,
-            "UTC",
-            Window::last_days(now, 3),
-        );
+        let c = utc_chart(ChartKind::Concurrency, &sessions, now, 3);
         assert_eq!(c.categories, ["2026-11-19", "2026-11-20", "2026-11-21"]);
         // The 20th: 1 carried in at midnight plus 2 at 01:00 -> 2 (Tautulli, counting only
         // streams started that day, would say 1 for the 20th).
         assert_eq!(data(&c, MAX_CONCURRENT), [1, 2, 1]);
         // A stream ending exactly at midnight does not reach the next day.
         let sessions = vec![s(1, utc(2026, 11, 20, 22, 0), utc(2026, 11, 21, 0, 0))];
-        let c = chart(
-            ChartKind::Concurrency,
-            &sessions,
-            "UTC",
-            Window::last_days(now, 2),
-        );
+        let c = utc_chart(ChartKind::Concurrency, &sessions, now, 2);
         assert_eq!(data(&c, MAX_CONCURRENT), [1, 0]);
         // A stop time absurdly far away still runs through every day after the start.
         let sessions = vec![
             s(1, utc(2026, 11, 20, 22, 0), i64::MAX),
             s(2, utc(2026, 11, 21, 5, 0), utc(2026, 11, 21, 6, 0)),
         ];
-        let c = chart(
-            ChartKind::Concurrency,
-            &sessions,
-            "UTC",
-            Window::last_days(now, 3),
-        );
+        let c = utc_chart(ChartKind::Concurrency, &sessions, now, 3);
         assert_eq!(data(&c, MAX_CONCURRENT), [0, 1, 2]);
     }
 
@@ -261,12 +231,7 @@ mod tests {
             ..s(4, t + 2 * H + 600, t + 3 * H)
         };
         let sessions = vec![s(1, t, t + H), open, derived, unknown];
-        let c = chart(
-            ChartKind::Concurrency,
-            &sessions,
-            "UTC",
-            Window::last_days(now, 1),
-        );
+        let c = utc_chart(ChartKind::Concurrency, &sessions, now, 1);
         // 3 runs [t+2H, t+2H+660): 4 starts at t+2H+600 -> 2 concurrent.
         assert_eq!(data(&c, MAX_CONCURRENT), [2]);
         assert_eq!(data(&c, "Direct Play"), [1]);
@@ -291,12 +256,7 @@ mod tests {
                 ..s(2, t + 600, t + 1200)
             },
         ];
-        let c = chart(
-            ChartKind::Concurrency,
-            &sessions,
-            "UTC",
-            Window::last_days(now, 1),
-        );
+        let c = utc_chart(ChartKind::Concurrency, &sessions, now, 1);
         assert_eq!(data(&c, MAX_CONCURRENT), [2]);
     }
 

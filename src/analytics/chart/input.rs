@@ -284,24 +284,14 @@ mod tests {
             // Another viewing on the 18th.
             s(14, base, base + H),
         ];
-        let c = chart(
-            ChartKind::PlaysByDate,
-            &sessions,
-            "UTC",
-            Window::last_days(now, 4),
-        );
+        let c = utc_chart(ChartKind::PlaysByDate, &sessions, now, 4);
         assert_eq!(c.categories[1], "2026-11-19");
         assert_eq!(data(&c, "TV"), [1, 1, 0, 0]);
         assert_eq!(data(&c, "Movies"), [1, 0, 0, 0]);
         assert_eq!(data(&c, "Total"), [2, 1, 0, 0]);
         // By hour: sessions at 20:00, 22:00, 23:01 and 23:00 (next day) -> viewing 10 once
         // in 20, 22, 23 each; the movie once in 20.
-        let c = chart(
-            ChartKind::PlaysByHour,
-            &sessions,
-            "UTC",
-            Window::last_days(now, 4),
-        );
+        let c = utc_chart(ChartKind::PlaysByHour, &sessions, now, 4);
         assert_eq!(data(&c, "TV")[20..24], [1, 0, 1, 1]);
         assert_eq!(data(&c, "Total")[20..24], [2, 0, 1, 1]);
         assert_eq!(data(&c, "Total").iter().sum::<u64>(), 4);
@@ -323,12 +313,7 @@ mod tests {
                 ..s(1, t, t + H / 2)
             },
         ];
-        let c = chart(
-            ChartKind::StreamTypes,
-            &sessions,
-            "UTC",
-            Window::last_days(now, 1),
-        );
+        let c = utc_chart(ChartKind::StreamTypes, &sessions, now, 1);
         assert_eq!(
             names(&c),
             ["Direct Play", "Direct Stream", "Transcode", "Total"]
@@ -349,12 +334,7 @@ mod tests {
             s(2, utc(2026, 11, 19, 10, 0), utc(2026, 11, 19, 11, 0)),
             s(3, utc(2026, 11, 20, 10, 0), utc(2026, 11, 20, 11, 0)),
         ];
-        let c = chart(
-            ChartKind::PlaysByDate,
-            &sessions,
-            "UTC",
-            Window::last_days(now, 2),
-        );
+        let c = utc_chart(ChartKind::PlaysByDate, &sessions, now, 2);
         assert_eq!(c.categories, ["2026-11-20", "2026-11-21"]);
         assert_eq!(data(&c, "Total"), [1, 0]);
         assert_eq!(
@@ -362,12 +342,7 @@ mod tests {
             ["1 viewing started before the first day shown left out"]
         );
         // By hour it still counts (hour 13) while session 2 does not.
-        let c = chart(
-            ChartKind::PlaysByHour,
-            &sessions,
-            "UTC",
-            Window::last_days(now, 2),
-        );
+        let c = utc_chart(ChartKind::PlaysByHour, &sessions, now, 2);
         assert_eq!(data(&c, "Total")[13], 1);
         assert_eq!(data(&c, "Total")[10], 1);
         assert_eq!(data(&c, "Total").iter().sum::<u64>(), 2);

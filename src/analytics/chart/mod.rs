@@ -143,12 +143,7 @@ mod tests {
                 ..s(2, utc(2026, 11, 21, 10, 0), 0)
             },
         ];
-        let c = chart(
-            ChartKind::Concurrency,
-            &sessions,
-            "UTC",
-            Window::last_days(now, 2),
-        );
+        let c = utc_chart(ChartKind::Concurrency, &sessions, now, 2);
         assert_eq!(c.notes, ["1 session without a stop time left out"]);
         let json = serde_json::to_value(&c).unwrap();
         assert_eq!(json["kind"], "concurrency");

@@ -41,12 +41,7 @@ mod tests {
             with(4, 21, StreamDecision::Unknown),
             with(5, 21, StreamDecision::DirectPlay),
         ];
-        let c = chart(
-            ChartKind::StreamTypes,
-            &sessions,
-            "UTC",
-            Window::last_days(now, 3),
-        );
+        let c = utc_chart(ChartKind::StreamTypes, &sessions, now, 3);
         assert_eq!(c.categories, ["2026-11-19", "2026-11-20", "2026-11-21"]);
         assert_eq!(data(&c, "Direct Play"), [1, 0, 1]);
         assert_eq!(data(&c, "Direct Stream"), [0, 1, 0]);

@@ -82,6 +82,11 @@ pub(super) fn chart(kind: ChartKind, sessions: &[Session], zone: &str, window: W
     compute_sessions(kind, sessions, &tz(zone), zone, window, 10)
 }
 
+/// [`chart`] in UTC over the last `days` days before `now`, as most tests want it.
+pub(super) fn utc_chart(kind: ChartKind, sessions: &[Session], now: i64, days: u32) -> Chart {
+    chart(kind, sessions, "UTC", Window::last_days(now, days))
+}
+
 pub(super) fn data<'c>(c: &'c Chart, name: &str) -> &'c [u64] {
     &c.series_named(name)
         .unwrap_or_else(|| panic!("no series {name} in {:?}", c.series))

@@ -214,12 +214,7 @@ mod tests {
                 ..s(3, t + 2 * H, t + 2 * H + 60)
             },
         ];
-        let c = chart(
-            ChartKind::TopUsers,
-            &sessions,
-            "UTC",
-            Window::last_days(now, 7),
-        );
+        let c = utc_chart(ChartKind::TopUsers, &sessions, now, 7);
         assert_eq!(c.categories, ["sam (#8)", "sam (#7)"]);
         assert_eq!(data(&c, TOTAL), [2, 1]);
     }
@@ -240,12 +235,7 @@ mod tests {
             on(5, "Android"),
             on(6, "Roku"),
         ];
-        let c = chart(
-            ChartKind::TopPlatforms,
-            &sessions,
-            "UTC",
-            Window::last_days(now, 7),
-        );
+        let c = utc_chart(ChartKind::TopPlatforms, &sessions, now, 7);
         assert_eq!(c.categories, ["Roku", "Android", "Unknown"]);
         assert_eq!(data(&c, "TV"), [3, 2, 1]);
         assert_eq!(data(&c, "Movies"), [0, 0, 0]);

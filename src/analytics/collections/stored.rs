@@ -59,12 +59,7 @@ pub fn save(
 ) -> Result<ResolveReport> {
     let path = store.path().map(|p| p.to_path_buf());
     let err = |e| store::db_error(path.as_deref(), e);
-    // The write lock up front: a read that later wants to write while another run commits
-    // would fail at once instead of waiting for its turn.
-    let tx = store
-        .conn_mut()
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(err)?;
+    let tx = store.begin_write()?;
     let active_before: i64 = tx
         .query_row(
             "SELECT COUNT(*) FROM collections WHERE active = 1",

@@ -63,12 +63,7 @@ pub fn collect(
     let collections = active_collections(store)?;
     let path = store.path().map(|p| p.to_path_buf());
     let err = |e| store::db_error(path.as_deref(), e);
-    // The write lock up front: a read that later wants to write while another run commits
-    // would fail at once instead of waiting for its turn.
-    let tx = store
-        .conn_mut()
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(err)?;
+    let tx = store.begin_write()?;
     let rotation_id = match &rotation {
         None => None,
         Some(name) => {
