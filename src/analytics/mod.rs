@@ -19,7 +19,7 @@ pub use chart::{Chart, ChartKind, Series, UnknownChartKind};
 pub use collections::ResolveReport;
 pub use service::AnalyticsService;
 pub use session::{MediaType, Session, StreamDecision};
-pub use snapshots::CollectReport;
+pub use snapshots::{CollectReport, SnapshotRow};
 pub use store::{Store, StoreCounts};
 pub use sync::SyncReport;
 pub use window::Window;

@@ -25,4 +25,5 @@ mod testutil;
 
 pub(crate) use collect::collect;
 pub use collect::CollectReport;
+pub use query::SnapshotRow;
 pub(crate) use query::{diff, history, latest, rotation, rotations, top, RunRef};
