@@ -35,13 +35,7 @@ impl<'a> Input<'a> {
             has_music,
             has_live,
         } = data;
-        let mut media = vec![MediaSeries::Tv, MediaSeries::Movies];
-        if has_music {
-            media.push(MediaSeries::Music);
-        }
-        if has_live {
-            media.push(MediaSeries::LiveTv);
-        }
+        let media = MediaSeries::shown(has_music, has_live);
         rows.retain(|r| window.contains_span(r.started, r.end()));
         // The range the clock caches: every start and end jiff can convert.
         let valid = Timestamp::MIN.as_second()..=Timestamp::MAX.as_second();

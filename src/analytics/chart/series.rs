@@ -46,6 +46,19 @@ impl MediaSeries {
         }
     }
 
+    /// The series a chart shows: TV and Movies always, Music and Live TV only when the data
+    /// set has such plays (Tautulli shows them only for library types that exist).
+    pub(super) fn shown(has_music: bool, has_live: bool) -> Vec<MediaSeries> {
+        let mut media = vec![MediaSeries::Tv, MediaSeries::Movies];
+        if has_music {
+            media.push(MediaSeries::Music);
+        }
+        if has_live {
+            media.push(MediaSeries::LiveTv);
+        }
+        media
+    }
+
     pub(super) fn label(self) -> &'static str {
         match self {
             MediaSeries::Tv => "TV",
