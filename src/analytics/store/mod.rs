@@ -652,41 +652,29 @@ pub(crate) mod tests {
 
     #[test]
     fn a_file_store_survives_reopening() {
-        let dir = std::env::temp_dir().join(format!(
-            "analytics-store-test-{}-{}",
-            std::process::id(),
-            line!()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         {
-            let s = Store::open(&dir).unwrap();
+            let s = Store::open(dir).unwrap();
             upsert_session(s.conn(), &session(9, 1, 5, 10)).unwrap();
             set_sync_state(s.conn(), STATE_LAST_SYNC, 77).unwrap();
         }
-        let s = Store::open(&dir).unwrap();
+        let s = Store::open(dir).unwrap();
         assert_eq!(s.counts().unwrap().sessions, 1);
         assert_eq!(s.counts().unwrap().last_sync, Some(77));
         assert_eq!(s.path(), Some(dir.join(FILE_NAME).as_path()));
-        drop(s);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn a_newer_schema_is_refused() {
-        let dir = std::env::temp_dir().join(format!(
-            "analytics-store-test-{}-{}",
-            std::process::id(),
-            line!()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         {
             let c = Connection::open(dir.join(FILE_NAME)).unwrap();
             c.pragma_update(None, "user_version", 99).unwrap();
         }
-        let e = Store::open(&dir).unwrap_err().to_string();
+        let e = Store::open(dir).unwrap_err().to_string();
         assert!(e.contains("schema version 99"), "{e}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
