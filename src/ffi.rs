@@ -17,7 +17,7 @@ use crosswatch_contract::{
     PluginResult, Progress, SourceProvider, SourceProviderBox, SourceProvider_TO, CONTRACT_VERSION,
 };
 
-use crate::analytics::service::AnalyticsService;
+use crate::analytics::AnalyticsService;
 use crate::cursor::{HistoryCursor, Step};
 use crate::error::Error;
 use crate::provider::{self, TautulliSource};

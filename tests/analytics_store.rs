@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use fake_tautulli::{FakeServer, Fault, FaultRule, Scenario, Session as FakeSession};
 use serde_json::{json, Value};
-use tautulli_plugin::analytics::service::AnalyticsService;
-use tautulli_plugin::analytics::store::Store;
+use tautulli_plugin::analytics::AnalyticsService;
+use tautulli_plugin::analytics::Store;
 use tautulli_plugin::client::{Client, Command};
 use tautulli_plugin::config::TautulliConfig;
 use tautulli_plugin::error::Error;
@@ -697,7 +697,7 @@ fn discovered_collections_on_the_demo() {
                     })
                 })
                 .collect();
-            let set = |f: &dyn Fn(&&tautulli_plugin::analytics::session::Session) -> i64| {
+            let set = |f: &dyn Fn(&&tautulli_plugin::analytics::Session) -> i64| {
                 hit.iter()
                     .map(f)
                     .collect::<std::collections::HashSet<_>>()

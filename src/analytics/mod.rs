@@ -1,12 +1,25 @@
 //! The collection-analytics provider: a local SQLite copy of Tautulli history (synced
 //! incrementally), per-collection watch statistics with snapshots, and charts computed from
 //! the local copy, exactly and offline, in an explicit time zone.
+//!
+//! The FFI drives it through [`AnalyticsService`]; the store and its sessions are public too
+//! so integration tests can look at what a sync wrote.
 
-pub mod chart;
-pub mod collections;
-pub mod config;
-pub mod service;
-pub mod session;
-pub mod snapshots;
-pub mod store;
-pub mod sync;
+mod chart;
+mod collections;
+mod config;
+mod service;
+mod session;
+mod snapshots;
+mod store;
+mod sync;
+mod window;
+
+pub use chart::{Chart, ChartKind, Series, UnknownChartKind};
+pub use collections::ResolveReport;
+pub use service::AnalyticsService;
+pub use session::{MediaType, Session, StreamDecision};
+pub use snapshots::{CollectReport, SnapshotRow};
+pub use store::{Store, StoreCounts};
+pub use sync::SyncReport;
+pub use window::Window;

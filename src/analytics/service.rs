@@ -6,13 +6,12 @@
 //! Every method takes `&self` (the store sits behind a mutex; a sync reads and writes on a
 //! connection of its own), so one service can be shared between threads.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::analytics::chart::{self, ChartKind, Window};
+use crate::analytics::chart::{self, ChartData, ChartKind, Window};
 use crate::analytics::collections::{self, known_libraries, ClientCollections, CollectionSource};
 use crate::analytics::config::{load_time_zone, AnalyticsConfig};
 use crate::analytics::snapshots::{self, CollectReport, RunRef};
@@ -82,22 +81,13 @@ impl AnalyticsService {
         })
     }
 
-    pub fn config(&self) -> &AnalyticsConfig {
-        &self.config
-    }
-
-    /// The store file.
-    pub fn store_path(&self) -> Option<PathBuf> {
-        self.lock().path().map(|p| p.to_path_buf())
-    }
-
     fn lock(&self) -> MutexGuard<'_, Store> {
         // A panic mid-call leaves no half-written data (every write is one transaction).
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Copies new (and regrouped) sessions from Tautulli into the store; see
-    /// [`crate::analytics::sync`].
+    /// Copies new (and regrouped) sessions from Tautulli into the store (the `sync` module
+    /// says how much it reads, and why).
     pub fn sync(&self) -> Result<SyncReport> {
         let opts = SyncOptions {
             read: self.tautulli.history.read,
@@ -141,7 +131,7 @@ impl AnalyticsService {
     }
 
     /// [`Self::collect`] with another collection source (tests).
-    pub fn collect_with<S: CollectionSource>(
+    pub(crate) fn collect_with<S: CollectionSource>(
         &self,
         source: &mut S,
         rotation: Option<&str>,
@@ -165,7 +155,7 @@ impl AnalyticsService {
         Ok(report)
     }
 
-    /// Answers a stored-data query: `{"query": NAME, ...}` with NAME one of [`QUERIES`]:
+    /// Answers a stored-data query: `{"query": NAME, ...}` with NAME one of these:
     /// - `latest`; `history` `{collection}`; `top` `{n = 10, window = 30 or the first
     ///   configured}`; `rotation` `{name}`; `diff` `{from = "previous", to = "latest",
     ///   collection?}` where a run is `"latest"`, `"previous"`, epoch seconds or a UTC
@@ -276,8 +266,8 @@ impl AnalyticsService {
             now: now.unwrap_or_else(now_epoch),
             days,
         };
-        let data = self.lock().chart_data(&window)?;
-        let chart = chart::compute_data(kind, data, &tz, &tz_name, window, top);
+        let data = ChartData::load(&self.lock(), &window)?;
+        let chart = chart::compute(kind, data, &tz, &tz_name, window, top);
         serde_json::to_value(chart).map_err(|e| Error::Internal {
             reason: format!("a chart could not be written as JSON: {e}"),
         })

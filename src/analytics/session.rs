@@ -15,7 +15,7 @@ pub enum MediaType {
 }
 
 impl MediaType {
-    pub fn parse(s: &str) -> MediaType {
+    pub(crate) fn parse(s: &str) -> MediaType {
         match s {
             "movie" => MediaType::Movie,
             "episode" => MediaType::Episode,
@@ -23,7 +23,9 @@ impl MediaType {
             _ => MediaType::Other,
         }
     }
-    pub fn as_str(self) -> &'static str {
+    /// The text Tautulli and the schema-1 store use.
+    #[cfg(test)]
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             MediaType::Movie => "movie",
             MediaType::Episode => "episode",
@@ -47,7 +49,7 @@ pub enum StreamDecision {
 }
 
 impl StreamDecision {
-    pub fn parse(s: &str) -> StreamDecision {
+    pub(crate) fn parse(s: &str) -> StreamDecision {
         match s.trim().to_ascii_lowercase().as_str() {
             "direct play" => StreamDecision::DirectPlay,
             "copy" | "direct stream" => StreamDecision::DirectStream,
@@ -55,7 +57,9 @@ impl StreamDecision {
             _ => StreamDecision::Unknown,
         }
     }
-    pub fn as_str(self) -> &'static str {
+    /// The text Tautulli and the schema-1 store use.
+    #[cfg(test)]
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             StreamDecision::DirectPlay => "direct play",
             StreamDecision::DirectStream => "copy",
@@ -64,7 +68,7 @@ impl StreamDecision {
         }
     }
     /// The series name Tautulli's graphs use.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             StreamDecision::DirectPlay => "Direct Play",
             StreamDecision::DirectStream => "Direct Stream",
@@ -108,12 +112,20 @@ impl Session {
     /// When the session ended: `stopped`, else start + played + paused when those are
     /// known, else `None` (such a session is left out of concurrency, and counted as such).
     pub fn end(&self) -> Option<i64> {
-        match self.stopped {
-            Some(s) if s >= self.started => Some(s),
-            _ if self.play_seconds > 0 => {
-                Some(self.started + self.play_seconds + self.paused_seconds)
-            }
-            _ => None,
-        }
+        end(
+            self.started,
+            self.stopped,
+            self.play_seconds,
+            self.paused_seconds,
+        )
+    }
+}
+
+/// [`Session::end`] from the stored values, for readers that hold numbers and no `Session`.
+pub(crate) fn end(started: i64, stopped: Option<i64>, play: i64, paused: i64) -> Option<i64> {
+    match stopped {
+        Some(s) if s >= started => Some(s),
+        _ if play > 0 => Some(started + play + paused),
+        _ => None,
     }
 }

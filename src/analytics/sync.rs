@@ -113,7 +113,7 @@ pub struct SyncReport {
     pub unchanged: u64,
     /// Rows without a session id or a start time, left out.
     pub skipped: u64,
-    /// Sessions left out because a time they carry is garbage (see [`session_times`]); a
+    /// Sessions left out because a time they carry is garbage (see `session_times`); a
     /// copy held from an earlier sync is kept as it was. Counted once per session.
     pub bad_time: u64,
     /// Passes from the top after the main pass.
@@ -302,6 +302,7 @@ impl From<&HistoryRow> for SessionRow {
 
 /// Turns an ungrouped history row into a stored session; `None` for a row without an id or
 /// a start time (an in-progress session, or garbage), or with a bad time ([`session_times`]).
+#[cfg(test)]
 pub fn session_from_history_row(r: &HistoryRow) -> Option<Session> {
     session_from_row(SessionRow::from(r))
 }
@@ -338,7 +339,7 @@ pub fn session_times(r: &SessionRow) -> SessionTimes {
     }
 }
 
-/// [`session_from_history_row`] of a [`SessionRow`], taking its strings. `None` also for a
+/// `session_from_history_row` of a [`SessionRow`], taking its strings. `None` also for a
 /// row whose times are bad ([`session_times`]).
 pub fn session_from_row(r: SessionRow) -> Option<Session> {
     let id = r.row_id?;
@@ -1239,7 +1240,7 @@ mod tests {
         };
         let e = sync(&mut store, &mut t, &o, 1).unwrap_err().to_string();
         assert!(e.contains("max_pages (2)"), "{e}");
-        assert_eq!(store.session_count().unwrap(), 0);
+        assert_eq!(store.counts().unwrap().sessions, 0);
     }
 
     #[test]
@@ -1420,6 +1421,6 @@ mod tests {
         let mut t = Table::new(10);
         sync(&mut store, &mut t, &opts(4, 2), 1).unwrap();
         assert_eq!(indexes(&store), before);
-        assert_eq!(store.session_count().unwrap(), 10);
+        assert_eq!(store.counts().unwrap().sessions, 10);
     }
 }
