@@ -209,12 +209,12 @@ mod tests {
 
     #[test]
     fn analytics_answers_have_the_contract_shape() {
-        conforms::<payload::SyncReport>(&crate::analytics::sync::SyncReport {
+        conforms::<payload::SyncReport>(&crate::analytics::SyncReport {
             first_sync: true,
             warnings: vec!["w".into()],
             ..Default::default()
         });
-        let row = crate::analytics::snapshots::SnapshotRow {
+        let row = crate::analytics::SnapshotRow {
             id: 1,
             collection: "C".into(),
             library: "Movies".into(),
@@ -230,7 +230,7 @@ mod tests {
             rotation: Some("r".into()),
         };
         conforms::<SnapshotRow>(&row);
-        conforms::<payload::CollectReport>(&crate::analytics::snapshots::CollectReport {
+        conforms::<payload::CollectReport>(&crate::analytics::CollectReport {
             rows: vec![row],
             resolve: Some(Default::default()),
             windows: vec![1, 30],
