@@ -64,11 +64,12 @@ def test_a_cut_short_read_with_removals_on_removes_nothing(engine, fake):
     assert sorted(short["tracker"]) == sorted(full["tracker"])
 
 
-def test_an_incremental_run_after_a_capture_imports_everything(engine, fake, expected):
-    capture, run = engine(_config(engine, fake, mode="incremental"), [
-        {"capture": True}, {"pairs": [pair()]}])
+def test_an_incremental_run_after_a_capture_and_a_dry_run_imports_everything(engine, fake, expected):
+    capture, dry, run = engine(_config(engine, fake, mode="incremental"), [
+        {"capture": True}, {"dry_run": True, "pairs": [pair()]}, {"pairs": [pair()]}])
     want = expected(fake)
     assert capture["capture_items"] == len(want)
+    assert not dry["tracker"]
     _same_items(run["tracker"], want)
 
 

@@ -75,3 +75,16 @@ def test_health_maps_the_plugins_codes(fake):
     assert bad["status"] == "auth_failed"
     down = mod.OPS.health({"tautulli": {"server_url": "127.0.0.1:9", "api_key": "k" * 32, "max_retries": 0, "timeout": 1}})
     assert down["status"] == "down"
+
+
+def test_index_semantics_follow_each_instances_last_read(fake, start_fake, tmp_path, monkeypatch):
+    monkeypatch.setenv("CONFIG_BASE", str(tmp_path))
+    other = start_fake()
+    short = {"tautulli": {"server_url": fake.url, "api_key": fake.api_key,
+                          "history": {"read": "paged", "per_page": 10, "max_pages": 2}}}
+    whole = {"tautulli": {"server_url": other.url, "api_key": other.api_key}}
+    assert mod.OPS.index_semantics(short, feature="history") == "present"  # nothing read yet
+    assert len(mod.OPS.build_index(short, feature="history")) > 0
+    assert len(mod.OPS.build_index(whole, feature="history")) > 0
+    assert mod.OPS.index_semantics(short, feature="history") == "delta"
+    assert mod.OPS.index_semantics(whole, feature="history") == "present"
