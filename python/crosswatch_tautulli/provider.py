@@ -37,7 +37,17 @@ try:  # the engine injects its context here before a run
 except NameError:
     ctx = None
 
-__VERSION__ = "1.0"
+def _package_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("crosswatch-tautulli")
+    except Exception:  # run from a source tree
+        return "0+unknown"
+
+
+# The wheel's version (the plugin's, which maturin takes from the workspace).
+__VERSION__ = _package_version()
 __all__ = ["get_manifest", "OPS"]
 
 FEATURE = "history"
