@@ -20,17 +20,15 @@ engine needs beyond a plain read, and how this module serves it:
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from . import PluginError, load_plugin
+from .checkpoints import Checkpoints, tag
+from .config import block, is_configured, plugin_config
 
 try:  # the engine injects its context here before a run
     ctx  # type: ignore[used-before-def]  # noqa: B018
@@ -51,7 +49,6 @@ __VERSION__ = _package_version()
 __all__ = ["get_manifest", "OPS"]
 
 FEATURE = "history"
-_HOST_KEYS = ("_cw_history_rewatches", "_cw_readonly", "_cw_current_state_only")
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -71,74 +68,8 @@ def get_manifest() -> Mapping[str, Any]:
     return m
 
 
-# --- config ---
-
-def _as_base(url: Any) -> str | None:
-    s = str(url or "").strip()
-    if not s:
-        return None
-    if not s.startswith(("http://", "https://")):
-        s = "http://" + s
-    return s.rstrip("/")
-
-
-def _block(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    t = (cfg or {}).get("tautulli") if isinstance(cfg, Mapping) else None
-    return dict(t) if isinstance(t, Mapping) else {}
-
-
-def _is_configured(cfg: Mapping[str, Any]) -> bool:
-    t = _block(cfg)
-    return bool(_as_base(t.get("server_url") or t.get("server")) and str(t.get("api_key") or "").strip())
-
-
-def _config_base() -> Path:
-    env = os.environ.get("CONFIG_BASE")
-    if env:
-        return Path(env)
-    try:  # the engine's own answer (it picks /config inside its image)
-        from cw_platform.config_base import CONFIG_BASE  # type: ignore[import-not-found]
-
-        return Path(CONFIG_BASE())
-    except Exception:
-        return Path.home() / ".crosswatch"
-
-
-def _instance_key(t: Mapping[str, Any]) -> str:
-    """Names one Tautulli history stream: the engine never says which instance it merged, so
-    the folder is named by what the read depends on (server and user filter), hashed: no URL
-    or key ever lands in a path."""
-    hist = t.get("history") if isinstance(t.get("history"), Mapping) else {}
-    basis = f"{_as_base(t.get('server_url') or t.get('server')) or ''}|{str(hist.get('user_id') or '').strip()}"
-    return hashlib.sha256(basis.encode()).hexdigest()[:16]
-
-
-def _state_dir(t: Mapping[str, Any]) -> Path:
-    return _config_base() / ".cw_state" / "tautulli" / _instance_key(t)
-
-
-def _plugin_config(cfg: Mapping[str, Any], *, rewatches: bool | None = None) -> dict[str, Any]:
-    """The engine's config as the plugin reads it: the merged block (opened as instance ""),
-    the engine's host keys translated, and a state folder under the engine's state root."""
-    t = copy.deepcopy(_block(cfg))
-    # The engine already merged the instance; other instances' blocks are not ours to check.
-    t.pop("instances", None)
-    # The engine sets its host keys on the whole config; accept them in the block too.
-    host = {k: t.pop(k, None) or (cfg or {}).get(k) for k in _HOST_KEYS}
-    hist = dict(t.get("history") or {}) if isinstance(t.get("history"), Mapping) else {}
-    want = bool(host["_cw_history_rewatches"]) if rewatches is None else rewatches
-    # The engine decides per pair whether it wants every play (event keys) or the newest.
-    hist["rewatches"] = want
-    t["history"] = hist
-    # `_cw_readonly`: writes are refused anyway. `_cw_current_state_only`: history is the
-    # only thing read, and it is always the current state of Tautulli's log.
-    if not str(t.get("state_dir") or "").strip():
-        t["state_dir"] = str(_state_dir(t) / "plugin")
-    return {"tautulli": t}
-
-
-def _open(cfg: Mapping[str, Any], **kw: Any):
-    text = json.dumps(_plugin_config(cfg, **kw), default=str)
+def _open(cfg: Mapping[str, Any]):
+    text = json.dumps(plugin_config(cfg), default=str)
     return load_plugin().open_source(text, "")
 
 
@@ -160,34 +91,6 @@ def _capturing() -> bool:
 def _dry_run() -> bool:
     c = globals().get("ctx")
     return bool(getattr(c, "dry_run", False)) if c is not None else False
-
-
-class _Checkpoints:
-    """``checkpoint.json`` in the instance folder: the committed token (where incremental
-    reads start), the pending one (of the last read, with the tag the engine stores) and the
-    last read's semantics."""
-
-    def __init__(self, t: Mapping[str, Any]):
-        self.key = _instance_key(t)
-        self.path = _state_dir(t) / "checkpoint.json"
-
-    def load(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.path.read_text("utf-8"))
-            return data if isinstance(data, dict) else {}
-        except (OSError, ValueError):
-            return {}
-
-    def save(self, data: Mapping[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".checkpoint.")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, sort_keys=True)
-        os.replace(tmp, self.path)
-
-
-def _tag(token: str) -> str:
-    return "tautulli:" + hashlib.sha256(token.encode()).hexdigest()[:20]
 
 
 def _engine_checkpoints() -> set[str]:
@@ -214,7 +117,7 @@ def _build_index(cfg: Mapping[str, Any], feature: str) -> dict[str, Any]:
     if feature != FEATURE:
         return {}
     keep = not (_capturing() or _dry_run())
-    cps = _Checkpoints(_plugin_config(cfg)["tautulli"])
+    cps = Checkpoints(plugin_config(cfg)["tautulli"])
     with _LOCK:
         data = cps.load()
         pending = data.get("pending")
@@ -235,7 +138,7 @@ def _build_index(cfg: Mapping[str, Any], feature: str) -> dict[str, Any]:
         data["last_read"] = {"semantics": semantics, "complete": bool(report.get("complete")), "read": report.get("read")}
         token = report.get("checkpoint")
         if keep and token:
-            data["pending"] = {"token": token, "tag": _tag(token)}
+            data["pending"] = {"token": token, "tag": tag(token)}
         if keep:
             cps.save(data)
     return index
@@ -244,27 +147,27 @@ def _build_index(cfg: Mapping[str, Any], feature: str) -> dict[str, Any]:
 def _index_semantics(cfg: Mapping[str, Any], feature: str) -> str:
     if feature != FEATURE:
         return "present"
-    cps = _Checkpoints(_plugin_config(cfg)["tautulli"])
+    cps = Checkpoints(plugin_config(cfg)["tautulli"])
     with _LOCK:
         sem = _LAST_SEMANTICS.get(cps.key) or (cps.load().get("last_read") or {}).get("semantics")
     if sem:
         return sem
-    hist = _block(cfg).get("history") or {}
+    hist = block(cfg).get("history") or {}
     return "delta" if str(hist.get("mode") or "").lower() == "incremental" else "present"
 
 
 def _activities(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """``history``: the tag of the checkpoint the last read left pending (or the committed
     one); the engine stores it with the pair's state once the run finished."""
-    cps = _Checkpoints(_plugin_config(cfg)["tautulli"])
+    cps = Checkpoints(plugin_config(cfg)["tautulli"])
     with _LOCK:
         data = cps.load()
     pending = data.get("pending") if isinstance(data.get("pending"), Mapping) else None
     token = (pending or {}).get("token") or data.get("committed")
     if not token:
         return {}
-    tag = _tag(token)
-    return {FEATURE: tag, "updated_at": tag}
+    mark = tag(token)
+    return {FEATURE: mark, "updated_at": mark}
 
 
 def _minimal(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -312,7 +215,7 @@ class TAUTULLIModule:
     """One configured Tautulli; raises on a config without server_url and api_key."""
 
     def __init__(self, cfg: Mapping[str, Any]):
-        if not _is_configured(cfg):
+        if not is_configured(cfg):
             raise RuntimeError("Missing tautulli.server_url or tautulli.api_key")
         self.raw_cfg = dict(cfg)
         # Opening checks the whole block (no network): a bad value fails here, by key.
@@ -355,7 +258,7 @@ class _TAUTULLIOPS:
         return _engine_capabilities(load_plugin().manifest()["capabilities"])
 
     def is_configured(self, cfg: Mapping[str, Any]) -> bool:
-        return _is_configured(cfg)
+        return is_configured(cfg)
 
     def index_semantics(self, cfg: Mapping[str, Any], *, feature: str) -> str:
         return _index_semantics(cfg, feature)

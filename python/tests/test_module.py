@@ -10,6 +10,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import crosswatch_tautulli.provider as mod
+from crosswatch_tautulli.config import plugin_config
 
 HERE = Path(__file__).resolve().parent
 
@@ -44,12 +45,12 @@ def test_host_keys_become_plugin_options(tmp_path, monkeypatch):
     monkeypatch.setenv("CONFIG_BASE", str(tmp_path))
     base = {"tautulli": {"server_url": "127.0.0.1:9", "api_key": "k", "instances": {"x": {}},
                          "history": {"rewatches": False}}}
-    on = mod._plugin_config({**base, "_cw_history_rewatches": True})["tautulli"]
-    off = mod._plugin_config(base)["tautulli"]
+    on = plugin_config({**base, "_cw_history_rewatches": True})["tautulli"]
+    off = plugin_config(base)["tautulli"]
     assert on["history"]["rewatches"] is True and off["history"]["rewatches"] is False
     assert "instances" not in on and not any(k.startswith("_cw_") for k in on)
     assert Path(on["state_dir"]).is_relative_to(tmp_path / ".cw_state" / "tautulli")
-    other = mod._plugin_config({"tautulli": {"server_url": "127.0.0.1:10", "api_key": "k"}})["tautulli"]
+    other = plugin_config({"tautulli": {"server_url": "127.0.0.1:10", "api_key": "k"}})["tautulli"]
     assert other["state_dir"] != on["state_dir"], "one state folder per Tautulli"
     assert "127.0.0.1" not in on["state_dir"] and "k" not in Path(on["state_dir"]).parts
 
