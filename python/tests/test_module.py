@@ -89,3 +89,17 @@ def test_index_semantics_follow_each_instances_last_read(fake, start_fake, tmp_p
     assert len(mod.OPS.build_index(whole, feature="history")) > 0
     assert mod.OPS.index_semantics(short, feature="history") == "delta"
     assert mod.OPS.index_semantics(whole, feature="history") == "present"
+
+
+def test_the_readmes_one_line_module_installs_this_provider(tmp_path):
+    pkg = tmp_path / "providers" / "sync"
+    pkg.mkdir(parents=True)
+    (tmp_path / "providers" / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "_mod_TAUTULLI.py").write_text(
+        "import sys, crosswatch_tautulli.provider as _m; sys.modules[__name__] = _m\n")
+    check = ("import importlib, crosswatch_tautulli.provider as ours;"
+             "m = importlib.import_module('providers.sync._mod_TAUTULLI');"
+             "from providers.sync import _mod_TAUTULLI as again;"
+             "assert m is ours and again is ours and m.OPS.name() == 'TAUTULLI', m")
+    subprocess.run([sys.executable, "-c", check], cwd=tmp_path, check=True)
