@@ -39,8 +39,10 @@ def test_dry_run_writes_nothing_import_equals_host_sim_rerun_adds_nothing(engine
     want = expected(fake)
     assert len(want) > 20
     _same_items(first["tracker"], want)
+    assert [e["adds"] for e in _events(first, "one:plan")] == [len(want)]
     assert again["tracker"] == first["tracker"]
-    assert sum(e.get("count", 0) or 0 for e in _events(again, "apply:add:done")) == 0
+    assert [e["adds"] for e in _events(again, "one:plan")] == [0]
+    assert not _events(again, "apply:add:done")
 
 
 def test_a_rewatch_pair_imports_every_play_and_a_normal_pair_then_keeps_the_newest(engine, fake, expected):
@@ -113,7 +115,14 @@ def test_crosswatch_to_tautulli_is_refused_and_sends_nothing(engine, fake):
     (imported,) = engine(cfg, [{"pairs": [pair()]}])
     assert imported["tracker"]
     fake.stats()  # clears the fake's request log
-    (back,) = engine(cfg, [{"pairs": [pair(source="CROSSWATCH", target="TAUTULLI", remove=True)]}])
+    # Tautulli read for a user with no plays: every Tracker item is then one to add to it.
+    (back,) = engine(cfg, [{"pairs": [pair(source="CROSSWATCH", target="TAUTULLI")],
+                            "tautulli": {"history": {"user_id": "424242"}}}])
+    n = len(imported["tracker"])
+    assert [e["adds"] for e in _events(back, "one:plan")] == [n]
+    done = _events(back, "apply:add:done")
+    assert [(e["added"], e["unresolved"], e["errors"]) for e in done] == [(0, n, 0)], done
+    assert not _events(back, "feature:error")
     # Reads only (health, and the target's index): Tautulli was asked to change nothing.
     commands = set(fake.stats())
     assert commands <= {"get_tautulli_info", "get_history", "get_metadata", "get_plays_by_date"}, commands
