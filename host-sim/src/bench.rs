@@ -26,7 +26,7 @@ use crate::error::{HostError, Result};
 
 mod readers;
 mod table;
-pub use readers::{least_cost, paged_cost, Cost, ReaderResult, ReaderSpec, Summary};
+use readers::{paged_cost, ReaderResult, ReaderSpec, Summary};
 
 /// The default phase list, in the order they run. `incremental` releases the held-back plays,
 /// so phases after it see them.
@@ -1608,6 +1608,7 @@ pub fn render_markdown(r: &BenchResults) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::readers::least_cost;
     use super::*;
 
     fn row(phase: &str, wall: f64, rows: Option<u64>, rss: Option<u64>) -> PhaseResult {

@@ -1,21 +1,29 @@
 //! The simulated CrossWatch-style host: loads a provider plugin through the contract, runs
 //! Tautulli -> Tracker imports with snapshots, and is the CLI a user runs.
 //!
-//! Modules: [`plugin`] (loading, typed wrappers), [`config`] (engine config), [`tracker`]
-//! (SQLite state and snapshots), [`sync`] (running pairs), [`report`] and [`progress`]
-//! (output), [`cli`] (commands), [`demo`].
+//! Every module is private so that rustc reports what nothing uses; the surface below is what
+//! the `host-sim` binary, the bench and the integration tests need, and nothing more.
+//!
+//! Modules: `plugin` (loading, typed wrappers), `config` (engine config), `tracker`
+//! (SQLite state and snapshots), `sync` (running pairs), `report` and `progress`
+//! (output), `cli` (commands), `demo`.
 
-pub mod analytics;
-pub mod bench;
-pub mod cli;
-pub mod config;
-pub mod demo;
-pub mod error;
-pub mod plugin;
-pub mod progress;
-pub mod report;
-pub mod svg;
-pub mod sync;
-pub mod tracker;
+#![forbid(unsafe_code)]
 
+mod analytics;
+mod bench;
+mod cli;
+mod config;
+mod demo;
+mod error;
+mod plugin;
+mod progress;
+mod report;
+mod svg;
+mod sync;
+mod tracker;
+
+pub use bench::print_peak_rss;
+pub use cli::{run, Cli};
 pub use error::{HostError, Result};
+pub use plugin::Plugin;

@@ -5,11 +5,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = host_sim::cli::Cli::parse();
+    let cli = host_sim::Cli::parse();
     let report_rss = cli.report_rss;
-    let result = host_sim::cli::run(cli);
+    let result = host_sim::run(cli);
     if report_rss {
-        host_sim::bench::print_peak_rss();
+        host_sim::print_peak_rss();
     }
     match result {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

@@ -523,14 +523,6 @@ impl Tracker {
         open().map(Some).map_err(|e| e.at(&path, BUSY_TIMEOUT))
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    pub fn is_read_only(&self) -> bool {
-        self.read_only
-    }
-
     /// The file errors name, and a locked database turned into [`TrackerError::Busy`].
     fn busy(&self) -> impl Fn(TrackerError) -> TrackerError + '_ {
         let db = self.root.join(DB_FILE);
@@ -609,6 +601,8 @@ impl Tracker {
         read().map_err(self.busy())
     }
 
+    /// The state's size; only tests need it, as an oracle for the imports' own counts.
+    #[cfg(test)]
     pub fn count(&self, feature: &str) -> Result<u64> {
         check_feature(feature)?;
         count_in(&self.conn, feature).map_err(self.busy())
@@ -620,11 +614,14 @@ impl Tracker {
         snapshots_in(&self.conn, feature).map_err(self.busy())
     }
 
-    /// The full state as it was right after snapshot `snapshot_id`, in key order.
+    /// The full state as it was right after snapshot `snapshot_id`, in key order. Only tests
+    /// need it: it proves that every kept snapshot still reconstructs after pruning.
+    #[cfg(test)]
     pub fn snapshot_state(&self, snapshot_id: i64) -> Result<Vec<(String, String)>> {
         self.snapshot_state_inner(snapshot_id).map_err(self.busy())
     }
 
+    #[cfg(test)]
     fn snapshot_state_inner(&self, snapshot_id: i64) -> Result<Vec<(String, String)>> {
         let feature: String = self
             .conn
@@ -911,10 +908,6 @@ impl Drop for Import<'_> {
 }
 
 impl Import<'_> {
-    pub fn is_dry_run(&self) -> bool {
-        self.dry_run
-    }
-
     /// Validates and stages a batch of `(key, item JSON)` entries; they are classified and
     /// stored by [`Import::finish`]. A bad item fails the batch and the whole import: only
     /// dropping it is left. Staging locks nothing in tracker.sqlite.
@@ -1887,13 +1880,13 @@ mod tests {
         {
             let mut t = Tracker::open(dir.path()).unwrap();
             import(&mut t, &[entry("a", T0)], T0);
-            assert_eq!(t.root(), dir.path());
+            assert_eq!(t.root, dir.path());
         }
         assert_eq!(files(dir.path()), [DB_FILE]);
         let t = Tracker::open_existing_read_only(dir.path())
             .unwrap()
             .unwrap();
-        assert!(t.is_read_only());
+        assert!(t.read_only);
         assert_eq!(t.count("history").unwrap(), 1);
         assert_eq!(t.snapshots("history").unwrap().len(), 1);
     }
