@@ -45,7 +45,7 @@ pub struct Cli {
     /// Never draw the progress display.
     #[arg(long, global = true)]
     pub no_progress: bool,
-    /// Print `peak_rss_kb=<VmHWM>` to stderr before exiting (used by `bench`).
+    /// Print `peak_rss_kb=<VmHWM>` to stderr before exiting (used by `host-sim-bench`).
     #[arg(long, global = true, hide = true)]
     pub report_rss: bool,
     #[command(subcommand)]
@@ -84,11 +84,6 @@ pub enum Command {
     Tracker(TrackerArgs),
     /// Collection analytics and charts from a local copy of Tautulli history.
     Analytics(crate::analytics::AnalyticsArgs),
-    /// Benchmark index, sync and analytics against a generated fake Tautulli (1M plays by default).
-    Bench(crate::bench::BenchArgs),
-    /// Serve a generated fake Tautulli on 127.0.0.1 until stdin closes (used by `bench`).
-    #[command(hide = true)]
-    ServeFake(crate::bench::ServeFakeArgs),
 }
 
 /// Options for the plugin's own state during a read.
@@ -154,8 +149,6 @@ pub fn run(cli: Cli) -> Result<i32> {
             let mut analytics = crate::analytics::open(&plugin_path(&cli)?, &cfg, &cli.instance)?;
             crate::analytics::run(&mut analytics, args, cli.json)
         }
-        Command::Bench(args) => crate::bench::run(args, cli.plugin.as_deref(), cli.json),
-        Command::ServeFake(args) => crate::bench::serve_fake(args),
     }
 }
 

@@ -2,16 +2,16 @@
 //! Tautulli -> Tracker imports with snapshots, and is the CLI a user runs.
 //!
 //! Every module is private so that rustc reports what nothing uses; the surface below is what
-//! the `host-sim` binary, the bench and the integration tests need, and nothing more.
+//! the `host-sim` binary, the `host-sim-bench` binary (`src/bin/bench/`) and the
+//! integration tests need, and nothing more.
 //!
 //! Modules: `plugin` (loading, typed wrappers), `config` (engine config), `tracker`
 //! (SQLite state and snapshots), `sync` (running pairs), `report` and `progress`
-//! (output), `cli` (commands), `demo`.
+//! (output), `cli` (commands), `demo`, [`usage`] (peak memory and CPU time for the bench).
 
 #![forbid(unsafe_code)]
 
 mod analytics;
-mod bench;
 mod cli;
 mod config;
 mod demo;
@@ -22,8 +22,8 @@ mod report;
 mod svg;
 mod sync;
 mod tracker;
+pub mod usage;
 
-pub use bench::print_peak_rss;
 pub use cli::{run, Cli};
-pub use error::{HostError, Result};
-pub use plugin::Plugin;
+pub use error::{exit_code, HostError, Result};
+pub use plugin::{default_path as default_plugin_path, Plugin};
