@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::EngineConfig;
+use crate::demo;
 use crate::error::{HostError, Result};
-use crate::plugin::{Plugin, Source};
+use crate::plugin::Source;
 use crate::progress::ProgressDisplay;
 use crate::sync;
 use crate::tracker::Tracker;
@@ -132,7 +134,15 @@ pub enum TrackerCommand {
 /// Runs a parsed command line; the caller turns the error into an exit code.
 pub fn run(cli: Cli) -> Result<i32> {
     match &cli.command {
-        Command::Demo { out } => crate::demo::run(&cli, out.as_deref()),
+        Command::Demo { out } => {
+            let options = demo::Options {
+                plugin: plugin_path(&cli)?,
+                instance: cli.instance.clone(),
+                json: cli.json,
+                progress: progress_enabled(&cli),
+            };
+            demo::run(&options, out.as_deref())
+        }
         Command::Health => health(&cli),
         Command::Index {
             feature,
@@ -161,17 +171,16 @@ fn load_config(cli: &Cli) -> Result<EngineConfig> {
 }
 
 /// The plugin file: `--plugin`, else next to this executable.
-pub fn plugin_path(cli: &Cli) -> Result<PathBuf> {
+fn plugin_path(cli: &Cli) -> Result<PathBuf> {
     match &cli.plugin {
         Some(p) => Ok(p.clone()),
         None => crate::plugin::default_path(),
     }
 }
 
-/// Loads the plugin and opens its source provider.
-pub fn open_source(cli: &Cli, cfg: &EngineConfig) -> Result<Source> {
-    let plugin = Plugin::load(&plugin_path(cli)?)?;
-    plugin.open_source(&cfg.plugin_config(), &cli.instance)
+/// Loads the plugin and opens its source provider for `--instance`.
+fn open_source(cli: &Cli, cfg: &EngineConfig) -> Result<Source> {
+    sync::open_source(&plugin_path(cli)?, cfg, &cli.instance)
 }
 
 fn progress_enabled(cli: &Cli) -> bool {
@@ -284,6 +293,7 @@ fn sync_cmd(cli: &Cli, dry_run: bool, read: sync::ReadOptions) -> Result<i32> {
         dry_run,
         progress_enabled(cli),
         read,
+        &SystemClock,
     )?;
     if cli.json {
         stdout_json(&json!({ "dry_run": dry_run, "pairs": results }))?;
@@ -313,7 +323,7 @@ fn open_tracker(dir: &Path) -> Result<Tracker> {
 
 fn export(cli: &Cli, out: &Path, feature: &str) -> Result<i32> {
     let tracker = open_tracker(&tracker_dir(cli)?)?;
-    let summary = tracker.export(feature, out)?;
+    let summary = tracker.export(feature, out, SystemClock.now_epoch())?;
     if cli.json {
         stdout_json(&serde_json::to_value(&summary).unwrap_or(Value::Null))?;
     } else {

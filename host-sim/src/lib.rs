@@ -7,12 +7,13 @@
 //!
 //! Modules: `plugin` (loading, typed wrappers), `config` (engine config), `tracker`
 //! (SQLite state and snapshots), `sync` (running pairs), `report` and `progress`
-//! (output), `cli` (commands), `demo`, [`usage`] (peak memory and CPU time for the bench).
+//! (output), `cli` (commands), `demo`, `clock` (the one source of "now"), [`usage`] (peak memory and CPU time for the bench).
 
 #![forbid(unsafe_code)]
 
 mod analytics;
 mod cli;
+mod clock;
 mod config;
 mod demo;
 mod error;

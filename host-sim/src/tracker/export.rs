@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Statement};
 use serde::Serialize;
@@ -68,21 +67,19 @@ fn write_items_doc(
 
 impl Tracker {
     /// Writes the files CrossWatch's Tracker keeps and its Editor imports:
-    /// `<out_dir>/<feature>.json` = `{"ts": <now>, "items": {key: item}}` and, per kept
+    /// `<out_dir>/<feature>.json` = `{"ts": now, "items": {key: item}}` and, per kept
     /// snapshot, `<out_dir>/snapshots/<stamp>-<feature>.json` of the same shape with `ts` =
     /// the snapshot's time. Each file is replaced atomically; all come from one consistent
     /// read, and this feature's snapshot files that retention has dropped are removed.
-    pub fn export(&self, feature: &str, out_dir: &Path) -> Result<ExportSummary> {
-        self.export_inner(feature, out_dir).map_err(self.busy())
+    pub fn export(&self, feature: &str, out_dir: &Path, now: i64) -> Result<ExportSummary> {
+        self.export_inner(feature, out_dir, now)
+            .map_err(self.busy())
     }
 
-    fn export_inner(&self, feature: &str, out_dir: &Path) -> Result<ExportSummary> {
+    fn export_inner(&self, feature: &str, out_dir: &Path, now: i64) -> Result<ExportSummary> {
         check_feature(feature)?;
         let snapshot_dir = out_dir.join("snapshots");
         std::fs::create_dir_all(&snapshot_dir).map_err(atomic::io_error(&snapshot_dir))?;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
 
         // One read transaction: the state and every snapshot come from the same moment.
         let tx = self
@@ -174,16 +171,13 @@ mod tests {
         // A key needing JSON escaping survives the trip.
         let odd_key = "movie|title:\"quoted\" \\ ünïcode|year:1999";
         import(&mut t, &[entry(odd_key, T0)], T0 + 6 * DAY);
-        let started = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
+        let now = T0 + 7 * DAY;
 
-        let summary = t.export("history", &out).unwrap();
+        let summary = t.export("history", &out, now).unwrap();
         assert_eq!(summary.state_file, out.join("history.json"));
         assert_eq!(summary.item_count, 6);
         let (ts, items) = read_doc(&summary.state_file);
-        assert!(ts >= started, "ts {ts} is the export time");
+        assert_eq!(ts, now, "the export time");
         assert_eq!(items, normalised(t.state("history").unwrap()));
         assert!(items.iter().any(|(k, _)| k == odd_key));
 
@@ -212,7 +206,7 @@ mod tests {
         let out = dir.path().join("export");
         let mut t = Tracker::open(&dir.path().join("tracker")).unwrap();
         several_rounds(&mut t);
-        let first = t.export("history", &out).unwrap();
+        let first = t.export("history", &out, T0).unwrap();
         assert_eq!(first.removed_stale, Vec::<PathBuf>::new());
         let snap_dir = out.join("snapshots");
         // Files that are not this feature's snapshots are left alone.
@@ -234,7 +228,7 @@ mod tests {
             t.apply_retention("history", policy, T0 + 7 * DAY).unwrap(),
             3
         );
-        let second = t.export("history", &out).unwrap();
+        let second = t.export("history", &out, T0).unwrap();
         assert_eq!(second.removed_stale, first.snapshot_files[..3].to_vec());
         assert_eq!(second.snapshot_files[..2], first.snapshot_files[3..]);
         let (_, items) = read_doc(&second.state_file);
@@ -259,7 +253,7 @@ mod tests {
     fn an_empty_feature_exports_an_empty_items_object() {
         let dir = tempfile::tempdir().unwrap();
         let t = Tracker::open(dir.path()).unwrap();
-        let summary = t.export("history", &dir.path().join("out")).unwrap();
+        let summary = t.export("history", &dir.path().join("out"), T0).unwrap();
         assert_eq!(summary.item_count, 0);
         assert_eq!(read_doc(&summary.state_file).1, Vec::new());
         assert!(summary.snapshot_files.is_empty());

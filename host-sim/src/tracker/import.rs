@@ -783,7 +783,9 @@ mod tests {
                 &[entry("a", T0 + 5)],
                 CheckpointUpdate::Replace("other".into()),
             );
-            other.export("history", &dir.path().join("out")).unwrap();
+            other
+                .export("history", &dir.path().join("out"), T0)
+                .unwrap();
             other
                 .apply_retention("history", Retention::default(), T0)
                 .unwrap();
@@ -832,7 +834,7 @@ mod tests {
             .unwrap();
         let plan = imp.finish(T0).unwrap();
         assert_eq!((plan.added, plan.updated, plan.unchanged), (1, 0, 1));
-        let summary = t.export("history", &dir.path().join("out")).unwrap();
+        let summary = t.export("history", &dir.path().join("out"), T0).unwrap();
         eprintln!("dry run + 100k export took {:?}", started.elapsed());
         assert_eq!(summary.item_count, n);
     }
