@@ -5,9 +5,13 @@
 //! by hand first because jiff's own parsers are more lenient than the Tracker wants (they
 //! take other offsets, fractions, and a leap second 60, which they clamp to 59).
 
-use jiff::civil::DateTime;
-use jiff::tz::Offset;
-use jiff::Timestamp;
+use jiff::civil::{date, DateTime};
+use jiff::SignedDuration;
+
+/// 1970-01-01T00:00:00, the instant epoch seconds count from. Epoch seconds are read as a
+/// distance from it in civil time (UTC has no other offset to apply), which spans jiff's
+/// whole calendar, years -9999 to 9999, where a `Timestamp` stops a day short of each end.
+const EPOCH: DateTime = date(1970, 1, 1).at(0, 0, 0, 0);
 
 /// Parses `YYYY-MM-DDTHH:MM:SSZ` into epoch seconds; `None` for any other shape or an
 /// impossible date/time (month 13, 30 February, hour 24, ...).
@@ -41,46 +45,30 @@ pub fn parse_watched_at(text: &str) -> Option<i64> {
         0,
     )
     .ok()?;
-    Some(Offset::UTC.to_timestamp(datetime).ok()?.as_second())
+    Some(datetime.duration_since(EPOCH).as_secs())
 }
 
-/// The UTC date and time of `epoch`. jiff covers the years -9999 to 9999; an epoch outside
-/// them (no clock and no item comes near) saturates at the nearest end.
+/// The UTC date and time of `epoch`. jiff's calendar covers the years -9999 to 9999; an
+/// epoch outside them (no clock and no item comes near) saturates at the nearest end.
 fn utc(epoch: i64) -> DateTime {
-    match Timestamp::from_second(epoch) {
-        Ok(at) => Offset::UTC.to_datetime(at),
-        Err(_) if epoch < 0 => DateTime::MIN,
-        Err(_) => DateTime::MAX,
-    }
+    EPOCH
+        .checked_add(SignedDuration::from_secs(epoch))
+        .unwrap_or(if epoch < 0 {
+            DateTime::MIN
+        } else {
+            DateTime::MAX
+        })
 }
 
 /// Formats epoch seconds as a snapshot stamp, `YYYYMMDDTHHMMSSZ` (sorts as text in time order
 /// for years 0000-9999).
 pub fn format_stamp(epoch: i64) -> String {
-    let t = utc(epoch);
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    utc(epoch).strftime("%Y%m%dT%H%M%SZ").to_string()
 }
 
 /// Formats epoch seconds in the items' `watched_at` shape, `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn format_watched_at(epoch: i64) -> String {
-    let t = utc(epoch);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    utc(epoch).strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 #[cfg(test)]
@@ -100,6 +88,14 @@ mod tests {
         assert_eq!(format_stamp(1_794_435_480), "20261111T221800Z");
         assert_eq!(format_watched_at(951_825_600), "2000-02-29T12:00:00Z");
         assert_eq!(format_stamp(-1), "19691231T235959Z");
+        // Four digits at both ends of the shape's range.
+        for text in [
+            "0000-01-01T00:00:00Z",
+            "0999-03-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+        ] {
+            assert_eq!(format_watched_at(parse_watched_at(text).unwrap()), text);
+        }
     }
 
     fn is_leap(year: i64) -> bool {
