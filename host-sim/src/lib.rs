@@ -28,3 +28,5 @@ pub mod usage;
 pub use cli::{run, Cli};
 pub use error::{exit_code, HostError, Result};
 pub use plugin::{default_path as default_plugin_path, Plugin};
+// Named so that callers can match on `HostError::Tracker`.
+pub use tracker::TrackerError;
