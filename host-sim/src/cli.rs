@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::EngineConfig;
+use crate::demo;
 use crate::error::{HostError, Result};
-use crate::plugin::{Plugin, Source};
+use crate::plugin::Source;
 use crate::progress::ProgressDisplay;
 use crate::sync;
 use crate::tracker::Tracker;
@@ -45,7 +47,7 @@ pub struct Cli {
     /// Never draw the progress display.
     #[arg(long, global = true)]
     pub no_progress: bool,
-    /// Print `peak_rss_kb=<VmHWM>` to stderr before exiting (used by `bench`).
+    /// Print `peak_rss_kb=<VmHWM>` to stderr before exiting (used by `host-sim-bench`).
     #[arg(long, global = true, hide = true)]
     pub report_rss: bool,
     #[command(subcommand)]
@@ -84,11 +86,6 @@ pub enum Command {
     Tracker(TrackerArgs),
     /// Collection analytics and charts from a local copy of Tautulli history.
     Analytics(crate::analytics::AnalyticsArgs),
-    /// Benchmark index, sync and analytics against a generated fake Tautulli (1M plays by default).
-    Bench(crate::bench::BenchArgs),
-    /// Serve a generated fake Tautulli on 127.0.0.1 until stdin closes (used by `bench`).
-    #[command(hide = true)]
-    ServeFake(crate::bench::ServeFakeArgs),
 }
 
 /// Options for the plugin's own state during a read.
@@ -137,7 +134,15 @@ pub enum TrackerCommand {
 /// Runs a parsed command line; the caller turns the error into an exit code.
 pub fn run(cli: Cli) -> Result<i32> {
     match &cli.command {
-        Command::Demo { out } => crate::demo::run(&cli, out.as_deref()),
+        Command::Demo { out } => {
+            let options = demo::Options {
+                plugin: plugin_path(&cli)?,
+                instance: cli.instance.clone(),
+                json: cli.json,
+                progress: progress_enabled(&cli),
+            };
+            demo::run(&options, out.as_deref())
+        }
         Command::Health => health(&cli),
         Command::Index {
             feature,
@@ -154,8 +159,6 @@ pub fn run(cli: Cli) -> Result<i32> {
             let mut analytics = crate::analytics::open(&plugin_path(&cli)?, &cfg, &cli.instance)?;
             crate::analytics::run(&mut analytics, args, cli.json)
         }
-        Command::Bench(args) => crate::bench::run(args, cli.plugin.as_deref(), cli.json),
-        Command::ServeFake(args) => crate::bench::serve_fake(args),
     }
 }
 
@@ -168,17 +171,16 @@ fn load_config(cli: &Cli) -> Result<EngineConfig> {
 }
 
 /// The plugin file: `--plugin`, else next to this executable.
-pub fn plugin_path(cli: &Cli) -> Result<PathBuf> {
+fn plugin_path(cli: &Cli) -> Result<PathBuf> {
     match &cli.plugin {
         Some(p) => Ok(p.clone()),
         None => crate::plugin::default_path(),
     }
 }
 
-/// Loads the plugin and opens its source provider.
-pub fn open_source(cli: &Cli, cfg: &EngineConfig) -> Result<Source> {
-    let plugin = Plugin::load(&plugin_path(cli)?)?;
-    plugin.open_source(&cfg.plugin_config(), &cli.instance)
+/// Loads the plugin and opens its source provider for `--instance`.
+fn open_source(cli: &Cli, cfg: &EngineConfig) -> Result<Source> {
+    sync::open_source(&plugin_path(cli)?, cfg, &cli.instance)
 }
 
 fn progress_enabled(cli: &Cli) -> bool {
@@ -288,6 +290,7 @@ fn sync_cmd(cli: &Cli, dry_run: bool, read: sync::ReadOptions) -> Result<i32> {
         dry_run,
         progress_enabled(cli),
         read,
+        &SystemClock,
     )?;
     if cli.json {
         stdout_json(&json!({ "dry_run": dry_run, "pairs": results }))?;
@@ -317,7 +320,7 @@ fn open_tracker(dir: &Path) -> Result<Tracker> {
 
 fn export(cli: &Cli, out: &Path, feature: &str) -> Result<i32> {
     let tracker = open_tracker(&tracker_dir(cli)?)?;
-    let summary = tracker.export(feature, out)?;
+    let summary = tracker.export(feature, out, SystemClock.now_epoch())?;
     if cli.json {
         stdout_json(&serde_json::to_value(&summary).unwrap_or(Value::Null))?;
     } else {

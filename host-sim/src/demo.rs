@@ -2,19 +2,32 @@
 //! Tautulli starts on 127.0.0.1 with the demo scenario, and the real plugin imports it into a
 //! fresh Tracker: dry run first, then the import, then a re-run that must change nothing.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crosswatch_contract::payload::{ChartRequest, CollectRequest, QueryRequest, SnapshotRow};
 use fake_tautulli::{FakeServer, Scenario};
 use serde_json::{json, Value};
 
-use crate::cli::{open_source, Cli};
+use crate::clock::{Clock, SystemClock};
 use crate::config::EngineConfig;
 use crate::error::{HostError, Result};
 use crate::sync;
 use crate::tracker::Tracker;
 
-pub fn run(cli: &Cli, out: Option<&Path>) -> Result<i32> {
+/// What the demo takes from the command line.
+#[derive(Debug)]
+pub struct Options {
+    /// The plugin file to load.
+    pub plugin: PathBuf,
+    /// The plugin instance (`--instance`).
+    pub instance: String,
+    /// Print JSON instead of the walk-through.
+    pub json: bool,
+    /// Draw the progress display.
+    pub progress: bool,
+}
+
+pub fn run(options: &Options, out: Option<&Path>) -> Result<i32> {
     let root = match out {
         Some(p) => {
             std::fs::create_dir_all(p)
@@ -50,14 +63,16 @@ pub fn run(cli: &Cli, out: Option<&Path>) -> Result<i32> {
         "pairs": [ { "source": "TAUTULLI", "target": "CROSSWATCH", "feature": "history" } ]
     });
     let cfg = EngineConfig::from_value(raw, &root).map_err(HostError::ConfigInvalid)?;
-    let mut source = open_source(cli, &cfg)?;
+    let instance = options.instance.as_str();
+    let mut source = sync::open_source(&options.plugin, &cfg, instance)?;
     let health = source.health()?;
-    let progress = !cli.no_progress;
+    let progress = options.progress;
 
-    let instance = cli.instance.as_str();
-    let plan = sync::run_pairs(&mut source, &cfg, instance, true, progress)?;
-    let first = sync::run_pairs(&mut source, &cfg, instance, false, progress)?;
-    let again = sync::run_pairs(&mut source, &cfg, instance, false, progress)?;
+    // The imports run at the real time (their snapshot stamps say when the demo ran).
+    let clock = SystemClock;
+    let plan = sync::run_pairs(&mut source, &cfg, instance, true, progress, &clock)?;
+    let first = sync::run_pairs(&mut source, &cfg, instance, false, progress, &clock)?;
+    let again = sync::run_pairs(&mut source, &cfg, instance, false, progress, &clock)?;
     let tracker = Tracker::open_existing_read_only(&tracker_dir)?.ok_or_else(|| {
         HostError::ConfigInvalid(format!(
             "the demo Tracker at {} is missing",
@@ -65,7 +80,7 @@ pub fn run(cli: &Cli, out: Option<&Path>) -> Result<i32> {
         ))
     })?;
     let export_dir = root.join("export");
-    let export = tracker.export("history", &export_dir)?;
+    let export = tracker.export("history", &export_dir, clock.now_epoch())?;
     let sample: Vec<(String, Value)> = tracker
         .state("history")?
         .into_iter()
@@ -73,7 +88,7 @@ pub fn run(cli: &Cli, out: Option<&Path>) -> Result<i32> {
         .map(|(k, v)| (k, serde_json::from_str(&v).unwrap_or(Value::Null)))
         .collect();
     let charts_dir = root.join("charts");
-    let analytics = demo_analytics(cli, &cfg, now, &charts_dir)?;
+    let analytics = demo_analytics(options, &cfg, now, &charts_dir)?;
     let requests = server.requests();
     let writes = requests
         .iter()
@@ -84,7 +99,7 @@ pub fn run(cli: &Cli, out: Option<&Path>) -> Result<i32> {
         })
         .count();
 
-    if cli.json {
+    if options.json {
         let v = json!({
             "root": root.display().to_string(),
             "health": health,
@@ -172,12 +187,12 @@ struct DemoAnalytics {
 
 /// Syncs the analytics store, records collection snapshots, and draws every chart as SVG.
 fn demo_analytics(
-    cli: &Cli,
+    options: &Options,
     cfg: &EngineConfig,
     now: i64,
     charts_dir: &Path,
 ) -> Result<DemoAnalytics> {
-    let mut analytics = crate::analytics::open(&crate::cli::plugin_path(cli)?, cfg, &cli.instance)?;
+    let mut analytics = crate::analytics::open(&options.plugin, cfg, &options.instance)?;
     let synced = analytics.sync()?;
     let collected = analytics.collect(&CollectRequest {
         now: Some(now),

@@ -93,6 +93,27 @@ impl From<PluginError> for HostError {
 
 pub type Result<T, E = HostError> = std::result::Result<T, E>;
 
+/// Ends a command-line run: an error is printed to stderr with each cause on its own line
+/// and the plugin's code when it has one, and the outcome becomes the exit code (an error
+/// is 1). Both binaries end through here so they report failures alike.
+pub fn exit_code(result: Result<i32>) -> std::process::ExitCode {
+    match result {
+        Ok(code) => std::process::ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            if let Some(code) = e.plugin_code() {
+                eprintln!("  (plugin error code: {code})");
+            }
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,25 +5,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = host_sim::cli::Cli::parse();
+    let cli = host_sim::Cli::parse();
     let report_rss = cli.report_rss;
-    let result = host_sim::cli::run(cli);
+    let result = host_sim::run(cli);
     if report_rss {
-        host_sim::bench::print_peak_rss();
+        host_sim::usage::print_peak_rss();
     }
-    match result {
-        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
-        Err(e) => {
-            eprintln!("error: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                source = s.source();
-            }
-            if let Some(code) = e.plugin_code() {
-                eprintln!("  (plugin error code: {code})");
-            }
-            ExitCode::from(1)
-        }
-    }
+    host_sim::exit_code(result)
 }

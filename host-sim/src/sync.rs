@@ -8,15 +8,16 @@
 //! items, so a killed or failed import leaves both where they were and the next read covers
 //! those plays again.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::Path;
 
 use crosswatch_contract::payload::{IndexOptions, IndexReport};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::clock::Clock;
 use crate::config::{EngineConfig, Pair};
 use crate::error::{HostError, Result};
-use crate::plugin::{Answer, Source};
+use crate::plugin::{Answer, Plugin, Source};
 use crate::progress::ProgressDisplay;
 use crate::tracker::{CheckpointUpdate, ImportOutcome, SnapshotInfo, Tracker};
 
@@ -24,11 +25,9 @@ use crate::tracker::{CheckpointUpdate, ImportOutcome, SnapshotInfo, Tracker};
 pub const TAUTULLI: &str = "TAUTULLI";
 pub const CROSSWATCH: &str = "CROSSWATCH";
 
-pub fn now_epoch() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+/// Loads the plugin file and opens its source provider for `instance`.
+pub fn open_source(plugin: &Path, cfg: &EngineConfig, instance: &str) -> Result<Source> {
+    Plugin::load(plugin)?.open_source(&cfg.plugin_config(), instance)
 }
 
 /// What one pair did (or, in a dry run, would do).
@@ -119,13 +118,15 @@ impl ReadOptions {
     }
 }
 
-/// Runs every pair of the config in order, for the plugin instance `instance`.
+/// Runs every pair of the config in order, for the plugin instance `instance`, with the
+/// default options for the plugin's state.
 pub fn run_pairs(
     source: &mut Source,
     cfg: &EngineConfig,
     instance: &str,
     dry_run: bool,
     progress: bool,
+    clock: &dyn Clock,
 ) -> Result<Vec<PairResult>> {
     run_pairs_with(
         source,
@@ -134,6 +135,7 @@ pub fn run_pairs(
         dry_run,
         progress,
         ReadOptions::default(),
+        clock,
     )
 }
 
@@ -145,12 +147,19 @@ pub fn run_pairs_with(
     dry_run: bool,
     progress: bool,
     options: ReadOptions,
+    clock: &dyn Clock,
 ) -> Result<Vec<PairResult>> {
     let mut results = Vec::new();
     for pair in &cfg.pairs {
-        results.push(run_pair(
-            source, cfg, pair, instance, dry_run, progress, options,
-        )?);
+        let read = Read {
+            feature: &pair.feature,
+            instance,
+            dry_run,
+            progress,
+            options,
+            clock,
+        };
+        results.push(run_pair(source, cfg, pair, read)?);
     }
     Ok(results)
 }
@@ -168,26 +177,15 @@ pub fn stored_checkpoint(
     }
 }
 
-pub fn run_pair(
+fn run_pair(
     source: &mut Source,
     cfg: &EngineConfig,
     pair: &Pair,
-    instance: &str,
-    dry_run: bool,
-    progress: bool,
-    options: ReadOptions,
+    read: Read<'_>,
 ) -> Result<PairResult> {
+    let dry_run = read.dry_run;
     let kind = match (pair.source.as_str(), pair.target.as_str()) {
-        (TAUTULLI, CROSSWATCH) => {
-            let read = Read {
-                feature: &pair.feature,
-                instance,
-                dry_run,
-                progress,
-                options,
-            };
-            import(source, cfg, read)?
-        }
+        (TAUTULLI, CROSSWATCH) => import(source, cfg, read)?,
         (CROSSWATCH, TAUTULLI) => write_into_source(source, cfg, &pair.feature, dry_run)?,
         (s, t) => {
             return Err(HostError::ConfigInvalid(format!(
@@ -212,6 +210,7 @@ struct Read<'a> {
     dry_run: bool,
     progress: bool,
     options: ReadOptions,
+    clock: &'a dyn Clock,
 }
 
 /// Reads the plugin's index, staging it in the Tracker's import, and folds it in with one
@@ -223,6 +222,7 @@ fn import(source: &mut Source, cfg: &EngineConfig, read: Read<'_>) -> Result<Pai
         dry_run,
         progress,
         options,
+        clock,
     } = read;
     // A dry run must not even create the Tracker: plan against the stored state, or an
     // empty throwaway one when there is none yet.
@@ -273,7 +273,7 @@ fn import(source: &mut Source, cfg: &EngineConfig, read: Read<'_>) -> Result<Pai
             (CheckpointUpdate::Keep, false) => CheckpointAction::Kept,
             (CheckpointUpdate::Clear, false) => CheckpointAction::Cleared,
         };
-        let now = now_epoch();
+        let now = clock.now_epoch();
         import.set_checkpoint(TAUTULLI, instance, update, now)?;
         (import.finish(now)?, report, action)
     };
@@ -282,7 +282,7 @@ fn import(source: &mut Source, cfg: &EngineConfig, read: Read<'_>) -> Result<Pai
     let mut pruned = 0;
     let mut unresolved_file = None;
     if !dry_run {
-        pruned = tracker.apply_retention(feature, cfg.retention, now_epoch())?;
+        pruned = tracker.apply_retention(feature, cfg.retention, clock.now_epoch())?;
         let lines: Vec<String> = report
             .unresolved
             .iter()

@@ -58,7 +58,7 @@ fn a_host_built_on_contract_0_1_0_loads_todays_plugin() {
 
 #[test]
 fn todays_host_sees_the_analytics_provider() {
-    let plugin = host_sim::plugin::Plugin::load(&common::cdylib("tautulli-plugin")).unwrap();
+    let plugin = host_sim::Plugin::load(&common::cdylib("tautulli-plugin")).unwrap();
     // Opening needs a valid config; a bad one must come back as a typed error, which
     // proves the field is present and callable.
     let err = plugin

@@ -4,8 +4,8 @@
 mod common;
 
 use crosswatch_contract::ErrorCode;
-use host_sim::plugin::Plugin;
 use host_sim::HostError;
+use host_sim::Plugin;
 
 #[test]
 fn incompatible_plugin_is_refused_naming_what_differs() {

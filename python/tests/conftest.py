@@ -1,4 +1,4 @@
-"""Shared fixtures: the fake Tautulli (`host-sim serve-fake`, a subprocess on 127.0.0.1),
+"""Shared fixtures: the fake Tautulli (`host-sim-bench serve-fake`, a subprocess on 127.0.0.1),
 `host-sim` itself (the index every engine import must equal), and the vendored CrossWatch
 engine run offline in a subprocess per scenario (`engine_run.py`)."""
 
@@ -24,23 +24,31 @@ FAKE_ARGS = ["--plays", "240", "--seed", "7", "--movies", "12", "--shows", "3",
              "--episodes-per-show", "5", "--users", "2"]
 
 
-def _cargo_artifact(package: str, kind: str) -> Path:
-    """Builds `package` (dev profile, as `cargo test` does) and returns its `kind` artifact."""
+def _cargo_bin(package: str, name: str) -> Path:
+    """Builds `package` (dev profile, as `cargo test` does) and returns its binary `name`."""
     out = subprocess.run(
         ["cargo", "build", "--locked", "-p", package, "--message-format=json-render-diagnostics"],
         cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True,
     ).stdout
     for line in out.splitlines():
         m = json.loads(line)
-        if m.get("reason") == "compiler-artifact" and kind in m["target"]["kind"]:
-            return Path(m["executable"] or m["filenames"][0])
-    raise RuntimeError(f"cargo built no {kind} for {package}")
+        if (m.get("reason") == "compiler-artifact" and "bin" in m["target"]["kind"]
+                and m["target"]["name"] == name):
+            return Path(m["executable"])
+    raise RuntimeError(f"cargo built no binary {name} for {package}")
 
 
 @pytest.fixture(scope="session")
 def host_sim() -> Path:
     exe = os.environ.get("HOST_SIM")
-    return Path(exe) if exe else _cargo_artifact("host-sim", "bin")
+    return Path(exe) if exe else _cargo_bin("host-sim", "host-sim")
+
+
+@pytest.fixture(scope="session")
+def bench_exe() -> Path:
+    """`host-sim-bench`, whose hidden `serve-fake` serves a generated library."""
+    exe = os.environ.get("HOST_SIM_BENCH")
+    return Path(exe) if exe else _cargo_bin("host-sim", "host-sim-bench")
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +68,7 @@ def engine_dir() -> Path:
 
 
 class Fake:
-    """A running `host-sim serve-fake`; `stats()` counts the requests since the last call."""
+    """A running `host-sim-bench serve-fake`; `stats()` counts the requests since the last call."""
 
     def __init__(self, exe: Path, extra: list[str], base: list[str]):
         self.proc = subprocess.Popen(
@@ -87,11 +95,11 @@ class Fake:
 
 
 @pytest.fixture
-def start_fake(host_sim):
+def start_fake(bench_exe):
     fakes: list[Fake] = []
 
     def start(*extra: str, base: list[str] = FAKE_ARGS) -> Fake:
-        fakes.append(Fake(host_sim, list(extra), base))
+        fakes.append(Fake(bench_exe, list(extra), base))
         return fakes[-1]
 
     yield start

@@ -1,55 +1,17 @@
 //! UTC timestamps in the two text shapes the Tracker deals with: items' `watched_at`
 //! (`YYYY-MM-DDTHH:MM:SSZ`) and snapshot stamps (`YYYYMMDDTHHMMSSZ`).
 //!
-//! Only these fixed, zone-less shapes occur, so a few lines of civil-calendar arithmetic
-//! (Howard Hinnant's `days_from_civil`) replace a date-time dependency.
+//! The calendar is jiff's; this file only pins the shapes. Parsing checks the exact shape
+//! by hand first because jiff's own parsers are more lenient than the Tracker wants (they
+//! take other offsets, fractions, and a leap second 60, which they clamp to 59).
 
-const SECS_PER_DAY: i64 = 86_400;
+use jiff::civil::{date, DateTime};
+use jiff::SignedDuration;
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year.rem_euclid(400);
-    let month = i64::from(month);
-    let month_from_march = if month > 2 { month - 3 } else { month + 9 };
-    let day_of_year = (153 * month_from_march + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The date `days` days after 1970-01-01, as (year, month, day).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let days = days + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    // Both are in range by construction (1..=12, 1..=31).
-    (year, month as u32, day as u32)
-}
-
-fn is_leap(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
+/// 1970-01-01T00:00:00, the instant epoch seconds count from. Epoch seconds are read as a
+/// distance from it in civil time (UTC has no other offset to apply), which spans jiff's
+/// whole calendar, years -9999 to 9999, where a `Timestamp` stops a day short of each end.
+const EPOCH: DateTime = date(1970, 1, 1).at(0, 0, 0, 0);
 
 /// Parses `YYYY-MM-DDTHH:MM:SSZ` into epoch seconds; `None` for any other shape or an
 /// impossible date/time (month 13, 30 February, hour 24, ...).
@@ -65,49 +27,48 @@ pub fn parse_watched_at(text: &str) -> Option<i64> {
     {
         return None;
     }
-    let num = |from: usize, to: usize| -> Option<u32> {
-        b[from..to].iter().try_fold(0u32, |acc, &c| {
-            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+    // At most four ASCII digits, so every value fits the narrower integer jiff takes.
+    let num = |from: usize, to: usize| -> Option<i16> {
+        b[from..to].iter().try_fold(0i16, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i16::from(c - b'0'))
         })
     };
-    let year = i64::from(num(0, 4)?);
-    let month = num(5, 7)?;
-    let day = num(8, 10)?;
-    let hour = num(11, 13)?;
-    let minute = num(14, 16)?;
-    let second = num(17, 19)?;
-    if !(1..=12).contains(&month)
-        || day == 0
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return None;
-    }
-    Some(
-        days_from_civil(year, month, day) * SECS_PER_DAY
-            + i64::from(hour * 3600 + minute * 60 + second),
+    let small = |from: usize, to: usize| num(from, to).and_then(|n| i8::try_from(n).ok());
+    // jiff refuses what no calendar has: month 13, 30 February, hour 24, second 60, ...
+    let datetime = DateTime::new(
+        num(0, 4)?,
+        small(5, 7)?,
+        small(8, 10)?,
+        small(11, 13)?,
+        small(14, 16)?,
+        small(17, 19)?,
+        0,
     )
+    .ok()?;
+    Some(datetime.duration_since(EPOCH).as_secs())
 }
 
-fn split(epoch: i64) -> (i64, u32, u32, i64, i64, i64) {
-    let (year, month, day) = civil_from_days(epoch.div_euclid(SECS_PER_DAY));
-    let secs = epoch.rem_euclid(SECS_PER_DAY);
-    (year, month, day, secs / 3600, secs % 3600 / 60, secs % 60)
+/// The UTC date and time of `epoch`. jiff's calendar covers the years -9999 to 9999; an
+/// epoch outside them (no clock and no item comes near) saturates at the nearest end.
+fn utc(epoch: i64) -> DateTime {
+    EPOCH
+        .checked_add(SignedDuration::from_secs(epoch))
+        .unwrap_or(if epoch < 0 {
+            DateTime::MIN
+        } else {
+            DateTime::MAX
+        })
 }
 
 /// Formats epoch seconds as a snapshot stamp, `YYYYMMDDTHHMMSSZ` (sorts as text in time order
 /// for years 0000-9999).
 pub fn format_stamp(epoch: i64) -> String {
-    let (y, mo, d, h, mi, s) = split(epoch);
-    format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+    utc(epoch).strftime("%Y%m%dT%H%M%SZ").to_string()
 }
 
 /// Formats epoch seconds in the items' `watched_at` shape, `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn format_watched_at(epoch: i64) -> String {
-    let (y, mo, d, h, mi, s) = split(epoch);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    utc(epoch).strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 #[cfg(test)]
@@ -127,19 +88,45 @@ mod tests {
         assert_eq!(format_stamp(1_794_435_480), "20261111T221800Z");
         assert_eq!(format_watched_at(951_825_600), "2000-02-29T12:00:00Z");
         assert_eq!(format_stamp(-1), "19691231T235959Z");
+        // Four digits at both ends of the shape's range.
+        for text in [
+            "0000-01-01T00:00:00Z",
+            "0999-03-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+        ] {
+            assert_eq!(format_watched_at(parse_watched_at(text).unwrap()), text);
+        }
+    }
+
+    fn is_leap(year: i64) -> bool {
+        (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    }
+
+    fn days_in_month(year: i64, month: u32) -> u32 {
+        match month {
+            2 if is_leap(year) => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        }
     }
 
     #[test]
     fn every_day_over_four_centuries_round_trips() {
-        // Covers all leap rules (÷4, ÷100, ÷400) from 1900 to 2300.
-        let start = days_from_civil(1900, 1, 1);
-        let end = days_from_civil(2300, 12, 31);
+        // Covers all leap rules (÷4, ÷100, ÷400) from 1900 to 2300, against a calendar
+        // counted here day by day rather than jiff's.
+        const SECS_PER_DAY: i64 = 86_400;
+        let start = parse_watched_at("1900-01-01T00:00:00Z").unwrap() / SECS_PER_DAY;
+        let end = parse_watched_at("2300-12-31T00:00:00Z").unwrap() / SECS_PER_DAY;
         let mut expected = (1900, 1, 1);
         for day in start..=end {
-            let (y, m, d) = civil_from_days(day);
-            assert_eq!((y, m, d), expected, "day {day}");
-            assert_eq!(days_from_civil(y, m, d), day);
             let epoch = day * SECS_PER_DAY + 3_723;
+            let (y, m, d) = expected;
+            assert_eq!(
+                format_watched_at(epoch),
+                format!("{y:04}-{m:02}-{d:02}T01:02:03Z"),
+                "day {day}"
+            );
             assert_eq!(parse_watched_at(&format_watched_at(epoch)), Some(epoch));
             expected = if d < days_in_month(y, m) {
                 (y, m, d + 1)
@@ -176,6 +163,12 @@ mod tests {
             assert_eq!(parse_watched_at(bad), None, "{bad:?}");
         }
         assert!(parse_watched_at("2024-02-29T23:59:59Z").is_some());
+    }
+
+    #[test]
+    fn an_instant_beyond_the_calendar_saturates() {
+        assert_eq!(format_stamp(i64::MAX), "99991231T235959Z");
+        assert_eq!(format_watched_at(i64::MIN), "-9999-01-01T00:00:00Z");
     }
 
     #[test]

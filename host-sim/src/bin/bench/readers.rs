@@ -1,4 +1,4 @@
-//! `host-sim bench --readers`: the full index read once per history reader on the same
+//! `host-sim-bench --readers`: the full index read once per history reader on the same
 //! generated history, and what each would cost a real Tautulli next to the least any reader
 //! could spend.
 //!

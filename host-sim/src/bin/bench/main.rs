@@ -1,32 +1,73 @@
-//! `host-sim bench`: the benchmark anyone can run, and the hidden `serve-fake` it drives.
+//! `host-sim-bench`: the benchmark anyone can run, and the hidden `serve-fake` it drives.
+//! It is its own binary so that the product CLI (`host-sim --help`) lists only what a user
+//! of the host needs.
 //!
-//! The fake Tautulli runs in its own process (`host-sim serve-fake`) so its million sessions
-//! stay out of the measured memory. Every phase is a separate `host-sim` child run the way a
-//! user runs it (`--report-rss` makes it print its peak RSS), timed from spawn to exit. HTTP
-//! requests are counted on the fake's side, per command, so every phase (index, sync,
-//! analytics) is counted the same way, retries included. Numbers come only from these runs:
-//! nothing here asserts on time.
+//! The fake Tautulli runs in its own process (`host-sim-bench serve-fake`) so its million
+//! sessions stay out of the measured memory. Every phase is a separate run of the
+//! `host-sim` next to this executable, run the way a user runs it (`--report-rss` makes it
+//! print its peak RSS), timed from spawn to exit. HTTP requests are counted on the fake's
+//! side, per command, so every phase (index, sync, analytics) is counted the same way,
+//! retries included. Numbers come only from these runs: nothing here asserts on time.
+
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
 use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clap::Args;
-use fake_tautulli::{generate, GenSpec};
-use fake_tautulli::{CostModel, FakeServer};
+use clap::{Args, Parser, Subcommand};
+use fake_tautulli::{CostModel, GenSpec};
+use host_sim::usage::{proc_field, proc_kb};
+use host_sim::{HostError, Result};
 use serde::Serialize;
 use serde_json::{json, Value};
 use table::Shape;
 
-use crate::error::{HostError, Result};
-
 mod readers;
+mod serve_fake;
 mod table;
-pub use readers::{least_cost, paged_cost, Cost, ReaderResult, ReaderSpec, Summary};
+use readers::{paged_cost, ReaderResult, ReaderSpec, Summary};
+use serve_fake::ServeFakeArgs;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "host-sim-bench",
+    version,
+    about = "Benchmark host-sim's index, sync and analytics against a generated fake Tautulli (1M plays by default)",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(flatten)]
+    bench: BenchArgs,
+    /// The plugin file (default: libtautulli_plugin.so next to this executable).
+    #[arg(long, value_name = "PATH")]
+    plugin: Option<PathBuf>,
+    /// Machine-readable JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(subcommand)]
+    command: Option<Hidden>,
+}
+
+/// The bench's own child processes.
+#[derive(Debug, Subcommand)]
+enum Hidden {
+    /// Serve a generated fake Tautulli on 127.0.0.1 until stdin closes.
+    #[command(hide = true)]
+    ServeFake(ServeFakeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    host_sim::exit_code(match &cli.command {
+        Some(Hidden::ServeFake(args)) => serve_fake::run(args),
+        None => run(&cli.bench, cli.plugin.as_deref(), cli.json),
+    })
+}
 
 /// The default phase list, in the order they run. `incremental` releases the held-back plays,
 /// so phases after it see them.
@@ -123,24 +164,7 @@ impl ScenarioArgs {
     }
 }
 
-/// `host-sim serve-fake` (hidden): a generated fake Tautulli on 127.0.0.1 for the bench.
-#[derive(Debug, Clone, Args)]
-pub struct ServeFakeArgs {
-    #[command(flatten)]
-    pub scenario: ScenarioArgs,
-    /// Generate this many plays more, newest last, and serve them only after `release`.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub hold_back: usize,
-    /// Price every request with the Tautulli 2.17.2 cost model; `stats` reports the
-    /// modelled seconds.
-    #[arg(long)]
-    pub cost_model: bool,
-    /// With --cost-model, really sleep each request's modelled cost before answering.
-    #[arg(long, requires = "cost_model")]
-    pub cost_sleep: bool,
-}
-
-/// `host-sim bench`.
+/// What `host-sim-bench` runs.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     #[command(flatten)]
@@ -422,55 +446,6 @@ pub struct BenchResults {
     pub summary: Summary,
 }
 
-/// `key: value` from a `/proc` text file (first match).
-fn proc_field(text: &str, key: &str) -> Option<String> {
-    text.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        (k.trim() == key).then(|| v.trim().to_owned())
-    })
-}
-
-/// A `/proc` field in kB, e.g. `VmHWM:   123456 kB` -> 123456.
-pub fn proc_kb(text: &str, key: &str) -> Option<u64> {
-    proc_field(text, key)?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// This process's peak resident set (VmHWM), in kB.
-pub fn peak_rss_kb() -> Option<u64> {
-    proc_kb(&std::fs::read_to_string("/proc/self/status").ok()?, "VmHWM")
-}
-
-/// CPU time (user + system, all threads) from a `/proc/<pid>/stat` line, in ms.
-pub fn stat_cpu_ms(stat: &str) -> Option<u64> {
-    // Fields after the command name (which may hold spaces) start at field 3, `state`;
-    // utime and stime are fields 14 and 15, in USER_HZ ticks (100 per second on Linux).
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let mut f = rest.split_whitespace().skip(11);
-    let utime: u64 = f.next()?.parse().ok()?;
-    let stime: u64 = f.next()?.parse().ok()?;
-    Some((utime + stime) * 10)
-}
-
-/// This process's CPU time so far, in ms.
-pub fn cpu_ms() -> Option<u64> {
-    stat_cpu_ms(&std::fs::read_to_string("/proc/self/stat").ok()?)
-}
-
-/// What `--report-rss` prints to stderr just before host-sim exits: `peak_rss_kb=N` and
-/// `cpu_ms=N` (so the bench can tell work from waiting).
-pub fn print_peak_rss() {
-    if let Some(kb) = peak_rss_kb() {
-        eprintln!("peak_rss_kb={kb}");
-    }
-    if let Some(ms) = cpu_ms() {
-        eprintln!("cpu_ms={ms}");
-    }
-}
-
 /// The `peak_rss_kb=` line of a child's stderr (the last one, should there be several).
 pub fn parse_peak_rss(stderr: &str) -> Option<u64> {
     parse_stderr_value(stderr, "peak_rss_kb=")
@@ -491,111 +466,6 @@ pub fn parse_index_report_line(line: &str) -> Option<Value> {
         .strip_prefix("},\"report\":")?
         .strip_suffix('}')?;
     serde_json::from_str(body).ok()
-}
-
-// ---------------------------------------------------------------------------------------------
-// serve-fake
-
-/// Runs the fake until stdin closes. Prints one JSON line with `url` and `api_key`, then
-/// answers one JSON line per stdin command: `stats` (requests and, with `--cost-model`,
-/// modelled Tautulli seconds per command since the last `stats`, and the fake's own peak RSS
-/// and CPU time), `release` (serve the held-back plays), `quit`.
-pub fn serve_fake(args: &ServeFakeArgs) -> Result<i32> {
-    let started = Instant::now();
-    let spec = args.scenario.spec(args.hold_back);
-    let mut scenario = generate(&spec);
-    let keep = scenario.sessions.len().saturating_sub(args.hold_back);
-    // Sessions are numbered by start time, so the tail is the newest plays.
-    let mut held = scenario.sessions.split_off(keep);
-    let plays = scenario.sessions.len();
-    let generated_s = started.elapsed().as_secs_f64();
-    let server = FakeServer::start(scenario)
-        .map_err(|e| HostError::io("cannot start the fake Tautulli on 127.0.0.1", e))?;
-    // The server's clock at the scenario's end, as the charts' `--now`: per-day counts
-    // (`get_plays_by_date`) end at the server's today, so on a machine dated inside the
-    // generated span the plays after it would be "future" plays no real Tautulli has, and
-    // the results would depend on the date the bench runs.
-    server.set_now(spec.end_epoch);
-    if args.cost_model {
-        server.set_cost_model(Some(CostModel::tautulli_2_17()));
-        server.set_cost_sleep(args.cost_sleep);
-    }
-    if args.scenario.metadata_latency_ms > 0 {
-        server.set_latency(
-            Some("get_metadata"),
-            Duration::from_millis(args.scenario.metadata_latency_ms),
-        );
-    }
-    let mut out = std::io::stdout().lock();
-    let mut say = |v: Value| -> Result<()> {
-        writeln!(out, "{v}")
-            .and_then(|_| out.flush())
-            .map_err(|e| HostError::io("cannot write to stdout", e))
-    };
-    say(json!({
-        "url": server.url(),
-        "api_key": server.api_key(),
-        "plays": plays,
-        "held_back": held.len(),
-        "start_epoch": spec.start_epoch,
-        "end_epoch": spec.end_epoch,
-        "generate_s": generated_s,
-        "ready_s": started.elapsed().as_secs_f64(),
-        "cost_model": args.cost_model,
-    }))?;
-    // Modelled seconds per command at the last `stats` (the server's totals only grow).
-    let mut modelled_before: BTreeMap<String, f64> = BTreeMap::new();
-    for line in std::io::stdin().lock().lines() {
-        let line = line.map_err(|e| HostError::io("cannot read stdin", e))?;
-        match line.trim() {
-            "stats" => {
-                let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-                let mut meta_keys = std::collections::HashSet::new();
-                let mut unfiltered = 0u64;
-                for r in server.requests() {
-                    if r.cmd.as_deref() == Some("get_metadata") {
-                        meta_keys.insert(r.params.get("rating_key").cloned());
-                    }
-                    if r.cmd.as_deref() == Some("get_history") && !has_day_filter(&r.params) {
-                        unfiltered += 1;
-                    }
-                    *counts
-                        .entry(r.cmd.unwrap_or_else(|| "(none)".into()))
-                        .or_default() += 1;
-                }
-                server.clear_requests();
-                let modelled_now = server.modelled_seconds_by_command();
-                let modelled: BTreeMap<&String, f64> = modelled_now
-                    .iter()
-                    .map(|(k, v)| (k, v - modelled_before.get(k).copied().unwrap_or(0.0)))
-                    .filter(|(_, v)| *v > 0.0)
-                    .collect();
-                let modelled = args.cost_model.then(|| json!(modelled));
-                say(
-                    json!({"requests": counts, "metadata_distinct": meta_keys.len(),
-                    "history_unfiltered": unfiltered, "modelled_s": modelled,
-                    "peak_rss_kb": peak_rss_kb(), "cpu_ms": cpu_ms()}),
-                )?;
-                modelled_before = modelled_now;
-            }
-            "release" => {
-                let n = held.len();
-                server.add_sessions(std::mem::take(&mut held));
-                say(json!({"added": n, "plays": server.session_count()}))?;
-            }
-            "quit" => break,
-            other => say(json!({"error": format!("unknown command {other:?}")}))?,
-        }
-    }
-    Ok(0)
-}
-
-/// A `get_history` request narrowed to days (`after`, `before` or `start_date`): without
-/// one, a real Tautulli builds the whole history for it, however few rows it returns.
-fn has_day_filter(params: &BTreeMap<String, String>) -> bool {
-    ["after", "before", "start_date"]
-        .iter()
-        .any(|k| params.get(*k).is_some_and(|v| !v.trim().is_empty()))
 }
 
 /// What `serve-fake` says when it is ready.
@@ -1289,11 +1159,14 @@ pub fn run(args: &BenchArgs, plugin: Option<&Path>, json_out: bool) -> Result<i3
         ));
     }
     let machine = Machine::detect();
-    let exe = std::env::current_exe().map_err(|e| HostError::io("cannot locate host-sim", e))?;
+    let this =
+        std::env::current_exe().map_err(|e| HostError::io("cannot locate host-sim-bench", e))?;
+    // The product binary is built beside this one (same package, same target folder).
+    let exe = this.with_file_name(format!("host-sim{}", std::env::consts::EXE_SUFFIX));
     let plugin = plugin.map(Path::to_path_buf);
     let plugin_file = match &plugin {
         Some(p) => p.clone(),
-        None => crate::plugin::default_path()?,
+        None => host_sim::default_plugin_path()?,
     };
     if !plugin_file.is_file() {
         return Err(HostError::PluginLoad {
@@ -1314,7 +1187,7 @@ pub fn run(args: &BenchArgs, plugin: Option<&Path>, json_out: bool) -> Result<i3
         "bench: generating {} plays (+{hold_back} held back) in a serve-fake process...",
         args.scenario.plays
     );
-    let fake = FakeProcess::start(&exe, &args.scenario, hold_back, &args.cost_args())?;
+    let fake = FakeProcess::start(&this, &args.scenario, hold_back, &args.cost_args())?;
     let mut generate_row = PhaseResult::new("generate + serve (fake)");
     generate_row.wall_s = fake.info.ready_s;
     generate_row.note = format!(
@@ -1401,7 +1274,7 @@ fn scenario_json(s: &ScenarioArgs) -> Value {
 }
 
 fn reproduce_command(a: &BenchArgs) -> String {
-    let mut v = vec!["target/release/host-sim".to_string(), "bench".into()];
+    let mut v = vec!["target/release/host-sim-bench".to_string()];
     v.extend(a.scenario.to_args());
     v.extend(["--per-page".into(), a.per_page.to_string()]);
     if let Some(r) = &a.readers {
@@ -1608,6 +1481,7 @@ pub fn render_markdown(r: &BenchResults) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::readers::least_cost;
     use super::*;
 
     fn row(phase: &str, wall: f64, rows: Option<u64>, rss: Option<u64>) -> PhaseResult {
@@ -1619,29 +1493,12 @@ mod tests {
     }
 
     #[test]
-    fn peak_rss_is_read_from_proc_status_and_from_stderr() {
-        let status =
-            "Name:\thost-sim\nVmPeak:\t  900000 kB\nVmHWM:\t  123456 kB\nVmRSS:\t 1000 kB\n";
-        assert_eq!(proc_kb(status, "VmHWM"), Some(123_456));
-        assert_eq!(proc_kb(status, "VmRSS"), Some(1000));
-        assert_eq!(proc_kb(status, "VmSwap"), None);
+    fn peak_rss_and_cpu_time_are_read_from_the_last_lines_of_stderr() {
         let stderr = "  read 10 row(s)\npeak_rss_kb=4096\n";
         assert_eq!(parse_peak_rss(stderr), Some(4096));
         assert_eq!(parse_peak_rss("error: boom\n"), None);
         assert_eq!(parse_peak_rss("peak_rss_kb=12\npeak_rss_kb=34\n"), Some(34));
         assert_eq!(parse_peak_rss("peak_rss_kb=lots\n"), None);
-        // This process has a status file too.
-        assert!(peak_rss_kb().is_some_and(|kb| kb > 0));
-    }
-
-    #[test]
-    fn cpu_time_is_read_from_proc_stat_even_with_spaces_in_the_name() {
-        // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
-        // utime stime ...
-        let stat = "4242 (host sim) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 13 0 0 20 0";
-        assert_eq!(stat_cpu_ms(stat), Some(2630));
-        assert_eq!(stat_cpu_ms("4242 (x) S 1"), None);
-        assert!(cpu_ms().is_some());
         assert_eq!(
             parse_stderr_value("cpu_ms=120\npeak_rss_kb=9\n", "cpu_ms="),
             Some(120)
@@ -1730,7 +1587,7 @@ mod tests {
                 kernel: "6.1".into(),
                 load_avg: "0.5 0.4 0.3".into(),
             },
-            command: "host-sim bench".into(),
+            command: "host-sim-bench".into(),
             scenario: json!({}),
             per_page: 1000,
             phases: vec![p],
@@ -1771,14 +1628,7 @@ mod tests {
     }
 
     #[test]
-    fn phases_show_modelled_seconds_per_command_unfiltered_requests_and_windows() {
-        let dated = |k: &str, v: &str| BTreeMap::from([(k.to_owned(), v.to_owned())]);
-        assert!(has_day_filter(&dated("after", "2026-03-01")));
-        assert!(has_day_filter(&dated("before", "2026-03-01")));
-        assert!(has_day_filter(&dated("start_date", "2026-03-01")));
-        assert!(!has_day_filter(&dated("after", " ")));
-        assert!(!has_day_filter(&dated("start", "1000")));
-
+    fn phases_show_modelled_seconds_per_command_and_windows() {
         let mut r = row("index", 2.0, Some(10), None);
         fill_from_report(
             &mut r,
