@@ -1,16 +1,14 @@
 //! `host-sim analytics ...` end to end: the real binary loading the real plugin, against the
 //! fake Tautulli serving the demo library. What a user sees (exit status, stdout, stderr,
 //! files written) and what the local store holds afterwards (read with SQLite directly).
-//! Every run's output is checked for API key material by `common::host_sim`, and every file
+//! Every run's output is checked for API key material by `testutil::host_sim`, and every file
 //! under the test folder (the store and the SVG pictures included) by `Env`'s drop.
-
-mod common;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{Env, Run};
+use crate::testutil::{self, Env, Run};
 use fake_tautulli::{FakeServer, Fault, FaultRule, Scenario, Session};
 use serde_json::{json, Value};
 
@@ -765,7 +763,7 @@ fn collect_and_chart_during_a_held_sync_read_the_committed_store() {
     assert_eq!(hold.waiting(), 1, "the sync is still held");
 
     hold.release();
-    let done = common::collect(&args, sync).expect_ok();
+    let done = testutil::collect(&args, sync).expect_ok();
     assert_eq!(n(&done.json(), "inserted"), 4, "{done}");
     assert_eq!(stored_sessions(&env).len(), sessions.len() + 4);
     let (after, _) = analytics_json(&env, &["chart", "plays-by-date", "--days", "30"]);
@@ -794,7 +792,7 @@ fn a_second_analytics_sync_runs_while_the_first_is_held() {
     assert_not_internal(&second);
     assert_eq!(n(&second.expect_ok().json(), "inserted"), 4);
     hold.release();
-    let first = common::collect(&args, first).expect_ok();
+    let first = testutil::collect(&args, first).expect_ok();
     let report = first.json();
     assert_eq!(n(&report, "inserted"), 0, "{first}");
     assert_eq!(store_contents(&env.root()), store_contents(&baseline));
@@ -822,8 +820,8 @@ fn collect_and_sync_kept_from_the_lock_wait_then_say_the_store_is_busy() {
     let (during, _) = analytics_json(&env, &["chart", "plays-by-date", "--days", "30"]);
     assert_eq!(during, chart);
     let [collect, sync] = runs;
-    let collect = common::collect(&collect_args, collect);
-    let sync = common::collect(&sync_args, sync);
+    let collect = testutil::collect(&collect_args, collect);
+    let sync = testutil::collect(&sync_args, sync);
     for run in [&collect, &sync] {
         assert_eq!(run.code, Some(1), "{run}");
         let wanted = format!(
@@ -890,20 +888,20 @@ fn kill_analytics_sync(env: &Env, at: KillAt, baseline: &std::path::Path, uninte
         }
         _ => {
             let pages = n(uninterrupted, "requests") as usize;
-            common::wait_until("the whole read", || {
+            testutil::wait_until("the whole read", || {
                 get_history_requests(&env.server) >= seen + pages
             });
             // Busy in the stalled write (a normal sync of the demo takes a fraction of a
             // second).
-            common::wait_until("the sync's write", || {
-                common::cpu_seconds(pid).is_none_or(|s| s >= 1.5)
+            testutil::wait_until("the sync's write", || {
+                testutil::cpu_seconds(pid).is_none_or(|s| s >= 1.5)
             });
             assert_eq!(get_history_requests(&env.server) - seen, pages, "{at:?}");
         }
     }
     assert!(child.try_wait().unwrap().is_none(), "{at:?}: ended early");
     child.kill().expect("kill host-sim");
-    let killed = common::collect(&args, child);
+    let killed = testutil::collect(&args, child);
     assert_eq!(killed.code, None, "killed by a signal:\n{killed}");
     if let Some(hold) = hold {
         hold.release();
@@ -990,9 +988,9 @@ fn the_api_key_is_in_no_output_and_no_file() {
     );
     // host_sim() already failed any run whose output held the key; this checks that the
     // runs were recorded, and the files the runs wrote (store, SVG).
-    let outputs = common::recorded_outputs();
+    let outputs = testutil::recorded_outputs();
     assert!(outputs.iter().any(|(a, _)| a.contains("analytics sync")));
-    let files = common::files_under(env.path());
+    let files = testutil::files_under(env.path());
     assert!(
         files
             .iter()
@@ -1000,7 +998,7 @@ fn the_api_key_is_in_no_output_and_no_file() {
         "{files:?}"
     );
     assert!(files.iter().any(|p| p.ends_with("c.svg")), "{files:?}");
-    assert_eq!(common::files_with_secrets(env.path()), Vec::new());
+    assert_eq!(testutil::files_with_secrets(env.path()), Vec::new());
 }
 
 #[test]
@@ -1011,7 +1009,7 @@ fn demo_writes_every_chart_and_shows_the_collections() {
         .unwrap();
     let out = dir.path().join("out");
     let out_arg = out.display().to_string();
-    let run = common::host_sim(dir.path(), &["demo", "--out", &out_arg]).expect_ok();
+    let run = testutil::host_sim(dir.path(), &["demo", "--out", &out_arg]).expect_ok();
     let charts: BTreeSet<String> = std::fs::read_dir(out.join("charts"))
         .expect("DIR/charts")
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -1043,5 +1041,5 @@ fn demo_writes_every_chart_and_shows_the_collections() {
         o.contains(&format!("Charts:   {}", out.join("charts").display())),
         "{run}"
     );
-    assert_eq!(common::files_with_secrets(dir.path()), Vec::new());
+    assert_eq!(testutil::files_with_secrets(dir.path()), Vec::new());
 }

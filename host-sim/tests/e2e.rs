@@ -1,15 +1,15 @@
 //! End to end: the real `host-sim` binary, loading the real plugin `.so`, against a fake
 //! Tautulli on 127.0.0.1. Each test asserts what a user sees (exit status, stdout JSON, stderr
 //! text), what the Tracker holds afterwards (through `host-sim tracker ...`), and what reached
-//! the fake. Every run's output is checked for API key material (see `common::host_sim`).
-
-mod common;
+//! the fake. Every run's output is checked for API key material (see `testutil::host_sim`).
 
 use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{cpu_seconds, file_names, host_sim, wait_until, Env, Run, KEY, WRONG_KEY};
+use crate::testutil::{
+    self, cpu_seconds, file_names, host_sim, wait_until, Env, Run, KEY, WRONG_KEY,
+};
 use fake_tautulli::{FakeServer, Fault, FaultRule, Scenario, Session};
 use serde_json::{json, Value};
 
@@ -71,7 +71,7 @@ fn obj_len(v: &Value) -> usize {
 
 /// Every file under `dir` with its bytes, paths relative to `dir`.
 fn dir_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    common::files_under(dir)
+    testutil::files_under(dir)
         .into_iter()
         .map(|p| {
             let bytes = std::fs::read(&p).expect("read file");
@@ -162,7 +162,7 @@ fn demo_json_imports_then_reruns_without_change_and_exports() {
         serde_json::from_slice(&std::fs::read(export.join("history.json")).unwrap()).unwrap();
     assert!(history["ts"].as_i64().is_some_and(|t| t > 0), "{history}");
     assert_eq!(obj_len(&history["items"]) as u64, added);
-    let snaps: Vec<_> = common::files_under(&export.join("snapshots"));
+    let snaps: Vec<_> = testutil::files_under(&export.join("snapshots"));
     assert_eq!(
         snaps.len(),
         1,
@@ -191,7 +191,7 @@ fn demo_json_imports_then_reruns_without_change_and_exports() {
     .json();
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
     assert_eq!(list[0]["item_count"].as_u64(), Some(added));
-    assert!(common::files_with_secrets(dir.path()).is_empty());
+    assert!(testutil::files_with_secrets(dir.path()).is_empty());
 }
 
 #[test]
@@ -916,15 +916,15 @@ fn the_api_key_never_appears_in_output_or_files() {
     env.run(&["sync"]).expect_err();
 
     // Every run so far in this process (this test's and the others'), and every file.
-    let outputs = common::recorded_outputs();
+    let outputs = testutil::recorded_outputs();
     assert!(outputs.len() >= 14);
     for (args, text) in &outputs {
         assert!(
-            common::find_secret(text.as_bytes()).is_none(),
+            testutil::find_secret(text.as_bytes()).is_none(),
             "key in the output of host-sim {args}"
         );
     }
-    let files = common::files_under(env.path());
+    let files = testutil::files_under(env.path());
     assert!(
         files.iter().any(|f| f.ends_with("tracker/tracker.sqlite")),
         "{files:?}"
@@ -934,12 +934,12 @@ fn the_api_key_never_appears_in_output_or_files() {
         .iter()
         .any(|f| f.ends_with("tracker/unresolved.jsonl")));
     assert_eq!(
-        common::files_with_secrets(env.path()),
+        testutil::files_with_secrets(env.path()),
         vec![],
         "API key material in files"
     );
     // The scan itself works: the config file does hold the key.
-    assert!(common::find_secret(&std::fs::read(&env.config).unwrap()).is_some());
+    assert!(testutil::find_secret(&std::fs::read(&env.config).unwrap()).is_some());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1060,7 +1060,7 @@ fn named_instance_overrides_the_base_block() {
 
 #[test]
 fn server_url_with_a_path_root_reaches_the_api_under_it() {
-    let server = FakeServer::start_with_root(common::keyed(Scenario::reference()), "/tautulli")
+    let server = FakeServer::start_with_root(testutil::keyed(Scenario::reference()), "/tautulli")
         .expect("start");
     assert!(server.url().ends_with("/tautulli"));
     let env = Env::with_server(server);
@@ -1569,7 +1569,7 @@ fn a_sync_killed_during_the_read_loses_nothing() {
         history_requests(&env.server) >= seen + 2
     });
     child.kill().expect("kill host-sim");
-    let killed = common::collect(&args, child);
+    let killed = testutil::collect(&args, child);
     assert_eq!(killed.code, None, "killed by a signal:\n{killed}");
     env.server.clear_faults();
 
@@ -1621,7 +1621,7 @@ fn a_sync_killed_after_the_read_but_before_the_commit_loses_nothing() {
     });
     assert!(child.try_wait().unwrap().is_none(), "host-sim ended early");
     child.kill().expect("kill host-sim");
-    let killed = common::collect(&args, child);
+    let killed = testutil::collect(&args, child);
     assert_eq!(killed.code, None, "killed by a signal:\n{killed}");
     assert_eq!(
         history_requests(&env.server) - seen,
@@ -1809,12 +1809,12 @@ fn run_bounded(env: &Env, args: &[&str], bound: Duration) -> (Run, u64) {
         peak = peak.max(peak_rss(child.id()).unwrap_or(0));
         if start.elapsed() > bound {
             let _ = child.kill();
-            let run = common::collect(args, child);
+            let run = testutil::collect(args, child);
             panic!("host-sim {args:?} still running after {bound:?}:\n{run}");
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    (common::collect(args, child), peak)
+    (testutil::collect(args, child), peak)
 }
 
 /// The Tracker folder's files (the plugin's metadata cache in `plugin-state/` included),
@@ -1920,7 +1920,7 @@ fn credentials_or_the_key_in_server_url_never_reach_output_or_files() {
     const PASSWORD: &str = "Pr0xyPassw0rdQq";
     // A Tautulli whose HTTP root happens to be the key: the URL works only with the key in it.
     let server =
-        FakeServer::start_with_root(common::keyed(Scenario::reference()), &format!("/{KEY}"))
+        FakeServer::start_with_root(testutil::keyed(Scenario::reference()), &format!("/{KEY}"))
             .expect("start fake Tautulli");
     let env = Env::with_server(server);
     let port = env
@@ -1970,7 +1970,7 @@ fn credentials_or_the_key_in_server_url_never_reach_output_or_files() {
         outputs.iter().any(|t| t.contains("/***")),
         "the URL is shown, masked"
     );
-    for file in common::files_under(env.path()) {
+    for file in testutil::files_under(env.path()) {
         if file
             .file_name()
             .is_some_and(|n| n.to_string_lossy().starts_with("config"))
@@ -2069,7 +2069,7 @@ fn a_second_sync_runs_while_the_first_is_held_mid_read() {
     );
     assert_eq!(hold.waiting(), 1, "the first run is still held");
     hold.release();
-    let first = common::collect(&args, first).expect_ok();
+    let first = testutil::collect(&args, first).expect_ok();
     assert_eq!(first.json()["pairs"][0]["checkpoint"], "stored", "{first}");
     assert_eq!(end_state(&env, &env.root()), expected);
     assert_eq!(file_names(&env.root()), file_names(&baseline));
@@ -2139,7 +2139,7 @@ fn an_export_during_a_held_sync_shows_the_committed_state_and_leaves_one_file() 
     );
 
     hold.release();
-    let done = common::collect(&args, sync).expect_ok();
+    let done = testutil::collect(&args, sync).expect_ok();
     let pair = &done.json()["pairs"][0];
     assert_eq!((u(&pair["added"]), u(&pair["updated"])), (1, 1), "{done}");
     assert_eq!(count(&reader), held_count + 1);
@@ -2184,8 +2184,8 @@ fn a_sync_kept_from_the_lock_waits_then_says_another_run_is_using_the_tracker() 
     let at_open = ["--tracker", old_arg.as_str(), "--json", "sync"];
     let runs = [env.spawn(&at_merge), env.spawn(&at_open)];
     let [merge, open] = runs;
-    let merge = common::collect(&at_merge, merge);
-    let open = common::collect(&at_open, open);
+    let merge = testutil::collect(&at_merge, merge);
+    let open = testutil::collect(&at_open, open);
     assert_busy(&merge, &env.root());
     assert_busy(&open, &old);
     assert!(merge.stderr.contains("waited 15 s"), "{merge}");
