@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod html_report;
 pub mod plugin;
 pub mod progress;
 pub mod report;
