@@ -130,7 +130,14 @@ pub fn gather(analytics: &mut Analytics, opts: &ReportOptions) -> Result<ReportD
     }
 
     let mut rotations = Vec::new();
-    for name in rows::<String>(analytics, &QueryRequest::new("rotations"))? {
+    // Rotation names come as bare strings, not row objects.
+    let names: Vec<String> = analytics
+        .query(&QueryRequest::new("rotations"))?
+        .rows
+        .iter()
+        .filter_map(|n| n.as_str().map(str::to_string))
+        .collect();
+    for name in names {
         let snapshots: Vec<SnapshotRow> =
             rows(analytics, &QueryRequest::new("rotation").arg("name", &name))?;
         let (Some(first), Some(latest)) = (
@@ -237,7 +244,8 @@ figure svg{display:block;width:100%;height:auto}\
 p.hint{color:#6b7280;margin:4px 0 12px;font-size:14px}\
 p.empty{color:#6b7280;font-style:italic}\
 table{border-collapse:collapse;width:100%;font-size:14px}\
-th,td{padding:6px 10px;border-bottom:1px solid #eef0f2;text-align:left;vertical-align:middle}\
+th,td{padding:6px 10px;border-bottom:1px solid #eef0f2;text-align:left;vertical-align:middle;white-space:nowrap}\
+div.scroll{overflow-x:auto}\
 th{background:#f9fafb;font-weight:600;color:#374151;white-space:nowrap}\
 tbody tr:nth-child(even){background:#fafbfc}\
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\
@@ -326,14 +334,14 @@ fn latest_table(out: &mut String, data: &ReportData) {
             collections.push((r.section_id, r.rating_key));
         }
     }
-    out.push_str("<table id=\"latest-table\">\n<thead><tr><th>Collection</th><th>Library</th>");
+    out.push_str("<div class=\"scroll\"><table id=\"latest-table\">\n<thead><tr><th>Collection</th><th>Library</th>");
     for w in &windows {
         let _ = write!(out, "<th class=\"n\">Plays {}</th>", esc(&window_label(*w)));
     }
     let _ = write!(
         out,
         "<th class=\"n\">Watched ({w})</th><th class=\"n\">Users ({w})</th>\
-         <th class=\"n\">Items played ({w})</th><th>Collected (UTC)</th></tr></thead>\n<tbody>\n",
+         <th class=\"n\">Items played ({w})</th><th>Collected</th></tr></thead>\n<tbody>\n",
         w = esc(&window_label(data.window))
     );
     for id in &collections {
@@ -368,19 +376,19 @@ fn latest_table(out: &mut String, data: &ReportData) {
                     count(r.unique_users),
                     count(r.items_with_plays),
                     count(r.total_items),
-                    esc(&r.collected_at),
+                    esc(&short_time(&r.collected_at)),
                 );
             }
             None => {
                 let _ = writeln!(
                     out,
                     "<td class=\"n\">–</td><td class=\"n\">–</td><td class=\"n\">–</td><td>{}</td></tr>",
-                    esc(&any.collected_at)
+                    esc(&short_time(&any.collected_at))
                 );
             }
         }
     }
-    out.push_str("</tbody>\n</table>\n</section>\n");
+    out.push_str("</tbody>\n</table></div>\n</section>\n");
 }
 
 fn top_table(out: &mut String, data: &ReportData) {
@@ -406,7 +414,7 @@ fn top_table(out: &mut String, data: &ReportData) {
         .unwrap_or(0)
         .max(1);
     out.push_str(
-        "<table id=\"top-table\">\n<thead><tr><th class=\"n\">#</th><th>Collection</th>\
+        "<div class=\"scroll\"><table id=\"top-table\">\n<thead><tr><th class=\"n\">#</th><th>Collection</th>\
          <th>Library</th><th class=\"n\">Plays</th><th></th><th class=\"n\">Watched</th>\
          <th class=\"n\">Users</th></tr></thead>\n<tbody>\n",
     );
@@ -425,7 +433,7 @@ fn top_table(out: &mut String, data: &ReportData) {
             count(r.unique_users),
         );
     }
-    out.push_str("</tbody>\n</table>\n</section>\n");
+    out.push_str("</tbody>\n</table></div>\n</section>\n");
 }
 
 fn trends_table(out: &mut String, data: &ReportData) {
@@ -440,7 +448,7 @@ fn trends_table(out: &mut String, data: &ReportData) {
         return;
     }
     out.push_str(
-        "<table id=\"trend-table\">\n<thead><tr><th>Collection</th><th>Library</th>\
+        "<div class=\"scroll\"><table id=\"trend-table\">\n<thead><tr><th>Collection</th><th>Library</th>\
          <th class=\"n\">Snapshots</th><th>Since</th><th class=\"n\">First</th><th>Trend</th>\
          <th class=\"n\">Latest</th><th class=\"n\">Change</th></tr></thead>\n<tbody>\n",
     );
@@ -464,7 +472,7 @@ fn trends_table(out: &mut String, data: &ReportData) {
             change_cell(change),
         );
     }
-    out.push_str("</tbody>\n</table>\n</section>\n");
+    out.push_str("</tbody>\n</table></div>\n</section>\n");
 }
 
 fn rotations_tables(out: &mut String, data: &ReportData) {
@@ -488,8 +496,8 @@ fn rotations_tables(out: &mut String, data: &ReportData) {
             "<section class=\"card rotation\">\n<h3>{}</h3>\n\
              <p class=\"hint\">First snapshot {} · latest {}</p>\n",
             esc(&r.name),
-            esc(&r.first),
-            esc(&r.latest)
+            esc(&short_time(&r.first)),
+            esc(&short_time(&r.latest))
         );
         match &r.comparison {
             Err(why) => {
@@ -501,12 +509,12 @@ fn rotations_tables(out: &mut String, data: &ReportData) {
             Ok(rows) => {
                 let _ = writeln!(
                     out,
-                    "<p class=\"hint\">Before: {} · after: {}</p>",
-                    esc(&rows[0].from),
-                    esc(&rows[0].to)
+                    "<p class=\"hint\">Before: the collect of {} · after: {}</p>",
+                    esc(&short_time(&rows[0].from)),
+                    esc(&short_time(&rows[0].to))
                 );
                 out.push_str(
-                    "<table class=\"rotation-table\">\n<thead><tr><th>Collection</th><th>Library</th>\
+                    "<div class=\"scroll\"><table class=\"rotation-table\">\n<thead><tr><th>Collection</th><th>Library</th>\
                      <th class=\"n\">Plays before</th><th class=\"n\">Plays after</th><th class=\"n\">Change</th>\
                      <th class=\"n\">Watched before</th><th class=\"n\">Watched after</th>\
                      <th class=\"n\">Users before</th><th class=\"n\">Users after</th></tr></thead>\n<tbody>\n",
@@ -528,7 +536,7 @@ fn rotations_tables(out: &mut String, data: &ReportData) {
                         count(d.unique_users_to),
                     );
                 }
-                out.push_str("</tbody>\n</table>\n");
+                out.push_str("</tbody>\n</table></div>\n");
             }
         }
         out.push_str("</section>\n");
@@ -590,6 +598,14 @@ fn window_label(days: u32) -> String {
     match days {
         0 => "all-time".to_string(),
         d => format!("{d}-day"),
+    }
+}
+
+/// A stored `YYYY-MM-DDTHH:MM:SSZ` as `YYYY-MM-DD HH:MM UTC`, short enough for a cell.
+fn short_time(utc: &str) -> String {
+    match utc.parse::<jiff::Timestamp>() {
+        Ok(t) => utc_time(t.as_second()),
+        Err(_) => utc.to_string(),
     }
 }
 

@@ -70,6 +70,9 @@ const MAX_LEGEND_CHARS: usize = 32;
 const MAX_GROUPED_BARS: usize = 160;
 /// Above this many days, a stacked per-day chart shows weeks instead.
 const MAX_DAILY_BARS: usize = 120;
+/// Side-by-side bars of a long per-day chart (concurrency) once drawn as periods: fewer
+/// than [`MAX_GROUPED_BARS`], so each bar is wide enough to show its colour.
+const MAX_PERIOD_GROUPED_BARS: usize = 90;
 /// Horizontal distance between turned category labels once not every one is shown: room
 /// to breathe, so a long chart's dates read as a calendar, not a fringe.
 const MIN_THINNED_SLOT: f64 = 36.0;
@@ -167,16 +170,16 @@ fn periods(chart: ChartData) -> ChartData {
             periods * parts
         }
     };
-    let limit = if adds_up {
-        MAX_DAILY_BARS
+    let (daily_limit, period_limit) = if adds_up {
+        (MAX_DAILY_BARS, MAX_DAILY_BARS)
     } else {
-        MAX_GROUPED_BARS
+        (MAX_GROUPED_BARS, MAX_PERIOD_GROUPED_BARS)
     };
-    if bars(1) <= limit {
+    if bars(1) <= daily_limit {
         return chart;
     }
     let mut days = 7;
-    while bars(days) > limit {
+    while bars(days) > period_limit {
         days += 7;
     }
     // Period k covers days [start_k, end_k); the first one takes the remainder.
@@ -198,13 +201,13 @@ fn periods(chart: ChartData) -> ChartData {
             .collect()
     };
     let (what, plural) = if days == 7 {
-        ("week".to_string(), "weeks".to_string())
+        ("one week".to_string(), "weeks".to_string())
     } else {
         let w = days / 7;
         (format!("{w} weeks"), format!("periods of {w} weeks"))
     };
     let mut notes = vec![format!(
-        "each bar is one {what} (labelled with its first day){}",
+        "each bar is {what} (labelled with its first day; the oldest may be shorter){}",
         if adds_up {
             ": the plays of its days added up"
         } else {
@@ -916,7 +919,7 @@ mod tests {
         check_xml(&svg).unwrap();
         assert!(svg.contains("class=\"bars stacked\""));
         assert!(svg.contains(">Date (weeks)</text>"));
-        assert!(svg.contains("Note: each bar is one week (labelled with its first day): the plays of its days added up"));
+        assert!(svg.contains("Note: each bar is one week (labelled with its first day; the oldest may be shorter): the plays of its days added up"));
         // 365 = 1 + 52 weeks: the first period is the odd day, the last a whole week.
         let markers: Vec<&str> = svg.split("<title>").skip(2).collect();
         assert!(
@@ -1019,7 +1022,7 @@ mod tests {
         check_xml(&svg).unwrap();
         assert!(svg.contains("class=\"bars grouped\""), "no tangle of lines");
         assert!(svg.contains(
-            "each bar is one week (labelled with its first day): the highest of its days"
+            "each bar is one week (labelled with its first day; the oldest may be shorter): the highest of its days"
         ));
         // 90 days = 6 + 12 weeks; the newest week's peak is its highest day.
         assert!(svg.contains(": Direct Play 4</title>"));
