@@ -247,6 +247,7 @@ table{border-collapse:collapse;width:100%;font-size:14px}\
 th,td{padding:6px 10px;border-bottom:1px solid #eef0f2;text-align:left;vertical-align:middle;white-space:nowrap}\
 div.scroll{overflow-x:auto}\
 th{background:#f9fafb;font-weight:600;color:#374151;white-space:nowrap}\
+th.group{text-align:center;border-bottom:1px solid #d1d5db}\
 tbody tr:nth-child(even){background:#fafbfc}\
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\
 td.up{color:#15803d}td.down{color:#b91c1c}\
@@ -334,15 +335,22 @@ fn latest_table(out: &mut String, data: &ReportData) {
             collections.push((r.section_id, r.rating_key));
         }
     }
-    out.push_str("<div class=\"scroll\"><table id=\"latest-table\">\n<thead><tr><th>Collection</th><th>Library</th>");
-    for w in &windows {
-        let _ = write!(out, "<th class=\"n\">Plays {}</th>", esc(&window_label(*w)));
-    }
+    // Two header rows: plays per window, then the report's window in detail.
     let _ = write!(
         out,
-        "<th class=\"n\">Watched ({w})</th><th class=\"n\">Users ({w})</th>\
-         <th class=\"n\">Items played ({w})</th><th>Collected</th></tr></thead>\n<tbody>\n",
-        w = esc(&window_label(data.window))
+        "<div class=\"scroll\"><table id=\"latest-table\">\n<thead><tr>\
+         <th rowspan=\"2\">Collection</th><th rowspan=\"2\">Library</th>\
+         <th class=\"group\" colspan=\"{}\">Plays</th>\
+         <th class=\"group\" colspan=\"3\">{}</th><th rowspan=\"2\">Collected</th></tr>\n<tr>",
+        windows.len(),
+        esc(&capitalised(&days_label(data.window)))
+    );
+    for w in &windows {
+        let _ = write!(out, "<th class=\"n\">{}</th>", esc(&short_window(*w)));
+    }
+    out.push_str(
+        "<th class=\"n\">Watched</th><th class=\"n\">Users</th>\
+         <th class=\"n\">Items played</th></tr></thead>\n<tbody>\n",
     );
     for id in &collections {
         let of = |w: u32| {
@@ -594,6 +602,22 @@ fn days_label(days: u32) -> String {
     }
 }
 
+/// A window as a column heading: `1 day`, `30 days`, `All time`.
+fn short_window(days: u32) -> String {
+    match days {
+        0 => "All time".to_string(),
+        1 => "1 day".to_string(),
+        d => format!("{d} days"),
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
 fn window_label(days: u32) -> String {
     match days {
         0 => "all-time".to_string(),
@@ -742,9 +766,7 @@ mod tests {
         for id in ["latest-table", "top-table", "trend-table"] {
             assert!(html.contains(&format!("<table id=\"{id}\">")), "{id}");
         }
-        assert!(
-            html.contains("<th class=\"n\">Plays 30-day</th><th class=\"n\">Plays all-time</th>")
-        );
+        assert!(html.contains("<th class=\"n\">30 days</th><th class=\"n\">All time</th>"));
         assert!(html.contains("<td class=\"n up\">+2</td>"));
         assert!(html.contains("<h3>spring</h3>"));
         assert!(html.contains("no collect before"));

@@ -185,6 +185,7 @@ fn a_year_reads_as_weeks_and_an_empty_window_says_no_plays() {
     .expect_ok();
     let empty = std::fs::read_to_string(&out).unwrap();
     check_html(&empty).unwrap();
+    keep(Path::new(&out), "empty.html");
     assert_eq!(empty.matches("No plays in this window").count(), CHARTS);
 }
 
