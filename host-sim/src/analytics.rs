@@ -72,6 +72,23 @@ pub enum AnalyticsCommand {
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
     },
+    /// One self-contained HTML page: every chart and the collection tables.
+    Report {
+        #[arg(long, value_name = "FILE.html")]
+        out: PathBuf,
+        /// Days of history in the charts (0 = all time).
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// IANA time zone (default: the config's analytics.timezone, else UTC).
+        #[arg(long, value_name = "ZONE")]
+        tz: Option<String>,
+        /// Rows of top-users / top-platforms and of the top collections.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        /// Snapshot window of the collection tables, in days (0 = all time).
+        #[arg(long, value_name = "DAYS", default_value_t = 30)]
+        window: u32,
+    },
 }
 
 pub fn open(plugin_path: &Path, cfg: &EngineConfig, instance: &str) -> Result<Analytics> {
@@ -145,6 +162,23 @@ pub fn run(analytics: &mut Analytics, args: &AnalyticsArgs, json_out: bool) -> R
             }
             let text = human.then(|| render_chart(&chart));
             (chart.into_json(), text)
+        }
+        AnalyticsCommand::Report {
+            out,
+            days,
+            tz,
+            top,
+            window,
+        } => {
+            let opts = crate::html_report::ReportOptions {
+                days: *days,
+                tz: tz.clone(),
+                top: *top,
+                window: *window,
+                now,
+            };
+            let summary = crate::html_report::write(analytics, &opts, out)?;
+            (summary, human.then(|| format!("wrote {}\n", out.display())))
         }
     };
     match text {

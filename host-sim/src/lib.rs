@@ -17,6 +17,7 @@ mod clock;
 mod config;
 mod demo;
 mod error;
+mod html_report;
 mod plugin;
 mod progress;
 mod report;

@@ -68,6 +68,14 @@ const MAX_LABEL_CHARS: usize = 18;
 const MAX_LEGEND_CHARS: usize = 32;
 /// Above this many bars in a grouped layout, the type series are drawn as lines.
 const MAX_GROUPED_BARS: usize = 160;
+/// Above this many days, a stacked per-day chart shows weeks instead.
+const MAX_DAILY_BARS: usize = 120;
+/// Side-by-side bars of a long per-day chart (concurrency) once drawn as periods: fewer
+/// than [`MAX_GROUPED_BARS`], so each bar is wide enough to show its colour.
+const MAX_PERIOD_GROUPED_BARS: usize = 90;
+/// Horizontal distance between turned category labels once not every one is shown: room
+/// to breathe, so a long chart's dates read as a calendar, not a fringe.
+const MIN_THINNED_SLOT: f64 = 36.0;
 
 /// Renders a chart (the plugin's chart JSON) as a standalone SVG document.
 pub fn render(chart: &serde_json::Value) -> Result<String, String> {
@@ -84,7 +92,18 @@ pub fn render(chart: &serde_json::Value) -> Result<String, String> {
             ));
         }
     }
-    Ok(draw(&chart))
+    Ok(format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}",
+        draw(&periods(chart))
+    ))
+}
+
+/// The same picture as [`render`] without the XML declaration, to sit inline in an HTML page.
+pub fn render_inline(chart: &serde_json::Value) -> Result<String, String> {
+    let doc = render(chart)?;
+    Ok(doc
+        .split_once('\n')
+        .map_or(doc.clone(), |(_, svg)| svg.to_string()))
 }
 
 /// How the type series are laid out.
@@ -95,22 +114,137 @@ enum Layout {
     Lines,
 }
 
-fn draw(chart: &ChartData) -> String {
-    let n = chart.categories.len();
+/// Splits the series into the type series and the sum series (the last one named in
+/// [`SUM_SERIES`]).
+fn split_sum(chart: &ChartData) -> (Vec<(usize, &SeriesData)>, Option<&SeriesData>) {
     let sum_index = chart
         .series
         .iter()
         .rposition(|s| SUM_SERIES.contains(&s.name.as_str()));
-    let parts: Vec<(usize, &SeriesData)> = chart
+    let parts = chart
         .series
         .iter()
         .enumerate()
         .filter(|(i, _)| Some(*i) != sum_index)
         .collect();
-    let sum = sum_index.map(|i| &chart.series[i]);
-    let is_sum = sum.is_some_and(|total| {
-        (0..n).all(|c| total.data[c] == parts.iter().map(|(_, s)| s.data[c]).sum::<u64>())
-    });
+    (parts, sum_index.map(|i| &chart.series[i]))
+}
+
+/// Whether the sum series really is the sum of the others on every category (plays), rather
+/// than something else such as a peak (concurrency).
+fn sum_is_total(chart: &ChartData) -> bool {
+    let (parts, sum) = split_sum(chart);
+    sum.is_some_and(|total| {
+        (0..chart.categories.len())
+            .all(|c| total.data[c] == parts.iter().map(|(_, s)| s.data[c]).sum::<u64>())
+    })
+}
+
+/// `YYYY-MM-DD`: the categories of the per-day charts.
+fn is_date(label: &str) -> bool {
+    let b = label.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// A per-day chart with more days than bars can show side by side becomes one of weeks (or
+/// of several weeks): 365 thin bars, or three tangled lines per day, read as noise. Totals
+/// add up over a period; anything else (the peak of concurrent streams) takes the period's
+/// highest day. Periods end on the last day, so the newest bar is a whole week; each is
+/// labelled with its first day.
+fn periods(chart: ChartData) -> ChartData {
+    let n = chart.categories.len();
+    if n == 0 || !chart.categories.iter().all(|c| is_date(c)) {
+        return chart;
+    }
+    let adds_up = sum_is_total(&chart);
+    let parts = split_sum(&chart).0.len().max(1);
+    let bars = |days: usize| {
+        let periods = n.div_ceil(days);
+        if adds_up {
+            periods
+        } else {
+            periods * parts
+        }
+    };
+    let (daily_limit, period_limit) = if adds_up {
+        (MAX_DAILY_BARS, MAX_DAILY_BARS)
+    } else {
+        (MAX_GROUPED_BARS, MAX_PERIOD_GROUPED_BARS)
+    };
+    if bars(1) <= daily_limit {
+        return chart;
+    }
+    let mut days = 7;
+    while bars(days) > period_limit {
+        days += 7;
+    }
+    // Period k covers days [start_k, end_k); the first one takes the remainder.
+    let first = n - (n.div_ceil(days) - 1) * days;
+    let bounds: Vec<(usize, usize)> = std::iter::once((0, first))
+        .chain((first..n).step_by(days).map(|s| (s, s + days)))
+        .collect();
+    let fold = |data: &[u64]| -> Vec<u64> {
+        bounds
+            .iter()
+            .map(|&(a, b)| {
+                let days = data[a..b].iter().copied();
+                if adds_up {
+                    days.sum()
+                } else {
+                    days.max().unwrap_or(0)
+                }
+            })
+            .collect()
+    };
+    let (what, plural) = if days == 7 {
+        ("one week".to_string(), "weeks".to_string())
+    } else {
+        let w = days / 7;
+        (format!("{w} weeks"), format!("periods of {w} weeks"))
+    };
+    let mut notes = vec![format!(
+        "each bar is {what} (labelled with its first day; the oldest may be shorter){}",
+        if adds_up {
+            ": the plays of its days added up"
+        } else {
+            ": the highest of its days"
+        }
+    )];
+    notes.extend(chart.notes);
+    ChartData {
+        x_label: format!(
+            "{} ({plural})",
+            if chart.x_label.is_empty() {
+                "Date"
+            } else {
+                &chart.x_label
+            }
+        ),
+        categories: bounds
+            .iter()
+            .map(|&(a, _)| chart.categories[a].clone())
+            .collect(),
+        series: chart
+            .series
+            .into_iter()
+            .map(|s| SeriesData {
+                data: fold(&s.data),
+                name: s.name,
+            })
+            .collect(),
+        notes,
+        ..chart
+    }
+}
+
+fn draw(chart: &ChartData) -> String {
+    let n = chart.categories.len();
+    let (parts, sum) = split_sum(chart);
+    let is_sum = sum_is_total(chart);
     let layout = if is_sum && !parts.is_empty() {
         Layout::Stacked
     } else if n * parts.len().max(1) <= MAX_GROUPED_BARS {
@@ -145,8 +279,7 @@ fn draw(chart: &ChartData) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
-         <svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" \
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" \
          font-family=\"Helvetica, Arial, sans-serif\">\n\
          <title>{title}</title>\n\
          <rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#ffffff\"/>\n",
@@ -214,7 +347,8 @@ fn draw(chart: &ChartData) -> String {
     let x_mid = |c: usize| LEFT + slot * (c as f64 + 0.5);
     out.push_str("<g class=\"x-axis\" font-size=\"11\" fill=\"#444444\">\n");
     for (c, label) in chart.categories.iter().enumerate() {
-        if c % labels.step != 0 {
+        // Counted back from the newest category, so the last day is always labelled.
+        if !(n - 1 - c).is_multiple_of(labels.step) {
             continue;
         }
         let x = fmt(x_mid(c));
@@ -243,10 +377,10 @@ fn draw(chart: &ChartData) -> String {
         esc(&chart.x_label)
     );
 
-    if n == 0 {
+    if max_value == 0 {
         let _ = writeln!(
             out,
-            "<text x=\"{}\" y=\"{}\" font-size=\"15\" fill=\"#777777\" text-anchor=\"middle\">No data in this window</text>",
+            "<text class=\"empty\" x=\"{}\" y=\"{}\" font-size=\"15\" fill=\"#777777\" text-anchor=\"middle\">No plays in this window</text>",
             fmt(LEFT + PLOT_WIDTH / 2.0),
             fmt(TOP + PLOT_HEIGHT / 2.0)
         );
@@ -311,7 +445,7 @@ fn draw(chart: &ChartData) -> String {
             out.push_str("</g>\n");
         }
     }
-    if let Some(total) = sum {
+    if let Some(total) = sum.filter(|_| max_value > 0) {
         out.push_str("<g class=\"sum\">\n");
         let markers = (n <= 62).then_some(chart.categories.as_slice());
         if ordered || markers.is_none() {
@@ -475,13 +609,33 @@ impl XLabels {
         }
         // Turned 45 degrees, labels `slot` apart are `slot / sqrt 2` apart across their
         // baselines: keep that above the 11 px font plus a gap (a slot of 20 px).
-        let step = (MIN_TURNED_SLOT / slot).ceil().max(1.0) as usize;
+        let mut step = (MIN_TURNED_SLOT / slot).ceil().max(1.0) as usize;
+        if step > 1 {
+            step = (MIN_THINNED_SLOT / slot).ceil() as usize;
+            // Days: every week (or every few weeks), so the labels fall on one weekday.
+            if consecutive_days(categories) {
+                step = step.div_ceil(7) * 7;
+            }
+        }
         XLabels {
             rotated: true,
             step,
             height: 14.0 + text_width * std::f64::consts::FRAC_1_SQRT_2,
         }
     }
+}
+
+/// Whether the categories are one per day, day after day.
+fn consecutive_days(categories: &[String]) -> bool {
+    let days: Option<Vec<jiff::civil::Date>> = categories
+        .iter()
+        .map(|c| c.parse().ok().filter(|_| is_date(c)))
+        .collect();
+    days.is_some_and(|d| {
+        d.len() > 1
+            && d.windows(2)
+                .all(|w| w[0].tomorrow().is_ok_and(|next| next == w[1]))
+    })
 }
 
 /// A y axis from 0 to a round number at or above `max`, with about five integer steps
@@ -721,16 +875,74 @@ mod tests {
     }
 
     #[test]
-    fn many_days_label_every_nth_category() {
-        let svg = render(&plays_chart(days(365))).unwrap();
+    fn ninety_days_are_labelled_once_a_week_up_to_the_newest() {
+        let categories = year(90);
+        let newest = categories[89].clone();
+        let svg = render(&plays_chart(categories.clone())).unwrap();
         check_xml(&svg).unwrap();
+        // 90 days still fit as daily bars.
+        assert!(svg.contains("class=\"bars stacked\""));
+        assert!(
+            svg.contains(&format!(">{newest}</text>")),
+            "newest day labelled"
+        );
+        assert!(
+            svg.contains(&format!(">{}</text>", categories[82])),
+            "a week before"
+        );
+        assert!(!svg.contains(&format!(">{}</text>", categories[88])));
+        assert_eq!(category_labels(&svg), 13);
+    }
+
+    /// Consecutive dates from 2025-11-23 (a year up to 2026-11-22).
+    fn year(n: usize) -> Vec<String> {
+        let start: jiff::civil::Date = "2025-11-23".parse().unwrap();
+        (0..n)
+            .map(|i| {
+                start
+                    .saturating_add(jiff::Span::new().days(i as i64))
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_year_of_days_is_drawn_as_weeks_that_add_up() {
+        let chart = plays_chart(year(365));
+        let total: u64 = chart["series"][2]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
+        let svg = render(&chart).unwrap();
+        check_xml(&svg).unwrap();
+        assert!(svg.contains("class=\"bars stacked\""));
+        assert!(svg.contains(">Date (weeks)</text>"));
+        assert!(svg.contains("Note: each bar is one week (labelled with its first day; the oldest may be shorter): the plays of its days added up"));
+        // 365 = 1 + 52 weeks: the first period is the odd day, the last a whole week.
+        let markers: Vec<&str> = svg.split("<title>").skip(2).collect();
+        assert!(
+            svg.contains("<title>2025-11-23: Total "),
+            "{}",
+            markers.len()
+        );
+        assert!(svg.contains("<title>2026-11-16: Total "));
+        let sum_of_weeks: u64 = svg
+            .split("<title>")
+            .filter_map(|t| t.split("</title>").next())
+            .filter_map(|t| {
+                t.split_once(": Total ")
+                    .map(|(_, v)| v.parse::<u64>().unwrap())
+            })
+            .sum();
+        assert_eq!(sum_of_weeks, total);
         let labelled = category_labels(&svg);
-        assert!((20..365).contains(&labelled), "{labelled} labels");
-        // Labels are at least MIN_TURNED_SLOT apart.
-        assert!((labelled - 1) as f64 * MIN_TURNED_SLOT <= PLOT_WIDTH);
-        assert!(svg.contains(">2026-01-01</text>"));
-        // No markers on a year of Total: just the line (the one circle is the legend's).
-        assert_eq!(svg.matches("<circle").count(), 1);
+        assert!((10..=20).contains(&labelled), "{labelled} labels");
+        assert!(
+            svg.contains(">2026-11-16</text>"),
+            "the newest week is labelled"
+        );
     }
 
     #[test]
@@ -794,10 +1006,34 @@ mod tests {
     }
 
     #[test]
-    fn a_long_grouped_chart_becomes_lines() {
+    fn long_concurrency_shows_each_weeks_peak_as_bars() {
+        let n = 90;
+        let mut direct = vec![1u64; n];
+        direct[89] = 4;
+        let chart = json!({
+            "kind": "concurrency", "title": "t", "x_label": "Date", "categories": year(n),
+            "series": [
+                {"name": "Direct Play", "data": direct},
+                {"name": "Transcode", "data": vec![2; n]},
+                {"name": "Max. Concurrent Streams", "data": vec![3; n]},
+            ],
+        });
+        let svg = render(&chart).unwrap();
+        check_xml(&svg).unwrap();
+        assert!(svg.contains("class=\"bars grouped\""), "no tangle of lines");
+        assert!(svg.contains(
+            "each bar is one week (labelled with its first day; the oldest may be shorter): the highest of its days"
+        ));
+        // 90 days = 6 + 12 weeks; the newest week's peak is its highest day.
+        assert!(svg.contains(": Direct Play 4</title>"));
+        assert_eq!(svg.matches("Max. Concurrent Streams 3</title>").count(), 13);
+    }
+
+    #[test]
+    fn many_categories_that_are_not_days_become_lines() {
         let n = 90;
         let chart = json!({
-            "title": "t", "categories": days(n),
+            "title": "t", "categories": (0..n).map(|i| format!("c{i}")).collect::<Vec<_>>(),
             "series": [
                 {"name": "Direct Play", "data": vec![1; n]},
                 {"name": "Transcode", "data": vec![2; n]},
@@ -857,9 +1093,30 @@ mod tests {
         });
         let svg = render(&chart).unwrap();
         check_xml(&svg).unwrap();
-        assert!(svg.contains("No data in this window"));
+        assert!(svg.contains("No plays in this window"));
         assert!(svg.contains("Time zone: UTC · all time"));
         assert!(svg.contains(">Movies</text>"));
+    }
+
+    #[test]
+    fn a_chart_of_zeros_says_there_were_no_plays() {
+        let chart = json!({
+            "kind": "plays-by-hour", "title": "Plays by hour", "categories": ["00", "01", "02"],
+            "series": [{"name": "TV", "data": [0, 0, 0]}, {"name": "Total", "data": [0, 0, 0]}],
+        });
+        let svg = render(&chart).unwrap();
+        check_xml(&svg).unwrap();
+        assert!(svg.contains("No plays in this window"));
+        assert!(!svg.contains("<g class=\"sum\">"), "no line along the axis");
+        let svg = render(&plays_chart(days(3))).unwrap();
+        assert!(!svg.contains("No plays in this window"));
+    }
+
+    #[test]
+    fn inline_pictures_have_no_xml_declaration() {
+        let svg = render_inline(&plays_chart(days(3))).unwrap();
+        assert!(svg.starts_with("<svg xmlns="));
+        check_xml(&svg).unwrap();
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod testutil;
 
 mod analytics_cli;
+mod analytics_report;
 mod compat;
 mod e2e;
 mod loader;
