@@ -2139,7 +2139,8 @@ mod tests {
         let server = Canned::start(vec![json("200 OK", &body)]);
         let c = client(&server, 0);
         let received = c.send(Command::GetHistory, &[]).unwrap();
-        let (result, peak) = crate::test_alloc::peak_bytes(|| c.read::<HistoryPage>(&received));
+        let (result, peak) =
+            crate::testutil::alloc::peak_bytes(|| c.read::<HistoryPage>(&received));
         let e = result.unwrap_err();
         assert!(peak < 1 << 20, "reading the error cost {peak} bytes");
         match &e {
@@ -2179,7 +2180,7 @@ mod tests {
         ]);
         let c = client(&server, 0);
         for _ in 0..3 {
-            let (e, peak) = crate::test_alloc::peak_bytes(|| info(&c).unwrap_err());
+            let (e, peak) = crate::testutil::alloc::peak_bytes(|| info(&c).unwrap_err());
             let text = e.to_string();
             assert!(
                 text.len() < 1000,

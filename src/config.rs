@@ -1077,7 +1077,7 @@ mod tests {
         use proptest::prelude::*;
 
         use super::*;
-        use crate::testgen::dirty_text;
+        use crate::testutil::gen::dirty_text;
 
         /// Every key the block reads, as paths below `tautulli`.
         const KEYS: [&str; 23] = [

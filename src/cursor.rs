@@ -237,7 +237,6 @@ impl Resolver {
                     self.fresh_empty += 1;
                     self.pending_deleted.push(req);
                 }
-                MetaAnswer::Failed(_) => {}
             }
             self.answers.insert(req, answer);
         }

@@ -79,15 +79,6 @@ pub struct LegacyGuid {
     pub ordering: Option<u8>,
 }
 
-impl LegacyGuid {
-    /// The guid's ID as an [`Ids`].
-    pub fn ids(&self) -> Ids {
-        let mut ids = Ids::new();
-        ids.insert(self.kind, &self.value);
-        ids
-    }
-}
-
 /// A parsed guid.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -513,14 +504,14 @@ mod tests {
             serde_json::to_string(&ids).unwrap(),
             r#"{"tmdb":"1396","imdb":"tt0903747","tvdb":"81189","guid":"plex://show/abc"}"#
         );
-        assert!(ids_from_list(&[]).is_empty());
+        assert_eq!(ids_from_list(&[]).best(), None);
     }
 
     mod props {
         use proptest::prelude::*;
 
         use super::*;
-        use crate::testgen::guid_text;
+        use crate::testutil::gen::guid_text;
 
         /// A guid's shape: what it is and the ID it names, not the raw text it kept.
         fn shape(g: &Guid) -> String {

@@ -253,6 +253,9 @@ impl RowsPage for IndexPage {
     fn records_filtered(&self) -> i64 {
         self.records_filtered
     }
+    fn records_total(&self) -> Option<i64> {
+        self.records_total
+    }
     fn into_rows(self) -> Vec<IndexRow> {
         self.data
     }
@@ -1052,6 +1055,7 @@ impl<P: RowsPage, S: PageSource<P>> HistoryReader<S, P> {
     }
 
     /// The page source, once the read is over (tests inspect what it was asked).
+    #[cfg(test)]
     pub fn into_source(self) -> S {
         self.source
     }

@@ -20,7 +20,7 @@ use serde::{Serialize, Serializer};
 
 use crate::ids::IdKind;
 use crate::item::{Item, MediaKind};
-use crate::keys::canonical_key;
+use crate::keys::{canonical_key, event_key};
 use crate::normalise::{IntHasher, Policy, SkipReason, UnresolvedReason};
 use crate::timefmt::format_utc;
 
@@ -78,10 +78,6 @@ impl SkipCounts {
 
     pub fn add(&mut self, reason: SkipReason) {
         self.0[Self::slot(reason)] += 1;
-    }
-
-    pub fn total(&self) -> u64 {
-        self.0.iter().sum()
     }
 
     fn slot(reason: SkipReason) -> usize {
@@ -307,23 +303,6 @@ impl IndexBuilder {
         }
     }
 
-    pub fn mode(&self) -> Mode {
-        self.mode
-    }
-
-    /// Entries currently in the index. In rewatch mode equal event keys and re-read groups
-    /// are only settled by [`Self::finish_index`]: until then this counts every play.
-    pub fn len(&self) -> usize {
-        match self.mode {
-            Mode::Collapsed => self.held,
-            Mode::Rewatch => self.plays.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The report so far (the reader fills pages, metadata calls and completeness here). In
     /// rewatch mode `superseded` and `replaced` are counted by [`Self::finish_index`].
     pub fn report_mut(&mut self) -> &mut Report {
@@ -370,29 +349,6 @@ impl IndexBuilder {
                 watched_at,
                 group,
             }),
-        }
-    }
-
-    /// Adds a resolved play.
-    pub fn push(&mut self, item: Item, group: GroupRef) {
-        let at = item.watched_at;
-        let t = self.template(item, None);
-        self.push_play(t, at, group);
-    }
-
-    /// Adds a play that has no external ID; it is listed in the report while it stays in the
-    /// index.
-    pub fn push_unresolved(&mut self, item: Item, group: GroupRef, reason: UnresolvedReason) {
-        let at = item.watched_at;
-        let t = self.template(item, Some(reason));
-        self.push_play(t, at, group);
-    }
-
-    /// Adds the outcome of [`crate::normalise::build_item`].
-    pub fn push_result(&mut self, built: Result<Item, (Item, UnresolvedReason)>, group: GroupRef) {
-        match built {
-            Ok(item) => self.push(item, group),
-            Err((item, reason)) => self.push_unresolved(item, group, reason),
         }
     }
 
@@ -478,12 +434,6 @@ impl IndexBuilder {
         report.unresolved = index.unresolved();
         (index, report)
     }
-
-    /// The index in key order, and the final report (items and unresolved filled in).
-    pub fn finish(self) -> (Vec<(String, Item)>, Report) {
-        let (index, report) = self.finish_index();
-        (index.into_items(), report)
-    }
 }
 
 /// See [`IndexBuilder::finish_index`]. Returns the kept plays ordered by (canonical key,
@@ -559,25 +509,6 @@ pub struct Index {
     dates: DateCache,
 }
 
-/// Writes `i64`s in decimal, as `Display` does.
-fn push_int(out: &mut String, v: i64) {
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
-    let mut n = v.unsigned_abs();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        out.push('-');
-    }
-    out.push_str(std::str::from_utf8(&buf[at..]).expect("ASCII digits"));
-}
-
 /// [`format_utc`] for many times: each day's `YYYY-MM-DDT` is made by `format_utc` once
 /// (a history spans few days compared with its plays), the time of day is written here.
 struct DateCache {
@@ -620,17 +551,9 @@ impl DateCache {
 }
 
 impl Index {
-    pub fn mode(&self) -> Mode {
-        self.mode
-    }
-
     /// Entries in the index.
     pub fn len(&self) -> usize {
         self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 
     /// Entries not handed out yet.
@@ -642,14 +565,7 @@ impl Index {
         let base = &self.keys[self.templates[e.template as usize].base as usize];
         match self.mode {
             Mode::Collapsed => base.to_string(),
-            // What `keys::event_key` writes, without the formatting machinery.
-            Mode::Rewatch => {
-                let mut key = String::with_capacity(base.len() + 21);
-                key.push_str(base);
-                key.push('@');
-                push_int(&mut key, e.watched_at);
-                key
-            }
+            Mode::Rewatch => event_key(base, e.watched_at),
         }
     }
 
@@ -677,21 +593,6 @@ impl Index {
         }
         self.next = end;
         out
-    }
-
-    /// Every entry as `(key, item)`, in key order.
-    pub fn into_items(self) -> Vec<(String, Item)> {
-        let mut items: Vec<(String, Item)> = self
-            .entries
-            .iter()
-            .map(|e| {
-                let mut item = self.templates[e.template as usize].item.clone();
-                item.watched_at = e.watched_at;
-                (self.key(e), item)
-            })
-            .collect();
-        items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        items
     }
 
     /// The unresolved entries, sorted by key.
@@ -729,12 +630,65 @@ mod tests {
 
     use super::*;
     use crate::ids::Ids;
-    use crate::keys::event_key;
-    use crate::normalise::{
-        build_item, classify, metadata_need, MetaAnswer, MetaLevel, MetaRequest,
-    };
+    use crate::normalise::tests::classify;
+    use crate::normalise::{build_item, metadata_need, MetaAnswer, MetaLevel, MetaRequest};
     use crate::rows::{HistoryPage, Metadata};
     use crate::timefmt::format_utc;
+
+    /// Shortcuts only tests take: a whole item per play, and the index as a sorted list.
+    impl IndexBuilder {
+        /// Adds a resolved play.
+        fn push(&mut self, item: Item, group: GroupRef) {
+            let at = item.watched_at;
+            let t = self.template(item, None);
+            self.push_play(t, at, group);
+        }
+
+        /// Adds a play that has no external ID; it is listed in the report while it stays in the
+        /// index.
+        fn push_unresolved(&mut self, item: Item, group: GroupRef, reason: UnresolvedReason) {
+            let at = item.watched_at;
+            let t = self.template(item, Some(reason));
+            self.push_play(t, at, group);
+        }
+
+        /// Adds the outcome of [`crate::normalise::build_item`].
+        fn push_result(&mut self, built: Result<Item, (Item, UnresolvedReason)>, group: GroupRef) {
+            match built {
+                Ok(item) => self.push(item, group),
+                Err((item, reason)) => self.push_unresolved(item, group, reason),
+            }
+        }
+
+        /// The index in key order, and the final report (items and unresolved filled in).
+        fn finish(self) -> (Vec<(String, Item)>, Report) {
+            let (index, report) = self.finish_index();
+            (index.into_items(), report)
+        }
+    }
+
+    impl Index {
+        /// Every entry as `(key, item)`, in key order.
+        fn into_items(self) -> Vec<(String, Item)> {
+            let mut items: Vec<(String, Item)> = self
+                .entries
+                .iter()
+                .map(|e| {
+                    let mut item = self.templates[e.template as usize].item.clone();
+                    item.watched_at = e.watched_at;
+                    (self.key(e), item)
+                })
+                .collect();
+            items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            items
+        }
+    }
+
+    impl SkipCounts {
+        fn total(&self) -> u64 {
+            self.0.iter().sum()
+        }
+    }
 
     fn movie(tmdb: &str, at: i64) -> Item {
         let mut m = Item::movie("M", Some(2000), at);
@@ -796,7 +750,7 @@ mod tests {
         b.push(movie("603", 300), GroupRef(1));
         b.push(movie("603", 100), GroupRef(2));
         b.push(movie("550", 200), GroupRef(3));
-        assert_eq!(b.mode(), Mode::Rewatch);
+        assert_eq!(b.mode, Mode::Rewatch);
         let (index, report) = b.finish();
         assert_eq!(
             times(&index),
@@ -983,7 +937,7 @@ mod tests {
                 let v: serde_json::Value = serde_json::from_str(json).unwrap();
                 let at = crate::timefmt::parse_utc(v["watched_at"].as_str().unwrap()).unwrap();
                 let tmdb = v["ids"]["tmdb"].as_str().unwrap();
-                let want = match index.mode() {
+                let want = match index.mode {
                     Mode::Collapsed => format!("tmdb:{tmdb}"),
                     Mode::Rewatch => format!("tmdb:{tmdb}@{at}"),
                 };
@@ -994,7 +948,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_and_times_are_written_as_event_key_and_format_utc_write_them() {
+    fn times_are_written_as_format_utc_writes_them() {
         let mut dates = DateCache::new();
         for v in [
             0,
@@ -1009,9 +963,6 @@ mod tests {
             253_402_300_800, // year 10000
             -62_167_219_201, // before year 0
         ] {
-            let mut s = String::new();
-            push_int(&mut s, v);
-            assert_eq!(s, v.to_string());
             if v.checked_abs().is_some_and(|a| a < 1 << 50) {
                 for _ in 0..2 {
                     let mut t = String::from("x");
@@ -1265,7 +1216,7 @@ mod tests {
         use crate::ids::IdKind;
         use crate::normalise::{complete, precheck, TimeField};
         use crate::rows::HistoryRow;
-        use crate::testgen::{guid_text, history_row};
+        use crate::testutil::gen::{guid_text, history_row};
         use crate::timefmt::{parse_utc, TIME_RANGE};
 
         /// What the Tracker checks before it stores an item (restated: the plugin does not
@@ -1351,11 +1302,10 @@ mod tests {
                 )
         }
 
-        /// A `get_metadata` answer: deleted, failed, or a guid list of any shape.
+        /// A `get_metadata` answer: deleted or a guid list of any shape.
         fn answer() -> impl Strategy<Value = MetaAnswer> {
             prop_oneof![
                 1 => Just(MetaAnswer::Deleted),
-                1 => Just(MetaAnswer::Failed("timed out".into())),
                 4 => (
                     prop::collection::vec(guid_text(), 0..4),
                     prop::option::of(guid_text()),
@@ -1416,7 +1366,7 @@ mod tests {
                     prop_assert!(!key.is_empty() && key == key.to_lowercase(), "{}", key);
                     builder.push_result(built, play.group);
                 }
-                let mode = builder.mode();
+                let mode = builder.mode;
                 let (mut index, report) = builder.finish_index();
                 prop_assert_eq!(report.rows_seen, pushed);
                 prop_assert_eq!(report.skipped.total() + report.plays_kept, pushed);

@@ -51,67 +51,13 @@ pub struct Item {
 }
 
 impl Item {
-    /// A movie with no IDs yet.
-    pub fn movie(title: &str, year: Option<i32>, watched_at: i64) -> Item {
-        Item {
-            kind: MediaKind::Movie,
-            title: title.into(),
-            year,
-            season: None,
-            episode: None,
-            series_title: None,
-            ids: Ids::new(),
-            show_ids: Ids::new(),
-            watched_at,
-        }
-    }
-
-    /// An episode with no IDs yet.
-    pub fn episode(
-        series_title: Option<Arc<str>>,
-        title: &str,
-        year: Option<i32>,
-        season: u32,
-        episode: u32,
-        watched_at: i64,
-    ) -> Item {
-        Item {
-            kind: MediaKind::Episode,
-            title: title.into(),
-            year,
-            season: Some(season),
-            episode: Some(episode),
-            series_title,
-            ids: Ids::new(),
-            show_ids: Ids::new(),
-            watched_at,
-        }
-    }
-
-    /// The engine's JSON form (see [`Serialize`] below).
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("an Item is always valid JSON")
-    }
-
-    /// The JSON of this item without its `watched_at` and closing brace, to be finished by
-    /// [`Item::json_from_head`] for each play: plays of one title share everything else, so
+    /// The JSON of this item without its `watched_at` and closing brace, to be finished with
+    /// each play's `watched_at` (the index does, when it hands entries out): plays of one title share everything else, so
     /// a million-play index serialises each title once.
     pub fn json_head(&self) -> String {
         let mut json = serde_json::to_string(&Fields(self)).expect("an Item is always valid JSON");
         json.pop(); // the closing brace; the map always holds `type`, so a comma may follow
         json
-    }
-
-    /// `head` (from [`Item::json_head`]) finished with `watched_at`: equal to
-    /// [`Item::to_json`] of the item with that time.
-    pub fn json_from_head(head: &str, watched_at: i64) -> String {
-        let at = format_utc(watched_at);
-        let mut out = String::with_capacity(head.len() + at.len() + 17);
-        out.push_str(head);
-        out.push_str(",\"watched_at\":\"");
-        out.push_str(&at);
-        out.push_str("\"}");
-        out
     }
 
     /// The item's `watched_at` as the engine writes it (`2026-11-10T22:17:00Z`).
@@ -235,7 +181,7 @@ mod tests {
     }
 
     #[test]
-    fn json_from_head_equals_to_json() {
+    fn the_head_finished_with_a_time_is_the_item_json() {
         let mut e = Item::episode(Some(Arc::from("B\"B")), "Pilot", None, 1, 2, 0);
         e.ids.insert(IdKind::Plex, "201");
         let mut m = Item::movie("M", Some(1999), 0);
@@ -244,7 +190,8 @@ mod tests {
             let head = item.json_head();
             for at in [0, 1_794_349_020, -86_401] {
                 item.watched_at = at;
-                assert_eq!(Item::json_from_head(&head, at), item.to_json());
+                let json = format!("{head},\"watched_at\":\"{}\"}}", format_utc(at));
+                assert_eq!(json, item.to_json());
             }
         }
     }

@@ -39,9 +39,33 @@ pub fn se_suffix(season: u32, episode: u32) -> String {
     format!("s{season:02}e{episode:02}")
 }
 
-/// The key of one play in event (rewatch) mode: `<canonical key>@<epoch seconds>`.
+/// The key of one play in event (rewatch) mode: `<canonical key>@<epoch seconds>`. Written
+/// by hand, not with `format!`: a rewatch index makes one per play.
 pub fn event_key(key: &str, watched_at: i64) -> String {
-    format!("{key}@{watched_at}")
+    let mut out = String::with_capacity(key.len() + 21);
+    out.push_str(key);
+    out.push('@');
+    push_int(&mut out, watched_at);
+    out
+}
+
+/// Writes `i64`s in decimal, as `Display` does.
+fn push_int(out: &mut String, v: i64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&buf[at..]).expect("ASCII digits"));
 }
 
 fn id_key(ids: &Ids) -> Option<String> {
@@ -238,5 +262,8 @@ mod tests {
     fn event_keys_append_the_epoch() {
         assert_eq!(event_key("tmdb:603", 1_794_349_020), "tmdb:603@1794349020");
         assert_eq!(event_key("tmdb:1396#s01e01", -5), "tmdb:1396#s01e01@-5");
+        for v in [0, -1, 59, 86_400, 1_794_349_020, i64::MAX, i64::MIN] {
+            assert_eq!(event_key("k", v), format!("k@{v}"));
+        }
     }
 }

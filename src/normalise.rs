@@ -1,11 +1,13 @@
 //! From a Tautulli history row to the engine's item, in three pure steps so the caller can
 //! batch and cache `get_metadata` calls between them:
 //!
-//! 1. [`classify`]: is this row a completed movie/episode play we import? (else a counted
-//!    [`SkipReason`], known faults 1, 2, 6 and 9);
+//! 1. [`precheck`] and [`complete`]: is this row a completed movie/episode play we import?
+//!    (else a counted [`SkipReason`]: activity rows, other media, Live TV, partial plays and
+//!    rows without a usable time are not plays);
 //! 2. [`metadata_need`]: which `get_metadata` call, if any, its IDs depend on (one per movie,
-//!    one per **show**, never one per episode: known fault 4);
-//! 3. [`build_item`]: the item, with each ID at its own level (known fault 3); items that
+//!    one per **show**, never one per episode: episodes of a show share its IDs);
+//! 3. [`build_item`]: the item, with each ID at its own level (an episode's guid is never
+//!    its show's, a show's IDs never an episode's); items that
 //!    cannot be resolved to an external ID still come out, keyed by their Plex ID, together
 //!    with an [`UnresolvedReason`].
 
@@ -19,7 +21,7 @@ use crate::history::IndexRow;
 use crate::ids::{IdKind, Ids};
 use crate::index::GroupRef;
 use crate::item::{Item, MediaKind};
-use crate::rows::{HistoryRow, Metadata};
+use crate::rows::Metadata;
 use crate::timefmt::{row_time, RowTime};
 
 /// Which row time becomes `watched_at` (the config's `history.watched_at`).
@@ -139,7 +141,7 @@ pub struct Play {
     pub row_id: i64,
 }
 
-/// What the cheap checks of [`classify`] learnt about a row that passed them.
+/// What the cheap checks of [`precheck`] learnt about a row that passed them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Accepted {
     pub kind: MediaKind,
@@ -151,22 +153,12 @@ pub struct Accepted {
     pub row_id: i64,
 }
 
-/// Decides whether a row is imported, and extracts what building its item needs.
+/// Decides whether a row is imported, first with the checks that do not depend on which item
+/// the row is (no allocation); [`complete`] does the rest.
 ///
 /// Order of checks (the first failing one is the reason): activity row, media type, live,
-/// rating key, completion, time, season/episode. The first six are [`precheck`]; the last
-/// one depends only on the row's [`Identity`].
-pub fn classify(row: &HistoryRow, policy: &Policy) -> Result<Play, SkipReason> {
-    classify_row(&IndexRow::from(row), policy)
-}
-
-/// [`classify`] of a row read as an [`IndexRow`].
-pub fn classify_row(row: &IndexRow, policy: &Policy) -> Result<Play, SkipReason> {
-    let accepted = precheck(row, policy)?;
-    complete(row, accepted)
-}
-
-/// The checks of [`classify`] that do not depend on which item the row is (no allocation).
+/// rating key, completion, time, season/episode. The first six are here; the last one
+/// depends only on the row's [`Identity`].
 pub fn precheck(row: &IndexRow, policy: &Policy) -> Result<Accepted, SkipReason> {
     if row.is_activity() {
         return Err(SkipReason::InProgress);
@@ -193,7 +185,7 @@ pub fn precheck(row: &IndexRow, policy: &Policy) -> Result<Accepted, SkipReason>
     })
 }
 
-/// The rest of [`classify`] for a row that passed [`precheck`]. Its outcome, but for the
+/// The rest of the checks for a row that passed [`precheck`]. Its outcome, but for the
 /// time and group, depends only on the row's [`Identity`].
 pub fn complete(row: &IndexRow, accepted: Accepted) -> Result<Play, SkipReason> {
     let Accepted {
@@ -455,15 +447,6 @@ impl<V: Copy> IdentityCache<V> {
         self.entries.push((owned, value, next));
         self.first.insert(id.rating_key, at);
     }
-
-    /// Identities held.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
 }
 
 /// A trimmed, non-empty text field.
@@ -628,8 +611,6 @@ pub enum MetaAnswer {
     Found(Ids),
     /// Tautulli answered `{}`: item deleted from Plex, unknown, or Plex unreachable.
     Deleted,
-    /// The call failed; the text says why (must not contain the API key).
-    Failed(String),
 }
 
 impl MetaAnswer {
@@ -694,11 +675,6 @@ pub enum UnresolvedReason {
     )]
     Deleted { rating_key: i64 },
     #[error(
-        "get_metadata failed for rating key {rating_key}: {error}; kept under its Plex ID \
-         (re-run when Tautulli answers)"
-    )]
-    MetadataFailed { rating_key: i64, error: String },
-    #[error(
         "get_metadata for rating key {rating_key} was needed but not looked up; kept under \
          its Plex ID"
     )]
@@ -729,7 +705,6 @@ impl UnresolvedReason {
     pub fn as_str(&self) -> &'static str {
         match self {
             UnresolvedReason::Deleted { .. } => "deleted",
-            UnresolvedReason::MetadataFailed { .. } => "metadata_failed",
             UnresolvedReason::MetadataMissing { .. } => "metadata_missing",
             UnresolvedReason::NoShowKey => "no_show_key",
             UnresolvedReason::NoExternalIds { .. } => "no_external_ids",
@@ -840,10 +815,6 @@ fn apply_meta(
     match meta {
         None => Some(UnresolvedReason::MetadataMissing { rating_key }),
         Some(MetaAnswer::Deleted) => Some(UnresolvedReason::Deleted { rating_key }),
-        Some(MetaAnswer::Failed(error)) => Some(UnresolvedReason::MetadataFailed {
-            rating_key,
-            error: error.clone(),
-        }),
         Some(MetaAnswer::Found(ids)) => {
             target.merge_missing(ids);
             (!ids.has_external()).then_some(UnresolvedReason::NoExternalIds { rating_key })
@@ -852,9 +823,10 @@ fn apply_meta(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::keys::canonical_key;
+    use crate::rows::HistoryRow;
 
     fn row(json: serde_json::Value) -> HistoryRow {
         serde_json::from_value(json).unwrap()
@@ -887,6 +859,12 @@ mod tests {
             v[k] = x.clone();
         }
         v
+    }
+
+    /// What the cursor does with a row, [`precheck`] then [`complete`], for a full row.
+    pub(crate) fn classify(row: &HistoryRow, policy: &Policy) -> Result<Play, SkipReason> {
+        let row = IndexRow::from(row);
+        complete(&row, precheck(&row, policy)?)
     }
 
     fn classify_json(v: serde_json::Value, policy: &Policy) -> Result<Play, SkipReason> {
@@ -1503,13 +1481,9 @@ mod tests {
     }
 
     #[test]
-    fn failures_and_gaps_are_unresolved_with_reasons() {
+    fn gaps_are_unresolved_with_reasons() {
         let p = Policy::default();
         let movie = classify_json(movie_row(), &p).unwrap();
-        let (_, why) =
-            build_item(&movie, Some(&MetaAnswer::Failed("timed out".into()))).unwrap_err();
-        assert_eq!(why.as_str(), "metadata_failed");
-        assert!(why.message().contains("timed out"));
         let (_, why) = build_item(&movie, None).unwrap_err();
         assert_eq!(why, UnresolvedReason::MetadataMissing { rating_key: 101 });
         // Legacy item answered guids: [] -> no external IDs.
@@ -1565,17 +1539,13 @@ mod tests {
         let (item, why) = build_item(&orphan, None).unwrap_err();
         assert_eq!(why, UnresolvedReason::NoShowKey);
         assert_eq!(canonical_key(&item), "plex:201#s01e01");
-        assert!(item.show_ids.is_empty());
+        assert_eq!(item.show_ids.best(), None);
     }
 
     #[test]
     fn unresolved_names_are_distinct() {
         let all = [
             UnresolvedReason::Deleted { rating_key: 1 },
-            UnresolvedReason::MetadataFailed {
-                rating_key: 1,
-                error: "e".into(),
-            },
             UnresolvedReason::MetadataMissing { rating_key: 1 },
             UnresolvedReason::NoShowKey,
             UnresolvedReason::NoExternalIds { rating_key: 1 },
@@ -1639,7 +1609,7 @@ mod tests {
             assert_eq!(cache.get(&other), Some(2), "{other:?}");
         }
         assert_eq!(cache.get(&base), Some(1));
-        assert_eq!(cache.len(), 8);
+        assert_eq!(cache.entries.len(), 8);
         // Another rating key starts its own chain.
         let elsewhere = Identity {
             rating_key: 7,
@@ -1688,7 +1658,7 @@ mod tests {
         use proptest::prelude::*;
 
         use super::*;
-        use crate::testgen::{dirty_text, history_row};
+        use crate::testutil::gen::{dirty_text, history_row};
         use crate::timefmt::TIME_RANGE;
 
         proptest! {

@@ -105,18 +105,6 @@ pub struct HistoryRow {
     pub state: Option<String>,
 }
 
-impl HistoryRow {
-    /// True for an in-progress session mixed in by `include_activity=1`.
-    pub fn is_activity(&self) -> bool {
-        self.row_id.is_none() || self.state.is_some()
-    }
-
-    /// True for a Live TV row.
-    pub fn is_live(&self) -> bool {
-        self.live.unwrap_or(0) != 0
-    }
-}
-
 /// `data` of `get_metadata`: `{}` for a deleted or unknown item (or Plex unreachable).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
@@ -584,14 +572,6 @@ mod tests {
         assert_eq!(r.title, None);
         assert_eq!(r.user.as_deref(), Some("alice"));
         assert_eq!(r.grandparent_title.as_deref(), Some("7"));
-    }
-
-    #[test]
-    fn activity_rows_are_recognised() {
-        assert!(row(r#"{"row_id":null,"state":"playing"}"#)
-            .unwrap()
-            .is_activity());
-        assert!(!row(r#"{"row_id":3,"state":null}"#).unwrap().is_activity());
     }
 
     #[test]

@@ -211,7 +211,7 @@ impl State {
     }
 
     /// Stores `answers` for `server`, stamped `now`, in one transaction; returns how many
-    /// were stored (`Failed` answers never are).
+    /// were stored.
     pub fn store(
         &mut self,
         server: &str,
@@ -241,7 +241,6 @@ impl State {
                         serde_json::to_string(ids).unwrap_or_else(|_| "{}".into()),
                     ),
                     MetaAnswer::Deleted => (false, "{}".to_string()),
-                    MetaAnswer::Failed(_) => continue,
                 };
                 stmt.execute(params![
                     server,
@@ -280,18 +279,6 @@ impl State {
             .map_err(self.sql("pruning the metadata cache"))?;
         Ok(n as u64)
     }
-
-    /// Cached answers of `server`, fresh or not.
-    pub fn metadata_count(&self, server: &str) -> StateResult<u64> {
-        self.conn
-            .query_row(
-                "SELECT COUNT(*) FROM metadata_cache WHERE server = ?1",
-                [server],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n as u64)
-            .map_err(self.sql("counting the metadata cache"))
-    }
 }
 
 fn level_name(level: MetaLevel) -> &'static str {
@@ -321,6 +308,20 @@ mod tests {
     use super::*;
     use crate::ids::IdKind;
     use std::sync::atomic::{AtomicU32, Ordering};
+
+    impl State {
+        /// Cached answers of `server`, fresh or not.
+        fn metadata_count(&self, server: &str) -> StateResult<u64> {
+            self.conn
+                .query_row(
+                    "SELECT COUNT(*) FROM metadata_cache WHERE server = ?1",
+                    [server],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| n as u64)
+                .map_err(self.sql("counting the metadata cache"))
+        }
+    }
 
     /// A fresh folder under the system temp dir, removed on drop.
     struct TempDir(PathBuf);
@@ -370,18 +371,14 @@ mod tests {
         let dir = TempDir::new();
         let mut s = State::open(&dir.0.join("nested")).unwrap();
         assert!(s.path().ends_with(FILE_NAME));
-        let answers = [
-            (show(1), found("81189")),
-            (show(2), MetaAnswer::Deleted),
-            (show(3), MetaAnswer::Failed("timeout".into())),
-        ];
+        let answers = [(show(1), found("81189")), (show(2), MetaAnswer::Deleted)];
         assert_eq!(s.store("http://a", &answers, 1000).unwrap(), 2);
         drop(s);
         let s = State::open(&dir.0.join("nested")).unwrap();
         let got = s
             .cached("http://a", &[show(1), show(2), show(3)], fresh(0, 0))
             .unwrap();
-        assert_eq!(got.len(), 2, "failures are never cached");
+        assert_eq!(got.len(), 2, "show(3) was never stored");
         assert_eq!(got[&show(1)], found("81189"));
         assert_eq!(got[&show(2)], MetaAnswer::Deleted);
         let movie = MetaRequest {

@@ -303,7 +303,7 @@ fn an_incremental_re_run_asks_one_day_filtered_request() {
         .to_string()
     };
     let read = |options: &str| {
-        let source = tautulli_plugin::provider::TautulliSource::open(&cfg(&server), "").unwrap();
+        let source = tautulli_plugin::TautulliSource::open(&cfg(&server), "").unwrap();
         let mut cursor = source.index("history", options).unwrap();
         while !cursor.step().unwrap().done {}
         serde_json::from_str::<Value>(&cursor.report_json()).unwrap()

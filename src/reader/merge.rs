@@ -70,11 +70,6 @@ impl<R: Part> Merger<R> {
         self.folded
     }
 
-    /// Parts still waiting.
-    pub fn held(&self) -> usize {
-        self.held.len()
-    }
-
     /// Every part still waiting, as it stands (the read is over).
     pub fn drain(&mut self) -> Vec<R> {
         let mut rest: Vec<(i64, R)> = self.held.drain().collect();
@@ -160,7 +155,7 @@ mod tests {
     fn a_whole_row_passes_straight_through() {
         let mut m = Merger::default();
         assert_eq!(m.offer(p(5, 5, 10, 20)), Some(p(5, 5, 10, 20)));
-        assert_eq!(m.held(), 0);
+        assert_eq!(m.held.len(), 0);
     }
 
     #[test]
@@ -170,10 +165,10 @@ mod tests {
         assert_eq!(m.offer(p(5, 7, 100, 190)), None);
         // Window 2: a middle part, still without the first session.
         assert_eq!(m.offer(p(5, 6, 50, 60)), None);
-        assert_eq!(m.held(), 1);
+        assert_eq!(m.held.len(), 1);
         // Window 3: the first session.
         assert_eq!(m.offer(p(5, 5, 10, 20)), Some(p(5, 5, 10, 190)));
-        assert_eq!(m.held(), 0);
+        assert_eq!(m.held.len(), 0);
         assert_eq!(m.folded(), 2);
     }
 
@@ -184,7 +179,7 @@ mod tests {
         assert_eq!(m.offer(p(4, 9, 100, 120)), None);
         assert_eq!(m.offer(p(3, 6, 40, 50)), None);
         assert_eq!(m.drain(), vec![p(4, 9, 100, 120), p(3, 6, 40, 120)]);
-        assert_eq!(m.held(), 0);
+        assert_eq!(m.held.len(), 0);
     }
 
     #[test]
