@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::reader::ReadMode;
+use crate::tautulli::reader::ReadMode;
 
 /// Largest page Tautulli is asked for: 10 000-row pages are ~15 MB and answer fine.
 pub const MAX_PER_PAGE: u32 = 10_000;

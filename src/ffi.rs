@@ -16,8 +16,8 @@ use crosswatch_contract::{
 };
 
 use crate::analytics::service::AnalyticsService;
-use crate::cursor::{HistoryCursor, Step};
 use crate::error::Error;
+use crate::index::cursor::{HistoryCursor, Step};
 use crate::provider::{self, TautulliSource};
 
 #[export_root_module]

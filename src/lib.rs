@@ -16,25 +16,14 @@
 // the modules became private); until then its dead code is not this crate root's error.
 #[allow(dead_code)]
 mod analytics;
-mod checkpoint;
-mod client;
 mod config;
-mod cursor;
 mod error;
 #[allow(unsafe_code)]
 mod ffi;
-mod guid;
-mod history;
-mod ids;
 mod index;
-mod item;
-mod keys;
-mod normalise;
 mod provider;
-mod reader;
-mod rows;
 mod sanitize;
-mod state;
+mod tautulli;
 #[cfg(test)]
 mod testutil;
 mod timefmt;
@@ -43,10 +32,10 @@ pub use analytics::chart::{Chart, ChartKind};
 pub use analytics::service::AnalyticsService;
 pub use analytics::session::Session;
 pub use analytics::store::Store;
-pub use client::{Client, Command};
 pub use config::TautulliConfig;
-pub use cursor::{HistoryCursor, Step, BATCH};
 pub use error::{Error, Result};
+pub use index::cursor::{HistoryCursor, Step, BATCH};
+pub use index::state::FILE_NAME as STATE_FILE_NAME;
 pub use provider::TautulliSource;
-pub use state::FILE_NAME as STATE_FILE_NAME;
+pub use tautulli::client::{Client, Command};
 pub use timefmt::{parse_utc, TIME_RANGE};

@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::client::{Client, Command};
 use crate::config::TautulliConfig;
-use crate::cursor::{HistoryCursor, IndexOptions};
 use crate::error::{Error, Result};
-use crate::rows::TautulliInfo;
+use crate::index::cursor::{HistoryCursor, IndexOptions};
+use crate::tautulli::client::{Client, Command};
+use crate::tautulli::rows::TautulliInfo;
 
 /// Upper-case provider id, as the engine names providers.
 pub const NAME: &str = "TAUTULLI";

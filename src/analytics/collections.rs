@@ -24,10 +24,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::analytics::config::{AnalyticsConfig, CollectionDef, LibraryRef};
 use crate::analytics::store::{self, Store};
-use crate::client::{Client, Command};
 use crate::error::{Error, Result};
-use crate::normalise::clean_text;
-use crate::rows::{int_opt, string_opt};
+use crate::index::rules::clean_text;
+use crate::tautulli::client::{Client, Command};
+use crate::tautulli::rows::{int_opt, string_opt};
 
 /// Rows per `get_collections_table` request.
 pub const DISCOVERY_PAGE: u64 = 500;

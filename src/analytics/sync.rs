@@ -44,16 +44,16 @@ use crate::analytics::store::{
     FxHashMap, SessionWriter, Store, Upsert, STATE_LAST_SYNC, STATE_LEFT_OUT, STATE_MAX_STARTED,
     STATE_RECORDS,
 };
-use crate::client::{Client, Command};
 use crate::error::{Error, Result};
-use crate::history::{
+use crate::index::rules::{clean_owned, clean_text};
+use crate::tautulli::client::{Client, Command};
+use crate::tautulli::reader::merge::Part;
+use crate::tautulli::reader::paged::{
     day_counts, ClientPages, PageSource, PagedRow, Query, ReadOutcome, RowsPage, Since,
     WindowSource,
 };
-use crate::normalise::{clean_owned, clean_text};
-use crate::reader::merge::Part;
-use crate::reader::{ReadMode, Reader, WindowOptions};
-use crate::rows::{
+use crate::tautulli::reader::{ReadMode, Reader, WindowOptions};
+use crate::tautulli::rows::{
     float_checked, int_checked, int_opt, int_req, string_opt, text_checked, text_with, time_opt,
     HistoryPage, HistoryRow, Text,
 };
@@ -798,7 +798,7 @@ impl Pass<'_, '_> {
         let window = WindowOptions {
             target: opts.window_rows.into(),
             max_pages: opts.max_pages.into(),
-            horizon_days: crate::cursor::COUNT_HORIZON_DAYS,
+            horizon_days: crate::index::cursor::COUNT_HORIZON_DAYS,
             grouped: false,
         };
         let mut reader = Reader::new(source, opts.read, window, opts.per_page);
@@ -985,7 +985,10 @@ mod tests {
             .into())
         }
 
-        fn day_counts(&mut self, _days: u32) -> Result<Option<crate::history::DayCounts>> {
+        fn day_counts(
+            &mut self,
+            _days: u32,
+        ) -> Result<Option<crate::tautulli::reader::paged::DayCounts>> {
             let mut days: std::collections::BTreeMap<jiff::civil::Date, u64> = Default::default();
             for r in &self.rows {
                 *days.entry(day_of(r.2)).or_default() += 1;

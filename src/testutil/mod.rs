@@ -7,8 +7,8 @@ pub mod gen;
 
 use std::sync::Arc;
 
-use crate::ids::Ids;
-use crate::item::{Item, MediaKind};
+use crate::index::identity::ids::Ids;
+use crate::index::item::{Item, MediaKind};
 
 impl Item {
     /// A movie with no IDs yet.

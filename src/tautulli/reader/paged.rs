@@ -33,13 +33,13 @@ use jiff::civil::Date;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
-use crate::client::{Client, Command, Received};
 use crate::config::HistoryConfig;
 use crate::error::{Error, Result};
-use crate::item::MediaKind;
-use crate::normalise::IntHasher;
-use crate::reader::merge;
-use crate::rows::{
+use crate::index::item::MediaKind;
+use crate::index::rules::IntHasher;
+use crate::tautulli::client::{Client, Command, Received};
+use crate::tautulli::reader::merge;
+use crate::tautulli::rows::{
     float_opt, int_checked, int_opt, int_req, string_opt, text_checked, text_with, time_opt,
     HistoryPage, HistoryRow, Text,
 };
@@ -525,7 +525,7 @@ pub fn day_counts(
     if let Some(id) = user_id {
         params.push(("user_id", id.to_string()));
     }
-    let graph: crate::rows::Graph = client.call(Command::GetPlaysByDate, &params)?;
+    let graph: crate::tautulli::rows::Graph = client.call(Command::GetPlaysByDate, &params)?;
     graph
         .day_counts(series)
         .map_err(|reason| Error::BadResponse {

@@ -5,7 +5,7 @@
 //!
 //! Incremental checkpoints used to live here too, saved before the host had committed the
 //! plays they covered; they now travel in the index report to the host, which commits them
-//! with the items (see [`crate::checkpoint`]). An old file's `checkpoints` table is dropped
+//! with the items (see [`crate::index::checkpoint`]). An old file's `checkpoints` table is dropped
 //! on open.
 //!
 //! What is cached, and for how long:
@@ -27,8 +27,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::config::TautulliConfig;
-use crate::ids::Ids;
-use crate::normalise::{MetaAnswer, MetaLevel, MetaRequest};
+use crate::index::identity::ids::Ids;
+use crate::index::rules::{MetaAnswer, MetaLevel, MetaRequest};
 
 /// The state file inside `tautulli.state_dir`.
 pub const FILE_NAME: &str = "tautulli-plugin.sqlite";
@@ -306,7 +306,7 @@ pub fn now_epoch() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::IdKind;
+    use crate::index::identity::ids::IdKind;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     impl State {

@@ -20,18 +20,18 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::checkpoint::{self, Checkpoint};
-use crate::client::{Client, Command};
 use crate::config::{self, TautulliConfig};
 use crate::error::{Error, Result};
-use crate::history::{ClientPages, IndexPage, IndexRow, ReadOutcome, Since};
-use crate::index::{GroupRef, Index, IndexBuilder, ReadKind, Report, TemplateId};
-use crate::normalise::{
-    self, Identity, IdentityCache, MetaAnswer, MetaRequest, Play, Policy, SkipReason,
+use crate::index::builder::{GroupRef, Index, IndexBuilder, ReadKind, Report, TemplateId};
+use crate::index::checkpoint::{self, Checkpoint};
+use crate::index::rules::{
+    self as rules, Identity, IdentityCache, MetaAnswer, MetaRequest, Play, Policy, SkipReason,
 };
-use crate::reader::{Reader, WindowOptions};
-use crate::rows::Metadata;
-use crate::state::{self, Freshness, State};
+use crate::index::state::{self, Freshness, State};
+use crate::tautulli::client::{Client, Command};
+use crate::tautulli::reader::paged::{ClientPages, IndexPage, IndexRow, ReadOutcome, Since};
+use crate::tautulli::reader::{Reader, WindowOptions};
+use crate::tautulli::rows::Metadata;
 
 /// Entries per emitted batch.
 pub const BATCH: usize = 1000;
@@ -167,7 +167,7 @@ pub struct IncrementalReport {
     pub fallback_reason: Option<String>,
 }
 
-/// What a row identity became (see [`normalise::Identity`]).
+/// What a row identity became (see [`rules::Identity`]).
 #[derive(Debug, Clone, Copy)]
 enum Known {
     Item(TemplateId),
@@ -627,20 +627,20 @@ impl HistoryCursor {
         }
         let mut pending = Vec::with_capacity(rows.len());
         for row in &rows {
-            let accepted = match normalise::precheck(row, policy) {
+            let accepted = match rules::precheck(row, policy) {
                 Ok(a) => a,
                 Err(reason) => {
                     builder.skip(reason);
                     continue;
                 }
             };
-            let id = normalise::identity(row, &accepted);
+            let id = rules::identity(row, &accepted);
             match known.get(&id) {
                 Some(Known::Item(t)) => {
                     pending.push(Pending::Known(t, accepted.watched_at, accepted.group))
                 }
                 Some(Known::Skip(reason)) => builder.skip(reason),
-                None => match normalise::complete(row, accepted) {
+                None => match rules::complete(row, accepted) {
                     Ok(play) => pending.push(Pending::New(Box::new((play, id)))),
                     Err(reason) => {
                         known.insert(&id, Known::Skip(reason));
@@ -654,7 +654,7 @@ impl HistoryCursor {
         for p in &pending {
             let Pending::New(new) = p else { continue };
             let play = &new.0;
-            if let Some(req) = normalise::metadata_need(play) {
+            if let Some(req) = rules::metadata_need(play) {
                 if !resolver.answers.contains_key(&req) && seen.insert(req) {
                     wanted.push(req);
                 }
@@ -680,9 +680,9 @@ impl HistoryCursor {
                         builder.push_play(t, play.watched_at, play.group);
                         continue;
                     }
-                    let need = normalise::metadata_need(&play);
+                    let need = rules::metadata_need(&play);
                     let answer = need.and_then(|r| resolver.answers.get(&r));
-                    let t = match normalise::build_item(&play, answer) {
+                    let t = match rules::build_item(&play, answer) {
                         Ok(item) => builder.template(item, None),
                         Err((item, reason)) => builder.template(item, Some(reason)),
                     };
@@ -763,7 +763,7 @@ impl HistoryCursor {
 
     /// The checkpoint a complete read leaves. An incremental read only moves the previous
     /// one forward; a full read replaces it (its ids may have gone down after a restore).
-    fn next_checkpoint(&self, outcome: &crate::history::ReadOutcome) -> Checkpoint {
+    fn next_checkpoint(&self, outcome: &crate::tautulli::reader::paged::ReadOutcome) -> Checkpoint {
         let row_id = outcome.checkpoint_row_id().unwrap_or(0);
         let date = outcome.max_date.unwrap_or(0);
         let (max_row_id, max_date) =

@@ -14,8 +14,8 @@
 //!   the engine does: its own best ID without a suffix, else the title form.
 //! - everything lower-case.
 
-use crate::ids::Ids;
-use crate::item::{Item, MediaKind};
+use crate::index::identity::ids::Ids;
+use crate::index::item::{Item, MediaKind};
 
 /// The canonical key of an item.
 pub fn canonical_key(item: &Item) -> String {
@@ -88,7 +88,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::ids::IdKind;
+    use crate::index::identity::ids::IdKind;
 
     fn movie(ids: &[(IdKind, &str)]) -> Item {
         let mut m = Item::movie("The Matrix", Some(1999), 0);

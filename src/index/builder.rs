@@ -18,10 +18,10 @@ use std::sync::Arc;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use crate::ids::IdKind;
-use crate::item::{Item, MediaKind};
-use crate::keys::{canonical_key, event_key};
-use crate::normalise::{IntHasher, Policy, SkipReason, UnresolvedReason};
+use crate::index::identity::ids::IdKind;
+use crate::index::identity::keys::{canonical_key, event_key};
+use crate::index::item::{Item, MediaKind};
+use crate::index::rules::{IntHasher, Policy, SkipReason, UnresolvedReason};
 use crate::timefmt::format_utc;
 
 /// Identifies the Tautulli history row (group) a play came from: its `reference_id` (the
@@ -629,10 +629,10 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::ids::Ids;
-    use crate::normalise::tests::classify;
-    use crate::normalise::{build_item, metadata_need, MetaAnswer, MetaLevel, MetaRequest};
-    use crate::rows::{HistoryPage, Metadata};
+    use crate::index::identity::ids::Ids;
+    use crate::index::rules::tests::classify;
+    use crate::index::rules::{build_item, metadata_need, MetaAnswer, MetaLevel, MetaRequest};
+    use crate::tautulli::rows::{HistoryPage, Metadata};
     use crate::timefmt::format_utc;
 
     /// Shortcuts only tests take: a whole item per play, and the index as a sorted list.
@@ -652,7 +652,7 @@ mod tests {
             self.push_play(t, at, group);
         }
 
-        /// Adds the outcome of [`crate::normalise::build_item`].
+        /// Adds the outcome of [`crate::index::rules::build_item`].
         fn push_result(&mut self, built: Result<Item, (Item, UnresolvedReason)>, group: GroupRef) {
             match built {
                 Ok(item) => self.push(item, group),
@@ -1212,10 +1212,10 @@ mod tests {
         use serde_json::Value;
 
         use super::*;
-        use crate::history::IndexRow;
-        use crate::ids::IdKind;
-        use crate::normalise::{complete, precheck, TimeField};
-        use crate::rows::HistoryRow;
+        use crate::index::identity::ids::IdKind;
+        use crate::index::rules::{complete, precheck, TimeField};
+        use crate::tautulli::reader::paged::IndexRow;
+        use crate::tautulli::rows::HistoryRow;
         use crate::testutil::gen::{guid_text, history_row};
         use crate::timefmt::{parse_utc, TIME_RANGE};
 

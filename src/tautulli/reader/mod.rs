@@ -1,15 +1,14 @@
 //! The one history reader, for the index and the analytics sync: day windows planned from
-//! per-day counts ([`windowed`]), or `start` paging of the whole history ([`crate::history`])
-//! when asked for or when the server's day filters do not work.
+//! per-day counts ([`windowed`]), or `start` paging of the whole history ([`paged`]) when
+//! asked for or when the server's day filters do not work.
 
 pub mod merge;
+pub mod paged;
 pub mod plan;
 pub mod windowed;
 
-use crate::history::{
-    HistoryReader, PageRows, PageSource, ReadOutcome, RowsPage, Since, WindowSource,
-};
 use merge::Part;
+use paged::{HistoryReader, PageRows, PageSource, ReadOutcome, RowsPage, Since, WindowSource};
 pub use windowed::{WindowOptions, WindowedReader};
 
 /// `tautulli.history.read`.

@@ -5,7 +5,7 @@
 //! So a parsed guid says whether its ID names the row's item itself or the show the episode
 //! belongs to, and carries the season/episode found in its path.
 
-use crate::ids::{normalise_value, IdKind, Ids};
+use crate::index::identity::ids::{normalise_value, IdKind, Ids};
 
 /// The level of a `plex://<level>/<id>` guid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

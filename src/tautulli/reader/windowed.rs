@@ -35,11 +35,11 @@ use jiff::{Timestamp, ToSpan};
 use super::merge::{Merger, Part};
 use super::plan::{self, Window};
 use crate::error::{Error, Result};
-use crate::history::{
+use crate::index::rules::IntHasher;
+use crate::tautulli::reader::paged::{
     HistoryReader, PageRows, PagedRow, Query, ReadOutcome, RowsPage, Since, WindowSource,
     MAX_CATCH_UP_PASSES,
 };
-use crate::normalise::IntHasher;
 
 type IntMap<V> = HashMap<i64, V, BuildHasherDefault<IntHasher>>;
 type IntSet = HashSet<i64, BuildHasherDefault<IntHasher>>;
@@ -729,7 +729,7 @@ fn rejects_days(e: &Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{IndexPage, IndexRow, PageSource};
+    use crate::tautulli::reader::paged::{IndexPage, IndexRow, PageSource};
     use std::collections::BTreeMap;
 
     const DAY: i64 = 86_400;
@@ -872,7 +872,10 @@ mod tests {
             })
         }
 
-        fn day_counts(&mut self, _days: u32) -> Result<Option<crate::history::DayCounts>> {
+        fn day_counts(
+            &mut self,
+            _days: u32,
+        ) -> Result<Option<crate::tautulli::reader::paged::DayCounts>> {
             self.count_calls += 1;
             let Some(from) = self.counted_from else {
                 return Err(Error::BadResponse {

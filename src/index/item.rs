@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use crate::ids::Ids;
+use crate::index::identity::ids::Ids;
 use crate::timefmt::format_utc;
 
 /// What an item is. Tautulli history also has tracks, clips and photos; the engine's history
@@ -112,7 +112,7 @@ impl Item {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::IdKind;
+    use crate::index::identity::ids::IdKind;
 
     #[test]
     fn movie_shape_matches_the_engine() {

@@ -16,12 +16,12 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use crate::guid::{self, Guid, IdLevel};
-use crate::history::IndexRow;
-use crate::ids::{IdKind, Ids};
-use crate::index::GroupRef;
-use crate::item::{Item, MediaKind};
-use crate::rows::Metadata;
+use crate::index::builder::GroupRef;
+use crate::index::identity::guid::{self, Guid, IdLevel};
+use crate::index::identity::ids::{IdKind, Ids};
+use crate::index::item::{Item, MediaKind};
+use crate::tautulli::reader::paged::IndexRow;
+use crate::tautulli::rows::Metadata;
 use crate::timefmt::{row_time, RowTime};
 
 /// Which row time becomes `watched_at` (the config's `history.watched_at`).
@@ -825,8 +825,8 @@ fn apply_meta(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::keys::canonical_key;
-    use crate::rows::HistoryRow;
+    use crate::index::identity::keys::canonical_key;
+    use crate::tautulli::rows::HistoryRow;
 
     fn row(json: serde_json::Value) -> HistoryRow {
         serde_json::from_value(json).unwrap()
@@ -1704,7 +1704,7 @@ pub(crate) mod tests {
                     let item = match build_item(&play, meta.as_ref()) {
                         Ok(i) | Err((i, _)) => i,
                     };
-                    let key = crate::keys::canonical_key(&item);
+                    let key = crate::index::identity::keys::canonical_key(&item);
                     prop_assert!(!key.is_empty() && key == key.to_lowercase(), "{}", key);
                     prop_assert_eq!(item.watched_at, play.watched_at);
                 }
