@@ -20,6 +20,7 @@ mod config;
 mod error;
 #[allow(unsafe_code)]
 mod ffi;
+mod hash;
 mod index;
 mod provider;
 mod sanitize;

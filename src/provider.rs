@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 
 use crate::config::TautulliConfig;
 use crate::error::{Error, Result};
-use crate::index::cursor::{HistoryCursor, IndexOptions};
+use crate::index::cursor::HistoryCursor;
+use crate::index::options::IndexOptions;
 use crate::tautulli::client::{Client, Command};
 use crate::tautulli::rows::TautulliInfo;
 

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::analytics::config::{AnalyticsConfig, CollectionDef, LibraryRef};
 use crate::analytics::store::{self, Store};
 use crate::error::{Error, Result};
-use crate::index::rules::clean_text;
+use crate::sanitize::clean_text;
 use crate::tautulli::client::{Client, Command};
 use crate::tautulli::rows::{int_opt, string_opt};
 

@@ -21,7 +21,7 @@ use crate::analytics::sync::{self, SyncOptions, SyncReport};
 use crate::config::TautulliConfig;
 use crate::error::{Error, Result};
 use crate::tautulli::client::{Client, Command};
-use crate::tautulli::reader::paged::PageSource;
+use crate::tautulli::reader::PageSource;
 use crate::timefmt::parse_utc;
 
 /// Queries [`AnalyticsService::query`] answers.

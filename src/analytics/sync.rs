@@ -44,15 +44,16 @@ use crate::analytics::store::{
     FxHashMap, SessionWriter, Store, Upsert, STATE_LAST_SYNC, STATE_LEFT_OUT, STATE_MAX_STARTED,
     STATE_RECORDS,
 };
+use crate::config::ReadMode;
 use crate::error::{Error, Result};
-use crate::index::rules::{clean_owned, clean_text};
+use crate::sanitize::{clean_owned, clean_text};
 use crate::tautulli::client::{Client, Command};
 use crate::tautulli::reader::merge::Part;
-use crate::tautulli::reader::paged::{
+use crate::tautulli::reader::{
     day_counts, ClientPages, PageSource, PagedRow, Query, ReadOutcome, RowsPage, Since,
     WindowSource,
 };
-use crate::tautulli::reader::{ReadMode, Reader, WindowOptions};
+use crate::tautulli::reader::{Reader, WindowOptions};
 use crate::tautulli::rows::{
     float_checked, int_checked, int_opt, int_req, string_opt, text_checked, text_with, time_opt,
     HistoryPage, HistoryRow, Text,
@@ -988,7 +989,7 @@ mod tests {
         fn day_counts(
             &mut self,
             _days: u32,
-        ) -> Result<Option<crate::tautulli::reader::paged::DayCounts>> {
+        ) -> Result<Option<crate::tautulli::reader::source::DayCounts>> {
             let mut days: std::collections::BTreeMap<jiff::civil::Date, u64> = Default::default();
             for r in &self.rows {
                 *days.entry(day_of(r.2)).or_default() += 1;

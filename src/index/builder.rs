@@ -15,210 +15,25 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
-use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
-
-use crate::index::identity::ids::IdKind;
-use crate::index::identity::keys::{canonical_key, event_key};
-use crate::index::item::{Item, MediaKind};
-use crate::index::rules::{IntHasher, Policy, SkipReason, UnresolvedReason};
-use crate::timefmt::format_utc;
-
-/// Identifies the Tautulli history row (group) a play came from: its `reference_id` (the
-/// group's first row id), else its `row_id`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct GroupRef(pub i64);
-
-/// How plays of one title are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Newest play per canonical key.
-    Collapsed,
-    /// Every play, keyed `<key>@<epoch>`.
-    Rewatch,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Collapsed => "collapsed",
-            Mode::Rewatch => "rewatch",
-        }
-    }
-}
-
-/// What part of the history a read covered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ReadKind {
-    /// The whole (filtered) history: a complete one is the whole truth (`present`).
-    #[default]
-    Full,
-    /// Only what changed since a checkpoint: never more than a `delta`.
-    Incremental,
-}
-
-impl ReadKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReadKind::Full => "full",
-            ReadKind::Incremental => "incremental",
-        }
-    }
-}
-
-/// Count of skipped rows per [`SkipReason`]; serialises every reason, zeros included, in
-/// [`SkipReason::ALL`] order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SkipCounts([u64; SkipReason::ALL.len()]);
-
-impl SkipCounts {
-    pub fn get(&self, reason: SkipReason) -> u64 {
-        self.0[Self::slot(reason)]
-    }
-
-    pub fn add(&mut self, reason: SkipReason) {
-        self.0[Self::slot(reason)] += 1;
-    }
-
-    fn slot(reason: SkipReason) -> usize {
-        SkipReason::ALL
-            .iter()
-            .position(|r| *r == reason)
-            .expect("every reason is in SkipReason::ALL")
-    }
-}
-
-impl Serialize for SkipCounts {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(SkipReason::ALL.len()))?;
-        for r in SkipReason::ALL {
-            map.serialize_entry(r.as_str(), &self.get(r))?;
-        }
-        map.end()
-    }
-}
-
-/// An item in the index that has no external ID, with why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct UnresolvedEntry {
-    /// Its key in the index (an event key in rewatch mode).
-    pub key: String,
-    /// `Show - Episode` for episodes, the title for movies.
-    pub title: String,
-    /// [`UnresolvedReason::as_str`].
-    pub reason: &'static str,
-    pub message: String,
-    /// The item's own Plex rating key.
-    pub rating_key: Option<i64>,
-}
-
-/// What a history read did. The builder counts rows, plays and outcomes; the history reader
-/// fills `pages`, `metadata_calls` and completeness. A report is `delta` until the reader
-/// marks it complete, so a forgotten or truncated read never passes as the whole truth.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Report {
-    /// History pages read.
-    pub pages: u64,
-    /// Rows handed to the builder (pushed or skipped), re-read groups included.
-    pub rows_seen: u64,
-    /// Entries in the index.
-    pub items: u64,
-    /// Rows accepted as plays (each push, re-read groups included).
-    pub plays_kept: u64,
-    /// Plays dropped because the same key had a newer (or equally new, earlier) play.
-    pub superseded: u64,
-    /// Earlier plays of a re-read group dropped in favour of the newer read.
-    pub replaced: u64,
-    pub skipped: SkipCounts,
-    /// Unresolved items present in the index, sorted by key.
-    pub unresolved: Vec<UnresolvedEntry>,
-    /// `get_metadata` calls made.
-    pub metadata_calls: u64,
-    /// True only when every page was read (no cap, no repeat guard, no error).
-    pub complete: bool,
-    /// Why the read stopped early, when it did.
-    pub incomplete_reason: Option<String>,
-    /// Full or incremental (the cursor sets it).
-    pub read: ReadKind,
-    pub mode: Mode,
-}
-
-impl Report {
-    fn new(mode: Mode) -> Report {
-        Report {
-            pages: 0,
-            rows_seen: 0,
-            items: 0,
-            plays_kept: 0,
-            superseded: 0,
-            replaced: 0,
-            skipped: SkipCounts::default(),
-            unresolved: Vec::new(),
-            metadata_calls: 0,
-            complete: false,
-            incomplete_reason: None,
-            read: ReadKind::Full,
-            mode,
-        }
-    }
-
-    /// `present` (the index is the whole truth) only for a complete full read, else `delta`
-    /// (an incremental read, even complete, holds only what changed).
-    pub fn semantics(&self) -> &'static str {
-        if self.complete && self.read == ReadKind::Full {
-            "present"
-        } else {
-            "delta"
-        }
-    }
-
-    /// The whole history was read.
-    pub fn mark_complete(&mut self) {
-        self.complete = true;
-        self.incomplete_reason = None;
-    }
-
-    /// The read stopped early for `reason`.
-    pub fn mark_incomplete(&mut self, reason: impl Into<String>) {
-        self.complete = false;
-        self.incomplete_reason = Some(reason.into());
-    }
-}
-
-impl Serialize for Report {
-    /// Field order: pages, rows_seen, items, plays_kept, superseded, replaced, skipped,
-    /// unresolved, metadata_calls, complete, incomplete_reason, read, semantics, mode.
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(14))?;
-        map.serialize_entry("pages", &self.pages)?;
-        map.serialize_entry("rows_seen", &self.rows_seen)?;
-        map.serialize_entry("items", &self.items)?;
-        map.serialize_entry("plays_kept", &self.plays_kept)?;
-        map.serialize_entry("superseded", &self.superseded)?;
-        map.serialize_entry("replaced", &self.replaced)?;
-        map.serialize_entry("skipped", &self.skipped)?;
-        map.serialize_entry("unresolved", &self.unresolved)?;
-        map.serialize_entry("metadata_calls", &self.metadata_calls)?;
-        map.serialize_entry("complete", &self.complete)?;
-        map.serialize_entry("incomplete_reason", &self.incomplete_reason)?;
-        map.serialize_entry("read", self.read.as_str())?;
-        map.serialize_entry("semantics", self.semantics())?;
-        map.serialize_entry("mode", self.mode.as_str())?;
-        map.end()
-    }
-}
+use crate::hash::IntHasher;
+use crate::index::emission::{DateCache, Entry, Index};
+use crate::index::identity::keys::canonical_key;
+use crate::index::item::Item;
+use crate::index::item::UnresolvedReason;
+use crate::index::report::{Mode, Report};
+use crate::index::rules::{GroupRef, Policy, SkipReason};
 
 /// A distinct item held once and shared by all its plays (see [`IndexBuilder::template`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TemplateId(u32);
 
 /// Everything a play needs but its time and group.
-struct Template {
+pub(crate) struct Template {
     /// The item; its `watched_at` is meaningless (each play brings its own).
-    item: Item,
+    pub(crate) item: Item,
     /// Its canonical key, as an index into `Keys::names`.
-    base: u32,
-    unresolved: Option<Box<UnresolvedReason>>,
+    pub(crate) base: u32,
+    pub(crate) unresolved: Option<Box<UnresolvedReason>>,
 }
 
 /// Canonical keys, each held once.
@@ -488,151 +303,22 @@ fn settle_rewatches(
     entries
 }
 
-/// One entry of a finished index.
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    template: u32,
-    watched_at: i64,
-}
-
-/// A finished index, handed out in batches: keys and JSON are built only for the batch at
-/// hand, each item's JSON from its template's serialised head.
-pub struct Index {
-    mode: Mode,
-    templates: Vec<Template>,
-    keys: Vec<Arc<str>>,
-    entries: Vec<Entry>,
-    /// Each template's [`Item::json_head`], made on first use.
-    heads: Vec<Option<Box<str>>>,
-    /// Entries handed out so far.
-    next: usize,
-    dates: DateCache,
-}
-
-/// [`format_utc`] for many times: each day's `YYYY-MM-DDT` is made by `format_utc` once
-/// (a history spans few days compared with its plays), the time of day is written here.
-struct DateCache {
-    /// Direct-mapped by day: (day, its date part up to and including `T`).
-    slots: Vec<Option<(i64, Box<str>)>>,
-}
-
-impl DateCache {
-    const SLOTS: usize = 4096;
-
-    fn new() -> DateCache {
-        DateCache {
-            slots: vec![None; Self::SLOTS],
-        }
-    }
-
-    /// Appends `format_utc(epoch)`.
-    fn push_utc(&mut self, out: &mut String, epoch: i64) {
-        let day = epoch.div_euclid(86_400);
-        let secs = epoch.rem_euclid(86_400);
-        let slot = &mut self.slots[day.rem_euclid(Self::SLOTS as i64) as usize];
-        if slot.as_ref().is_none_or(|(d, _)| *d != day) {
-            let full = format_utc(day * 86_400);
-            let date = &full[..=full.find('T').expect("format_utc writes a T")];
-            *slot = Some((day, date.into()));
-        }
-        out.push_str(&slot.as_ref().expect("just filled").1);
-        for (i, v) in [secs / 3_600, secs % 3_600 / 60, secs % 60]
-            .into_iter()
-            .enumerate()
-        {
-            if i > 0 {
-                out.push(':');
-            }
-            out.push(char::from(b'0' + (v / 10) as u8));
-            out.push(char::from(b'0' + (v % 10) as u8));
-        }
-        out.push('Z');
-    }
-}
-
-impl Index {
-    /// Entries in the index.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Entries not handed out yet.
-    pub fn remaining(&self) -> usize {
-        self.entries.len() - self.next
-    }
-
-    fn key(&self, e: &Entry) -> String {
-        let base = &self.keys[self.templates[e.template as usize].base as usize];
-        match self.mode {
-            Mode::Collapsed => base.to_string(),
-            Mode::Rewatch => event_key(base, e.watched_at),
-        }
-    }
-
-    /// The next `max` entries as `(key, item JSON)`.
-    pub fn next_batch(&mut self, max: usize) -> Vec<(String, String)> {
-        if self.heads.len() < self.templates.len() {
-            self.heads.resize(self.templates.len(), None);
-        }
-        let end = self.entries.len().min(self.next.saturating_add(max));
-        let mut out = Vec::with_capacity(end - self.next);
-        for j in self.next..end {
-            let e = self.entries[j];
-            let head = self.heads[e.template as usize].get_or_insert_with(|| {
-                self.templates[e.template as usize]
-                    .item
-                    .json_head()
-                    .into_boxed_str()
-            });
-            let mut json = String::with_capacity(head.len() + 36);
-            json.push_str(head);
-            json.push_str(",\"watched_at\":\"");
-            self.dates.push_utc(&mut json, e.watched_at);
-            json.push_str("\"}");
-            out.push((self.key(&e), json));
-        }
-        self.next = end;
-        out
-    }
-
-    /// The unresolved entries, sorted by key.
-    fn unresolved(&self) -> Vec<UnresolvedEntry> {
-        let mut list: Vec<UnresolvedEntry> = self
-            .entries
-            .iter()
-            .filter_map(|e| {
-                let t = &self.templates[e.template as usize];
-                let reason = t.unresolved.as_deref()?;
-                Some(UnresolvedEntry {
-                    key: self.key(e),
-                    title: display_title(&t.item),
-                    reason: reason.as_str(),
-                    message: reason.message(),
-                    rating_key: t.item.ids.get(IdKind::Plex).and_then(|v| v.parse().ok()),
-                })
-            })
-            .collect();
-        list.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-        list
-    }
-}
-
-fn display_title(item: &Item) -> String {
-    match (item.kind, item.series_title.as_deref()) {
-        (MediaKind::Episode, Some(show)) => format!("{show} - {}", item.title),
-        _ => item.title.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::index::identity::ids::Ids;
+
+    use crate::index::identity::ids::{IdKind, Ids};
+    use crate::index::identity::keys::event_key;
+
+    use crate::index::item::{build_item, UnresolvedReason};
+    use crate::index::metadata::{metadata_need, MetaAnswer, MetaLevel, MetaRequest};
+    use crate::index::report::SkipCounts;
+
     use crate::index::rules::tests::classify;
-    use crate::index::rules::{build_item, metadata_need, MetaAnswer, MetaLevel, MetaRequest};
-    use crate::tautulli::rows::{HistoryPage, Metadata};
+    use crate::tautulli::rows::HistoryPage;
+    use crate::tautulli::rows::Metadata;
     use crate::timefmt::format_utc;
 
     /// Shortcuts only tests take: a whole item per play, and the index as a sorted list.
@@ -686,7 +372,7 @@ mod tests {
 
     impl SkipCounts {
         fn total(&self) -> u64 {
-            self.0.iter().sum()
+            SkipReason::ALL.iter().map(|r| self.get(*r)).sum()
         }
     }
 
@@ -1214,8 +900,8 @@ mod tests {
         use super::*;
         use crate::index::identity::ids::IdKind;
         use crate::index::rules::{complete, precheck, TimeField};
-        use crate::tautulli::reader::paged::IndexRow;
         use crate::tautulli::rows::HistoryRow;
+        use crate::tautulli::rows::IndexRow;
         use crate::testutil::gen::{guid_text, history_row};
         use crate::timefmt::{parse_utc, TIME_RANGE};
 

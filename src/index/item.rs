@@ -8,26 +8,12 @@ use std::sync::Arc;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use crate::index::identity::ids::Ids;
+use crate::index::identity::guid::{Guid, IdLevel};
+use crate::index::identity::ids::{IdKind, Ids};
+use crate::index::metadata::MetaAnswer;
+use crate::index::rules::Play;
+pub use crate::tautulli::rows::MediaKind;
 use crate::timefmt::format_utc;
-
-/// What an item is. Tautulli history also has tracks, clips and photos; the engine's history
-/// feature only takes these two.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MediaKind {
-    Movie,
-    Episode,
-}
-
-impl MediaKind {
-    /// The engine's `type` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MediaKind::Movie => "movie",
-            MediaKind::Episode => "episode",
-        }
-    }
-}
 
 /// One watched movie or episode.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +92,164 @@ impl Item {
             map.serialize_entry("ids", &self.ids)?;
         }
         Ok(())
+    }
+}
+
+/// Why an item could not be resolved to an external ID. The item is still produced, keyed by
+/// its Plex ID, so the user sees it and can fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnresolvedReason {
+    #[error(
+        "get_metadata answered {{}} for rating key {rating_key}: item deleted from Plex or \
+         Plex unreachable; kept under its Plex ID (check that Plex is up, then re-run)"
+    )]
+    Deleted { rating_key: i64 },
+    #[error(
+        "get_metadata for rating key {rating_key} was needed but not looked up; kept under \
+         its Plex ID"
+    )]
+    MetadataMissing { rating_key: i64 },
+    #[error(
+        "new-agent episode without grandparent_rating_key: its show's IDs cannot be looked \
+         up; kept under its Plex ID"
+    )]
+    NoShowKey,
+    #[error(
+        "Plex knows no TMDb/IMDb/TVDB ID for rating key {rating_key}; match the item in \
+         Plex (Fix Match) to give it one"
+    )]
+    NoExternalIds { rating_key: i64 },
+    #[error(
+        "unmatched media (local:// or the none agent): no external ID exists; match the \
+         item in Plex to give it one"
+    )]
+    Unmatched,
+    #[error("the history row has no guid; kept under its Plex ID")]
+    NoGuid,
+    #[error("unknown guid form {0:?}; kept under its Plex ID with the guid as given")]
+    UnknownGuid(String),
+}
+
+impl UnresolvedReason {
+    /// snake_case name for reports.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            UnresolvedReason::Deleted { .. } => "deleted",
+            UnresolvedReason::MetadataMissing { .. } => "metadata_missing",
+            UnresolvedReason::NoShowKey => "no_show_key",
+            UnresolvedReason::NoExternalIds { .. } => "no_external_ids",
+            UnresolvedReason::Unmatched => "unmatched",
+            UnresolvedReason::NoGuid => "no_guid",
+            UnresolvedReason::UnknownGuid(_) => "unknown_guid",
+        }
+    }
+
+    /// The human explanation (same as `Display`).
+    pub fn message(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// Builds the item of a play. `meta` is the answer to [`metadata_need`]'s request (ignored
+/// when none was needed).
+///
+/// IDs never mix levels:
+/// - movie `ids`: plex rating key, the guid's ID, or (new agent) the movie's `guids` and its
+///   `plex://movie/..` guid;
+/// - episode `ids`: the episode's own only: plex rating key, plus its `plex://episode/..`
+///   guid (new agent) or an item-level ID of its guid (never seen in practice);
+/// - episode `show_ids`: plex = `grandparent_rating_key`, plus the show part of a legacy/HAMA
+///   guid or the show's own `get_metadata` IDs (including its `plex://show/..` guid).
+///
+/// `Err` carries the item anyway (keyed by its Plex ID: `plex:<rk>`, episodes
+/// `plex:<show rk>#sXXeYY`) when no external ID was found for the keyed level.
+// Both variants hold an `Item` of the same size, and the `Err` is an outcome to record, not
+// an error to propagate with `?`: boxing it would only add an allocation.
+#[allow(clippy::result_large_err)]
+pub fn build_item(
+    play: &Play,
+    meta: Option<&MetaAnswer>,
+) -> Result<Item, (Item, UnresolvedReason)> {
+    let mut item = Item {
+        kind: play.kind,
+        title: play.title.clone(),
+        year: play.year,
+        season: play.season,
+        episode: play.episode,
+        series_title: play.series_title.clone(),
+        ids: Ids::new(),
+        show_ids: Ids::new(),
+        watched_at: play.watched_at,
+    };
+    item.ids.insert(IdKind::Plex, &play.rating_key.to_string());
+    if play.kind == MediaKind::Episode {
+        if let Some(gp) = play.grandparent_rating_key {
+            item.show_ids.insert(IdKind::Plex, &gp.to_string());
+        }
+    }
+
+    let mut problem = None;
+    match &play.guid {
+        None => problem = Some(UnresolvedReason::NoGuid),
+        Some(g @ Guid::Plex { .. }) => {
+            if let Some(p) = g.plex_guid() {
+                item.ids.insert(IdKind::Guid, &p);
+            }
+            problem = match (play.kind, play.grandparent_rating_key) {
+                (MediaKind::Movie, _) => apply_meta(&mut item.ids, meta, play.rating_key),
+                (MediaKind::Episode, Some(gp)) => apply_meta(&mut item.show_ids, meta, gp),
+                (MediaKind::Episode, None) => Some(UnresolvedReason::NoShowKey),
+            };
+        }
+        Some(Guid::Legacy(g)) => {
+            let target = match (play.kind, g.level) {
+                (MediaKind::Episode, IdLevel::Show) => &mut item.show_ids,
+                _ => &mut item.ids,
+            };
+            target.insert(g.kind, &g.value);
+        }
+        Some(Guid::External(kind, value)) => {
+            item.ids.insert(*kind, value);
+        }
+        Some(Guid::Unmatched) => problem = Some(UnresolvedReason::Unmatched),
+        Some(Guid::Unknown(raw)) => {
+            item.ids.insert(IdKind::Guid, raw);
+            problem = Some(UnresolvedReason::UnknownGuid(raw.clone()));
+        }
+    }
+
+    let (keyed, keyed_rk) = match play.kind {
+        MediaKind::Movie => (&item.ids, play.rating_key),
+        MediaKind::Episode => (
+            &item.show_ids,
+            play.grandparent_rating_key.unwrap_or(play.rating_key),
+        ),
+    };
+    if problem.is_none() && !keyed.has_external() {
+        problem = Some(UnresolvedReason::NoExternalIds {
+            rating_key: keyed_rk,
+        });
+    }
+    match problem {
+        None => Ok(item),
+        Some(reason) => Err((item, reason)),
+    }
+}
+
+/// Merges a metadata answer into `target` (the level it was asked for).
+fn apply_meta(
+    target: &mut Ids,
+    meta: Option<&MetaAnswer>,
+    rating_key: i64,
+) -> Option<UnresolvedReason> {
+    match meta {
+        None => Some(UnresolvedReason::MetadataMissing { rating_key }),
+        Some(MetaAnswer::Deleted) => Some(UnresolvedReason::Deleted { rating_key }),
+        Some(MetaAnswer::Found(ids)) => {
+            target.merge_missing(ids);
+            (!ids.has_external()).then_some(UnresolvedReason::NoExternalIds { rating_key })
+        }
     }
 }
 

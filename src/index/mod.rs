@@ -8,7 +8,11 @@
 pub mod builder;
 pub mod checkpoint;
 pub mod cursor;
+pub mod emission;
 pub mod identity;
 pub mod item;
+pub mod metadata;
+pub mod options;
+pub mod report;
 pub mod rules;
 pub mod state;

@@ -11,17 +11,13 @@
 //!    cannot be resolved to an external ID still come out, keyed by their Plex ID, together
 //!    with an [`UnresolvedReason`].
 
-use std::borrow::Cow;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use crate::index::builder::GroupRef;
-use crate::index::identity::guid::{self, Guid, IdLevel};
-use crate::index::identity::ids::{IdKind, Ids};
-use crate::index::item::{Item, MediaKind};
-use crate::tautulli::reader::paged::IndexRow;
-use crate::tautulli::rows::Metadata;
+use crate::config::HistoryConfig;
+use crate::index::identity::guid::{self, Guid};
+use crate::sanitize::clean_text;
+use crate::tautulli::rows::IndexRow;
+use crate::tautulli::rows::MediaKind;
 use crate::timefmt::{row_time, RowTime};
 
 /// Which row time becomes `watched_at` (the config's `history.watched_at`).
@@ -141,6 +137,24 @@ pub struct Play {
     pub row_id: i64,
 }
 
+/// Identifies the Tautulli history row (group) a play came from: its `reference_id` (the
+/// group's first row id), else its `row_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupRef(pub i64);
+
+/// The policy of the config's `history` block.
+impl Policy {
+    pub fn from_config(cfg: &HistoryConfig) -> Policy {
+        Policy {
+            watched_only: cfg.watched_only,
+            min_percent: cfg.min_percent,
+            include_live: cfg.include_live,
+            watched_at: cfg.watched_at,
+            rewatches: cfg.rewatches,
+        }
+    }
+}
+
 /// What the cheap checks of [`precheck`] learnt about a row that passed them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Accepted {
@@ -237,315 +251,23 @@ pub fn complete(row: &IndexRow, accepted: Accepted) -> Result<Play, SkipReason> 
     })
 }
 
-fn item_title(row: &IndexRow, kind: MediaKind) -> Option<&str> {
+pub(crate) fn item_title(row: &IndexRow, kind: MediaKind) -> Option<&str> {
     match kind {
         MediaKind::Movie => text(&row.title).or(text(&row.full_title)),
         MediaKind::Episode => text(&row.title),
     }
 }
 
-fn series_title(row: &IndexRow, kind: MediaKind) -> Option<&str> {
+pub(crate) fn series_title(row: &IndexRow, kind: MediaKind) -> Option<&str> {
     match kind {
         MediaKind::Episode => text(&row.grandparent_title),
         MediaKind::Movie => None,
     }
 }
 
-/// Every row field [`complete`] reads, as it reads them: rows with equal identities (and
-/// equal metadata answers) give equal plays but for time and group, hence equal items. A
-/// million-play history has far fewer identities than rows, so the caller builds each
-/// item once ([`IdentityCache`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Identity<'a> {
-    pub kind: MediaKind,
-    pub rating_key: i64,
-    pub parent_rating_key: Option<i64>,
-    pub grandparent_rating_key: Option<i64>,
-    pub parent_media_index: Option<i64>,
-    pub media_index: Option<i64>,
-    pub year: Option<i64>,
-    /// The title [`Play::title`] is made of.
-    pub title: Option<&'a str>,
-    /// The show title [`Play::series_title`] is made of.
-    pub series_title: Option<&'a str>,
-    pub guid: Option<&'a str>,
-}
-
-/// The [`Identity`] of a row that passed [`precheck`].
-pub fn identity<'a>(row: &'a IndexRow, accepted: &Accepted) -> Identity<'a> {
-    Identity {
-        kind: accepted.kind,
-        rating_key: accepted.rating_key,
-        parent_rating_key: row.parent_rating_key,
-        grandparent_rating_key: row.grandparent_rating_key,
-        parent_media_index: row.parent_media_index,
-        media_index: row.media_index,
-        year: row.year,
-        title: item_title(row, accepted.kind),
-        series_title: series_title(row, accepted.kind),
-        guid: row.guid.as_deref(),
-    }
-}
-
-/// A hasher for integer keys (ids, rating keys): one multiply instead of SipHash, which
-/// is not needed against keys that come from our own Tautulli.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct IntHasher(u64);
-
-impl Hasher for IntHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(u64::from(*b));
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        // FxHash's step: rotate, mix in, multiply by a large odd constant.
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_i64(&mut self, n: i64) {
-        self.write_u64(n as u64);
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-}
-
-/// An owned [`Identity`], its three texts packed into one allocation (one cache miss to
-/// compare, not three).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct OwnedIdentity {
-    kind: MediaKind,
-    rating_key: i64,
-    parent_rating_key: Option<i64>,
-    grandparent_rating_key: Option<i64>,
-    parent_media_index: Option<i64>,
-    media_index: Option<i64>,
-    year: Option<i64>,
-    /// Byte length of title, series title and guid in `texts`; [`ABSENT`] for `None`.
-    lens: [u32; 3],
-    texts: Box<str>,
-}
-
-/// An absent text in [`OwnedIdentity::lens`].
-const ABSENT: u32 = u32::MAX;
-
-impl OwnedIdentity {
-    fn texts<'a>(id: &Identity<'a>) -> [Option<&'a str>; 3] {
-        [id.title, id.series_title, id.guid]
-    }
-
-    /// `None` when a text is too long to pack (such an identity is not cached).
-    fn new(id: &Identity<'_>) -> Option<OwnedIdentity> {
-        let mut lens = [ABSENT; 3];
-        let mut texts = String::new();
-        for (len, t) in lens.iter_mut().zip(Self::texts(id)) {
-            if let Some(t) = t {
-                *len = u32::try_from(t.len()).ok().filter(|l| *l != ABSENT)?;
-                texts.push_str(t);
-            }
-        }
-        Some(OwnedIdentity {
-            kind: id.kind,
-            rating_key: id.rating_key,
-            parent_rating_key: id.parent_rating_key,
-            grandparent_rating_key: id.grandparent_rating_key,
-            parent_media_index: id.parent_media_index,
-            media_index: id.media_index,
-            year: id.year,
-            lens,
-            texts: texts.into_boxed_str(),
-        })
-    }
-
-    fn matches(&self, id: &Identity<'_>) -> bool {
-        if self.kind != id.kind
-            || self.rating_key != id.rating_key
-            || self.parent_rating_key != id.parent_rating_key
-            || self.grandparent_rating_key != id.grandparent_rating_key
-            || self.parent_media_index != id.parent_media_index
-            || self.media_index != id.media_index
-            || self.year != id.year
-        {
-            return false;
-        }
-        let texts = Self::texts(id);
-        let len = |t: Option<&str>| t.map_or(ABSENT, |t| t.len() as u32);
-        if self.lens.iter().zip(texts).any(|(l, t)| *l != len(t)) {
-            return false;
-        }
-        let mut at = 0;
-        for t in texts.into_iter().flatten() {
-            if self.texts.as_bytes()[at..at + t.len()] != *t.as_bytes() {
-                return false;
-            }
-            at += t.len();
-        }
-        true
-    }
-}
-
-/// Identities seen, each with what it became (`V`), looked up without allocating. Entries
-/// are chained per rating key (almost always one identity per key).
-#[derive(Debug)]
-pub struct IdentityCache<V> {
-    first: HashMap<i64, u32, BuildHasherDefault<IntHasher>>,
-    entries: Vec<(OwnedIdentity, V, u32)>,
-}
-
-/// Ends a chain.
-const END: u32 = u32::MAX;
-
-/// Identities kept per rating key at most; more are simply not cached.
-const MAX_CHAIN: usize = 64;
-
-impl<V> Default for IdentityCache<V> {
-    fn default() -> Self {
-        IdentityCache {
-            first: HashMap::default(),
-            entries: Vec::new(),
-        }
-    }
-}
-
-impl<V: Copy> IdentityCache<V> {
-    pub fn get(&self, id: &Identity<'_>) -> Option<V> {
-        let mut at = *self.first.get(&id.rating_key)?;
-        while at != END {
-            let (owned, value, next) = &self.entries[at as usize];
-            if owned.matches(id) {
-                return Some(*value);
-            }
-            at = *next;
-        }
-        None
-    }
-
-    /// Remembers `value` for `id` (which must not be cached yet).
-    pub fn insert(&mut self, id: &Identity<'_>, value: V) {
-        let Ok(at) = u32::try_from(self.entries.len()) else {
-            return;
-        };
-        if at == END {
-            return;
-        }
-        let next = self.first.get(&id.rating_key).copied().unwrap_or(END);
-        let mut len = 0;
-        let mut walk = next;
-        while walk != END {
-            len += 1;
-            walk = self.entries[walk as usize].2;
-        }
-        if len >= MAX_CHAIN {
-            return;
-        }
-        let Some(owned) = OwnedIdentity::new(id) else {
-            return;
-        };
-        self.entries.push((owned, value, next));
-        self.first.insert(id.rating_key, at);
-    }
-}
-
 /// A trimmed, non-empty text field.
-fn text(s: &Option<String>) -> Option<&str> {
+pub(crate) fn text(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|t| !t.is_empty())
-}
-
-/// Server text made safe to store and show: terminal escape sequences (CSI `ESC [ ... m`,
-/// OSC `ESC ] ... BEL`, DCS/SOS/PM/APC strings, two-character `ESC x`, and their C1 forms)
-/// are removed with what they carry, a run of line breaks and tabs becomes one space (none
-/// at the ends of the text), and every other C0 or C1 control character is dropped. Why: titles and user names end up in items, reports
-/// and the analytics store, and from there on terminals and web pages, where an escape
-/// sequence from a renamed Plex item could rewrite what the user sees. Clean text comes
-/// back borrowed.
-///
-/// Kept private to the crate on purpose; a shared sanitiser for display text may replace it.
-pub(crate) fn clean_text(s: &str) -> Cow<'_, str> {
-    let Some(first) = s.find(|c: char| c.is_control()) else {
-        return Cow::Borrowed(s);
-    };
-    let mut out = String::with_capacity(s.len());
-    out.push_str(&s[..first]);
-    let mut chars = s[first..].chars().peekable();
-    // Skips a control string (OSC, DCS, ...) up to and including its terminator: BEL,
-    // ST (`ESC \`, U+009C), or the end of the text.
-    fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
-        while let Some(c) = chars.next() {
-            match c {
-                '\u{7}' | '\u{9c}' => return,
-                '\u{1b}' if chars.peek() == Some(&'\\') => {
-                    chars.next();
-                    return;
-                }
-                _ => {}
-            }
-        }
-    }
-    // Skips a CSI sequence's parameters and intermediates and its final byte; anything
-    // else ends it unread.
-    fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
-        while let Some(&c) = chars.peek() {
-            match c {
-                '\u{20}'..='\u{3f}' => {
-                    chars.next();
-                }
-                '\u{40}'..='\u{7e}' => {
-                    chars.next();
-                    return;
-                }
-                _ => return,
-            }
-        }
-    }
-    let mut broke = false;
-    while let Some(c) = chars.next() {
-        match c {
-            '\u{1b}' => match chars.next() {
-                Some('[') => skip_csi(&mut chars),
-                Some(']' | 'P' | 'X' | '^' | '_') => skip_string(&mut chars),
-                // `ESC` intermediates* final.
-                Some(mut n) => {
-                    while ('\u{20}'..='\u{2f}').contains(&n) {
-                        match chars.next() {
-                            Some(next) => n = next,
-                            None => break,
-                        }
-                    }
-                }
-                None => {}
-            },
-            '\u{9b}' => skip_csi(&mut chars),
-            '\u{90}' | '\u{98}' | '\u{9d}' | '\u{9e}' | '\u{9f}' => skip_string(&mut chars),
-            // One space for a run of breaks and tabs (`\r\n` is one break).
-            '\t' | '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{85}' => {
-                if !broke {
-                    out.push(' ');
-                    broke = true;
-                }
-            }
-            c if c.is_control() => {}
-            c => {
-                out.push(c);
-                broke = false;
-            }
-        }
-    }
-    // A break at either end is no space worth keeping.
-    match out.trim() {
-        t if t.len() == out.len() => Cow::Owned(out),
-        t => Cow::Owned(t.to_owned()),
-    }
-}
-
-/// [`clean_text`] of an owned string, reusing it when it is clean.
-pub(crate) fn clean_owned(s: String) -> String {
-    match clean_text(&s) {
-        Cow::Borrowed(_) => s,
-        Cow::Owned(clean) => clean,
-    }
 }
 
 /// Completion rule (known fault 1): `watched_status == 1` is Tautulli's own verdict (its
@@ -586,247 +308,20 @@ fn watched_at(row: &IndexRow, field: TimeField) -> Result<i64, SkipReason> {
     })
 }
 
-/// Which item a `get_metadata` call is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum MetaLevel {
-    /// A movie's own IDs.
-    Movie,
-    /// A show's IDs (asked on the show's rating key, shared by all its episodes).
-    Show,
-}
-
-/// One `get_metadata` call a play depends on. Equal requests are one call: dedupe and cache
-/// answers by this value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MetaRequest {
-    pub rating_key: i64,
-    pub level: MetaLevel,
-}
-
-/// The outcome of a [`MetaRequest`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MetaAnswer {
-    /// The IDs of the asked level (possibly without any external ID: legacy items answer
-    /// `guids: []`).
-    Found(Ids),
-    /// Tautulli answered `{}`: item deleted from Plex, unknown, or Plex unreachable.
-    Deleted,
-}
-
-impl MetaAnswer {
-    /// Reads a `get_metadata` answer for `level`. Only the asked level's own lists are used:
-    /// for [`MetaLevel::Show`] that is `guids`/`guid` of a show answer, or
-    /// `grandparent_guids`/`grandparent_guid` if an episode's answer was passed, and never a
-    /// season's IDs.
-    pub fn from_metadata(meta: &Metadata, level: MetaLevel) -> MetaAnswer {
-        if meta.is_empty() {
-            return MetaAnswer::Deleted;
-        }
-        let media_type = meta.media_type.as_deref().unwrap_or("");
-        let (list, own_guid): (&[String], &Option<String>) = match level {
-            MetaLevel::Show if media_type.eq_ignore_ascii_case("episode") => {
-                (&meta.grandparent_guids, &meta.grandparent_guid)
-            }
-            // A season's answer has no show ID list of its own; only the show's guid.
-            MetaLevel::Show if media_type.eq_ignore_ascii_case("season") => {
-                (&[], &meta.parent_guid)
-            }
-            _ => (&meta.guids, &meta.guid),
-        };
-        let mut ids = guid::ids_from_list(list);
-        if let Some(plex) = own_guid
-            .as_deref()
-            .map(guid::parse)
-            .and_then(|g| g.plex_guid())
-        {
-            ids.insert_missing(IdKind::Guid, &plex);
-        }
-        MetaAnswer::Found(ids)
-    }
-}
-
-/// The `get_metadata` call this play's IDs need, if any: new-agent (`plex://`) movies need
-/// their own; new-agent episodes need their **show's** (`grandparent_rating_key`). Legacy,
-/// HAMA, unmatched and unknown guids carry all there is to know.
-pub fn metadata_need(play: &Play) -> Option<MetaRequest> {
-    if !matches!(play.guid, Some(Guid::Plex { .. })) {
-        return None;
-    }
-    match play.kind {
-        MediaKind::Movie => Some(MetaRequest {
-            rating_key: play.rating_key,
-            level: MetaLevel::Movie,
-        }),
-        MediaKind::Episode => play.grandparent_rating_key.map(|rk| MetaRequest {
-            rating_key: rk,
-            level: MetaLevel::Show,
-        }),
-    }
-}
-
-/// Why an item could not be resolved to an external ID. The item is still produced, keyed by
-/// its Plex ID, so the user sees it and can fix it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum UnresolvedReason {
-    #[error(
-        "get_metadata answered {{}} for rating key {rating_key}: item deleted from Plex or \
-         Plex unreachable; kept under its Plex ID (check that Plex is up, then re-run)"
-    )]
-    Deleted { rating_key: i64 },
-    #[error(
-        "get_metadata for rating key {rating_key} was needed but not looked up; kept under \
-         its Plex ID"
-    )]
-    MetadataMissing { rating_key: i64 },
-    #[error(
-        "new-agent episode without grandparent_rating_key: its show's IDs cannot be looked \
-         up; kept under its Plex ID"
-    )]
-    NoShowKey,
-    #[error(
-        "Plex knows no TMDb/IMDb/TVDB ID for rating key {rating_key}; match the item in \
-         Plex (Fix Match) to give it one"
-    )]
-    NoExternalIds { rating_key: i64 },
-    #[error(
-        "unmatched media (local:// or the none agent): no external ID exists; match the \
-         item in Plex to give it one"
-    )]
-    Unmatched,
-    #[error("the history row has no guid; kept under its Plex ID")]
-    NoGuid,
-    #[error("unknown guid form {0:?}; kept under its Plex ID with the guid as given")]
-    UnknownGuid(String),
-}
-
-impl UnresolvedReason {
-    /// snake_case name for reports.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            UnresolvedReason::Deleted { .. } => "deleted",
-            UnresolvedReason::MetadataMissing { .. } => "metadata_missing",
-            UnresolvedReason::NoShowKey => "no_show_key",
-            UnresolvedReason::NoExternalIds { .. } => "no_external_ids",
-            UnresolvedReason::Unmatched => "unmatched",
-            UnresolvedReason::NoGuid => "no_guid",
-            UnresolvedReason::UnknownGuid(_) => "unknown_guid",
-        }
-    }
-
-    /// The human explanation (same as `Display`).
-    pub fn message(&self) -> String {
-        self.to_string()
-    }
-}
-
-/// Builds the item of a play. `meta` is the answer to [`metadata_need`]'s request (ignored
-/// when none was needed).
-///
-/// IDs never mix levels:
-/// - movie `ids`: plex rating key, the guid's ID, or (new agent) the movie's `guids` and its
-///   `plex://movie/..` guid;
-/// - episode `ids`: the episode's own only: plex rating key, plus its `plex://episode/..`
-///   guid (new agent) or an item-level ID of its guid (never seen in practice);
-/// - episode `show_ids`: plex = `grandparent_rating_key`, plus the show part of a legacy/HAMA
-///   guid or the show's own `get_metadata` IDs (including its `plex://show/..` guid).
-///
-/// `Err` carries the item anyway (keyed by its Plex ID: `plex:<rk>`, episodes
-/// `plex:<show rk>#sXXeYY`) when no external ID was found for the keyed level.
-// Both variants hold an `Item` of the same size, and the `Err` is an outcome to record, not
-// an error to propagate with `?`: boxing it would only add an allocation.
-#[allow(clippy::result_large_err)]
-pub fn build_item(
-    play: &Play,
-    meta: Option<&MetaAnswer>,
-) -> Result<Item, (Item, UnresolvedReason)> {
-    let mut item = Item {
-        kind: play.kind,
-        title: play.title.clone(),
-        year: play.year,
-        season: play.season,
-        episode: play.episode,
-        series_title: play.series_title.clone(),
-        ids: Ids::new(),
-        show_ids: Ids::new(),
-        watched_at: play.watched_at,
-    };
-    item.ids.insert(IdKind::Plex, &play.rating_key.to_string());
-    if play.kind == MediaKind::Episode {
-        if let Some(gp) = play.grandparent_rating_key {
-            item.show_ids.insert(IdKind::Plex, &gp.to_string());
-        }
-    }
-
-    let mut problem = None;
-    match &play.guid {
-        None => problem = Some(UnresolvedReason::NoGuid),
-        Some(g @ Guid::Plex { .. }) => {
-            if let Some(p) = g.plex_guid() {
-                item.ids.insert(IdKind::Guid, &p);
-            }
-            problem = match (play.kind, play.grandparent_rating_key) {
-                (MediaKind::Movie, _) => apply_meta(&mut item.ids, meta, play.rating_key),
-                (MediaKind::Episode, Some(gp)) => apply_meta(&mut item.show_ids, meta, gp),
-                (MediaKind::Episode, None) => Some(UnresolvedReason::NoShowKey),
-            };
-        }
-        Some(Guid::Legacy(g)) => {
-            let target = match (play.kind, g.level) {
-                (MediaKind::Episode, IdLevel::Show) => &mut item.show_ids,
-                _ => &mut item.ids,
-            };
-            target.insert(g.kind, &g.value);
-        }
-        Some(Guid::External(kind, value)) => {
-            item.ids.insert(*kind, value);
-        }
-        Some(Guid::Unmatched) => problem = Some(UnresolvedReason::Unmatched),
-        Some(Guid::Unknown(raw)) => {
-            item.ids.insert(IdKind::Guid, raw);
-            problem = Some(UnresolvedReason::UnknownGuid(raw.clone()));
-        }
-    }
-
-    let (keyed, keyed_rk) = match play.kind {
-        MediaKind::Movie => (&item.ids, play.rating_key),
-        MediaKind::Episode => (
-            &item.show_ids,
-            play.grandparent_rating_key.unwrap_or(play.rating_key),
-        ),
-    };
-    if problem.is_none() && !keyed.has_external() {
-        problem = Some(UnresolvedReason::NoExternalIds {
-            rating_key: keyed_rk,
-        });
-    }
-    match problem {
-        None => Ok(item),
-        Some(reason) => Err((item, reason)),
-    }
-}
-
-/// Merges a metadata answer into `target` (the level it was asked for).
-fn apply_meta(
-    target: &mut Ids,
-    meta: Option<&MetaAnswer>,
-    rating_key: i64,
-) -> Option<UnresolvedReason> {
-    match meta {
-        None => Some(UnresolvedReason::MetadataMissing { rating_key }),
-        Some(MetaAnswer::Deleted) => Some(UnresolvedReason::Deleted { rating_key }),
-        Some(MetaAnswer::Found(ids)) => {
-            target.merge_missing(ids);
-            (!ids.has_external()).then_some(UnresolvedReason::NoExternalIds { rating_key })
-        }
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::index::identity::ids::{IdKind, Ids};
+    use std::borrow::Cow;
+
+    use crate::index::identity::row::{identity, Identity, IdentityCache};
+    use crate::index::item::{build_item, UnresolvedReason};
+    use crate::index::metadata::{metadata_need, MetaAnswer, MetaLevel, MetaRequest};
+
     use crate::index::identity::keys::canonical_key;
+    use crate::sanitize::{clean_owned, clean_text};
     use crate::tautulli::rows::HistoryRow;
+    use crate::tautulli::rows::Metadata;
 
     fn row(json: serde_json::Value) -> HistoryRow {
         serde_json::from_value(json).unwrap()
@@ -1609,7 +1104,7 @@ pub(crate) mod tests {
             assert_eq!(cache.get(&other), Some(2), "{other:?}");
         }
         assert_eq!(cache.get(&base), Some(1));
-        assert_eq!(cache.entries.len(), 8);
+        assert_eq!(cache.len(), 8);
         // Another rating key starts its own chain.
         let elsewhere = Identity {
             rating_key: 7,

@@ -28,7 +28,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::config::TautulliConfig;
 use crate::index::identity::ids::Ids;
-use crate::index::rules::{MetaAnswer, MetaLevel, MetaRequest};
+use crate::index::metadata::{MetaAnswer, MetaLevel, MetaRequest};
 
 /// The state file inside `tautulli.state_dir`.
 pub const FILE_NAME: &str = "tautulli-plugin.sqlite";

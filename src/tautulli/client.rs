@@ -1726,7 +1726,7 @@ mod tests {
 
     #[test]
     fn history_pages_go_out_with_pinned_parameters() {
-        use crate::tautulli::reader::paged::{ClientPages, HistoryReader};
+        use crate::tautulli::reader::{ClientPages, HistoryReader};
         let page = |rows: &str| {
             ok(&format!(
                 r#"{{"recordsFiltered":3,"recordsTotal":9,"data":[{rows}]}}"#
@@ -1777,7 +1777,7 @@ mod tests {
     /// Reads pages of `per_page` rows from the server at `url` to the end; returns how many
     /// rows were read (or the error) and how many `get_history` requests were sent.
     fn read_history(url: &str, per_page: u32) -> (std::result::Result<usize, Error>, u64) {
-        use crate::tautulli::reader::paged::{ClientPages, HistoryReader};
+        use crate::tautulli::reader::{ClientPages, HistoryReader};
         let cfg = serde_json::json!({"tautulli": {
             "server_url": url, "api_key": KEY, "history": {"per_page": per_page}
         }});

@@ -7,6 +7,8 @@
 
 use serde::{de, Deserialize, Deserializer};
 
+use crate::tautulli::reader::merge;
+
 /// `data` of `get_history`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct HistoryPage {
@@ -103,6 +105,193 @@ pub struct HistoryRow {
     /// Set only on in-progress activity rows.
     #[serde(deserialize_with = "string_opt")]
     pub state: Option<String>,
+}
+
+/// What an item is. Tautulli history also has tracks, clips and photos; the engine's history
+/// feature only takes these two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MediaKind {
+    Movie,
+    Episode,
+}
+
+impl MediaKind {
+    /// The engine's `type` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Movie => "movie",
+            MediaKind::Episode => "episode",
+        }
+    }
+}
+
+/// `data` of `get_history` as the index reads it: [`HistoryPage`] with [`IndexRow`]s.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IndexPage {
+    #[serde(rename = "recordsFiltered", deserialize_with = "int_req")]
+    pub records_filtered: i64,
+    #[serde(rename = "recordsTotal", default, deserialize_with = "int_opt")]
+    pub records_total: Option<i64>,
+    pub data: Vec<IndexRow>,
+}
+
+/// A `get_history` row as the index reads it: [`HistoryRow`]'s fields, each accepted and
+/// refused exactly as there, but only those the index uses are kept. The others are
+/// checked without being stored (a million rows would otherwise allocate ten strings each
+/// for nothing), and `media_type` and `state` are reduced to what they say.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct IndexRow {
+    #[serde(deserialize_with = "int_opt")]
+    pub row_id: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub reference_id: Option<i64>,
+    #[serde(deserialize_with = "time_opt")]
+    pub date: Option<i64>,
+    #[serde(deserialize_with = "time_opt")]
+    pub started: Option<i64>,
+    #[serde(deserialize_with = "time_opt")]
+    pub stopped: Option<i64>,
+    /// `media_type`, when it is `movie` or `episode` (trimmed, any case).
+    #[serde(rename = "media_type", deserialize_with = "media_kind")]
+    pub kind: Option<MediaKind>,
+    #[serde(deserialize_with = "int_opt")]
+    pub rating_key: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub parent_rating_key: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub grandparent_rating_key: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub media_index: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub parent_media_index: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub year: Option<i64>,
+    #[serde(deserialize_with = "string_opt")]
+    pub title: Option<String>,
+    #[serde(deserialize_with = "string_opt")]
+    pub grandparent_title: Option<String>,
+    #[serde(deserialize_with = "string_opt")]
+    pub full_title: Option<String>,
+    #[serde(deserialize_with = "string_opt")]
+    pub guid: Option<String>,
+    #[serde(deserialize_with = "int_opt")]
+    pub live: Option<i64>,
+    #[serde(deserialize_with = "int_opt")]
+    pub percent_complete: Option<i64>,
+    #[serde(deserialize_with = "float_opt")]
+    pub watched_status: Option<f64>,
+    /// `state` is set (only in-progress activity rows have one).
+    #[serde(rename = "state", deserialize_with = "text_present")]
+    pub has_state: bool,
+    // Read by [`HistoryRow`] but not by the index: checked, not kept.
+    #[serde(rename = "duration", deserialize_with = "int_checked")]
+    _duration: (),
+    #[serde(rename = "play_duration", deserialize_with = "int_checked")]
+    _play_duration: (),
+    #[serde(rename = "paused_counter", deserialize_with = "int_checked")]
+    _paused_counter: (),
+    #[serde(rename = "user_id", deserialize_with = "int_checked")]
+    _user_id: (),
+    #[serde(rename = "section_id", deserialize_with = "int_checked")]
+    _section_id: (),
+    #[serde(rename = "group_count", deserialize_with = "int_checked")]
+    _group_count: (),
+    #[serde(rename = "user", deserialize_with = "text_checked")]
+    _user: (),
+    #[serde(rename = "friendly_name", deserialize_with = "text_checked")]
+    _friendly_name: (),
+    #[serde(rename = "parent_title", deserialize_with = "text_checked")]
+    _parent_title: (),
+    #[serde(rename = "transcode_decision", deserialize_with = "text_checked")]
+    _transcode_decision: (),
+    /// The smallest of `group_ids`: whether this row holds its chain's first session.
+    #[serde(rename = "group_ids", deserialize_with = "first_group_id")]
+    pub group_first: Option<i64>,
+    #[serde(rename = "platform", deserialize_with = "text_checked")]
+    _platform: (),
+    #[serde(rename = "product", deserialize_with = "text_checked")]
+    _product: (),
+    #[serde(rename = "player", deserialize_with = "text_checked")]
+    _player: (),
+}
+
+impl IndexRow {
+    /// True for an in-progress session mixed in by `include_activity=1`.
+    pub fn is_activity(&self) -> bool {
+        self.row_id.is_none() || self.has_state
+    }
+
+    /// True for a Live TV row.
+    pub fn is_live(&self) -> bool {
+        self.live.unwrap_or(0) != 0
+    }
+}
+
+impl From<&HistoryRow> for IndexRow {
+    fn from(r: &HistoryRow) -> IndexRow {
+        IndexRow {
+            row_id: r.row_id,
+            reference_id: r.reference_id,
+            date: r.date,
+            started: r.started,
+            stopped: r.stopped,
+            kind: r.media_type.as_deref().and_then(media_kind_of),
+            rating_key: r.rating_key,
+            parent_rating_key: r.parent_rating_key,
+            grandparent_rating_key: r.grandparent_rating_key,
+            media_index: r.media_index,
+            parent_media_index: r.parent_media_index,
+            year: r.year,
+            title: r.title.clone(),
+            grandparent_title: r.grandparent_title.clone(),
+            full_title: r.full_title.clone(),
+            guid: r.guid.clone(),
+            live: r.live,
+            percent_complete: r.percent_complete,
+            watched_status: r.watched_status,
+            has_state: r.state.is_some(),
+            group_first: r.group_ids.as_deref().and_then(merge::first_id),
+            ..IndexRow::default()
+        }
+    }
+}
+
+/// The smallest id of a `group_ids` string (`"3,4"`), read as [`string_opt`] reads text.
+fn first_group_id<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<i64>, D::Error> {
+    text_with(d, |t| match t {
+        Text::Str(s) => merge::first_id(s),
+        Text::Null | Text::Number => None,
+    })
+}
+
+/// `movie` or `episode`, trimmed, in any case.
+fn media_kind_of(media_type: &str) -> Option<MediaKind> {
+    let m = media_type.trim();
+    if m.eq_ignore_ascii_case("movie") {
+        Some(MediaKind::Movie)
+    } else if m.eq_ignore_ascii_case("episode") {
+        Some(MediaKind::Episode)
+    } else {
+        None
+    }
+}
+
+/// True where [`string_opt`] gives `Some`: a non-empty string or a number.
+fn text_present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<bool, D::Error> {
+    text_with(d, |t| match t {
+        Text::Null => false,
+        Text::Str(s) => !s.is_empty(),
+        Text::Number => true,
+    })
+}
+
+/// `media_type` as [`string_opt`] reads it, then recognised: a number is never a media type.
+fn media_kind<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<MediaKind>, D::Error> {
+    text_with(d, |t| match t {
+        Text::Str(s) => media_kind_of(s),
+        Text::Null | Text::Number => None,
+    })
 }
 
 /// `data` of `get_metadata`: `{}` for a deleted or unknown item (or Plex unreachable).
@@ -637,5 +826,71 @@ mod tests {
             row(&escaped).unwrap().title.unwrap().chars().count(),
             MAX_TEXT_CHARS
         );
+    }
+
+    /// Parses `json` both ways: the full row and the index's row must agree, on success
+    /// and on failure (same message).
+    fn both(json: &str) -> std::result::Result<IndexRow, String> {
+        let full: std::result::Result<HistoryRow, _> = serde_json::from_str(json);
+        let lean: std::result::Result<IndexRow, _> = serde_json::from_str(json);
+        match (full, lean) {
+            (Ok(f), Ok(l)) => {
+                assert_eq!(IndexRow::from(&f), l, "{json}");
+                Ok(l)
+            }
+            (Err(f), Err(l)) => {
+                assert_eq!(f.to_string(), l.to_string(), "{json}");
+                Err(l.to_string())
+            }
+            (f, l) => panic!("{json}: full {f:?} but index {l:?}"),
+        }
+    }
+
+    #[test]
+    fn index_rows_read_what_full_rows_read() {
+        for name in ["get_history_default.json", "get_history_grouping0.json"] {
+            let path = format!("{}/fixtures/reference/{name}", env!("CARGO_MANIFEST_DIR"));
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            let data = v["response"]["data"].to_string();
+            let full: HistoryPage = serde_json::from_str(&data).unwrap();
+            let lean: IndexPage = serde_json::from_str(&data).unwrap();
+            assert_eq!(full.records_filtered, lean.records_filtered);
+            assert_eq!(full.records_total, lean.records_total);
+            let want: Vec<IndexRow> = full.data.iter().map(IndexRow::from).collect();
+            assert_eq!(want, lean.data, "{name}");
+        }
+        for json in [
+            r#"{"media_type":" Movie ","state":"","title":7,"guid":""}"#,
+            r#"{"media_type":"EPISODE","state":5,"row_id":"3","reference_id":null}"#,
+            r#"{"media_type":7,"state":null,"user":3,"duration":"","group_ids":"1,2"}"#,
+            r#"{"media_type":"track","state":"playing","watched_status":"0.5","extra":[1]}"#,
+        ] {
+            both(json).unwrap();
+        }
+        assert!(both(r#"{"state":"playing"}"#).unwrap().is_activity());
+        assert!(!both(r#"{"row_id":1,"state":""}"#).unwrap().is_activity());
+        assert_eq!(
+            both(r#"{"media_type":" Movie "}"#).unwrap().kind,
+            Some(MediaKind::Movie)
+        );
+    }
+
+    #[test]
+    fn index_rows_refuse_what_full_rows_refuse() {
+        for json in [
+            r#"{"duration":"yesterday"}"#,
+            r#"{"user_id":1.5}"#,
+            r#"{"user":true}"#,
+            r#"{"platform":{"a":1}}"#,
+            r#"{"state":[1]}"#,
+            r#"{"media_type":false}"#,
+            r#"{"rating_key":"abc"}"#,
+            r#"{"row_id":1,"row_id":2}"#,
+            r#"{"group_count":[]}"#,
+        ] {
+            let e = both(json).unwrap_err();
+            assert!(!e.is_empty());
+        }
     }
 }

@@ -8,7 +8,8 @@ pub mod gen;
 use std::sync::Arc;
 
 use crate::index::identity::ids::Ids;
-use crate::index::item::{Item, MediaKind};
+use crate::index::item::Item;
+use crate::tautulli::rows::MediaKind;
 
 impl Item {
     /// A movie with no IDs yet.

@@ -15,7 +15,8 @@
 //! - everything lower-case.
 
 use crate::index::identity::ids::Ids;
-use crate::index::item::{Item, MediaKind};
+use crate::index::item::Item;
+use crate::tautulli::rows::MediaKind;
 
 /// The canonical key of an item.
 pub fn canonical_key(item: &Item) -> String {

@@ -4,3 +4,4 @@
 pub mod guid;
 pub mod ids;
 pub mod keys;
+pub mod row;

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
-use crate::index::rules::IntHasher;
+use crate::hash::IntHasher;
 
 /// A grouped history row as the merger sees it.
 pub trait Part: Sized {

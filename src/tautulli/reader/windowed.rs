@@ -35,8 +35,8 @@ use jiff::{Timestamp, ToSpan};
 use super::merge::{Merger, Part};
 use super::plan::{self, Window};
 use crate::error::{Error, Result};
-use crate::index::rules::IntHasher;
-use crate::tautulli::reader::paged::{
+use crate::hash::IntHasher;
+use crate::tautulli::reader::{
     HistoryReader, PageRows, PagedRow, Query, ReadOutcome, RowsPage, Since, WindowSource,
     MAX_CATCH_UP_PASSES,
 };
@@ -729,7 +729,8 @@ fn rejects_days(e: &Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tautulli::reader::paged::{IndexPage, IndexRow, PageSource};
+    use crate::tautulli::reader::PageSource;
+    use crate::tautulli::rows::{IndexPage, IndexRow};
     use std::collections::BTreeMap;
 
     const DAY: i64 = 86_400;
@@ -875,7 +876,7 @@ mod tests {
         fn day_counts(
             &mut self,
             _days: u32,
-        ) -> Result<Option<crate::tautulli::reader::paged::DayCounts>> {
+        ) -> Result<Option<crate::tautulli::reader::source::DayCounts>> {
             self.count_calls += 1;
             let Some(from) = self.counted_from else {
                 return Err(Error::BadResponse {
