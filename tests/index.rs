@@ -8,8 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use fake_tautulli::{FakeServer, Fault, FaultRule, Scenario};
 use serde_json::{json, Value};
 
-mod support;
-use support::{history_requests, run_index, scenario};
+use crate::testutil::{history_requests, run_index, scenario};
 
 /// A history config that reads by `start` paging: the snapshots below pin what a paged read
 /// gives, and `tests/windowed.rs` checks that a windowed read gives the same.

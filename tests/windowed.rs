@@ -8,8 +8,7 @@ use fake_tautulli::generate::{generate, GenSpec};
 use fake_tautulli::{FakeServer, Fault, FaultRule, Scenario, Session};
 use serde_json::{json, Value};
 
-mod support;
-use support::{history_requests, run_index, scenario, Run};
+use crate::testutil::{history_requests, run_index, scenario, Run};
 
 /// The report without what only says how the rows were asked for.
 fn what_was_read(report: &Value) -> Value {
