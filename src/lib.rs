@@ -12,7 +12,7 @@
 // below, nowhere else.
 #![deny(unsafe_code)]
 
-// Its engineer prunes it (`chart::compute`, `sync::session_from_history_row` are unused since
+// Its engineer prunes it (`chart::compute` is unused since
 // the modules became private); until then its dead code is not this crate root's error.
 #[allow(dead_code)]
 mod analytics;

@@ -901,7 +901,6 @@ mod tests {
         use crate::index::identity::ids::IdKind;
         use crate::index::rules::{complete, precheck, TimeField};
         use crate::tautulli::rows::HistoryRow;
-        use crate::tautulli::rows::IndexRow;
         use crate::testutil::gen::{guid_text, history_row};
         use crate::timefmt::{parse_utc, TIME_RANGE};
 
@@ -1024,15 +1023,12 @@ mod tests {
                 let mut builder = IndexBuilder::new(&policy);
                 let mut pushed = 0u64;
                 for json in &rows {
-                    // The lean row the index reads and the full one accept and refuse the
-                    // same rows (a refused row fails its page: never an item).
-                    let lean = serde_json::from_value::<IndexRow>(json.clone());
-                    let full = serde_json::from_value::<HistoryRow>(json.clone());
-                    prop_assert_eq!(lean.is_ok(), full.is_ok(), "{}", json);
-                    let (Ok(row), Ok(full)) = (lean, full) else { continue };
+                    // A refused row fails its page: never an item.
+                    let Ok(row) = serde_json::from_value::<HistoryRow>(json.clone()) else {
+                        continue;
+                    };
                     pushed += 1;
                     let play = precheck(&row, &policy).and_then(|a| complete(&row, a));
-                    prop_assert_eq!(&play, &classify(&full, &policy), "{}", json);
                     let play = match play {
                         Ok(p) => p,
                         Err(reason) => {

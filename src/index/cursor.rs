@@ -35,7 +35,7 @@ use crate::index::state::{self, Freshness, State};
 use crate::tautulli::client::{Client, Command};
 use crate::tautulli::reader::{ClientPages, ReadOutcome};
 use crate::tautulli::reader::{Reader, WindowOptions};
-use crate::tautulli::rows::{IndexPage, IndexRow};
+use crate::tautulli::rows::{HistoryPage, HistoryRow};
 
 /// Entries per emitted batch.
 pub const BATCH: usize = 1000;
@@ -63,7 +63,7 @@ enum Known {
 
 enum Phase {
     Reading {
-        reader: Box<Reader<ClientPages<IndexPage>, IndexPage>>,
+        reader: Box<Reader<ClientPages<HistoryPage>, HistoryPage>>,
         builder: Box<IndexBuilder>,
         /// What each row identity seen so far became.
         known: Box<IdentityCache<Known>>,
@@ -377,7 +377,7 @@ impl HistoryCursor {
         policy: &Policy,
         builder: &mut IndexBuilder,
         known: &mut IdentityCache<Known>,
-        rows: Vec<IndexRow>,
+        rows: Vec<HistoryRow>,
     ) -> Result<()> {
         /// A play in page order: of an item already built, or to build.
         enum Pending<'a> {

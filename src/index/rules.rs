@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::config::HistoryConfig;
 use crate::index::identity::guid::{self, Guid};
 use crate::sanitize::clean_text;
-use crate::tautulli::rows::IndexRow;
+use crate::tautulli::rows::HistoryRow;
 use crate::tautulli::rows::MediaKind;
 use crate::timefmt::{row_time, RowTime};
 
@@ -173,11 +173,11 @@ pub struct Accepted {
 /// Order of checks (the first failing one is the reason): activity row, media type, live,
 /// rating key, completion, time, season/episode. The first six are here; the last one
 /// depends only on the row's [`Identity`].
-pub fn precheck(row: &IndexRow, policy: &Policy) -> Result<Accepted, SkipReason> {
+pub fn precheck(row: &HistoryRow, policy: &Policy) -> Result<Accepted, SkipReason> {
     if row.is_activity() {
         return Err(SkipReason::InProgress);
     }
-    let kind = row.kind.ok_or(SkipReason::OtherMediaType)?;
+    let kind = row.kind().ok_or(SkipReason::OtherMediaType)?;
     if row.is_live() && !policy.include_live {
         return Err(SkipReason::Live);
     }
@@ -201,7 +201,7 @@ pub fn precheck(row: &IndexRow, policy: &Policy) -> Result<Accepted, SkipReason>
 
 /// The rest of the checks for a row that passed [`precheck`]. Its outcome, but for the
 /// time and group, depends only on the row's [`Identity`].
-pub fn complete(row: &IndexRow, accepted: Accepted) -> Result<Play, SkipReason> {
+pub fn complete(row: &HistoryRow, accepted: Accepted) -> Result<Play, SkipReason> {
     let Accepted {
         kind,
         rating_key,
@@ -251,14 +251,14 @@ pub fn complete(row: &IndexRow, accepted: Accepted) -> Result<Play, SkipReason> 
     })
 }
 
-pub(crate) fn item_title(row: &IndexRow, kind: MediaKind) -> Option<&str> {
+pub(crate) fn item_title(row: &HistoryRow, kind: MediaKind) -> Option<&str> {
     match kind {
         MediaKind::Movie => text(&row.title).or(text(&row.full_title)),
         MediaKind::Episode => text(&row.title),
     }
 }
 
-pub(crate) fn series_title(row: &IndexRow, kind: MediaKind) -> Option<&str> {
+pub(crate) fn series_title(row: &HistoryRow, kind: MediaKind) -> Option<&str> {
     match kind {
         MediaKind::Episode => text(&row.grandparent_title),
         MediaKind::Movie => None,
@@ -272,7 +272,7 @@ pub(crate) fn text(s: &Option<String>) -> Option<&str> {
 
 /// Completion rule (known fault 1): `watched_status == 1` is Tautulli's own verdict (its
 /// threshold or the credits marker); only without it does `percent_complete` decide.
-fn is_watched(row: &IndexRow, policy: &Policy) -> bool {
+fn is_watched(row: &HistoryRow, policy: &Policy) -> bool {
     if !policy.watched_only {
         return true;
     }
@@ -287,7 +287,7 @@ fn is_watched(row: &IndexRow, policy: &Policy) -> bool {
 /// The chosen time, falling back stopped -> date -> started past a missing or bad one
 /// ([`row_time`]: 0 is SQLite's "no value"; negative or past year 9999 is bad). No usable
 /// time is [`SkipReason::BadTime`] when a field held a bad one, else [`SkipReason::NoTime`].
-fn watched_at(row: &IndexRow, field: TimeField) -> Result<i64, SkipReason> {
+fn watched_at(row: &HistoryRow, field: TimeField) -> Result<i64, SkipReason> {
     let chosen = match field {
         TimeField::Stopped => row.stopped,
         TimeField::Date => row.date,
@@ -358,8 +358,7 @@ pub(crate) mod tests {
 
     /// What the cursor does with a row, [`precheck`] then [`complete`], for a full row.
     pub(crate) fn classify(row: &HistoryRow, policy: &Policy) -> Result<Play, SkipReason> {
-        let row = IndexRow::from(row);
-        complete(&row, precheck(&row, policy)?)
+        complete(row, precheck(row, policy)?)
     }
 
     fn classify_json(v: serde_json::Value, policy: &Policy) -> Result<Play, SkipReason> {
@@ -1121,13 +1120,13 @@ pub(crate) mod tests {
         b.row_id = Some(99);
         b.reference_id = Some(98);
         b.stopped = Some(9999);
-        let (ra, rb) = (IndexRow::from(&a), IndexRow::from(&b));
+        let (ra, rb) = (&a, &b);
         let (pa, pb) = (
-            precheck(&ra, &policy).unwrap(),
-            precheck(&rb, &policy).unwrap(),
+            precheck(ra, &policy).unwrap(),
+            precheck(rb, &policy).unwrap(),
         );
-        assert_eq!(identity(&ra, &pa), identity(&rb, &pb));
-        let (ca, cb) = (complete(&ra, pa).unwrap(), complete(&rb, pb).unwrap());
+        assert_eq!(identity(ra, &pa), identity(rb, &pb));
+        let (ca, cb) = (complete(ra, pa).unwrap(), complete(rb, pb).unwrap());
         assert_eq!(ca, classify(&a, &policy).unwrap());
         assert_eq!(
             Play {
@@ -1214,7 +1213,7 @@ pub(crate) mod tests {
                 prop::collection::vec(history_row(), 0..3).prop_map(serde_json::Value::from),
             ]) {
                 let full = serde_json::from_value::<HistoryRow>(v.clone());
-                let lean = serde_json::from_value::<IndexRow>(v);
+                let lean = serde_json::from_value::<HistoryRow>(v);
                 prop_assert_eq!(full.is_ok(), lean.is_ok());
                 if let Err(e) = full {
                     prop_assert!(!e.to_string().is_empty());

@@ -7,22 +7,24 @@
 
 use serde::{de, Deserialize, Deserializer};
 
-use crate::tautulli::reader::merge;
-
-/// `data` of `get_history`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct HistoryPage {
+/// `data` of `get_history`, its rows read as `R`: [`HistoryRow`], or a reader's view of it
+/// (the analytics sync reads each row as an ungrouped session).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct HistoryPage<R = HistoryRow> {
     /// Rows after the filters: what paging must reach.
     #[serde(rename = "recordsFiltered", deserialize_with = "int_req")]
     pub records_filtered: i64,
     /// Rows of the whole table (ignores every filter): informative only.
     #[serde(rename = "recordsTotal", default, deserialize_with = "int_opt")]
     pub records_total: Option<i64>,
-    pub data: Vec<HistoryRow>,
+    pub data: Vec<R>,
 }
 
-/// One `get_history` row (grouped or not). Only the fields this project uses are read;
-/// unknown fields are ignored so newer Tautulli versions keep working.
+/// One `get_history` row (grouped or not), the one shape both the index and the analytics
+/// sync read. Only the fields one of them uses are kept; the others are checked (a page with
+/// a garbage value there is refused as a whole, as Tautulli's own types say it is broken)
+/// without being stored, and unknown fields are ignored so newer Tautulli versions keep
+/// working. `state` and `group_ids` are reduced to what the reader asks of them.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct HistoryRow {
@@ -53,7 +55,9 @@ pub struct HistoryRow {
     pub user: Option<String>,
     #[serde(deserialize_with = "string_opt")]
     pub friendly_name: Option<String>,
-    #[serde(deserialize_with = "string_opt")]
+    /// The text as sent (uncut; a number or `null` is none): the index recognises
+    /// [`HistoryRow::kind`], the sync its own media types.
+    #[serde(deserialize_with = "text_opt")]
     pub media_type: Option<String>,
     #[serde(deserialize_with = "int_opt")]
     pub rating_key: Option<i64>,
@@ -74,8 +78,6 @@ pub struct HistoryRow {
     #[serde(deserialize_with = "string_opt")]
     pub title: Option<String>,
     #[serde(deserialize_with = "string_opt")]
-    pub parent_title: Option<String>,
-    #[serde(deserialize_with = "string_opt")]
     pub grandparent_title: Option<String>,
     #[serde(deserialize_with = "string_opt")]
     pub full_title: Option<String>,
@@ -90,21 +92,43 @@ pub struct HistoryRow {
     /// 1, 0.75, 0.5, 0.25 or 0; 1 = Tautulli counts the play as watched.
     #[serde(deserialize_with = "float_opt")]
     pub watched_status: Option<f64>,
-    #[serde(deserialize_with = "string_opt")]
+    /// The text as sent (uncut; a number or `null` is none), for the sync's stream decision.
+    #[serde(deserialize_with = "text_opt")]
     pub transcode_decision: Option<String>,
-    #[serde(deserialize_with = "int_opt")]
-    pub group_count: Option<i64>,
-    #[serde(deserialize_with = "string_opt")]
-    pub group_ids: Option<String>,
+    /// The smallest of `group_ids`: whether this row holds its chain's first session.
+    #[serde(rename = "group_ids", deserialize_with = "first_group_id")]
+    pub group_first: Option<i64>,
     #[serde(deserialize_with = "string_opt")]
     pub platform: Option<String>,
     #[serde(deserialize_with = "string_opt")]
-    pub product: Option<String>,
-    #[serde(deserialize_with = "string_opt")]
     pub player: Option<String>,
-    /// Set only on in-progress activity rows.
-    #[serde(deserialize_with = "string_opt")]
-    pub state: Option<String>,
+    /// `state` is set (only in-progress activity rows have one).
+    #[serde(rename = "state", deserialize_with = "text_present")]
+    pub has_state: bool,
+    // Read by no one: checked, not kept.
+    #[serde(rename = "parent_title", deserialize_with = "text_checked")]
+    pub(crate) _parent_title: (),
+    #[serde(rename = "group_count", deserialize_with = "int_checked")]
+    pub(crate) _group_count: (),
+    #[serde(rename = "product", deserialize_with = "text_checked")]
+    pub(crate) _product: (),
+}
+
+impl HistoryRow {
+    /// True for an in-progress session mixed in by `include_activity=1`.
+    pub fn is_activity(&self) -> bool {
+        self.row_id.is_none() || self.has_state
+    }
+
+    /// True for a Live TV row.
+    pub fn is_live(&self) -> bool {
+        self.live.unwrap_or(0) != 0
+    }
+
+    /// `media_type`, when it is `movie` or `episode` (trimmed, any case).
+    pub fn kind(&self) -> Option<MediaKind> {
+        self.media_type.as_deref().and_then(media_kind_of)
+    }
 }
 
 /// What an item is. Tautulli history also has tracks, clips and photos; the engine's history
@@ -125,144 +149,20 @@ impl MediaKind {
     }
 }
 
-/// `data` of `get_history` as the index reads it: [`HistoryPage`] with [`IndexRow`]s.
-#[derive(Debug, Clone, Deserialize)]
-pub struct IndexPage {
-    #[serde(rename = "recordsFiltered", deserialize_with = "int_req")]
-    pub records_filtered: i64,
-    #[serde(rename = "recordsTotal", default, deserialize_with = "int_opt")]
-    pub records_total: Option<i64>,
-    pub data: Vec<IndexRow>,
-}
-
-/// A `get_history` row as the index reads it: [`HistoryRow`]'s fields, each accepted and
-/// refused exactly as there, but only those the index uses are kept. The others are
-/// checked without being stored (a million rows would otherwise allocate ten strings each
-/// for nothing), and `media_type` and `state` are reduced to what they say.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub struct IndexRow {
-    #[serde(deserialize_with = "int_opt")]
-    pub row_id: Option<i64>,
-    #[serde(deserialize_with = "int_opt")]
-    pub reference_id: Option<i64>,
-    #[serde(deserialize_with = "time_opt")]
-    pub date: Option<i64>,
-    #[serde(deserialize_with = "time_opt")]
-    pub started: Option<i64>,
-    #[serde(deserialize_with = "time_opt")]
-    pub stopped: Option<i64>,
-    /// `media_type`, when it is `movie` or `episode` (trimmed, any case).
-    #[serde(rename = "media_type", deserialize_with = "media_kind")]
-    pub kind: Option<MediaKind>,
-    #[serde(deserialize_with = "int_opt")]
-    pub rating_key: Option<i64>,
-    #[serde(deserialize_with = "int_opt")]
-    pub parent_rating_key: Option<i64>,
-    #[serde(deserialize_with = "int_opt")]
-    pub grandparent_rating_key: Option<i64>,
-    #[serde(deserialize_with = "int_opt")]
-    pub media_index: Option<i64>,
-    #[serde(deserialize_with = "int_opt")]
-    pub parent_media_index: Option<i64>,
-    #[serde(deserialize_with = "int_opt")]
-    pub year: Option<i64>,
-    #[serde(deserialize_with = "string_opt")]
-    pub title: Option<String>,
-    #[serde(deserialize_with = "string_opt")]
-    pub grandparent_title: Option<String>,
-    #[serde(deserialize_with = "string_opt")]
-    pub full_title: Option<String>,
-    #[serde(deserialize_with = "string_opt")]
-    pub guid: Option<String>,
-    #[serde(deserialize_with = "int_opt")]
-    pub live: Option<i64>,
-    #[serde(deserialize_with = "int_opt")]
-    pub percent_complete: Option<i64>,
-    #[serde(deserialize_with = "float_opt")]
-    pub watched_status: Option<f64>,
-    /// `state` is set (only in-progress activity rows have one).
-    #[serde(rename = "state", deserialize_with = "text_present")]
-    pub has_state: bool,
-    // Read by [`HistoryRow`] but not by the index: checked, not kept.
-    #[serde(rename = "duration", deserialize_with = "int_checked")]
-    _duration: (),
-    #[serde(rename = "play_duration", deserialize_with = "int_checked")]
-    _play_duration: (),
-    #[serde(rename = "paused_counter", deserialize_with = "int_checked")]
-    _paused_counter: (),
-    #[serde(rename = "user_id", deserialize_with = "int_checked")]
-    _user_id: (),
-    #[serde(rename = "section_id", deserialize_with = "int_checked")]
-    _section_id: (),
-    #[serde(rename = "group_count", deserialize_with = "int_checked")]
-    _group_count: (),
-    #[serde(rename = "user", deserialize_with = "text_checked")]
-    _user: (),
-    #[serde(rename = "friendly_name", deserialize_with = "text_checked")]
-    _friendly_name: (),
-    #[serde(rename = "parent_title", deserialize_with = "text_checked")]
-    _parent_title: (),
-    #[serde(rename = "transcode_decision", deserialize_with = "text_checked")]
-    _transcode_decision: (),
-    /// The smallest of `group_ids`: whether this row holds its chain's first session.
-    #[serde(rename = "group_ids", deserialize_with = "first_group_id")]
-    pub group_first: Option<i64>,
-    #[serde(rename = "platform", deserialize_with = "text_checked")]
-    _platform: (),
-    #[serde(rename = "product", deserialize_with = "text_checked")]
-    _product: (),
-    #[serde(rename = "player", deserialize_with = "text_checked")]
-    _player: (),
-}
-
-impl IndexRow {
-    /// True for an in-progress session mixed in by `include_activity=1`.
-    pub fn is_activity(&self) -> bool {
-        self.row_id.is_none() || self.has_state
-    }
-
-    /// True for a Live TV row.
-    pub fn is_live(&self) -> bool {
-        self.live.unwrap_or(0) != 0
-    }
-}
-
-impl From<&HistoryRow> for IndexRow {
-    fn from(r: &HistoryRow) -> IndexRow {
-        IndexRow {
-            row_id: r.row_id,
-            reference_id: r.reference_id,
-            date: r.date,
-            started: r.started,
-            stopped: r.stopped,
-            kind: r.media_type.as_deref().and_then(media_kind_of),
-            rating_key: r.rating_key,
-            parent_rating_key: r.parent_rating_key,
-            grandparent_rating_key: r.grandparent_rating_key,
-            media_index: r.media_index,
-            parent_media_index: r.parent_media_index,
-            year: r.year,
-            title: r.title.clone(),
-            grandparent_title: r.grandparent_title.clone(),
-            full_title: r.full_title.clone(),
-            guid: r.guid.clone(),
-            live: r.live,
-            percent_complete: r.percent_complete,
-            watched_status: r.watched_status,
-            has_state: r.state.is_some(),
-            group_first: r.group_ids.as_deref().and_then(merge::first_id),
-            ..IndexRow::default()
-        }
-    }
-}
-
 /// The smallest id of a `group_ids` string (`"3,4"`), read as [`string_opt`] reads text.
 fn first_group_id<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<i64>, D::Error> {
     text_with(d, |t| match t {
-        Text::Str(s) => merge::first_id(s),
+        Text::Str(s) => first_id(s),
         Text::Null | Text::Number => None,
     })
+}
+
+/// The smallest id of a `group_ids` string (`"3,4"`); `None` when there is none.
+pub fn first_id(group_ids: &str) -> Option<i64> {
+    group_ids
+        .split(',')
+        .filter_map(|p| p.trim().parse::<i64>().ok())
+        .min()
 }
 
 /// `movie` or `episode`, trimmed, in any case.
@@ -286,11 +186,12 @@ fn text_present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<bool, D:
     })
 }
 
-/// `media_type` as [`string_opt`] reads it, then recognised: a number is never a media type.
-fn media_kind<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<MediaKind>, D::Error> {
+/// A text as sent, accepted and refused as [`string_opt`] does; a number, `null` or `""`
+/// is none (it names no media type nor stream decision).
+fn text_opt<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
     text_with(d, |t| match t {
-        Text::Str(s) => media_kind_of(s),
-        Text::Null | Text::Number => None,
+        Text::Str(s) if !s.is_empty() => Some(s.to_owned()),
+        _ => None,
     })
 }
 
@@ -492,11 +393,6 @@ pub(crate) fn int_req<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> 
 /// million rows and keep only what they use).
 pub(crate) fn int_checked<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
     int_opt(d).map(drop)
-}
-
-/// Checks a float field as [`float_opt`] does, without keeping it.
-pub(crate) fn float_checked<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
-    float_opt(d).map(drop)
 }
 
 /// A value [`string_opt`] accepts, seen without copying it.
@@ -770,7 +666,7 @@ mod tests {
             let v: serde_json::Value = serde_json::from_str(&text).unwrap();
             let page: HistoryPage = serde_json::from_value(v["response"]["data"].clone()).unwrap();
             assert_eq!(page.data.len() as i64, page.records_filtered, "{name}");
-            let grouped = page.data.iter().find(|r| r.group_count == Some(2));
+            let grouped = page.data.iter().find(|r| r.row_id != r.reference_id);
             if name == "get_history_default.json" {
                 let g = grouped.expect("the default page has a grouped row");
                 assert_eq!((g.row_id, g.reference_id), (Some(4), Some(3)));
@@ -828,56 +724,40 @@ mod tests {
         );
     }
 
-    /// Parses `json` both ways: the full row and the index's row must agree, on success
-    /// and on failure (same message).
-    fn both(json: &str) -> std::result::Result<IndexRow, String> {
-        let full: std::result::Result<HistoryRow, _> = serde_json::from_str(json);
-        let lean: std::result::Result<IndexRow, _> = serde_json::from_str(json);
-        match (full, lean) {
-            (Ok(f), Ok(l)) => {
-                assert_eq!(IndexRow::from(&f), l, "{json}");
-                Ok(l)
-            }
-            (Err(f), Err(l)) => {
-                assert_eq!(f.to_string(), l.to_string(), "{json}");
-                Err(l.to_string())
-            }
-            (f, l) => panic!("{json}: full {f:?} but index {l:?}"),
-        }
-    }
-
     #[test]
-    fn index_rows_read_what_full_rows_read() {
-        for name in ["get_history_default.json", "get_history_grouping0.json"] {
-            let path = format!("{}/fixtures/reference/{name}", env!("CARGO_MANIFEST_DIR"));
-            let v: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-            let data = v["response"]["data"].to_string();
-            let full: HistoryPage = serde_json::from_str(&data).unwrap();
-            let lean: IndexPage = serde_json::from_str(&data).unwrap();
-            assert_eq!(full.records_filtered, lean.records_filtered);
-            assert_eq!(full.records_total, lean.records_total);
-            let want: Vec<IndexRow> = full.data.iter().map(IndexRow::from).collect();
-            assert_eq!(want, lean.data, "{name}");
-        }
-        for json in [
-            r#"{"media_type":" Movie ","state":"","title":7,"guid":""}"#,
-            r#"{"media_type":"EPISODE","state":5,"row_id":"3","reference_id":null}"#,
-            r#"{"media_type":7,"state":null,"user":3,"duration":"","group_ids":"1,2"}"#,
-            r#"{"media_type":"track","state":"playing","watched_status":"0.5","extra":[1]}"#,
-        ] {
-            both(json).unwrap();
-        }
-        assert!(both(r#"{"state":"playing"}"#).unwrap().is_activity());
-        assert!(!both(r#"{"row_id":1,"state":""}"#).unwrap().is_activity());
+    fn rows_keep_what_their_readers_ask() {
+        let r = row(r#"{"media_type":" Movie ","state":"","title":7,"guid":""}"#).unwrap();
+        assert_eq!(r.kind(), Some(MediaKind::Movie));
+        assert_eq!(r.media_type.as_deref(), Some(" Movie "), "kept as sent");
+        assert_eq!((r.title.as_deref(), r.guid.as_deref()), (Some("7"), None));
+        assert!(!r.has_state);
+        let r =
+            row(r#"{"media_type":"EPISODE","state":5,"row_id":"3","reference_id":null}"#).unwrap();
         assert_eq!(
-            both(r#"{"media_type":" Movie "}"#).unwrap().kind,
-            Some(MediaKind::Movie)
+            (r.kind(), r.row_id, r.reference_id),
+            (Some(MediaKind::Episode), Some(3), None)
         );
+        assert!(r.has_state && r.is_activity());
+        let r = row(r#"{"media_type":7,"state":null,"user":3,"duration":"","group_ids":"4,2"}"#)
+            .unwrap();
+        assert_eq!(
+            (r.kind(), r.media_type.as_deref()),
+            (None, None),
+            "a number is no type"
+        );
+        assert_eq!(
+            (r.user.as_deref(), r.duration, r.group_first),
+            (Some("3"), None, Some(2))
+        );
+        let r = row(r#"{"media_type":"track","transcode_decision":" Copy","extra":[1]}"#).unwrap();
+        assert_eq!(r.kind(), None);
+        assert_eq!(r.transcode_decision.as_deref(), Some(" Copy"));
+        assert!(row(r#"{"state":"playing"}"#).unwrap().is_activity());
+        assert!(!row(r#"{"row_id":1,"state":""}"#).unwrap().is_activity());
     }
 
     #[test]
-    fn index_rows_refuse_what_full_rows_refuse() {
+    fn a_garbage_value_in_any_field_refuses_the_row() {
         for json in [
             r#"{"duration":"yesterday"}"#,
             r#"{"user_id":1.5}"#,
@@ -885,12 +765,16 @@ mod tests {
             r#"{"platform":{"a":1}}"#,
             r#"{"state":[1]}"#,
             r#"{"media_type":false}"#,
+            r#"{"transcode_decision":[]}"#,
             r#"{"rating_key":"abc"}"#,
             r#"{"row_id":1,"row_id":2}"#,
             r#"{"group_count":[]}"#,
+            r#"{"parent_title":{}}"#,
+            r#"{"product":true}"#,
+            r#"{"watched_status":"x"}"#,
         ] {
-            let e = both(json).unwrap_err();
-            assert!(!e.is_empty());
+            let e = row(json).unwrap_err().to_string();
+            assert!(!e.is_empty(), "{json}");
         }
     }
 }

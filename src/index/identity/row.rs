@@ -6,7 +6,7 @@ use std::hash::BuildHasherDefault;
 
 use crate::hash::IntHasher;
 use crate::index::rules::{item_title, series_title, Accepted};
-use crate::tautulli::rows::IndexRow;
+use crate::tautulli::rows::HistoryRow;
 use crate::tautulli::rows::MediaKind;
 
 /// Every row field [`complete`] reads, as it reads them: rows with equal identities (and
@@ -30,7 +30,7 @@ pub struct Identity<'a> {
 }
 
 /// The [`Identity`] of a row that passed [`precheck`].
-pub fn identity<'a>(row: &'a IndexRow, accepted: &Accepted) -> Identity<'a> {
+pub fn identity<'a>(row: &'a HistoryRow, accepted: &Accepted) -> Identity<'a> {
     Identity {
         kind: accepted.kind,
         rating_key: accepted.rating_key,

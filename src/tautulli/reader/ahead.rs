@@ -9,7 +9,7 @@ use crate::config::HistoryConfig;
 use crate::error::{Error, Result};
 use crate::tautulli::client::{Client, Command, Received};
 use crate::tautulli::reader::source::{history_params, DayCounts, PageSource, Query, WindowSource};
-use crate::tautulli::rows::IndexPage;
+use crate::tautulli::rows::HistoryPage;
 
 /// A page request sent ahead, its answer not read yet: its query and its thread.
 type Sent = (Query, JoinHandle<Result<Received>>);
@@ -53,7 +53,7 @@ impl<P> std::fmt::Debug for ClientPages<P> {
     }
 }
 
-impl ClientPages<IndexPage> {
+impl ClientPages<HistoryPage> {
     /// The index's pages: grouped plays with [`history_params`], counted per day by
     /// `get_plays_by_date` (grouped, the same user, movies and episodes, Live TV when asked).
     pub fn index(client: Arc<Client>, history: &HistoryConfig) -> Self {

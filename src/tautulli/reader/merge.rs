@@ -78,14 +78,6 @@ impl<R: Part> Merger<R> {
     }
 }
 
-/// The smallest id of a `group_ids` list (`"3,4"`); `None` when it lists none.
-pub fn first_id(group_ids: &str) -> Option<i64> {
-    group_ids
-        .split(',')
-        .filter_map(|s| s.trim().parse::<i64>().ok())
-        .min()
-}
-
 /// Whether a part with `reference_id` and the smallest of its `group_ids` holds the chain's
 /// first session. Unknown means yes: a row is never held on a guess.
 pub fn starts_chain(reference_id: Option<i64>, first: Option<i64>) -> bool {
@@ -118,6 +110,7 @@ pub fn larger_f(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tautulli::rows::first_id;
 
     /// (reference_id, first id, started, stopped)
     #[derive(Debug, Clone, PartialEq)]

@@ -7,11 +7,11 @@ use jiff::civil::Date;
 
 use crate::error::Result;
 use crate::tautulli::reader::merge;
-use crate::tautulli::rows::{HistoryPage, HistoryRow, IndexPage, IndexRow};
+use crate::tautulli::rows::{HistoryPage, HistoryRow};
 use crate::timefmt::valid_time;
 
 /// Where history pages come from (Tautulli, or a simulated table in tests). `P` is the
-/// page type: full rows ([`HistoryPage`]) or only what the index reads ([`IndexPage`]).
+/// page type: full rows ([`HistoryPage`]) or only what the index reads ([`HistoryPage`]).
 pub trait PageSource<P = HistoryPage> {
     /// Rows `start..start+length` of the filtered, date-descending history.
     fn fetch(&mut self, start: u64, length: u64) -> Result<P>;
@@ -175,19 +175,22 @@ pub trait PagedRow {
     fn date(&self) -> Option<i64>;
 }
 
-impl RowsPage for HistoryPage {
-    type Row = HistoryRow;
+/// Any page of rows the reader can read.
+impl<R: PagedRow> RowsPage for HistoryPage<R> {
+    type Row = R;
     fn records_filtered(&self) -> i64 {
         self.records_filtered
     }
     fn records_total(&self) -> Option<i64> {
         self.records_total
     }
-    fn into_rows(self) -> Vec<HistoryRow> {
+    fn into_rows(self) -> Vec<R> {
         self.data
     }
 }
 
+/// A row as the index reads it: part of a group (`grouping=1`), known by the group's first
+/// row.
 impl PagedRow for HistoryRow {
     fn row_id(&self) -> Option<i64> {
         self.row_id
@@ -200,39 +203,16 @@ impl PagedRow for HistoryRow {
     }
 }
 
-impl RowsPage for IndexPage {
-    type Row = IndexRow;
-    fn records_filtered(&self) -> i64 {
-        self.records_filtered
-    }
-    fn records_total(&self) -> Option<i64> {
-        self.records_total
-    }
-    fn into_rows(self) -> Vec<IndexRow> {
-        self.data
-    }
-}
-
-impl PagedRow for IndexRow {
-    fn row_id(&self) -> Option<i64> {
-        self.row_id
-    }
-    fn reference_id(&self) -> Option<i64> {
-        self.reference_id
-    }
-    fn date(&self) -> Option<i64> {
-        valid_time(self.date)
-    }
-}
-
-impl merge::Part for IndexRow {
+/// The parts of a play a day window cut in two are one play again: the later part's ids and
+/// times win, the chain's first start is kept.
+impl merge::Part for HistoryRow {
     fn chain(&self) -> Option<i64> {
         self.reference_id
     }
     fn starts_chain(&self) -> bool {
         merge::starts_chain(self.reference_id, self.group_first)
     }
-    fn absorb(&mut self, older: IndexRow) {
+    fn absorb(&mut self, older: HistoryRow) {
         self.row_id = merge::later(self.row_id, older.row_id);
         self.date = merge::later(self.date, older.date);
         self.started = merge::earlier(self.started, older.started);

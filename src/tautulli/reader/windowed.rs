@@ -730,7 +730,7 @@ fn rejects_days(e: &Error) -> bool {
 mod tests {
     use super::*;
     use crate::tautulli::reader::PageSource;
-    use crate::tautulli::rows::{IndexPage, IndexRow};
+    use crate::tautulli::rows::{HistoryPage, HistoryRow};
     use std::collections::BTreeMap;
 
     const DAY: i64 = 86_400;
@@ -788,7 +788,7 @@ mod tests {
         }
 
         /// The grouped rows whose sessions start on local days `lo..=hi`, newest first.
-        fn rows(&self, lo: Option<i64>, hi: Option<i64>) -> Vec<IndexRow> {
+        fn rows(&self, lo: Option<i64>, hi: Option<i64>) -> Vec<HistoryRow> {
             let mut groups: BTreeMap<i64, Vec<Sess>> = BTreeMap::new();
             for &s in &self.sessions {
                 let day = self.local_day(s.2);
@@ -798,26 +798,26 @@ mod tests {
                 let key = if self.grouped { s.1 } else { s.0 };
                 groups.entry(key).or_default().push(s);
             }
-            let mut rows: Vec<IndexRow> = groups
+            let mut rows: Vec<HistoryRow> = groups
                 .into_values()
-                .map(|g| {
-                    let mut r = IndexRow::default();
-                    r.row_id = g.iter().map(|s| s.0).max();
-                    r.reference_id = Some(g[0].1);
-                    r.date = g.iter().map(|s| s.2).max();
-                    r.started = g.iter().map(|s| s.2).min();
-                    r.stopped = g.iter().map(|s| s.2 + 600).max();
-                    r.group_first = g.iter().map(|s| s.0).min();
-                    r
+                .map(|g| HistoryRow {
+                    row_id: g.iter().map(|s| s.0).max(),
+                    reference_id: Some(g[0].1),
+                    date: g.iter().map(|s| s.2).max(),
+                    started: g.iter().map(|s| s.2).min(),
+                    stopped: g.iter().map(|s| s.2 + 600).max(),
+                    group_first: g.iter().map(|s| s.0).min(),
+                    ..HistoryRow::default()
                 })
                 .collect();
             for &t in &self.nulls {
                 let day = self.local_day(t);
                 if lo.is_none_or(|l| day >= l) && hi.is_none_or(|h| day <= h) {
-                    let mut r = IndexRow::default();
-                    r.date = Some(t);
-                    r.started = Some(t);
-                    rows.push(r);
+                    rows.push(HistoryRow {
+                        date: Some(t),
+                        started: Some(t),
+                        ..HistoryRow::default()
+                    });
                 }
             }
             rows.sort_by_key(|r| std::cmp::Reverse((r.date, r.row_id)));
@@ -825,14 +825,14 @@ mod tests {
         }
     }
 
-    impl PageSource<IndexPage> for Sim {
-        fn fetch(&mut self, start: u64, length: u64) -> Result<IndexPage> {
+    impl PageSource<HistoryPage> for Sim {
+        fn fetch(&mut self, start: u64, length: u64) -> Result<HistoryPage> {
             self.fetch_query(&Query::page(start, length))
         }
     }
 
-    impl WindowSource<IndexPage> for Sim {
-        fn fetch_query(&mut self, q: &Query) -> Result<IndexPage> {
+    impl WindowSource<HistoryPage> for Sim {
+        fn fetch_query(&mut self, q: &Query) -> Result<HistoryPage> {
             let n = self.queries.len();
             for (at, add) in &self.add_before {
                 if *at == n {
@@ -866,7 +866,7 @@ mod tests {
             let take = self
                 .page_cap
                 .map_or(q.length as usize, |c| c.min(q.length as usize));
-            Ok(IndexPage {
+            Ok(HistoryPage {
                 records_filtered: rows.len() as i64,
                 records_total: None,
                 data: rows.into_iter().skip(start).take(take).collect(),
@@ -920,7 +920,7 @@ mod tests {
     type Got = BTreeMap<i64, (Option<i64>, Option<i64>, Option<i64>, Option<i64>)>;
 
     /// Every row the reader yields, to the end of the read.
-    fn drain(r: &mut WindowedReader<Sim, IndexPage>) -> Got {
+    fn drain(r: &mut WindowedReader<Sim, HistoryPage>) -> Got {
         let mut got = Got::new();
         while let Some(p) = r.next_page().unwrap() {
             for row in p.rows {
