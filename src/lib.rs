@@ -16,6 +16,7 @@
 // the modules became private); until then its dead code is not this crate root's error.
 #[allow(dead_code)]
 mod analytics;
+mod clock;
 mod config;
 mod error;
 #[allow(unsafe_code)]

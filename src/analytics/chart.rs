@@ -37,7 +37,8 @@ use jiff::{Span, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::session::{MediaType, Session, StreamDecision};
-use super::store::{decision_code, FxHashMap, FxHasher};
+use super::store::decision_code;
+use crate::hash::{FxHashMap, FxHasher};
 
 /// Seconds in the days of a window (Tautulli's `time_range` is counted in 86 400 s steps).
 pub const SECONDS_PER_DAY: i64 = 86_400;

@@ -41,11 +41,12 @@ use serde::{Deserialize, Serialize};
 use crate::analytics::session::{MediaType, Session, StreamDecision};
 use crate::analytics::store::{
     self, decision_code, decision_of_code, media_code, media_of_code, set_sync_state, upsert_user,
-    FxHashMap, SessionWriter, Store, Upsert, STATE_LAST_SYNC, STATE_LEFT_OUT, STATE_MAX_STARTED,
+    SessionWriter, Store, Upsert, STATE_LAST_SYNC, STATE_LEFT_OUT, STATE_MAX_STARTED,
     STATE_RECORDS,
 };
 use crate::config::ReadMode;
 use crate::error::{Error, Result};
+use crate::hash::FxHashMap;
 use crate::sanitize::{clean_owned, clean_text};
 use crate::tautulli::client::{Client, Command};
 use crate::tautulli::reader::merge::Part;

@@ -12,10 +12,9 @@
 //! distinct titles, not of plays.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
-use crate::hash::IntHasher;
+use crate::hash::FxHashMap;
 use crate::index::emission::{DateCache, Entry, Index};
 use crate::index::identity::keys::canonical_key;
 use crate::index::item::Item;
@@ -91,7 +90,7 @@ pub struct IndexBuilder {
     /// Collapsed: by canonical key id.
     slots: Vec<Slot>,
     /// Collapsed: where each group's play went (its slot may since belong to another group).
-    groups: HashMap<GroupRef, u32, BuildHasherDefault<IntHasher>>,
+    groups: FxHashMap<GroupRef, u32>,
     /// Collapsed: occupied slots.
     held: usize,
     /// Rewatch: every play, in arrival order.

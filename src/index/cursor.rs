@@ -113,7 +113,7 @@ impl HistoryCursor {
     /// state that cannot be used is reported and the read goes on without it.
     pub fn with_options(client: Arc<Client>, cfg: TautulliConfig, options: IndexOptions) -> Self {
         let policy = Policy::from_config(&cfg.history);
-        let now = state::now_epoch();
+        let now = client.clock().epoch();
         let mut state_report = StateReport {
             dir: cfg.state_dir.as_ref().map(|d| d.display().to_string()),
             ..StateReport::default()

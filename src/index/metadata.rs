@@ -11,7 +11,7 @@ use crate::index::identity::guid::{self, Guid};
 use crate::index::identity::ids::{IdKind, Ids};
 use crate::index::report::CacheReport;
 use crate::index::rules::Play;
-use crate::index::state::{self, Freshness, State};
+use crate::index::state::{Freshness, State};
 use crate::tautulli::client::{Client, Command};
 use crate::tautulli::rows::MediaKind;
 use crate::tautulli::rows::Metadata;
@@ -165,7 +165,7 @@ impl Resolver {
         if answers.is_empty() {
             return;
         }
-        match st.store(&self.server, answers, state::now_epoch()) {
+        match st.store(&self.server, answers, self.client.clock().epoch()) {
             Ok(n) => self.cache.stored += n,
             Err(e) => {
                 self.cache.error.get_or_insert(e.to_string());

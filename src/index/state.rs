@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -294,13 +294,6 @@ fn level_name(level: MetaLevel) -> &'static str {
 /// (should the user have pasted it into the URL).
 pub fn cache_scope(cfg: &TautulliConfig) -> String {
     cfg.display_url()
-}
-
-/// Seconds since the epoch, now.
-pub fn now_epoch() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 #[cfg(test)]

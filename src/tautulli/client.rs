@@ -25,6 +25,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::clock::Clock;
 use crate::config::{ApiKey, TautulliConfig};
 use crate::error::{Error, Result};
 use crate::sanitize::{display_cut, display_text};
@@ -156,6 +157,8 @@ pub struct Client {
     /// Microseconds spent waiting for Tautulli's answers per command (retries and their
     /// pauses included; overlapping requests each count their own wait).
     waited_us: [AtomicU64; Command::ALL.len()],
+    /// What times attempts and waits between them.
+    clock: Clock,
 }
 
 impl std::fmt::Debug for Client {
@@ -346,7 +349,20 @@ impl Client {
             backoff_ms: cfg.backoff_ms,
             sent: std::array::from_fn(|_| AtomicU64::new(0)),
             waited_us: std::array::from_fn(|_| AtomicU64::new(0)),
+            clock: Clock::system(),
         })
+    }
+
+    /// The same client timed by `clock` (tests: a clock whose waits do not wait).
+    #[cfg(test)]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock this client (and the read using it) goes by.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The normalised base URL (no key in it), for reports.
@@ -416,9 +432,9 @@ impl Client {
     /// Sends until an answer is final, the retries run out or the command's time does.
     /// Returns the last outcome and how the attempts went.
     fn exchange(&self, cmd: Command, form: &[(&str, &str)]) -> (Result<Answer, Failure>, Tally) {
-        let began = Instant::now();
+        let began = self.clock.now();
         let (outcome, mut tally) = self.exchange_timed(cmd, form, began);
-        let waited = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let waited = u64::try_from(self.clock.since(began).as_micros()).unwrap_or(u64::MAX);
         tally.elapsed_ms = waited / 1000;
         self.waited_us[cmd.index()].fetch_add(waited, Ordering::Relaxed);
         (outcome, tally)
@@ -439,7 +455,7 @@ impl Client {
         loop {
             tally.attempts += 1;
             self.sent[cmd.index()].fetch_add(1, Ordering::Relaxed);
-            let left = budget.saturating_sub(began.elapsed());
+            let left = budget.saturating_sub(self.clock.since(began));
             let outcome = self.send_once(cmd, form, self.answer_deadline().min(left));
             let attempt = tally.attempts;
             let (wait, asked) = match &outcome {
@@ -460,12 +476,12 @@ impl Client {
                 return (outcome, tally);
             };
             // The pause and at least a little of an attempt must fit in what is left.
-            let left = budget.saturating_sub(began.elapsed());
+            let left = budget.saturating_sub(self.clock.since(began));
             if wait >= left {
                 tally.wait_refused_secs = asked.filter(|s| Duration::from_secs(*s) >= left);
                 return (outcome, tally);
             }
-            std::thread::sleep(wait);
+            self.clock.sleep(wait);
         }
     }
 
@@ -1278,8 +1294,11 @@ mod tests {
         TautulliConfig::from_engine_config(&cfg, "").unwrap()
     }
 
+    /// A client of `server` whose pauses between attempts do not wait.
     fn client(server: &Canned, max_retries: u32) -> Client {
-        Client::new(&config(&server.url, 5.0, max_retries)).unwrap()
+        Client::new(&config(&server.url, 5.0, max_retries))
+            .unwrap()
+            .with_clock(Clock::skipping())
     }
 
     #[derive(Debug, Deserialize, PartialEq)]
@@ -1446,13 +1465,18 @@ mod tests {
             ),
             ok(r#"{"tautulli_version":"v2"}"#),
         ]);
-        let c = client(&server, 1);
-        let started = Instant::now();
+        let clock = Clock::skipping();
+        let c = client(&server, 1).with_clock(clock.clone());
+        let (wall, started) = (Instant::now(), clock.now());
         assert_eq!(info(&c).unwrap().tautulli_version, "v2");
         assert!(
-            started.elapsed() >= Duration::from_millis(900),
+            clock.since(started) >= Duration::from_secs(1),
             "waited only {:?}",
-            started.elapsed()
+            clock.since(started)
+        );
+        assert!(
+            wall.elapsed() < Duration::from_secs(1),
+            "the wait was a real one"
         );
         assert_eq!(server.requests().len(), 2);
     }
@@ -1932,7 +1956,9 @@ mod tests {
             "server_url": server.url(), "api_key": server.api_key(), "timeout": timeout,
             "max_retries": max_retries, "backoff_ms": 10
         }});
-        Client::new(&TautulliConfig::from_engine_config(&cfg, "").unwrap()).unwrap()
+        Client::new(&TautulliConfig::from_engine_config(&cfg, "").unwrap())
+            .unwrap()
+            .with_clock(Clock::skipping())
     }
 
     /// A fake answering every request with a gzip bomb of `inflated_bytes`.

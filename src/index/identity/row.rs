@@ -2,9 +2,8 @@
 //! million-play history builds each distinct item once.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 
-use crate::hash::IntHasher;
+use crate::hash::FxHashMap;
 use crate::index::rules::{item_title, series_title, Accepted};
 use crate::tautulli::rows::HistoryRow;
 use crate::tautulli::rows::MediaKind;
@@ -123,7 +122,7 @@ impl OwnedIdentity {
 /// are chained per rating key (almost always one identity per key).
 #[derive(Debug)]
 pub struct IdentityCache<V> {
-    first: HashMap<i64, u32, BuildHasherDefault<IntHasher>>,
+    first: FxHashMap<i64, u32>,
     entries: Vec<(OwnedIdentity, V, u32)>,
 }
 

@@ -11,9 +11,8 @@
 //! never arrives (deleted, or older than an incremental read) are released at the end.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 
-use crate::hash::IntHasher;
+use crate::hash::FxHashMap;
 
 /// A grouped history row as the merger sees it.
 pub trait Part: Sized {
@@ -28,7 +27,7 @@ pub trait Part: Sized {
 /// Holds parts of chains until their first session has been read.
 #[derive(Debug)]
 pub struct Merger<R> {
-    held: HashMap<i64, R, BuildHasherDefault<IntHasher>>,
+    held: FxHashMap<i64, R>,
     /// Parts folded into another part so far.
     folded: u64,
 }

@@ -23,11 +23,10 @@
 //! (only the top of the table is read), so such a read is complete once it reached the cutoff.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::marker::PhantomData;
 
 use crate::error::Result;
-use crate::hash::IntHasher;
+use crate::hash::{FxHashMap, FxHashSet};
 use crate::tautulli::reader::source::{guess_after, PageSource, PagedRow, RowsPage};
 use crate::tautulli::rows::{HistoryPage, HistoryRow};
 
@@ -141,9 +140,9 @@ pub struct HistoryReader<S, P = HistoryPage> {
     max_pages: u64,
     phase: Phase,
     /// `reference_id` (or `row_id`) -> highest `row_id` yielded.
-    seen: HashMap<i64, i64, BuildHasherDefault<IntHasher>>,
+    seen: FxHashMap<i64, i64>,
     /// Groups an incremental read skipped as unchanged.
-    unchanged: std::collections::HashSet<i64, BuildHasherDefault<IntHasher>>,
+    unchanged: FxHashSet<i64>,
     /// Ids of the previous main-pass page's rows that have any, to spot a server that
     /// ignores `start`.
     previous: Vec<(Option<i64>, Option<i64>)>,

@@ -24,8 +24,7 @@
 //! An incremental read is one window from the day before the checkpoint's cutoff, open at
 //! the top: one request when little is new.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::hash::BuildHasherDefault;
+use std::collections::VecDeque;
 use std::marker::PhantomData;
 
 use jiff::civil::Date;
@@ -35,14 +34,14 @@ use jiff::{Timestamp, ToSpan};
 use super::merge::{Merger, Part};
 use super::plan::{self, Window};
 use crate::error::{Error, Result};
-use crate::hash::IntHasher;
+use crate::hash::{FxHashMap, FxHashSet};
 use crate::tautulli::reader::{
     HistoryReader, PageRows, PagedRow, Query, ReadOutcome, RowsPage, Since, WindowSource,
     MAX_CATCH_UP_PASSES,
 };
 
-type IntMap<V> = HashMap<i64, V, BuildHasherDefault<IntHasher>>;
-type IntSet = HashSet<i64, BuildHasherDefault<IntHasher>>;
+type IntMap<V> = FxHashMap<i64, V>;
+type IntSet = FxHashSet<i64>;
 
 /// How windows are sized and read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
