@@ -19,7 +19,7 @@ pub const LAST_TIME: i64 = 253_402_300_799;
 /// 9999-12-31T23:59:59Z. This is the one place the range is decided.
 ///
 /// Why: every value in it formats to a `watched_at` the Tracker accepts, and none outside
-/// does anything useful. 0 is SQLite's "no value" (read as no time, see [`row_time`]); a
+/// does anything useful. 0 is SQLite's "no value" (read as no time, see `row_time`); a
 /// negative time, or one past year 9999, is garbage in the row: emitted, it would make the
 /// Tracker refuse (and roll back) the whole import, every time. No clock is consulted: a
 /// server whose clock was wrong still wrote a real play, and reads must be repeatable.
@@ -45,7 +45,7 @@ pub fn row_time(t: Option<i64>) -> RowTime {
     }
 }
 
-/// The time, when it is a usable one (see [`row_time`]).
+/// The time, when it is a usable one (see `row_time`).
 pub fn valid_time(t: Option<i64>) -> Option<i64> {
     t.filter(|t| TIME_RANGE.contains(t))
 }
@@ -70,7 +70,7 @@ pub fn format_utc(epoch: i64) -> String {
     )
 }
 
-/// Reads exactly `YYYY-MM-DDTHH:MM:SSZ` (the form [`format_utc`] writes) into epoch seconds.
+/// Reads exactly `YYYY-MM-DDTHH:MM:SSZ` (the form `format_utc` writes) into epoch seconds.
 /// Anything else (other lengths, offsets, fractions, out-of-range fields, leap second 60)
 /// is `None`.
 pub fn parse_utc(s: &str) -> Option<i64> {

@@ -1,7 +1,8 @@
 //! Assembles items into the engine's index (canonical key -> item) and the run's report.
 //!
 //! - Collapsed mode keeps, per key, the play with the newest `watched_at`, decided by
-//!   comparing times, never by arrival order (known fault 8); on a tie the first play stays.
+//!   comparing times, never by arrival order (pages and windows arrive in no time order); on a
+//!   tie the first play stays.
 //! - Rewatch (event) mode keeps every play under `<key>@<epoch>`.
 //! - A Tautulli group (`reference_id`) seen again, as happens when a group grows while pages
 //!   are read, replaces its earlier play instead of adding a second one. Because a growing

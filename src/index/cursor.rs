@@ -1,4 +1,4 @@
-//! One index read, driven step by step by the host: each [`HistoryCursor::next`] reads one
+//! One index read, driven step by step by the host: each [`HistoryCursor::step`] reads one
 //! history page (resolving the IDs its new-agent items need), and once the read is over,
 //! hands out the index in bounded batches. The host can show progress between steps, and
 //! the index never crosses the boundary as one giant string.
@@ -54,7 +54,7 @@ pub struct Step {
     pub done: bool,
 }
 
-/// What a row identity became (see [`rules::Identity`]).
+/// What a row identity became (see [`Identity`]).
 #[derive(Debug, Clone, Copy)]
 enum Known {
     Item(TemplateId),

@@ -2,6 +2,9 @@
 //!
 //! Fields are compact (`Box<str>`, shared `Arc<str>` series titles, packed [`Ids`]) because a
 //! whole history, possibly a million plays, is held in memory before it is emitted.
+//!
+//! [`build_item`] makes a play's item, each ID at its own level; an item without an external
+//! ID still comes out, keyed by its Plex ID, with an [`UnresolvedReason`].
 
 use std::sync::Arc;
 
@@ -151,7 +154,7 @@ impl UnresolvedReason {
     }
 }
 
-/// Builds the item of a play. `meta` is the answer to [`metadata_need`]'s request (ignored
+/// Builds the item of a play. `meta` is the answer to [`metadata_need`](crate::index::metadata::metadata_need)'s request (ignored
 /// when none was needed).
 ///
 /// IDs never mix levels:

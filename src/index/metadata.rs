@@ -108,7 +108,7 @@ pub(crate) struct Resolver {
     pub(crate) server: String,
     /// Which cached answers are still good; `None`: no cache.
     pub(crate) fresh_since: Option<Freshness>,
-    /// Empty answers of this run, cached only once the read got through (see [`state`]).
+    /// Empty answers of this run, cached only once the read got through (see [`crate::index::state`]).
     pub(crate) pending_deleted: Vec<MetaRequest>,
     pub(crate) cache: CacheReport,
 }

@@ -83,7 +83,7 @@ pub struct UnresolvedEntry {
     pub key: String,
     /// `Show - Episode` for episodes, the title for movies.
     pub title: String,
-    /// [`UnresolvedReason::as_str`].
+    /// [`UnresolvedReason::as_str`](crate::index::item::UnresolvedReason::as_str).
     pub reason: &'static str,
     pub message: String,
     /// The item's own Plex rating key.

@@ -4,12 +4,12 @@
 //! 1. [`precheck`] and [`complete`]: is this row a completed movie/episode play we import?
 //!    (else a counted [`SkipReason`]: activity rows, other media, Live TV, partial plays and
 //!    rows without a usable time are not plays);
-//! 2. [`metadata_need`]: which `get_metadata` call, if any, its IDs depend on (one per movie,
+//! 2. [`metadata_need`](crate::index::metadata::metadata_need): which `get_metadata` call, if any, its IDs depend on (one per movie,
 //!    one per **show**, never one per episode: episodes of a show share its IDs);
-//! 3. [`build_item`]: the item, with each ID at its own level (an episode's guid is never
+//! 3. [`build_item`](crate::index::item::build_item): the item, with each ID at its own level (an episode's guid is never
 //!    its show's, a show's IDs never an episode's); items that
 //!    cannot be resolved to an external ID still come out, keyed by their Plex ID, together
-//!    with an [`UnresolvedReason`].
+//!    with an [`UnresolvedReason`](crate::index::item::UnresolvedReason).
 
 use std::sync::Arc;
 
@@ -107,7 +107,7 @@ impl std::fmt::Display for SkipReason {
     }
 }
 
-/// A history row accepted for import: everything [`build_item`] needs.
+/// A history row accepted for import: everything [`build_item`](crate::index::item::build_item) needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Play {
     pub kind: MediaKind,
@@ -172,7 +172,7 @@ pub struct Accepted {
 ///
 /// Order of checks (the first failing one is the reason): activity row, media type, live,
 /// rating key, completion, time, season/episode. The first six are here; the last one
-/// depends only on the row's [`Identity`].
+/// depends only on the row's [`Identity`](crate::index::identity::row::Identity).
 pub fn precheck(row: &HistoryRow, policy: &Policy) -> Result<Accepted, SkipReason> {
     if row.is_activity() {
         return Err(SkipReason::InProgress);
@@ -200,7 +200,7 @@ pub fn precheck(row: &HistoryRow, policy: &Policy) -> Result<Accepted, SkipReaso
 }
 
 /// The rest of the checks for a row that passed [`precheck`]. Its outcome, but for the
-/// time and group, depends only on the row's [`Identity`].
+/// time and group, depends only on the row's [`Identity`](crate::index::identity::row::Identity).
 pub fn complete(row: &HistoryRow, accepted: Accepted) -> Result<Play, SkipReason> {
     let Accepted {
         kind,
@@ -270,7 +270,7 @@ pub(crate) fn text(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|t| !t.is_empty())
 }
 
-/// Completion rule (known fault 1): `watched_status == 1` is Tautulli's own verdict (its
+/// Completion rule: `watched_status == 1` is Tautulli's own verdict (its
 /// threshold or the credits marker); only without it does `percent_complete` decide.
 fn is_watched(row: &HistoryRow, policy: &Policy) -> bool {
     if !policy.watched_only {
@@ -356,7 +356,7 @@ pub(crate) mod tests {
         v
     }
 
-    /// What the cursor does with a row, [`precheck`] then [`complete`], for a full row.
+    /// What the cursor does with a row, [`precheck`] then [`complete`].
     pub(crate) fn classify(row: &HistoryRow, policy: &Policy) -> Result<Play, SkipReason> {
         complete(row, precheck(row, policy)?)
     }

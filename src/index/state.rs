@@ -1,7 +1,7 @@
 //! The plugin's own state between runs: one SQLite file, `<state_dir>/tautulli-plugin.sqlite`,
 //! holding the **metadata cache**: the IDs `get_metadata` gave for a show or a new-agent
-//! movie, per Tautulli server, so a warm run asks Tautulli nothing it already knows (known
-//! fault 4: the reference module cached for one run only).
+//! movie, per Tautulli server, so a warm run asks Tautulli nothing it already knows (a cache
+//! of one run would ask for every show again on each import).
 //!
 //! Incremental checkpoints used to live here too, saved before the host had committed the
 //! plays they covered; they now travel in the index report to the host, which commits them

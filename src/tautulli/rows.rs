@@ -389,8 +389,8 @@ pub(crate) fn int_req<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> 
     int_opt(d)?.ok_or_else(|| de::Error::custom("expected an integer, found null or \"\""))
 }
 
-/// Checks an int field as [`int_opt`] does, without keeping it (lean row types read a
-/// million rows and keep only what they use).
+/// Checks an int field as [`int_opt`] does, without keeping it (a history has a million
+/// rows: fields no reader uses are checked, not stored).
 pub(crate) fn int_checked<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
     int_opt(d).map(drop)
 }

@@ -1,7 +1,8 @@
 //! Parsing of Plex/Tautulli guids into IDs, with the level each ID belongs to made explicit.
 //!
 //! Why the level matters: a legacy episode guid (`thetvdb://121361/6/1`) names the **show**,
-//! not the episode, and mixing show, season and episode IDs gives wrong keys (known fault 3).
+//! not the episode, and mixing show, season and episode IDs gives wrong keys (two
+//! episodes of one show would share the show's key).
 //! So a parsed guid says whether its ID names the row's item itself or the show the episode
 //! belongs to, and carries the season/episode found in its path.
 

@@ -5,7 +5,8 @@
 //! - episode: `<show's first id>#s<season>e<episode>`, both at least two digits
 //!   (`tmdb:1396#s01e01`, `tvdb:121361#s10e100`); only with no show ID at all the episode's
 //!   own best ID takes the show's place. Show IDs are never mixed with season or episode IDs
-//!   (known fault 3): whatever [`Item::show_ids`] holds is the show's.
+//!   (a season's ID would key every episode of the season alike): whatever
+//!   [`Item::show_ids`] holds is the show's.
 //! - no ID at all: `movie|title:<title>|year:<year>` (year empty when unknown). For an
 //!   episode with no ID at all (never produced by this plugin: every Tautulli item has a Plex
 //!   rating key) we write `episode|title:<series title>|year:<year>#sXXeYY`, so two shows'

@@ -8,7 +8,7 @@ use crate::index::rules::{item_title, series_title, Accepted};
 use crate::tautulli::rows::HistoryRow;
 use crate::tautulli::rows::MediaKind;
 
-/// Every row field [`complete`] reads, as it reads them: rows with equal identities (and
+/// Every row field [`complete`](crate::index::rules::complete) reads, as it reads them: rows with equal identities (and
 /// equal metadata answers) give equal plays but for time and group, hence equal items. A
 /// million-play history has far fewer identities than rows, so the caller builds each
 /// item once ([`IdentityCache`]).
@@ -21,14 +21,14 @@ pub struct Identity<'a> {
     pub parent_media_index: Option<i64>,
     pub media_index: Option<i64>,
     pub year: Option<i64>,
-    /// The title [`Play::title`] is made of.
+    /// The title [`Play::title`](crate::index::rules::Play::title) is made of.
     pub title: Option<&'a str>,
-    /// The show title [`Play::series_title`] is made of.
+    /// The show title [`Play::series_title`](crate::index::rules::Play::series_title) is made of.
     pub series_title: Option<&'a str>,
     pub guid: Option<&'a str>,
 }
 
-/// The [`Identity`] of a row that passed [`precheck`].
+/// The [`Identity`] of a row that passed [`precheck`](crate::index::rules::precheck).
 pub fn identity<'a>(row: &'a HistoryRow, accepted: &Accepted) -> Identity<'a> {
     Identity {
         kind: accepted.kind,

@@ -13,7 +13,7 @@
 //!
 //! A read that stops early (page cap, a proxy ignoring `start`, counts that do not add up) is
 //! reported incomplete with its reason: the engine must never take it for the whole truth
-//! (crosswatch-host.md, faults 5 and 6).
+//! (a partial read taken as whole would make the engine drop every play it did not see).
 //!
 //! An **incremental** read ([`HistoryReader::since`]) reads the same pages from the top but
 //! yields only rows whose `row_id` is above the checkpoint's (new plays, and groups that grew,

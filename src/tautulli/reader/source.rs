@@ -11,7 +11,7 @@ use crate::tautulli::rows::{HistoryPage, HistoryRow};
 use crate::timefmt::valid_time;
 
 /// Where history pages come from (Tautulli, or a simulated table in tests). `P` is the
-/// page type: full rows ([`HistoryPage`]) or only what the index reads ([`HistoryPage`]).
+/// page type: [`HistoryPage`] of the index's rows, or of a view of them (the analytics sync's).
 pub trait PageSource<P = HistoryPage> {
     /// Rows `start..start+length` of the filtered, date-descending history.
     fn fetch(&mut self, start: u64, length: u64) -> Result<P>;
