@@ -413,4 +413,33 @@ mod tests {
             assert_printable(&s);
         }
     }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::testutil::gen::dirty_text;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn cleaned_text_has_no_controls_and_cleaning_again_changes_nothing(s in dirty_text()) {
+                let clean = clean_text(&s);
+                prop_assert!(!clean.chars().any(char::is_control), "{:?} -> {:?}", s, clean);
+                prop_assert!(matches!(clean_text(&clean), Cow::Borrowed(_)), "{:?}", clean);
+                if !s.chars().any(char::is_control) {
+                    prop_assert!(matches!(clean, Cow::Borrowed(_)));
+                }
+                // What is not part of an escape survives, in order.
+                let kept: String = s.chars().filter(|c| !c.is_control()).collect();
+                let mut rest = kept.as_str();
+                for c in clean.chars().filter(|c| *c != ' ') {
+                    let at = rest.find(c);
+                    prop_assert!(at.is_some(), "{:?} -> {:?}", s, clean);
+                    rest = &rest[at.unwrap_or(0) + c.len_utf8()..];
+                }
+            }
+        }
+    }
 }

@@ -259,7 +259,13 @@ fn apply_meta(
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use crate::index::identity::ids::IdKind;
+    use crate::index::identity::keys::canonical_key;
+    use crate::index::rules::Policy;
+
+    use crate::index::metadata::MetaAnswer;
+    use crate::index::rules::tests::{classify_json, episode_row, found, movie_row, with};
 
     #[test]
     fn movie_shape_matches_the_engine() {
@@ -348,5 +354,213 @@ mod tests {
         let m = Item::movie("Amélie — 天気の子 \"q\"", Some(2001), 0);
         let v: serde_json::Value = serde_json::from_str(&m.to_json()).unwrap();
         assert_eq!(v["title"], "Amélie — 天気の子 \"q\"");
+    }
+
+    #[test]
+    fn new_agent_movie_takes_its_metadata_ids() {
+        let play = classify_json(movie_row(), &Policy::default()).unwrap();
+        let meta = found(&[
+            (IdKind::Imdb, "tt0133093"),
+            (IdKind::Tmdb, "603"),
+            (IdKind::Tvdb, "169"),
+        ]);
+        let item = build_item(&play, Some(&meta)).unwrap();
+        assert_eq!(
+            serde_json::to_string(&item.ids).unwrap(),
+            r#"{"tmdb":"603","imdb":"tt0133093","tvdb":"169","plex":"101","guid":"plex://movie/5d7768ba96b655001fdc0408"}"#
+        );
+        assert_eq!(canonical_key(&item), "tmdb:603");
+        assert_eq!((item.watched_at, item.year), (2000, Some(1999)));
+    }
+
+    #[test]
+    fn new_agent_episode_ids_stay_at_their_level() {
+        let play = classify_json(episode_row(), &Policy::default()).unwrap();
+        let show = found(&[
+            (IdKind::Imdb, "tt0903747"),
+            (IdKind::Tmdb, "1396"),
+            (IdKind::Tvdb, "81189"),
+            (IdKind::Guid, "plex://show/5d9c086c46115600200aa2fe"),
+        ]);
+        let item = build_item(&play, Some(&show)).unwrap();
+        assert_eq!(
+            serde_json::to_string(&item.ids).unwrap(),
+            r#"{"plex":"201","guid":"plex://episode/5d9c0873ffd9ef001e99b9dc"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&item.show_ids).unwrap(),
+            r#"{"tmdb":"1396","imdb":"tt0903747","tvdb":"81189","plex":"199","guid":"plex://show/5d9c086c46115600200aa2fe"}"#
+        );
+        assert_eq!(canonical_key(&item), "tmdb:1396#s01e01");
+    }
+
+    #[test]
+    fn legacy_episode_show_ids_come_from_the_guid() {
+        let play = classify_json(
+            with(
+                episode_row(),
+                serde_json::json!({"rating_key": 301, "grandparent_rating_key": 299,
+                    "media_index": 1, "parent_media_index": 6,
+                    "guid": "com.plexapp.agents.thetvdb://121361/6/1?lang=en"}),
+            ),
+            &Policy::default(),
+        )
+        .unwrap();
+        let item = build_item(&play, None).unwrap();
+        assert_eq!(
+            serde_json::to_string(&item.ids).unwrap(),
+            r#"{"plex":"301"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&item.show_ids).unwrap(),
+            r#"{"tvdb":"121361","plex":"299"}"#
+        );
+        assert_eq!(canonical_key(&item), "tvdb:121361#s06e01");
+    }
+
+    #[test]
+    fn hama_episode_keys_by_anidb() {
+        let play = classify_json(
+            with(
+                episode_row(),
+                serde_json::json!({"rating_key": 401, "grandparent_rating_key": 399,
+                    "guid": "com.plexapp.agents.hama://anidb-23/1/1?lang=en"}),
+            ),
+            &Policy::default(),
+        )
+        .unwrap();
+        let item = build_item(&play, None).unwrap();
+        assert_eq!(canonical_key(&item), "anidb:23#s01e01");
+    }
+
+    #[test]
+    fn legacy_movie_ids_come_from_the_guid() {
+        for (guid, key) in [
+            ("com.plexapp.agents.themoviedb://550?lang=en", "tmdb:550"),
+            (
+                "com.plexapp.agents.imdb://TT0111161?lang=en",
+                "imdb:tt0111161",
+            ),
+            ("com.plexapp.agents.hama://anidb-5101", "anidb:5101"),
+            ("tmdb://603", "tmdb:603"),
+        ] {
+            let play = classify_json(
+                with(movie_row(), serde_json::json!({"guid": guid})),
+                &Policy::default(),
+            )
+            .unwrap();
+            let item = build_item(&play, None).unwrap_or_else(|e| panic!("{guid}: {e:?}"));
+            assert_eq!(canonical_key(&item), key, "{guid}");
+            assert_eq!(item.ids.get(IdKind::Plex), Some("101"));
+            assert_eq!(item.ids.get(IdKind::Guid), None, "{guid}");
+        }
+    }
+
+    #[test]
+    fn deleted_items_keep_their_plex_ids() {
+        let p = Policy::default();
+        let movie = classify_json(movie_row(), &p).unwrap();
+        let (item, why) = build_item(&movie, Some(&MetaAnswer::Deleted)).unwrap_err();
+        assert_eq!(canonical_key(&item), "plex:101");
+        assert_eq!(why, UnresolvedReason::Deleted { rating_key: 101 });
+        assert_eq!(why.as_str(), "deleted");
+        assert!(
+            why.message().contains("get_metadata answered {}"),
+            "{}",
+            why.message()
+        );
+
+        let ep = classify_json(
+            with(
+                episode_row(),
+                serde_json::json!({"media_index": 12, "parent_media_index": 3}),
+            ),
+            &p,
+        )
+        .unwrap();
+        let (item, why) = build_item(&ep, Some(&MetaAnswer::Deleted)).unwrap_err();
+        assert_eq!(canonical_key(&item), "plex:199#s03e12");
+        assert_eq!(why, UnresolvedReason::Deleted { rating_key: 199 });
+        assert_eq!(item.ids.get(IdKind::Plex), Some("201"));
+    }
+
+    #[test]
+    fn gaps_are_unresolved_with_reasons() {
+        let p = Policy::default();
+        let movie = classify_json(movie_row(), &p).unwrap();
+        let (_, why) = build_item(&movie, None).unwrap_err();
+        assert_eq!(why, UnresolvedReason::MetadataMissing { rating_key: 101 });
+        // Legacy item answered guids: [] -> no external IDs.
+        let (item, why) =
+            build_item(&movie, Some(&found(&[(IdKind::Guid, "plex://movie/x")]))).unwrap_err();
+        assert_eq!(why, UnresolvedReason::NoExternalIds { rating_key: 101 });
+        assert_eq!(canonical_key(&item), "plex:101");
+
+        let local = classify_json(
+            with(
+                movie_row(),
+                serde_json::json!({"rating_key": 9001, "guid": "local://9001"}),
+            ),
+            &p,
+        )
+        .unwrap();
+        let (item, why) = build_item(&local, None).unwrap_err();
+        assert_eq!(
+            (canonical_key(&item).as_str(), why.as_str()),
+            ("plex:9001", "unmatched")
+        );
+
+        let unknown = classify_json(
+            with(
+                movie_row(),
+                serde_json::json!({"guid": "com.plexapp.agents.youtube://Xy"}),
+            ),
+            &p,
+        )
+        .unwrap();
+        let (item, why) = build_item(&unknown, None).unwrap_err();
+        assert_eq!(why.as_str(), "unknown_guid");
+        assert_eq!(
+            item.ids.get(IdKind::Guid),
+            Some("com.plexapp.agents.youtube://Xy")
+        );
+        assert_eq!(canonical_key(&item), "plex:101");
+
+        let noguid = classify_json(with(movie_row(), serde_json::json!({"guid": ""})), &p).unwrap();
+        assert_eq!(
+            build_item(&noguid, None).unwrap_err().1,
+            UnresolvedReason::NoGuid
+        );
+
+        let orphan = classify_json(
+            with(
+                episode_row(),
+                serde_json::json!({"grandparent_rating_key": ""}),
+            ),
+            &p,
+        )
+        .unwrap();
+        let (item, why) = build_item(&orphan, None).unwrap_err();
+        assert_eq!(why, UnresolvedReason::NoShowKey);
+        assert_eq!(canonical_key(&item), "plex:201#s01e01");
+        assert_eq!(item.show_ids.best(), None);
+    }
+
+    #[test]
+    fn unresolved_names_are_distinct() {
+        let all = [
+            UnresolvedReason::Deleted { rating_key: 1 },
+            UnresolvedReason::MetadataMissing { rating_key: 1 },
+            UnresolvedReason::NoShowKey,
+            UnresolvedReason::NoExternalIds { rating_key: 1 },
+            UnresolvedReason::Unmatched,
+            UnresolvedReason::NoGuid,
+            UnresolvedReason::UnknownGuid("g".into()),
+        ];
+        let mut names: Vec<&str> = all.iter().map(|r| r.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+        assert!(all.iter().all(|r| !r.message().is_empty()));
     }
 }

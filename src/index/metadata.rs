@@ -244,3 +244,135 @@ fn fetch_metadata(client: &Client, concurrency: usize, wanted: &[MetaRequest]) -
         max_in_flight: max_in_flight.into_inner(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::index::identity::ids::IdKind;
+    use crate::index::identity::keys::canonical_key;
+    use crate::index::item::build_item;
+    use crate::index::rules::tests::{classify_json, episode_row, found, movie_row, with};
+    use crate::index::rules::Policy;
+    use crate::tautulli::rows::Metadata;
+
+    #[test]
+    fn metadata_is_asked_per_movie_and_per_show() {
+        let p = Policy::default();
+        let m = classify_json(movie_row(), &p).unwrap();
+        assert_eq!(
+            metadata_need(&m),
+            Some(MetaRequest {
+                rating_key: 101,
+                level: MetaLevel::Movie
+            })
+        );
+        let e1 = classify_json(episode_row(), &p).unwrap();
+        let e2 = classify_json(
+            with(
+                episode_row(),
+                serde_json::json!({"rating_key": 202, "media_index": 2}),
+            ),
+            &p,
+        )
+        .unwrap();
+        let want = Some(MetaRequest {
+            rating_key: 199,
+            level: MetaLevel::Show,
+        });
+        assert_eq!(metadata_need(&e1), want);
+        assert_eq!(
+            metadata_need(&e2),
+            want,
+            "one call per show, not per episode"
+        );
+        for guid in [
+            "com.plexapp.agents.themoviedb://550?lang=en",
+            "com.plexapp.agents.hama://anidb-23/1/1",
+            "local://9001",
+            "weird",
+        ] {
+            let m =
+                classify_json(with(movie_row(), serde_json::json!({"guid": guid})), &p).unwrap();
+            assert_eq!(metadata_need(&m), None, "{guid}");
+        }
+        let orphan = classify_json(
+            with(
+                episode_row(),
+                serde_json::json!({"grandparent_rating_key": ""}),
+            ),
+            &p,
+        )
+        .unwrap();
+        assert_eq!(metadata_need(&orphan), None);
+    }
+
+    #[test]
+    fn show_metadata_answer_never_uses_season_ids() {
+        // An episode's answer given for a show request: only grandparent lists are used.
+        let meta: Metadata = serde_json::from_value(serde_json::json!({
+            "media_type": "episode", "rating_key": "801",
+            "guid": "plex://episode/e", "guids": ["tmdb://9999"],
+            "parent_guid": "plex://season/s", "parent_guids": ["tmdb://66001"],
+            "grandparent_guid": "plex://show/g", "grandparent_guids": ["tvdb://121361"]
+        }))
+        .unwrap();
+        let ans = MetaAnswer::from_metadata(&meta, MetaLevel::Show);
+        let MetaAnswer::Found(ids) = &ans else {
+            panic!("{ans:?}")
+        };
+        assert_eq!(
+            serde_json::to_string(ids).unwrap(),
+            r#"{"tvdb":"121361","guid":"plex://show/g"}"#
+        );
+
+        let play = classify_json(
+            with(
+                episode_row(),
+                serde_json::json!({"parent_media_index": 8, "media_index": 1}),
+            ),
+            &Policy::default(),
+        )
+        .unwrap();
+        let item = build_item(&play, Some(&ans)).unwrap();
+        assert_eq!(canonical_key(&item), "tvdb:121361#s08e01");
+
+        let show: Metadata = serde_json::from_value(serde_json::json!({
+            "media_type": "show", "rating_key": "199", "guid": "plex://show/abc",
+            "guids": ["imdb://tt0903747", "tmdb://1396"]
+        }))
+        .unwrap();
+        assert_eq!(
+            MetaAnswer::from_metadata(&show, MetaLevel::Show),
+            found(&[
+                (IdKind::Imdb, "tt0903747"),
+                (IdKind::Tmdb, "1396"),
+                (IdKind::Guid, "plex://show/abc")
+            ])
+        );
+        assert_eq!(
+            MetaAnswer::from_metadata(&Metadata::default(), MetaLevel::Movie),
+            MetaAnswer::Deleted
+        );
+    }
+
+    #[test]
+    fn reference_movie_metadata_reads_its_own_guids() {
+        let path = format!(
+            "{}/fixtures/reference/get_metadata_movie_fakepms.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let meta: Metadata = serde_json::from_value(v["response"]["data"].clone()).unwrap();
+        assert_eq!(
+            MetaAnswer::from_metadata(&meta, MetaLevel::Movie),
+            found(&[
+                (IdKind::Imdb, "tt0133093"),
+                (IdKind::Tmdb, "603"),
+                (IdKind::Tvdb, "169"),
+                (IdKind::Guid, "plex://movie/5d7768ba96b655001fdc0408"),
+            ])
+        );
+    }
+}

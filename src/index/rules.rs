@@ -1,15 +1,19 @@
-//! From a Tautulli history row to the engine's item, in three pure steps so the caller can
-//! batch and cache `get_metadata` calls between them:
+//! Which history rows are plays: the first of three pure steps from a Tautulli history row
+//! to the engine's item (pure, so the caller can batch and cache `get_metadata` calls between
+//! them):
 //!
 //! 1. [`precheck`] and [`complete`]: is this row a completed movie/episode play we import?
 //!    (else a counted [`SkipReason`]: activity rows, other media, Live TV, partial plays and
 //!    rows without a usable time are not plays);
-//! 2. [`metadata_need`](crate::index::metadata::metadata_need): which `get_metadata` call, if any, its IDs depend on (one per movie,
+//! 2. [`metadata_need`]: which `get_metadata` call, if any, its IDs depend on (one per movie,
 //!    one per **show**, never one per episode: episodes of a show share its IDs);
-//! 3. [`build_item`](crate::index::item::build_item): the item, with each ID at its own level (an episode's guid is never
-//!    its show's, a show's IDs never an episode's); items that
-//!    cannot be resolved to an external ID still come out, keyed by their Plex ID, together
-//!    with an [`UnresolvedReason`](crate::index::item::UnresolvedReason).
+//! 3. [`build_item`]: the item, with each ID at its own level (an episode's guid is never its
+//!    show's, a show's IDs never an episode's); items that cannot be resolved to an external
+//!    ID still come out, keyed by their Plex ID, together with an [`UnresolvedReason`].
+//!
+//! [`metadata_need`]: crate::index::metadata::metadata_need
+//! [`build_item`]: crate::index::item::build_item
+//! [`UnresolvedReason`]: crate::index::item::UnresolvedReason
 
 use std::sync::Arc;
 
@@ -314,20 +318,18 @@ pub(crate) mod tests {
     use crate::index::identity::ids::{IdKind, Ids};
     use std::borrow::Cow;
 
-    use crate::index::identity::row::{identity, Identity, IdentityCache};
-    use crate::index::item::{build_item, UnresolvedReason};
-    use crate::index::metadata::{metadata_need, MetaAnswer, MetaLevel, MetaRequest};
+    use crate::index::identity::row::identity;
+    use crate::index::item::build_item;
+    use crate::index::metadata::MetaAnswer;
 
-    use crate::index::identity::keys::canonical_key;
     use crate::sanitize::{clean_owned, clean_text};
     use crate::tautulli::rows::HistoryRow;
-    use crate::tautulli::rows::Metadata;
 
-    fn row(json: serde_json::Value) -> HistoryRow {
+    pub(crate) fn row(json: serde_json::Value) -> HistoryRow {
         serde_json::from_value(json).unwrap()
     }
 
-    fn movie_row() -> serde_json::Value {
+    pub(crate) fn movie_row() -> serde_json::Value {
         serde_json::json!({
             "row_id": 1, "reference_id": 1, "date": 1000, "started": 900, "stopped": 2000,
             "media_type": "movie", "rating_key": 101, "parent_rating_key": "",
@@ -338,7 +340,7 @@ pub(crate) mod tests {
         })
     }
 
-    fn episode_row() -> serde_json::Value {
+    pub(crate) fn episode_row() -> serde_json::Value {
         serde_json::json!({
             "row_id": 5, "reference_id": 5, "date": 1000, "started": 1000, "stopped": 4400,
             "media_type": "episode", "rating_key": 201, "parent_rating_key": 200,
@@ -349,7 +351,7 @@ pub(crate) mod tests {
         })
     }
 
-    fn with(mut v: serde_json::Value, patch: serde_json::Value) -> serde_json::Value {
+    pub(crate) fn with(mut v: serde_json::Value, patch: serde_json::Value) -> serde_json::Value {
         for (k, x) in patch.as_object().unwrap() {
             v[k] = x.clone();
         }
@@ -361,11 +363,11 @@ pub(crate) mod tests {
         complete(row, precheck(row, policy)?)
     }
 
-    fn classify_json(v: serde_json::Value, policy: &Policy) -> Result<Play, SkipReason> {
+    pub(crate) fn classify_json(v: serde_json::Value, policy: &Policy) -> Result<Play, SkipReason> {
         classify(&row(v), policy)
     }
 
-    fn found(pairs: &[(IdKind, &str)]) -> MetaAnswer {
+    pub(crate) fn found(pairs: &[(IdKind, &str)]) -> MetaAnswer {
         let mut ids = Ids::new();
         for (k, v) in pairs {
             ids.insert(*k, v);
@@ -727,392 +729,6 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn metadata_is_asked_per_movie_and_per_show() {
-        let p = Policy::default();
-        let m = classify_json(movie_row(), &p).unwrap();
-        assert_eq!(
-            metadata_need(&m),
-            Some(MetaRequest {
-                rating_key: 101,
-                level: MetaLevel::Movie
-            })
-        );
-        let e1 = classify_json(episode_row(), &p).unwrap();
-        let e2 = classify_json(
-            with(
-                episode_row(),
-                serde_json::json!({"rating_key": 202, "media_index": 2}),
-            ),
-            &p,
-        )
-        .unwrap();
-        let want = Some(MetaRequest {
-            rating_key: 199,
-            level: MetaLevel::Show,
-        });
-        assert_eq!(metadata_need(&e1), want);
-        assert_eq!(
-            metadata_need(&e2),
-            want,
-            "one call per show, not per episode"
-        );
-        for guid in [
-            "com.plexapp.agents.themoviedb://550?lang=en",
-            "com.plexapp.agents.hama://anidb-23/1/1",
-            "local://9001",
-            "weird",
-        ] {
-            let m =
-                classify_json(with(movie_row(), serde_json::json!({"guid": guid})), &p).unwrap();
-            assert_eq!(metadata_need(&m), None, "{guid}");
-        }
-        let orphan = classify_json(
-            with(
-                episode_row(),
-                serde_json::json!({"grandparent_rating_key": ""}),
-            ),
-            &p,
-        )
-        .unwrap();
-        assert_eq!(metadata_need(&orphan), None);
-    }
-
-    #[test]
-    fn new_agent_movie_takes_its_metadata_ids() {
-        let play = classify_json(movie_row(), &Policy::default()).unwrap();
-        let meta = found(&[
-            (IdKind::Imdb, "tt0133093"),
-            (IdKind::Tmdb, "603"),
-            (IdKind::Tvdb, "169"),
-        ]);
-        let item = build_item(&play, Some(&meta)).unwrap();
-        assert_eq!(
-            serde_json::to_string(&item.ids).unwrap(),
-            r#"{"tmdb":"603","imdb":"tt0133093","tvdb":"169","plex":"101","guid":"plex://movie/5d7768ba96b655001fdc0408"}"#
-        );
-        assert_eq!(canonical_key(&item), "tmdb:603");
-        assert_eq!((item.watched_at, item.year), (2000, Some(1999)));
-    }
-
-    #[test]
-    fn new_agent_episode_ids_stay_at_their_level() {
-        let play = classify_json(episode_row(), &Policy::default()).unwrap();
-        let show = found(&[
-            (IdKind::Imdb, "tt0903747"),
-            (IdKind::Tmdb, "1396"),
-            (IdKind::Tvdb, "81189"),
-            (IdKind::Guid, "plex://show/5d9c086c46115600200aa2fe"),
-        ]);
-        let item = build_item(&play, Some(&show)).unwrap();
-        assert_eq!(
-            serde_json::to_string(&item.ids).unwrap(),
-            r#"{"plex":"201","guid":"plex://episode/5d9c0873ffd9ef001e99b9dc"}"#
-        );
-        assert_eq!(
-            serde_json::to_string(&item.show_ids).unwrap(),
-            r#"{"tmdb":"1396","imdb":"tt0903747","tvdb":"81189","plex":"199","guid":"plex://show/5d9c086c46115600200aa2fe"}"#
-        );
-        assert_eq!(canonical_key(&item), "tmdb:1396#s01e01");
-    }
-
-    #[test]
-    fn show_metadata_answer_never_uses_season_ids() {
-        // An episode's answer given for a show request: only grandparent lists are used.
-        let meta: Metadata = serde_json::from_value(serde_json::json!({
-            "media_type": "episode", "rating_key": "801",
-            "guid": "plex://episode/e", "guids": ["tmdb://9999"],
-            "parent_guid": "plex://season/s", "parent_guids": ["tmdb://66001"],
-            "grandparent_guid": "plex://show/g", "grandparent_guids": ["tvdb://121361"]
-        }))
-        .unwrap();
-        let ans = MetaAnswer::from_metadata(&meta, MetaLevel::Show);
-        let MetaAnswer::Found(ids) = &ans else {
-            panic!("{ans:?}")
-        };
-        assert_eq!(
-            serde_json::to_string(ids).unwrap(),
-            r#"{"tvdb":"121361","guid":"plex://show/g"}"#
-        );
-
-        let play = classify_json(
-            with(
-                episode_row(),
-                serde_json::json!({"parent_media_index": 8, "media_index": 1}),
-            ),
-            &Policy::default(),
-        )
-        .unwrap();
-        let item = build_item(&play, Some(&ans)).unwrap();
-        assert_eq!(canonical_key(&item), "tvdb:121361#s08e01");
-
-        let show: Metadata = serde_json::from_value(serde_json::json!({
-            "media_type": "show", "rating_key": "199", "guid": "plex://show/abc",
-            "guids": ["imdb://tt0903747", "tmdb://1396"]
-        }))
-        .unwrap();
-        assert_eq!(
-            MetaAnswer::from_metadata(&show, MetaLevel::Show),
-            found(&[
-                (IdKind::Imdb, "tt0903747"),
-                (IdKind::Tmdb, "1396"),
-                (IdKind::Guid, "plex://show/abc")
-            ])
-        );
-        assert_eq!(
-            MetaAnswer::from_metadata(&Metadata::default(), MetaLevel::Movie),
-            MetaAnswer::Deleted
-        );
-    }
-
-    #[test]
-    fn reference_movie_metadata_reads_its_own_guids() {
-        let path = format!(
-            "{}/fixtures/reference/get_metadata_movie_fakepms.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let meta: Metadata = serde_json::from_value(v["response"]["data"].clone()).unwrap();
-        assert_eq!(
-            MetaAnswer::from_metadata(&meta, MetaLevel::Movie),
-            found(&[
-                (IdKind::Imdb, "tt0133093"),
-                (IdKind::Tmdb, "603"),
-                (IdKind::Tvdb, "169"),
-                (IdKind::Guid, "plex://movie/5d7768ba96b655001fdc0408"),
-            ])
-        );
-    }
-
-    #[test]
-    fn legacy_episode_show_ids_come_from_the_guid() {
-        let play = classify_json(
-            with(
-                episode_row(),
-                serde_json::json!({"rating_key": 301, "grandparent_rating_key": 299,
-                    "media_index": 1, "parent_media_index": 6,
-                    "guid": "com.plexapp.agents.thetvdb://121361/6/1?lang=en"}),
-            ),
-            &Policy::default(),
-        )
-        .unwrap();
-        let item = build_item(&play, None).unwrap();
-        assert_eq!(
-            serde_json::to_string(&item.ids).unwrap(),
-            r#"{"plex":"301"}"#
-        );
-        assert_eq!(
-            serde_json::to_string(&item.show_ids).unwrap(),
-            r#"{"tvdb":"121361","plex":"299"}"#
-        );
-        assert_eq!(canonical_key(&item), "tvdb:121361#s06e01");
-    }
-
-    #[test]
-    fn hama_episode_keys_by_anidb() {
-        let play = classify_json(
-            with(
-                episode_row(),
-                serde_json::json!({"rating_key": 401, "grandparent_rating_key": 399,
-                    "guid": "com.plexapp.agents.hama://anidb-23/1/1?lang=en"}),
-            ),
-            &Policy::default(),
-        )
-        .unwrap();
-        let item = build_item(&play, None).unwrap();
-        assert_eq!(canonical_key(&item), "anidb:23#s01e01");
-    }
-
-    #[test]
-    fn legacy_movie_ids_come_from_the_guid() {
-        for (guid, key) in [
-            ("com.plexapp.agents.themoviedb://550?lang=en", "tmdb:550"),
-            (
-                "com.plexapp.agents.imdb://TT0111161?lang=en",
-                "imdb:tt0111161",
-            ),
-            ("com.plexapp.agents.hama://anidb-5101", "anidb:5101"),
-            ("tmdb://603", "tmdb:603"),
-        ] {
-            let play = classify_json(
-                with(movie_row(), serde_json::json!({"guid": guid})),
-                &Policy::default(),
-            )
-            .unwrap();
-            let item = build_item(&play, None).unwrap_or_else(|e| panic!("{guid}: {e:?}"));
-            assert_eq!(canonical_key(&item), key, "{guid}");
-            assert_eq!(item.ids.get(IdKind::Plex), Some("101"));
-            assert_eq!(item.ids.get(IdKind::Guid), None, "{guid}");
-        }
-    }
-
-    #[test]
-    fn deleted_items_keep_their_plex_ids() {
-        let p = Policy::default();
-        let movie = classify_json(movie_row(), &p).unwrap();
-        let (item, why) = build_item(&movie, Some(&MetaAnswer::Deleted)).unwrap_err();
-        assert_eq!(canonical_key(&item), "plex:101");
-        assert_eq!(why, UnresolvedReason::Deleted { rating_key: 101 });
-        assert_eq!(why.as_str(), "deleted");
-        assert!(
-            why.message().contains("get_metadata answered {}"),
-            "{}",
-            why.message()
-        );
-
-        let ep = classify_json(
-            with(
-                episode_row(),
-                serde_json::json!({"media_index": 12, "parent_media_index": 3}),
-            ),
-            &p,
-        )
-        .unwrap();
-        let (item, why) = build_item(&ep, Some(&MetaAnswer::Deleted)).unwrap_err();
-        assert_eq!(canonical_key(&item), "plex:199#s03e12");
-        assert_eq!(why, UnresolvedReason::Deleted { rating_key: 199 });
-        assert_eq!(item.ids.get(IdKind::Plex), Some("201"));
-    }
-
-    #[test]
-    fn gaps_are_unresolved_with_reasons() {
-        let p = Policy::default();
-        let movie = classify_json(movie_row(), &p).unwrap();
-        let (_, why) = build_item(&movie, None).unwrap_err();
-        assert_eq!(why, UnresolvedReason::MetadataMissing { rating_key: 101 });
-        // Legacy item answered guids: [] -> no external IDs.
-        let (item, why) =
-            build_item(&movie, Some(&found(&[(IdKind::Guid, "plex://movie/x")]))).unwrap_err();
-        assert_eq!(why, UnresolvedReason::NoExternalIds { rating_key: 101 });
-        assert_eq!(canonical_key(&item), "plex:101");
-
-        let local = classify_json(
-            with(
-                movie_row(),
-                serde_json::json!({"rating_key": 9001, "guid": "local://9001"}),
-            ),
-            &p,
-        )
-        .unwrap();
-        let (item, why) = build_item(&local, None).unwrap_err();
-        assert_eq!(
-            (canonical_key(&item).as_str(), why.as_str()),
-            ("plex:9001", "unmatched")
-        );
-
-        let unknown = classify_json(
-            with(
-                movie_row(),
-                serde_json::json!({"guid": "com.plexapp.agents.youtube://Xy"}),
-            ),
-            &p,
-        )
-        .unwrap();
-        let (item, why) = build_item(&unknown, None).unwrap_err();
-        assert_eq!(why.as_str(), "unknown_guid");
-        assert_eq!(
-            item.ids.get(IdKind::Guid),
-            Some("com.plexapp.agents.youtube://Xy")
-        );
-        assert_eq!(canonical_key(&item), "plex:101");
-
-        let noguid = classify_json(with(movie_row(), serde_json::json!({"guid": ""})), &p).unwrap();
-        assert_eq!(
-            build_item(&noguid, None).unwrap_err().1,
-            UnresolvedReason::NoGuid
-        );
-
-        let orphan = classify_json(
-            with(
-                episode_row(),
-                serde_json::json!({"grandparent_rating_key": ""}),
-            ),
-            &p,
-        )
-        .unwrap();
-        let (item, why) = build_item(&orphan, None).unwrap_err();
-        assert_eq!(why, UnresolvedReason::NoShowKey);
-        assert_eq!(canonical_key(&item), "plex:201#s01e01");
-        assert_eq!(item.show_ids.best(), None);
-    }
-
-    #[test]
-    fn unresolved_names_are_distinct() {
-        let all = [
-            UnresolvedReason::Deleted { rating_key: 1 },
-            UnresolvedReason::MetadataMissing { rating_key: 1 },
-            UnresolvedReason::NoShowKey,
-            UnresolvedReason::NoExternalIds { rating_key: 1 },
-            UnresolvedReason::Unmatched,
-            UnresolvedReason::NoGuid,
-            UnresolvedReason::UnknownGuid("g".into()),
-        ];
-        let mut names: Vec<&str> = all.iter().map(|r| r.as_str()).collect();
-        names.sort();
-        names.dedup();
-        assert_eq!(names.len(), all.len());
-        assert!(all.iter().all(|r| !r.message().is_empty()));
-    }
-
-    fn ident<'a>(
-        title: Option<&'a str>,
-        series: Option<&'a str>,
-        guid: Option<&'a str>,
-    ) -> Identity<'a> {
-        Identity {
-            kind: MediaKind::Episode,
-            rating_key: 201,
-            parent_rating_key: Some(200),
-            grandparent_rating_key: Some(199),
-            parent_media_index: Some(1),
-            media_index: Some(1),
-            year: None,
-            title,
-            series_title: series,
-            guid,
-        }
-    }
-
-    #[test]
-    fn identity_cache_tells_every_field_apart() {
-        let mut cache: IdentityCache<u32> = IdentityCache::default();
-        let base = ident(Some("ab"), Some("c"), Some("g"));
-        cache.insert(&base, 1);
-        assert_eq!(cache.get(&base), Some(1));
-        // The same bytes split differently, or a text missing instead of empty.
-        for other in [
-            ident(Some("a"), Some("bc"), Some("g")),
-            ident(Some("ab"), Some("c"), None),
-            ident(Some("ab"), Some("c"), Some("")),
-            ident(Some("ab"), None, Some("cg")),
-            Identity {
-                year: Some(2008),
-                ..base
-            },
-            Identity {
-                media_index: Some(2),
-                ..base
-            },
-            Identity {
-                kind: MediaKind::Movie,
-                ..base
-            },
-        ] {
-            assert_eq!(cache.get(&other), None, "{other:?}");
-            cache.insert(&other, 2);
-            assert_eq!(cache.get(&other), Some(2), "{other:?}");
-        }
-        assert_eq!(cache.get(&base), Some(1));
-        assert_eq!(cache.len(), 8);
-        // Another rating key starts its own chain.
-        let elsewhere = Identity {
-            rating_key: 7,
-            ..base
-        };
-        assert_eq!(cache.get(&elsewhere), None);
-    }
-
-    #[test]
     fn classify_is_precheck_then_complete_and_identity_decides_the_rest() {
         let policy = Policy::default();
         let a = row(episode_row());
@@ -1157,24 +773,6 @@ pub(crate) mod tests {
 
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(512))]
-
-            #[test]
-            fn cleaned_text_has_no_controls_and_cleaning_again_changes_nothing(s in dirty_text()) {
-                let clean = clean_text(&s);
-                prop_assert!(!clean.chars().any(char::is_control), "{:?} -> {:?}", s, clean);
-                prop_assert!(matches!(clean_text(&clean), Cow::Borrowed(_)), "{:?}", clean);
-                if !s.chars().any(char::is_control) {
-                    prop_assert!(matches!(clean, Cow::Borrowed(_)));
-                }
-                // What is not part of an escape survives, in order.
-                let kept: String = s.chars().filter(|c| !c.is_control()).collect();
-                let mut rest = kept.as_str();
-                for c in clean.chars().filter(|c| *c != ' ') {
-                    let at = rest.find(c);
-                    prop_assert!(at.is_some(), "{:?} -> {:?}", s, clean);
-                    rest = &rest[at.unwrap_or(0) + c.len_utf8()..];
-                }
-            }
 
             #[test]
             fn any_row_classifies_without_panic_and_accepted_rows_make_keyed_items(

@@ -185,3 +185,66 @@ impl<V: Copy> IdentityCache<V> {
         self.first.insert(id.rating_key, at);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ident<'a>(
+        title: Option<&'a str>,
+        series: Option<&'a str>,
+        guid: Option<&'a str>,
+    ) -> Identity<'a> {
+        Identity {
+            kind: MediaKind::Episode,
+            rating_key: 201,
+            parent_rating_key: Some(200),
+            grandparent_rating_key: Some(199),
+            parent_media_index: Some(1),
+            media_index: Some(1),
+            year: None,
+            title,
+            series_title: series,
+            guid,
+        }
+    }
+
+    #[test]
+    fn identity_cache_tells_every_field_apart() {
+        let mut cache: IdentityCache<u32> = IdentityCache::default();
+        let base = ident(Some("ab"), Some("c"), Some("g"));
+        cache.insert(&base, 1);
+        assert_eq!(cache.get(&base), Some(1));
+        // The same bytes split differently, or a text missing instead of empty.
+        for other in [
+            ident(Some("a"), Some("bc"), Some("g")),
+            ident(Some("ab"), Some("c"), None),
+            ident(Some("ab"), Some("c"), Some("")),
+            ident(Some("ab"), None, Some("cg")),
+            Identity {
+                year: Some(2008),
+                ..base
+            },
+            Identity {
+                media_index: Some(2),
+                ..base
+            },
+            Identity {
+                kind: MediaKind::Movie,
+                ..base
+            },
+        ] {
+            assert_eq!(cache.get(&other), None, "{other:?}");
+            cache.insert(&other, 2);
+            assert_eq!(cache.get(&other), Some(2), "{other:?}");
+        }
+        assert_eq!(cache.get(&base), Some(1));
+        assert_eq!(cache.len(), 8);
+        // Another rating key starts its own chain.
+        let elsewhere = Identity {
+            rating_key: 7,
+            ..base
+        };
+        assert_eq!(cache.get(&elsewhere), None);
+    }
+}
