@@ -10,8 +10,9 @@
 //! ```
 //!
 //! Where things are:
-//! - `tautulli`: the Tautulli side. `client` sends one API command (retries, timeouts,
-//!   the envelope, the key kept out of every message); `rows` is the one typed row shape
+//! - `tautulli`: the Tautulli side. `client/` sends one API command (retries, timeouts),
+//!   `client/answer` reads the envelope and says what an answer means, `client/scrub` keeps
+//!   the key out of every message; `rows` is the one typed row shape
 //!   and the lenient field readers; `reader/` reads the whole history: `windowed` (day
 //!   windows planned from per-day counts, `plan`, parts joined by `merge`), `paged` (the
 //!   `start` paging machine), `source` (the page-source traits and the pinned parameters),
