@@ -12,7 +12,28 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::reader::ReadMode;
+
+/// `tautulli.history.read`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadMode {
+    /// Day windows, one request each (what a real Tautulli answers fastest).
+    #[default]
+    Windowed,
+    /// `start`/`length` pages of the whole history (each page costs Tautulli the whole
+    /// history: only for servers whose day filters are broken).
+    Paged,
+}
+
+impl ReadMode {
+    pub const ALL: [Self; 2] = [Self::Windowed, Self::Paged];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Windowed => "windowed",
+            Self::Paged => "paged",
+        }
+    }
+}
 
 /// Largest page Tautulli is asked for: 10 000-row pages are ~15 MB and answer fine.
 pub const MAX_PER_PAGE: u32 = 10_000;
@@ -1077,7 +1098,7 @@ mod tests {
         use proptest::prelude::*;
 
         use super::*;
-        use crate::testgen::dirty_text;
+        use crate::testutil::gen::dirty_text;
 
         /// Every key the block reads, as paths below `tautulli`.
         const KEYS: [&str; 23] = [

@@ -18,8 +18,8 @@ use crosswatch_contract::{
 };
 
 use crate::analytics::AnalyticsService;
-use crate::cursor::{HistoryCursor, Step};
 use crate::error::Error;
+use crate::index::cursor::{HistoryCursor, Step};
 use crate::provider::{self, TautulliSource};
 
 #[export_root_module]

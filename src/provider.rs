@@ -9,11 +9,12 @@ use crosswatch_contract::payload::{self, Capabilities, Features, Health, Manifes
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 
-use crate::client::{Client, Command};
 use crate::config::TautulliConfig;
-use crate::cursor::{HistoryCursor, IndexOptions};
 use crate::error::{Error, Result};
-use crate::rows::TautulliInfo;
+use crate::index::cursor::HistoryCursor;
+use crate::index::options::IndexOptions;
+use crate::tautulli::client::{Client, Command};
+use crate::tautulli::rows::TautulliInfo;
 
 /// Upper-case provider id, as the engine names providers.
 pub const NAME: &str = "TAUTULLI";

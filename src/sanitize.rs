@@ -171,6 +171,100 @@ impl Terminators {
     }
 }
 
+/// Server text made safe to store and show: terminal escape sequences (CSI `ESC [ ... m`,
+/// OSC `ESC ] ... BEL`, DCS/SOS/PM/APC strings, two-character `ESC x`, and their C1 forms)
+/// are removed with what they carry, a run of line breaks and tabs becomes one space (none
+/// at the ends of the text), and every other C0 or C1 control character is dropped. Why: titles and user names end up in items, reports
+/// and the analytics store, and from there on terminals and web pages, where an escape
+/// sequence from a renamed Plex item could rewrite what the user sees. Clean text comes
+/// back borrowed.
+///
+/// Kept private to the crate on purpose; a shared sanitiser for display text may replace it.
+pub(crate) fn clean_text(s: &str) -> Cow<'_, str> {
+    let Some(first) = s.find(|c: char| c.is_control()) else {
+        return Cow::Borrowed(s);
+    };
+    let mut out = String::with_capacity(s.len());
+    out.push_str(&s[..first]);
+    let mut chars = s[first..].chars().peekable();
+    // Skips a control string (OSC, DCS, ...) up to and including its terminator: BEL,
+    // ST (`ESC \`, U+009C), or the end of the text.
+    fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+        while let Some(c) = chars.next() {
+            match c {
+                '\u{7}' | '\u{9c}' => return,
+                '\u{1b}' if chars.peek() == Some(&'\\') => {
+                    chars.next();
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+    // Skips a CSI sequence's parameters and intermediates and its final byte; anything
+    // else ends it unread.
+    fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+        while let Some(&c) = chars.peek() {
+            match c {
+                '\u{20}'..='\u{3f}' => {
+                    chars.next();
+                }
+                '\u{40}'..='\u{7e}' => {
+                    chars.next();
+                    return;
+                }
+                _ => return,
+            }
+        }
+    }
+    let mut broke = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => match chars.next() {
+                Some('[') => skip_csi(&mut chars),
+                Some(']' | 'P' | 'X' | '^' | '_') => skip_string(&mut chars),
+                // `ESC` intermediates* final.
+                Some(mut n) => {
+                    while ('\u{20}'..='\u{2f}').contains(&n) {
+                        match chars.next() {
+                            Some(next) => n = next,
+                            None => break,
+                        }
+                    }
+                }
+                None => {}
+            },
+            '\u{9b}' => skip_csi(&mut chars),
+            '\u{90}' | '\u{98}' | '\u{9d}' | '\u{9e}' | '\u{9f}' => skip_string(&mut chars),
+            // One space for a run of breaks and tabs (`\r\n` is one break).
+            '\t' | '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{85}' => {
+                if !broke {
+                    out.push(' ');
+                    broke = true;
+                }
+            }
+            c if c.is_control() => {}
+            c => {
+                out.push(c);
+                broke = false;
+            }
+        }
+    }
+    // A break at either end is no space worth keeping.
+    match out.trim() {
+        t if t.len() == out.len() => Cow::Owned(out),
+        t => Cow::Owned(t.to_owned()),
+    }
+}
+
+/// [`clean_text`] of an owned string, reusing it when it is clean.
+pub(crate) fn clean_owned(s: String) -> String {
+    match clean_text(&s) {
+        Cow::Borrowed(_) => s,
+        Cow::Owned(clean) => clean,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,6 +411,35 @@ mod tests {
                 })
                 .collect();
             assert_printable(&s);
+        }
+    }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::testutil::gen::dirty_text;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn cleaned_text_has_no_controls_and_cleaning_again_changes_nothing(s in dirty_text()) {
+                let clean = clean_text(&s);
+                prop_assert!(!clean.chars().any(char::is_control), "{:?} -> {:?}", s, clean);
+                prop_assert!(matches!(clean_text(&clean), Cow::Borrowed(_)), "{:?}", clean);
+                if !s.chars().any(char::is_control) {
+                    prop_assert!(matches!(clean, Cow::Borrowed(_)));
+                }
+                // What is not part of an escape survives, in order.
+                let kept: String = s.chars().filter(|c| !c.is_control()).collect();
+                let mut rest = kept.as_str();
+                for c in clean.chars().filter(|c| *c != ' ') {
+                    let at = rest.find(c);
+                    prop_assert!(at.is_some(), "{:?} -> {:?}", s, clean);
+                    rest = &rest[at.unwrap_or(0) + c.len_utf8()..];
+                }
+            }
         }
     }
 }

@@ -1,11 +1,16 @@
-//! UTC timestamps in the engine's `YYYY-MM-DDTHH:MM:SSZ` form, without a date-time dependency.
-//!
-//! Uses Howard Hinnant's days-from-civil / civil-from-days algorithms (proleptic Gregorian
-//! calendar), which are exact for every `i64` epoch second we can meet.
+//! UTC timestamps in the engine's `YYYY-MM-DDTHH:MM:SSZ` form, and the range of times a
+//! play may carry. The calendar is jiff's (proleptic Gregorian, like the engine's).
 
 use std::ops::RangeInclusive;
 
-const SECS_PER_DAY: i64 = 86_400;
+use jiff::civil::{Date, DateTime, Time};
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
+/// 400 Gregorian years, in seconds: the calendar repeats after them, day for day. jiff's
+/// years end at ±9999; an `i64` second lies further out, so [`format_utc`] moves it by whole
+/// cycles into jiff's range and back.
+const CYCLE_SECS: i64 = 146_097 * 86_400;
 
 /// 9999-12-31T23:59:59Z: the last second `YYYY-MM-DDTHH:MM:SSZ` can write.
 pub const LAST_TIME: i64 = 253_402_300_799;
@@ -14,7 +19,7 @@ pub const LAST_TIME: i64 = 253_402_300_799;
 /// 9999-12-31T23:59:59Z. This is the one place the range is decided.
 ///
 /// Why: every value in it formats to a `watched_at` the Tracker accepts, and none outside
-/// does anything useful. 0 is SQLite's "no value" (read as no time, see [`row_time`]); a
+/// does anything useful. 0 is SQLite's "no value" (read as no time, see `row_time`); a
 /// negative time, or one past year 9999, is garbage in the row: emitted, it would make the
 /// Tracker refuse (and roll back) the whole import, every time. No clock is consulted: a
 /// server whose clock was wrong still wrote a real play, and reads must be repeatable.
@@ -40,67 +45,32 @@ pub fn row_time(t: Option<i64>) -> RowTime {
     }
 }
 
-/// The time, when it is a usable one (see [`row_time`]).
+/// The time, when it is a usable one (see `row_time`).
 pub fn valid_time(t: Option<i64>) -> Option<i64> {
     t.filter(|t| TIME_RANGE.contains(t))
-}
-
-/// Civil date (year, month 1-12, day 1-31) of a count of days since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11]
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32; // [1, 31]
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32; // [1, 12]
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// Days since 1970-01-01 of a civil date (month 1-12, day 1-31).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400); // [0, 399]
-    let m = i64::from(m);
-    let mp = if m > 2 { m - 3 } else { m + 9 }; // [0, 11]
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1; // [0, 365]
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
-    era * 146_097 + doe - 719_468
-}
-
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap(y) => 29,
-        2 => 28,
-        _ => 0,
-    }
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` of an epoch second. Years outside 0000-9999 are written with as
 /// many digits as they need (and a `-` sign before year 0): such values never come from
 /// Tautulli, and [`parse_utc`] refuses them.
 pub fn format_utc(epoch: i64) -> String {
-    let days = epoch.div_euclid(SECS_PER_DAY);
-    let secs = epoch.rem_euclid(SECS_PER_DAY);
-    let (y, m, d) = civil_from_days(days);
+    let cycles = epoch.div_euclid(CYCLE_SECS);
+    let within = epoch.rem_euclid(CYCLE_SECS); // 1970 up to 2370: always in jiff's range
+    let t = TimeZone::UTC.to_datetime(
+        Timestamp::from_second(within).expect("a second of 1970-2370 is a jiff timestamp"),
+    );
+    let year = i64::from(t.year()) + 400 * cycles;
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3_600,
-        secs % 3_600 / 60,
-        secs % 60
+        "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
     )
 }
 
-/// Reads exactly `YYYY-MM-DDTHH:MM:SSZ` (the form [`format_utc`] writes) into epoch seconds.
+/// Reads exactly `YYYY-MM-DDTHH:MM:SSZ` (the form `format_utc` writes) into epoch seconds.
 /// Anything else (other lengths, offsets, fractions, out-of-range fields, leap second 60)
 /// is `None`.
 pub fn parse_utc(s: &str) -> Option<i64> {
@@ -115,7 +85,8 @@ pub fn parse_utc(s: &str) -> Option<i64> {
     {
         return None;
     }
-    let num = |from: usize, to: usize| -> Option<i64> {
+    // Only ASCII digits: jiff's own parser would also take other forms.
+    let num = |from: usize, to: usize| -> Option<i16> {
         let digits = &b[from..to];
         if !digits.iter().all(u8::is_ascii_digit) {
             return None;
@@ -123,27 +94,38 @@ pub fn parse_utc(s: &str) -> Option<i64> {
         Some(
             digits
                 .iter()
-                .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')),
+                .fold(0i16, |acc, d| acc * 10 + i16::from(d - b'0')),
         )
     };
-    let y = num(0, 4)?;
-    let mo = u32::try_from(num(5, 7)?).ok()?;
-    let d = u32::try_from(num(8, 10)?).ok()?;
-    let h = num(11, 13)?;
-    let mi = num(14, 16)?;
-    let se = num(17, 19)?;
-    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) {
-        return None;
-    }
-    if h > 23 || mi > 59 || se > 59 {
-        return None;
-    }
-    Some(days_from_civil(y, mo, d) * SECS_PER_DAY + h * 3_600 + mi * 60 + se)
+    let field = |from: usize, to: usize| num(from, to).and_then(|v| i8::try_from(v).ok());
+    let date = Date::new(num(0, 4)?, field(5, 7)?, field(8, 10)?).ok()?;
+    let time = Time::new(field(11, 13)?, field(14, 16)?, field(17, 19)?, 0).ok()?;
+    // Civil time, not a jiff `Timestamp`: those stop short of 9999-12-31T23:59:59Z.
+    let epoch = DateTime::constant(1970, 1, 1, 0, 0, 0, 0);
+    Some(
+        DateTime::from_parts(date, time)
+            .duration_since(epoch)
+            .as_secs(),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SECS_PER_DAY: i64 = 86_400;
+
+    /// The Gregorian month lengths, restated so the tests do not check jiff against itself.
+    fn days_in_month(y: i64, m: u32) -> u32 {
+        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        match m {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => 0,
+        }
+    }
 
     #[test]
     fn known_instants() {
@@ -265,6 +247,7 @@ mod tests {
         use proptest::prelude::*;
 
         use super::super::*;
+        use super::days_in_month;
 
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(512))]

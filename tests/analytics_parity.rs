@@ -19,10 +19,10 @@ use fake_tautulli::{FakeServer, Scenario, Session as FakeSession, TranscodeDecis
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use serde_json::{json, Value};
-use tautulli_plugin::analytics::AnalyticsService;
-use tautulli_plugin::analytics::{Chart, ChartKind};
-use tautulli_plugin::client::{Client, Command};
-use tautulli_plugin::config::TautulliConfig;
+use tautulli_plugin::AnalyticsService;
+use tautulli_plugin::TautulliConfig;
+use tautulli_plugin::{Chart, ChartKind};
+use tautulli_plugin::{Client, Command};
 
 /// 2026-11-21T12:00:00Z: after every reference play (the last ends 2026-11-19 20:10Z).
 const REFERENCE_NOW: i64 = 1_795_262_400;

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use fake_tautulli::{FakeServer, Fault, FaultRule, Scenario, Session as FakeSession};
 use serde_json::{json, Value};
-use tautulli_plugin::analytics::AnalyticsService;
-use tautulli_plugin::analytics::Store;
-use tautulli_plugin::client::{Client, Command};
-use tautulli_plugin::config::TautulliConfig;
-use tautulli_plugin::error::Error;
+use tautulli_plugin::AnalyticsService;
+use tautulli_plugin::Error;
+use tautulli_plugin::Store;
+use tautulli_plugin::TautulliConfig;
+use tautulli_plugin::{Client, Command};
 
 /// 2027-01-01T00:00:00Z: after every demo and reference play.
 const NOW: i64 = 1_798_761_600;
@@ -380,13 +380,10 @@ fn sessions_with_absurd_times_are_skipped_and_never_overwrite_good_ones() {
         let held: Vec<i64> = store.all_sessions().unwrap().iter().map(|s| s.id).collect();
         assert_eq!(held, [1, 2, 3, 4, 5, 6], "{read}");
         for s in store.all_sessions().unwrap() {
-            assert!(
-                tautulli_plugin::timefmt::TIME_RANGE.contains(&s.started),
-                "{s:?}"
-            );
+            assert!(tautulli_plugin::TIME_RANGE.contains(&s.started), "{s:?}");
             assert!(s
                 .stopped
-                .is_none_or(|t| tautulli_plugin::timefmt::TIME_RANGE.contains(&t)));
+                .is_none_or(|t| tautulli_plugin::TIME_RANGE.contains(&t)));
         }
         // A re-sync of that store changes nothing either.
         let r = svc.sync().unwrap();
@@ -697,7 +694,7 @@ fn discovered_collections_on_the_demo() {
                     })
                 })
                 .collect();
-            let set = |f: &dyn Fn(&&tautulli_plugin::analytics::Session) -> i64| {
+            let set = |f: &dyn Fn(&&tautulli_plugin::Session) -> i64| {
                 hit.iter()
                     .map(f)
                     .collect::<std::collections::HashSet<_>>()

@@ -8,8 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use fake_tautulli::{FakeServer, Fault, FaultRule, Scenario};
 use serde_json::{json, Value};
 
-mod support;
-use support::{history_requests, run_index, scenario};
+use crate::testutil::{history_requests, run_index, scenario};
 
 /// A history config that reads by `start` paging: the snapshots below pin what a paged read
 /// gives, and `tests/windowed.rs` checks that a windowed read gives the same.
@@ -75,7 +74,7 @@ fn demo_scenario_rewatch_mode_keeps_every_play() {
     for (key, item) in &rewatch.items {
         let (base, epoch) = key.rsplit_once('@').expect("event key");
         let epoch: i64 = epoch.parse().unwrap();
-        let at = tautulli_plugin::timefmt::parse_utc(item["watched_at"].as_str().unwrap()).unwrap();
+        let at = tautulli_plugin::parse_utc(item["watched_at"].as_str().unwrap()).unwrap();
         assert_eq!(at, epoch, "{key}");
         let e = newest.entry(base).or_insert(epoch);
         *e = (*e).max(epoch);
@@ -85,11 +84,7 @@ fn demo_scenario_rewatch_mode_keeps_every_play() {
     assert_eq!(bases, collapsed_keys);
     for (base, epoch) in newest {
         let at = collapsed.items[base]["watched_at"].as_str().unwrap();
-        assert_eq!(
-            tautulli_plugin::timefmt::parse_utc(at),
-            Some(epoch),
-            "{base}"
-        );
+        assert_eq!(tautulli_plugin::parse_utc(at), Some(epoch), "{base}");
     }
     snapshot!("demo_rewatch_report", stable(&rewatch.report));
 }
@@ -239,7 +234,7 @@ fn only_read_commands_reach_tautulli_and_metadata_is_asked_once_per_show_or_movi
 fn index_crosses_in_bounded_batches() {
     let server = FakeServer::start(Scenario::demo()).unwrap();
     let run = run_index(&server, json!({"rewatches": true}));
-    assert!(run.max_batch <= tautulli_plugin::cursor::BATCH);
+    assert!(run.max_batch <= tautulli_plugin::BATCH);
     assert!(run.steps >= 2);
 }
 
@@ -308,11 +303,7 @@ fn watched_at_follows_the_configured_time_field() {
     ] {
         let run = run_index(&server, json!({"watched_at": field}));
         let at = run.items["tmdb:550"]["watched_at"].as_str().unwrap();
-        assert_eq!(
-            tautulli_plugin::timefmt::parse_utc(at),
-            Some(epoch),
-            "{field}"
-        );
+        assert_eq!(tautulli_plugin::parse_utc(at), Some(epoch), "{field}");
     }
 }
 
@@ -329,18 +320,15 @@ fn without_watched_only_partial_plays_count() {
 /// What the Tracker checks of every item it is given (the plugin does not link the host, so
 /// its rules are restated here): a non-empty key, and a `watched_at` of the engine's
 /// `YYYY-MM-DDTHH:MM:SSZ` form. The plugin promises more: the time is within
-/// [`tautulli_plugin::timefmt::TIME_RANGE`], and keys are lower-case.
+/// [`tautulli_plugin::TIME_RANGE`], and keys are lower-case.
 fn assert_tracker_accepts(items: &BTreeMap<String, Value>) {
     for (key, item) in items {
         assert!(!key.is_empty() && *key == key.to_lowercase(), "{key}");
         let at = item["watched_at"]
             .as_str()
             .unwrap_or_else(|| panic!("{item}"));
-        let t = tautulli_plugin::timefmt::parse_utc(at).unwrap_or_else(|| panic!("{key}: {at}"));
-        assert!(
-            tautulli_plugin::timefmt::TIME_RANGE.contains(&t),
-            "{key}: {at}"
-        );
+        let t = tautulli_plugin::parse_utc(at).unwrap_or_else(|| panic!("{key}: {at}"));
+        assert!(tautulli_plugin::TIME_RANGE.contains(&t), "{key}: {at}");
     }
 }
 

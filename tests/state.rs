@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use fake_tautulli::{generate, GenSpec};
 use fake_tautulli::{FakeServer, RecordedRequest, Scenario, Session};
 use serde_json::{json, Value};
-use tautulli_plugin::provider::TautulliSource;
+use tautulli_plugin::TautulliSource;
 
 /// The engine config: `extra` keys go into the `tautulli` block, `history` into its history.
 /// A fresh folder, removed when dropped.
@@ -25,7 +25,7 @@ fn temp_dir() -> tempfile::TempDir {
 
 /// The plugin's state file inside `dir`.
 fn db(dir: &Path) -> PathBuf {
-    dir.join(tautulli_plugin::state::FILE_NAME)
+    dir.join(tautulli_plugin::STATE_FILE_NAME)
 }
 
 fn config(server: &FakeServer, state: Option<&Path>, extra: Value, history: Value) -> String {
@@ -433,7 +433,7 @@ fn incremental_picks_up_grown_groups_and_plays_that_finished_late() {
     let stamps: BTreeSet<i64> = delta
         .items
         .values()
-        .map(|i| tautulli_plugin::timefmt::parse_utc(i["watched_at"].as_str().unwrap()).unwrap())
+        .map(|i| tautulli_plugin::parse_utc(i["watched_at"].as_str().unwrap()).unwrap())
         .collect();
     assert_eq!(stamps, BTreeSet::from([more.stopped, late.stopped]));
     assert_eq!(delta.items.len(), 2, "{:?}", delta.items.keys());

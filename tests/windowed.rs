@@ -8,8 +8,7 @@ use fake_tautulli::{generate, GenSpec};
 use fake_tautulli::{FakeServer, Fault, FaultRule, Scenario, Session};
 use serde_json::{json, Value};
 
-mod support;
-use support::{history_requests, run_index, scenario, Run};
+use crate::testutil::{history_requests, run_index, scenario, Run};
 
 /// The report without what only says how the rows were asked for.
 fn what_was_read(report: &Value) -> Value {
@@ -303,7 +302,7 @@ fn an_incremental_re_run_asks_one_day_filtered_request() {
         .to_string()
     };
     let read = |options: &str| {
-        let source = tautulli_plugin::provider::TautulliSource::open(&cfg(&server), "").unwrap();
+        let source = tautulli_plugin::TautulliSource::open(&cfg(&server), "").unwrap();
         let mut cursor = source.index("history", options).unwrap();
         while !cursor.step().unwrap().done {}
         serde_json::from_str::<Value>(&cursor.report_json()).unwrap()

@@ -15,11 +15,13 @@ mod store;
 mod sync;
 mod window;
 
-pub use chart::{Chart, ChartKind, Series, UnknownChartKind};
-pub use collections::ResolveReport;
+pub use chart::{Chart, ChartKind};
 pub use service::AnalyticsService;
-pub use session::{MediaType, Session, StreamDecision};
-pub use snapshots::{CollectReport, SnapshotRow};
-pub use store::{Store, StoreCounts};
-pub use sync::SyncReport;
-pub use window::Window;
+pub use session::Session;
+pub use store::Store;
+// The FFI's tests check these against the contract's payload types.
+#[cfg(test)]
+pub(crate) use {
+    snapshots::{CollectReport, SnapshotRow},
+    sync::SyncReport,
+};

@@ -17,10 +17,10 @@ use crate::analytics::config::{load_time_zone, AnalyticsConfig};
 use crate::analytics::snapshots::{self, CollectReport, RunRef};
 use crate::analytics::store::{bad_argument, Store, StoreCounts};
 use crate::analytics::sync::{self, SyncOptions, SyncReport};
-use crate::client::{Client, Command};
 use crate::config::TautulliConfig;
 use crate::error::{Error, Result};
-use crate::history::PageSource;
+use crate::tautulli::client::{Client, Command};
+use crate::tautulli::reader::PageSource;
 use crate::timefmt::parse_utc;
 
 /// Queries [`AnalyticsService::query`] answers.

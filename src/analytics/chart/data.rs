@@ -7,9 +7,10 @@ use super::series::MediaSeries;
 #[cfg(test)]
 use crate::analytics::session::Session;
 use crate::analytics::session::{self, MediaType, StreamDecision};
-use crate::analytics::store::{decision_of_code, media_of_code, FxHashMap, Store};
+use crate::analytics::store::{decision_of_code, media_of_code, Store};
 use crate::analytics::window::Window;
 use crate::error::Result;
+use crate::hash::FxHashMap;
 
 /// One session as the charts read it: numbers only, with the user and platform as indexes
 /// into [`ChartData::names`], so a year of a million sessions is tens of megabytes rather

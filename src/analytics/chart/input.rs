@@ -12,8 +12,8 @@ use jiff::{Span, Timestamp};
 use super::clock::{date_of_day, day_number, local, LocalClock};
 use super::data::{ChartData, ChartRow};
 use super::series::{with_total, MediaSeries, Series};
-use crate::analytics::store::FxHasher;
 use crate::analytics::window::Window;
+use crate::hash::FxHasher;
 
 /// What every chart needs: the window's sessions in start order with their local start,
 /// the media series of the data set, and the notes collected while computing.

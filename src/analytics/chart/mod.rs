@@ -48,7 +48,7 @@ use by_hour_and_weekday::{plays_by_hour, plays_by_weekday};
 use concurrency::concurrency;
 pub(crate) use data::ChartData;
 use input::Input;
-pub use kind::{ChartKind, UnknownChartKind};
+pub use kind::ChartKind;
 pub use series::Series;
 use stream_types::stream_types;
 use top::{top, TopBy};

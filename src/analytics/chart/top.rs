@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::data::ChartRow;
 use super::input::{count, Input};
 use super::series::{with_total, Series};
-use crate::analytics::store::FxHashMap;
+use crate::hash::FxHashMap;
 
 #[derive(Clone, Copy)]
 pub(super) enum TopBy {

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::client::{Client, Command};
 use crate::error::Result;
-use crate::rows::{int_opt, string_opt};
+use crate::tautulli::client::{Client, Command};
+use crate::tautulli::rows::{int_opt, string_opt};
 
 /// One `get_library_names` row.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::resolve::{Member, Origin, Resolution, ResolvedCollection};
 use crate::analytics::store::{self, Store};
 use crate::error::Result;
-use crate::normalise::clean_text;
+use crate::sanitize::clean_text;
 
 /// What resolving and storing collections did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -25,5 +25,6 @@ mod testutil;
 
 pub(crate) use collect::collect;
 pub use collect::CollectReport;
-pub use query::SnapshotRow;
+#[cfg(test)]
+pub(crate) use query::SnapshotRow;
 pub(crate) use query::{diff, history, latest, rotation, rotations, top, RunRef};

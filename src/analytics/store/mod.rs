@@ -17,14 +17,13 @@
 //! which is what a sync writes and a chart reads. The `sessions` view shows them as
 //! schema 1 stored them (text and all), for queries that want whole [`Session`]s.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Statement, Transaction};
 
 use crate::analytics::session::{MediaType, Session, StreamDecision};
 use crate::error::{Error, Result};
+use crate::hash::FxHashMap;
 
 mod schema;
 
@@ -369,33 +368,6 @@ pub(crate) struct SessionWriter<'c> {
     insert: Statement<'c>,
     update: Statement<'c>,
     strings: FxHashMap<String, i64>,
-}
-
-/// A [`HashMap`] with [`FxHasher`].
-pub(crate) type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
-
-/// rustc's FxHash: a multiply-rotate hash, several times faster than the default SipHash on
-/// short strings. Not resistant to chosen collisions, which is fine for the names and titles
-/// of one's own Tautulli.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let word = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 impl<'c> SessionWriter<'c> {

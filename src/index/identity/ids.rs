@@ -202,16 +202,6 @@ impl Ids {
         !self.contains(kind) && self.insert(kind, raw)
     }
 
-    /// Removes `kind`; returns true if it was there.
-    pub fn remove(&mut self, kind: IdKind) -> bool {
-        if !self.contains(kind) {
-            return false;
-        }
-        let entries: Vec<(IdKind, &str)> = self.iter().filter(|(k, _)| *k != kind).collect();
-        self.packed = pack(&entries);
-        true
-    }
-
     /// The value of `kind`, if any.
     pub fn get(&self, kind: IdKind) -> Option<&str> {
         self.iter().find(|(k, _)| *k == kind).map(|(_, v)| v)
@@ -228,10 +218,6 @@ impl Ids {
 
     pub fn len(&self) -> usize {
         self.iter().count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.packed.is_empty()
     }
 
     /// The preferred ID (first by priority).
@@ -463,7 +449,7 @@ mod tests {
     #[test]
     fn insert_replaces_and_keeps_priority_order() {
         let mut ids = Ids::new();
-        assert!(ids.is_empty());
+        assert_eq!(ids.best(), None);
         assert!(ids.insert(IdKind::Plex, "101"));
         assert!(ids.insert(IdKind::Imdb, "TT0133093"));
         assert!(ids.insert(IdKind::Guid, "plex://movie/x"));
@@ -485,9 +471,6 @@ mod tests {
         assert!(!ids.insert_missing(IdKind::Tmdb, "605"));
         assert!(ids.insert_missing(IdKind::Tvdb, "169"));
         assert_eq!(ids.get(IdKind::Tvdb), Some("169"));
-        assert!(ids.remove(IdKind::Tmdb));
-        assert!(!ids.remove(IdKind::Tmdb));
-        assert_eq!(ids.best(), Some((IdKind::Imdb, "tt0133093")));
     }
 
     #[test]
@@ -583,7 +566,7 @@ mod tests {
         use proptest::prelude::*;
 
         use super::*;
-        use crate::testgen::dirty_text;
+        use crate::testutil::gen::dirty_text;
 
         fn kind() -> impl Strategy<Value = IdKind> {
             prop::sample::select(IdKind::ALL.to_vec())
@@ -640,7 +623,7 @@ mod tests {
                 prop_assert_eq!(normalise_value(kind, &format!("{pad}{p}{pad}")), None);
                 let mut ids = Ids::new();
                 prop_assert!(!ids.insert(kind, &p));
-                prop_assert!(ids.is_empty());
+                prop_assert_eq!(ids.best(), None);
             }
 
             #[test]

@@ -11,9 +11,8 @@
 //! never arrives (deleted, or older than an incremental read) are released at the end.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 
-use crate::normalise::IntHasher;
+use crate::hash::FxHashMap;
 
 /// A grouped history row as the merger sees it.
 pub trait Part: Sized {
@@ -28,7 +27,7 @@ pub trait Part: Sized {
 /// Holds parts of chains until their first session has been read.
 #[derive(Debug)]
 pub struct Merger<R> {
-    held: HashMap<i64, R, BuildHasherDefault<IntHasher>>,
+    held: FxHashMap<i64, R>,
     /// Parts folded into another part so far.
     folded: u64,
 }
@@ -70,25 +69,12 @@ impl<R: Part> Merger<R> {
         self.folded
     }
 
-    /// Parts still waiting.
-    pub fn held(&self) -> usize {
-        self.held.len()
-    }
-
     /// Every part still waiting, as it stands (the read is over).
     pub fn drain(&mut self) -> Vec<R> {
         let mut rest: Vec<(i64, R)> = self.held.drain().collect();
         rest.sort_by_key(|(chain, _)| std::cmp::Reverse(*chain));
         rest.into_iter().map(|(_, r)| r).collect()
     }
-}
-
-/// The smallest id of a `group_ids` list (`"3,4"`); `None` when it lists none.
-pub fn first_id(group_ids: &str) -> Option<i64> {
-    group_ids
-        .split(',')
-        .filter_map(|s| s.trim().parse::<i64>().ok())
-        .min()
 }
 
 /// Whether a part with `reference_id` and the smallest of its `group_ids` holds the chain's
@@ -123,6 +109,7 @@ pub fn larger_f(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tautulli::rows::first_id;
 
     /// (reference_id, first id, started, stopped)
     #[derive(Debug, Clone, PartialEq)]
@@ -160,7 +147,7 @@ mod tests {
     fn a_whole_row_passes_straight_through() {
         let mut m = Merger::default();
         assert_eq!(m.offer(p(5, 5, 10, 20)), Some(p(5, 5, 10, 20)));
-        assert_eq!(m.held(), 0);
+        assert_eq!(m.held.len(), 0);
     }
 
     #[test]
@@ -170,10 +157,10 @@ mod tests {
         assert_eq!(m.offer(p(5, 7, 100, 190)), None);
         // Window 2: a middle part, still without the first session.
         assert_eq!(m.offer(p(5, 6, 50, 60)), None);
-        assert_eq!(m.held(), 1);
+        assert_eq!(m.held.len(), 1);
         // Window 3: the first session.
         assert_eq!(m.offer(p(5, 5, 10, 20)), Some(p(5, 5, 10, 190)));
-        assert_eq!(m.held(), 0);
+        assert_eq!(m.held.len(), 0);
         assert_eq!(m.folded(), 2);
     }
 
@@ -184,7 +171,7 @@ mod tests {
         assert_eq!(m.offer(p(4, 9, 100, 120)), None);
         assert_eq!(m.offer(p(3, 6, 40, 50)), None);
         assert_eq!(m.drain(), vec![p(4, 9, 100, 120), p(3, 6, 40, 120)]);
-        assert_eq!(m.held(), 0);
+        assert_eq!(m.held.len(), 0);
     }
 
     #[test]

@@ -7,20 +7,24 @@
 
 use serde::{de, Deserialize, Deserializer};
 
-/// `data` of `get_history`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct HistoryPage {
+/// `data` of `get_history`, its rows read as `R`: [`HistoryRow`], or a reader's view of it
+/// (the analytics sync reads each row as an ungrouped session).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct HistoryPage<R = HistoryRow> {
     /// Rows after the filters: what paging must reach.
     #[serde(rename = "recordsFiltered", deserialize_with = "int_req")]
     pub records_filtered: i64,
     /// Rows of the whole table (ignores every filter): informative only.
     #[serde(rename = "recordsTotal", default, deserialize_with = "int_opt")]
     pub records_total: Option<i64>,
-    pub data: Vec<HistoryRow>,
+    pub data: Vec<R>,
 }
 
-/// One `get_history` row (grouped or not). Only the fields this project uses are read;
-/// unknown fields are ignored so newer Tautulli versions keep working.
+/// One `get_history` row (grouped or not), the one shape both the index and the analytics
+/// sync read. Only the fields one of them uses are kept; the others are checked (a page with
+/// a garbage value there is refused as a whole, as Tautulli's own types say it is broken)
+/// without being stored, and unknown fields are ignored so newer Tautulli versions keep
+/// working. `state` and `group_ids` are reduced to what the reader asks of them.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct HistoryRow {
@@ -51,7 +55,9 @@ pub struct HistoryRow {
     pub user: Option<String>,
     #[serde(deserialize_with = "string_opt")]
     pub friendly_name: Option<String>,
-    #[serde(deserialize_with = "string_opt")]
+    /// The text as sent (uncut; a number or `null` is none): the index recognises
+    /// [`HistoryRow::kind`], the sync its own media types.
+    #[serde(deserialize_with = "text_opt")]
     pub media_type: Option<String>,
     #[serde(deserialize_with = "int_opt")]
     pub rating_key: Option<i64>,
@@ -72,8 +78,6 @@ pub struct HistoryRow {
     #[serde(deserialize_with = "string_opt")]
     pub title: Option<String>,
     #[serde(deserialize_with = "string_opt")]
-    pub parent_title: Option<String>,
-    #[serde(deserialize_with = "string_opt")]
     pub grandparent_title: Option<String>,
     #[serde(deserialize_with = "string_opt")]
     pub full_title: Option<String>,
@@ -88,33 +92,107 @@ pub struct HistoryRow {
     /// 1, 0.75, 0.5, 0.25 or 0; 1 = Tautulli counts the play as watched.
     #[serde(deserialize_with = "float_opt")]
     pub watched_status: Option<f64>,
-    #[serde(deserialize_with = "string_opt")]
+    /// The text as sent (uncut; a number or `null` is none), for the sync's stream decision.
+    #[serde(deserialize_with = "text_opt")]
     pub transcode_decision: Option<String>,
-    #[serde(deserialize_with = "int_opt")]
-    pub group_count: Option<i64>,
-    #[serde(deserialize_with = "string_opt")]
-    pub group_ids: Option<String>,
+    /// The smallest of `group_ids`: whether this row holds its chain's first session.
+    #[serde(rename = "group_ids", deserialize_with = "first_group_id")]
+    pub group_first: Option<i64>,
     #[serde(deserialize_with = "string_opt")]
     pub platform: Option<String>,
     #[serde(deserialize_with = "string_opt")]
-    pub product: Option<String>,
-    #[serde(deserialize_with = "string_opt")]
     pub player: Option<String>,
-    /// Set only on in-progress activity rows.
-    #[serde(deserialize_with = "string_opt")]
-    pub state: Option<String>,
+    /// `state` is set (only in-progress activity rows have one).
+    #[serde(rename = "state", deserialize_with = "text_present")]
+    pub has_state: bool,
+    // Read by no one: checked, not kept.
+    #[serde(rename = "parent_title", deserialize_with = "text_checked")]
+    pub(crate) _parent_title: (),
+    #[serde(rename = "group_count", deserialize_with = "int_checked")]
+    pub(crate) _group_count: (),
+    #[serde(rename = "product", deserialize_with = "text_checked")]
+    pub(crate) _product: (),
 }
 
 impl HistoryRow {
     /// True for an in-progress session mixed in by `include_activity=1`.
     pub fn is_activity(&self) -> bool {
-        self.row_id.is_none() || self.state.is_some()
+        self.row_id.is_none() || self.has_state
     }
 
     /// True for a Live TV row.
     pub fn is_live(&self) -> bool {
         self.live.unwrap_or(0) != 0
     }
+
+    /// `media_type`, when it is `movie` or `episode` (trimmed, any case).
+    pub fn kind(&self) -> Option<MediaKind> {
+        self.media_type.as_deref().and_then(media_kind_of)
+    }
+}
+
+/// What an item is. Tautulli history also has tracks, clips and photos; the engine's history
+/// feature only takes these two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MediaKind {
+    Movie,
+    Episode,
+}
+
+impl MediaKind {
+    /// The engine's `type` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Movie => "movie",
+            MediaKind::Episode => "episode",
+        }
+    }
+}
+
+/// The smallest id of a `group_ids` string (`"3,4"`), read as [`string_opt`] reads text.
+fn first_group_id<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<i64>, D::Error> {
+    text_with(d, |t| match t {
+        Text::Str(s) => first_id(s),
+        Text::Null | Text::Number => None,
+    })
+}
+
+/// The smallest id of a `group_ids` string (`"3,4"`); `None` when there is none.
+pub fn first_id(group_ids: &str) -> Option<i64> {
+    group_ids
+        .split(',')
+        .filter_map(|p| p.trim().parse::<i64>().ok())
+        .min()
+}
+
+/// `movie` or `episode`, trimmed, in any case.
+fn media_kind_of(media_type: &str) -> Option<MediaKind> {
+    let m = media_type.trim();
+    if m.eq_ignore_ascii_case("movie") {
+        Some(MediaKind::Movie)
+    } else if m.eq_ignore_ascii_case("episode") {
+        Some(MediaKind::Episode)
+    } else {
+        None
+    }
+}
+
+/// True where [`string_opt`] gives `Some`: a non-empty string or a number.
+fn text_present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<bool, D::Error> {
+    text_with(d, |t| match t {
+        Text::Null => false,
+        Text::Str(s) => !s.is_empty(),
+        Text::Number => true,
+    })
+}
+
+/// A text as sent, accepted and refused as [`string_opt`] does; a number, `null` or `""`
+/// is none (it names no media type nor stream decision).
+fn text_opt<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
+    text_with(d, |t| match t {
+        Text::Str(s) if !s.is_empty() => Some(s.to_owned()),
+        _ => None,
+    })
 }
 
 /// `data` of `get_metadata`: `{}` for a deleted or unknown item (or Plex unreachable).
@@ -311,15 +389,10 @@ pub(crate) fn int_req<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> 
     int_opt(d)?.ok_or_else(|| de::Error::custom("expected an integer, found null or \"\""))
 }
 
-/// Checks an int field as [`int_opt`] does, without keeping it (lean row types read a
-/// million rows and keep only what they use).
+/// Checks an int field as [`int_opt`] does, without keeping it (a history has a million
+/// rows: fields no reader uses are checked, not stored).
 pub(crate) fn int_checked<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
     int_opt(d).map(drop)
-}
-
-/// Checks a float field as [`float_opt`] does, without keeping it.
-pub(crate) fn float_checked<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
-    float_opt(d).map(drop)
 }
 
 /// A value [`string_opt`] accepts, seen without copying it.
@@ -587,21 +660,13 @@ mod tests {
     }
 
     #[test]
-    fn activity_rows_are_recognised() {
-        assert!(row(r#"{"row_id":null,"state":"playing"}"#)
-            .unwrap()
-            .is_activity());
-        assert!(!row(r#"{"row_id":3,"state":null}"#).unwrap().is_activity());
-    }
-
-    #[test]
     fn reference_history_pages_parse() {
         for name in ["get_history_default.json", "get_history_grouping0.json"] {
             let text = reference(name);
             let v: serde_json::Value = serde_json::from_str(&text).unwrap();
             let page: HistoryPage = serde_json::from_value(v["response"]["data"].clone()).unwrap();
             assert_eq!(page.data.len() as i64, page.records_filtered, "{name}");
-            let grouped = page.data.iter().find(|r| r.group_count == Some(2));
+            let grouped = page.data.iter().find(|r| r.row_id != r.reference_id);
             if name == "get_history_default.json" {
                 let g = grouped.expect("the default page has a grouped row");
                 assert_eq!((g.row_id, g.reference_id), (Some(4), Some(3)));
@@ -657,5 +722,59 @@ mod tests {
             row(&escaped).unwrap().title.unwrap().chars().count(),
             MAX_TEXT_CHARS
         );
+    }
+
+    #[test]
+    fn rows_keep_what_their_readers_ask() {
+        let r = row(r#"{"media_type":" Movie ","state":"","title":7,"guid":""}"#).unwrap();
+        assert_eq!(r.kind(), Some(MediaKind::Movie));
+        assert_eq!(r.media_type.as_deref(), Some(" Movie "), "kept as sent");
+        assert_eq!((r.title.as_deref(), r.guid.as_deref()), (Some("7"), None));
+        assert!(!r.has_state);
+        let r =
+            row(r#"{"media_type":"EPISODE","state":5,"row_id":"3","reference_id":null}"#).unwrap();
+        assert_eq!(
+            (r.kind(), r.row_id, r.reference_id),
+            (Some(MediaKind::Episode), Some(3), None)
+        );
+        assert!(r.has_state && r.is_activity());
+        let r = row(r#"{"media_type":7,"state":null,"user":3,"duration":"","group_ids":"4,2"}"#)
+            .unwrap();
+        assert_eq!(
+            (r.kind(), r.media_type.as_deref()),
+            (None, None),
+            "a number is no type"
+        );
+        assert_eq!(
+            (r.user.as_deref(), r.duration, r.group_first),
+            (Some("3"), None, Some(2))
+        );
+        let r = row(r#"{"media_type":"track","transcode_decision":" Copy","extra":[1]}"#).unwrap();
+        assert_eq!(r.kind(), None);
+        assert_eq!(r.transcode_decision.as_deref(), Some(" Copy"));
+        assert!(row(r#"{"state":"playing"}"#).unwrap().is_activity());
+        assert!(!row(r#"{"row_id":1,"state":""}"#).unwrap().is_activity());
+    }
+
+    #[test]
+    fn a_garbage_value_in_any_field_refuses_the_row() {
+        for json in [
+            r#"{"duration":"yesterday"}"#,
+            r#"{"user_id":1.5}"#,
+            r#"{"user":true}"#,
+            r#"{"platform":{"a":1}}"#,
+            r#"{"state":[1]}"#,
+            r#"{"media_type":false}"#,
+            r#"{"transcode_decision":[]}"#,
+            r#"{"rating_key":"abc"}"#,
+            r#"{"row_id":1,"row_id":2}"#,
+            r#"{"group_count":[]}"#,
+            r#"{"parent_title":{}}"#,
+            r#"{"product":true}"#,
+            r#"{"watched_status":"x"}"#,
+        ] {
+            let e = row(json).unwrap_err().to_string();
+            assert!(!e.is_empty(), "{json}");
+        }
     }
 }

@@ -1,38 +1,21 @@
 //! The one history reader, for the index and the analytics sync: day windows planned from
-//! per-day counts ([`windowed`]), or `start` paging of the whole history ([`crate::history`])
-//! when asked for or when the server's day filters do not work.
+//! per-day counts ([`windowed`]), or `start` paging of the whole history ([`paged`]) when
+//! asked for or when the server's day filters do not work.
 
+pub mod ahead;
 pub mod merge;
+pub mod paged;
 pub mod plan;
+pub mod source;
 pub mod windowed;
 
-use crate::history::{
-    HistoryReader, PageRows, PageSource, ReadOutcome, RowsPage, Since, WindowSource,
-};
+pub use ahead::{day_counts, ClientPages};
 use merge::Part;
+pub use paged::{HistoryReader, PageRows, ReadOutcome, Since, MAX_CATCH_UP_PASSES};
+pub use source::{PageSource, PagedRow, Query, RowsPage, WindowSource};
 pub use windowed::{WindowOptions, WindowedReader};
 
-/// `tautulli.history.read`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ReadMode {
-    /// Day windows, one request each (what a real Tautulli answers fastest).
-    #[default]
-    Windowed,
-    /// `start`/`length` pages of the whole history (each page costs Tautulli the whole
-    /// history: only for servers whose day filters are broken).
-    Paged,
-}
-
-impl ReadMode {
-    pub const ALL: [Self; 2] = [Self::Windowed, Self::Paged];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Windowed => "windowed",
-            Self::Paged => "paged",
-        }
-    }
-}
+use crate::config::ReadMode;
 
 /// A read of the history, windowed or paged.
 pub enum Reader<S, P: RowsPage> {

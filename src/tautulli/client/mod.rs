@@ -22,12 +22,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 
+use crate::clock::Clock;
 use crate::config::{ApiKey, TautulliConfig};
 use crate::error::{Error, Result};
 use crate::sanitize::{display_cut, display_text};
+
+mod answer;
+mod scrub;
+
+use scrub::*;
 
 /// Largest `get_history` answer read, counted after decompression: a 100 000-row window
 /// (`history.window_rows`' maximum) is ~100-150 MB, the default 20 000 rows a fifth of that.
@@ -156,6 +160,8 @@ pub struct Client {
     /// Microseconds spent waiting for Tautulli's answers per command (retries and their
     /// pauses included; overlapping requests each count their own wait).
     waited_us: [AtomicU64; Command::ALL.len()],
+    /// What times attempts and waits between them.
+    clock: Clock,
 }
 
 impl std::fmt::Debug for Client {
@@ -223,79 +229,6 @@ enum Failure {
     },
 }
 
-/// `{"response": {...}}` with `data` left raw.
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow)]
-    response: Inner<'a>,
-}
-
-/// `{"response": {"result", "data": T}}` read in one pass, for the common successful answer.
-#[derive(Deserialize)]
-#[serde(bound = "T: DeserializeOwned")]
-struct FastEnvelope<T> {
-    response: FastInner<T>,
-}
-
-#[derive(Deserialize)]
-#[serde(bound = "T: DeserializeOwned")]
-struct FastInner<T> {
-    #[serde(default)]
-    result: Option<Capped>,
-    #[serde(default = "none")]
-    data: Option<T>,
-}
-
-fn none<T>() -> Option<T> {
-    None
-}
-
-#[derive(Deserialize)]
-struct Inner<'a> {
-    #[serde(default)]
-    result: Option<Capped>,
-    #[serde(default)]
-    message: Option<Capped>,
-    #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
-}
-
-/// A string field of the envelope, kept only as far as an error could show it: a server's
-/// megabytes of `message` cost a few KB.
-struct Capped {
-    text: String,
-    /// The server sent more than `text`.
-    cut: bool,
-}
-
-impl Capped {
-    /// Bytes kept: [`MESSAGE_CHARS`] of the widest characters.
-    const KEEP: usize = MESSAGE_CHARS * 4;
-}
-
-impl<'de> Deserialize<'de> for Capped {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = Capped;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Capped, E> {
-                let mut end = v.len().min(Capped::KEEP);
-                while !v.is_char_boundary(end) {
-                    end -= 1;
-                }
-                Ok(Capped {
-                    text: v[..end].to_string(),
-                    cut: end < v.len(),
-                })
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
 impl Client {
     /// Builds the client from a checked config. Proxies from the environment are honoured,
     /// except for a loopback `server_url`.
@@ -346,7 +279,20 @@ impl Client {
             backoff_ms: cfg.backoff_ms,
             sent: std::array::from_fn(|_| AtomicU64::new(0)),
             waited_us: std::array::from_fn(|_| AtomicU64::new(0)),
+            clock: Clock::system(),
         })
+    }
+
+    /// The same client timed by `clock` (tests: a clock whose waits do not wait).
+    #[cfg(test)]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock this client (and the read using it) goes by.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The normalised base URL (no key in it), for reports.
@@ -416,9 +362,9 @@ impl Client {
     /// Sends until an answer is final, the retries run out or the command's time does.
     /// Returns the last outcome and how the attempts went.
     fn exchange(&self, cmd: Command, form: &[(&str, &str)]) -> (Result<Answer, Failure>, Tally) {
-        let began = Instant::now();
+        let began = self.clock.now();
         let (outcome, mut tally) = self.exchange_timed(cmd, form, began);
-        let waited = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let waited = u64::try_from(self.clock.since(began).as_micros()).unwrap_or(u64::MAX);
         tally.elapsed_ms = waited / 1000;
         self.waited_us[cmd.index()].fetch_add(waited, Ordering::Relaxed);
         (outcome, tally)
@@ -439,7 +385,7 @@ impl Client {
         loop {
             tally.attempts += 1;
             self.sent[cmd.index()].fetch_add(1, Ordering::Relaxed);
-            let left = budget.saturating_sub(began.elapsed());
+            let left = budget.saturating_sub(self.clock.since(began));
             let outcome = self.send_once(cmd, form, self.answer_deadline().min(left));
             let attempt = tally.attempts;
             let (wait, asked) = match &outcome {
@@ -460,12 +406,12 @@ impl Client {
                 return (outcome, tally);
             };
             // The pause and at least a little of an attempt must fit in what is left.
-            let left = budget.saturating_sub(began.elapsed());
+            let left = budget.saturating_sub(self.clock.since(began));
             if wait >= left {
                 tally.wait_refused_secs = asked.filter(|s| Duration::from_secs(*s) >= left);
                 return (outcome, tally);
             }
-            std::thread::sleep(wait);
+            self.clock.sleep(wait);
         }
     }
 
@@ -591,412 +537,6 @@ impl Client {
         };
         Error::Unreachable { reason }
     }
-
-    /// Maps a final HTTP answer to `T` or to the error it stands for.
-    fn interpret<T: DeserializeOwned>(&self, cmd: Command, a: &Answer, tally: Tally) -> Result<T> {
-        let name = cmd.as_str();
-        let status = a.status;
-        let url = &self.server_url;
-        match status {
-            429 => {
-                return Err(Error::RateLimited {
-                    cmd: name,
-                    attempts: tally.attempts,
-                    elapsed_ms: tally.elapsed_ms,
-                    wait_refused_secs: tally.wait_refused_secs,
-                })
-            }
-            500..=599 => {
-                return Err(Error::ServerError {
-                    cmd: name,
-                    status,
-                    attempts: tally.attempts,
-                    elapsed_ms: tally.elapsed_ms,
-                    message: self.summary(a),
-                })
-            }
-            401 | 403 => {
-                return Err(Error::AuthFailed {
-                    reason: format!(
-                        "HTTP {status} from {url}: a reverse proxy in front of Tautulli asks for \
-                         its own login; let /api/v2 through the proxy without it or point \
-                         tautulli.server_url at Tautulli directly"
-                    ),
-                })
-            }
-            404 => {
-                return Err(Error::ConfigInvalid {
-                    key: self.server_url_key.clone(),
-                    reason: format!(
-                        "no Tautulli API at {url}/api/v2 (HTTP 404): check the address, and if \
-                         Tautulli runs behind a reverse proxy or has an HTTP Root set, include \
-                         that path (e.g. \"https://host/tautulli\")"
-                    ),
-                })
-            }
-            300..=399 => {
-                let to = a
-                    .location
-                    .as_deref()
-                    .map(|l| self.shown(l, MESSAGE_CHARS))
-                    .unwrap_or_else(|| "somewhere else".to_string());
-                return Err(Error::ConfigInvalid {
-                    key: self.server_url_key.clone(),
-                    reason: format!(
-                        "{url}/api/v2 redirects (HTTP {status}) to {to}; set tautulli.server_url \
-                         to the address it redirects to (e.g. https:// instead of http://)"
-                    ),
-                });
-            }
-            _ => {}
-        }
-        if looks_like_html(a) {
-            return Err(self.bad(
-                name,
-                status,
-                "an HTML page answered instead of Tautulli's JSON API: a reverse proxy or login \
-                 page answered instead of Tautulli; check tautulli.server_url"
-                    .to_string(),
-                &a.body,
-                None,
-            ));
-        }
-        let text = match std::str::from_utf8(&a.body) {
-            Ok(t) => t,
-            Err(e) => {
-                return Err(self.bad(
-                    name,
-                    status,
-                    format!("the answer is not UTF-8 text ({e})"),
-                    &a.body,
-                    Some(e.valid_up_to()),
-                ));
-            }
-        };
-        // Fast path: a successful answer parsed in one pass, `data` straight into `T`.
-        // Anything else (errors, surprises) falls through to the careful path below, which
-        // re-reads the answer to say precisely what is wrong with it.
-        if let Ok(FastEnvelope {
-            response:
-                FastInner {
-                    result: Some(result),
-                    data: Some(data),
-                },
-        }) = serde_json::from_str::<FastEnvelope<T>>(text)
-        {
-            if result.text == "success" && !result.cut {
-                return Ok(data);
-            }
-        }
-        let env: Envelope = match serde_json::from_str(text) {
-            Ok(env) => env,
-            Err(e) => {
-                let reason = if e.is_eof() {
-                    format!(
-                        "the JSON answer is truncated ({}): a proxy limit or a dropped connection?",
-                        self.parser_error(&e)
-                    )
-                } else {
-                    format!(
-                        "the answer is not Tautulli's JSON envelope ({})",
-                        self.parser_error(&e)
-                    )
-                };
-                return Err(self.bad(name, status, reason, &a.body, error_offset(text, &e)));
-            }
-        };
-        let inner = env.response;
-        match inner
-            .result
-            .as_ref()
-            .filter(|r| !r.cut)
-            .map(|r| r.text.as_str())
-        {
-            Some("success") => {
-                let raw = inner.data.map_or("null", RawValue::get);
-                serde_json::from_str(raw).map_err(|e| {
-                    self.bad(
-                        name,
-                        status,
-                        format!(
-                            "`data` does not have the expected shape ({})",
-                            self.parser_error(&e)
-                        ),
-                        raw.as_bytes(),
-                        error_offset(raw, &e),
-                    )
-                })
-            }
-            Some("error") => Err(self.tautulli_error(cmd, status, inner.message.as_ref())),
-            _ => Err(self.bad(
-                name,
-                status,
-                format!(
-                    "`response.result` is {}, expected \"success\" or \"error\"",
-                    inner
-                        .result
-                        .as_ref()
-                        .map_or("missing".to_string(), |r| format!(
-                            "\"{}\"",
-                            self.capped_text(r, 60)
-                        ))
-                ),
-                &a.body,
-                None,
-            )),
-        }
-    }
-
-    /// `result: error`, by message.
-    fn tautulli_error(&self, cmd: Command, status: u16, message: Option<&Capped>) -> Error {
-        let message = message
-            .map(|m| self.capped_text(m, MESSAGE_CHARS))
-            .unwrap_or_default();
-        let lower = message.to_ascii_lowercase();
-        if lower.contains("invalid apikey") {
-            return Error::AuthFailed {
-                reason: "Tautulli rejected the API key: copy it from Settings > Web Interface > \
-                         API into tautulli.api_key"
-                    .to_string(),
-            };
-        }
-        if lower.contains("parameter apikey is required") {
-            return Error::AuthFailed {
-                reason: "Tautulli received no API key: a reverse proxy in front of it may drop \
-                         POST bodies; point tautulli.server_url at Tautulli directly"
-                    .to_string(),
-            };
-        }
-        if lower.contains("api not enabled") {
-            return Error::AuthFailed {
-                reason: "Tautulli's API is disabled: enable it in Settings > Web Interface > API"
-                    .to_string(),
-            };
-        }
-        if lower.contains("please use the /api/v2 endpoint") {
-            return Error::ConfigInvalid {
-                key: self.server_url_key.clone(),
-                reason: format!(
-                    "{} answered as an older API path: set tautulli.server_url to Tautulli's base \
-                     address (without /api)",
-                    self.server_url
-                ),
-            };
-        }
-        let message = if message.is_empty() {
-            format!(
-                "{} returned nothing (HTTP {status}, no message): a required parameter is missing",
-                cmd.as_str()
-            )
-        } else if lower.starts_with("unknown command") {
-            format!("{message} (this Tautulli version lacks the command: update Tautulli)")
-        } else {
-            message
-        };
-        Error::TautulliError {
-            cmd: cmd.as_str(),
-            status,
-            message,
-        }
-    }
-
-    /// A short description of a 5xx answer for [`Error::ServerError`].
-    fn summary(&self, a: &Answer) -> String {
-        if looks_like_html(a) {
-            return format!(
-                "an HTML error page, probably from a reverse proxy: \"{}\"",
-                self.excerpt_of(&a.body, 0)
-            );
-        }
-        let envelope = std::str::from_utf8(&a.body)
-            .ok()
-            .and_then(|text| serde_json::from_str::<Envelope>(text).ok());
-        match envelope {
-            Some(Envelope {
-                response: Inner {
-                    message: Some(m), ..
-                },
-            }) if !m.text.trim().is_empty() => {
-                format!("Tautulli said \"{}\"", self.capped_text(&m, MESSAGE_CHARS))
-            }
-            _ if a.body.iter().all(u8::is_ascii_whitespace) => "empty answer".to_string(),
-            _ => format!("\"{}\"", self.excerpt_of(&a.body, 0)),
-        }
-    }
-
-    /// A [`Error::BadResponse`] with an excerpt around `at` (a byte offset in `body`).
-    fn bad(
-        &self,
-        cmd: &'static str,
-        status: u16,
-        reason: String,
-        body: &[u8],
-        at: Option<usize>,
-    ) -> Error {
-        Error::BadResponse {
-            cmd,
-            status,
-            reason: self.shown(&reason, reason.len()),
-            excerpt: self.excerpt_of(body, at.unwrap_or(0)),
-        }
-    }
-
-    /// A short excerpt of `body` around byte `at`, the key scrubbed: only the few hundred
-    /// bytes around `at` are ever copied, however large the body.
-    fn excerpt_of(&self, body: &[u8], at: usize) -> String {
-        let at = at.min(body.len());
-        let mut lo = at.saturating_sub(EXCERPT_CHARS / 2);
-        let mut hi = at.saturating_add(EXCERPT_CHARS * 4).min(body.len());
-        // On character boundaries (for valid UTF-8): a cut character would show as U+FFFD.
-        while lo > 0 && is_continuation(body[lo]) {
-            lo -= 1;
-        }
-        while hi < body.len() && is_continuation(body[hi]) {
-            hi += 1;
-        }
-        let window = scrub_range(&self.key_forms, body, lo, hi, at);
-        // Made printable on either side of `at`, so that its position survives.
-        let before = String::from_utf8_lossy(&window.bytes[..window.mark]);
-        let before = display_text(&before);
-        let after = String::from_utf8_lossy(&window.bytes[window.mark..]);
-        let after = display_text(&after);
-        excerpt(&format!("{before}{after}"), before.len(), window.lo > 0)
-    }
-
-    /// `text` as an error may show it: the key scrubbed, printable ([`display_text`]), at
-    /// most `max_chars` characters (cut with "…"), copying only what is shown. Every text
-    /// from the server that goes into an error goes through here or [`Self::excerpt_of`].
-    fn shown(&self, text: &str, max_chars: usize) -> String {
-        self.shown_cut(text, max_chars, false)
-    }
-
-    /// [`Self::shown`] of a [`Capped`] field (marked as cut when the server sent more).
-    fn capped_text(&self, c: &Capped, max_chars: usize) -> String {
-        self.shown_cut(c.text.trim(), max_chars, c.cut)
-    }
-
-    fn shown_cut(&self, text: &str, max_chars: usize, cut: bool) -> String {
-        let mut hi = text.len().min(max_chars.saturating_mul(4));
-        while !text.is_char_boundary(hi) {
-            hi -= 1;
-        }
-        let window = scrub_range(&self.key_forms, text.as_bytes(), 0, hi, 0);
-        let text_shown = String::from_utf8_lossy(&window.bytes);
-        display_cut(&text_shown, max_chars, cut || window.hi < text.len())
-    }
-
-    /// A JSON parser error, short and scrubbed (it quotes what it choked on).
-    fn parser_error(&self, e: &serde_json::Error) -> String {
-        self.shown(&e.to_string(), PARSER_CHARS)
-    }
-}
-
-/// A continuation byte of a UTF-8 sequence (not the start of a character).
-fn is_continuation(b: u8) -> bool {
-    b & 0xc0 == 0x80
-}
-
-/// The key in the forms a server may echo it: raw and form-encoded.
-fn key_forms(key: &ApiKey) -> Vec<Vec<u8>> {
-    let raw = key.expose();
-    let mut forms = vec![raw.as_bytes().to_vec()];
-    let encoded = crate::config::form_encode(raw);
-    if encoded != raw {
-        forms.push(encoded.into_bytes());
-    }
-    forms.retain(|f| !f.is_empty());
-    forms
-}
-
-/// What [`scrub_range`] made of a range.
-struct Scrubbed {
-    bytes: Vec<u8>,
-    /// Where the asked-for mark is in `bytes`.
-    mark: usize,
-    /// The range taken, widened so that no copy of the key is cut (offsets in the text).
-    lo: usize,
-    hi: usize,
-}
-
-/// `text[lo..hi]` with the key scrubbed, looking only at the range and a key's length
-/// around it. Every copy of the key that overlaps the range is replaced whole by `***` (the
-/// range widens to take it in), and so is a piece of at least [`KEY_PIECE`] bytes at the
-/// text's own start or end (a body cut short in the middle of a key). `mark`, a byte offset
-/// in the range, is followed into the result.
-fn scrub_range(forms: &[Vec<u8>], text: &[u8], lo: usize, hi: usize, mark: usize) -> Scrubbed {
-    let margin = forms.iter().map(Vec::len).max().unwrap_or(0);
-    let wlo = lo.saturating_sub(margin);
-    let whi = hi.saturating_add(margin).min(text.len());
-    let mut hits: Vec<(usize, usize)> = Vec::new();
-    for f in forms {
-        let window = &text[wlo..whi];
-        let mut from = 0;
-        while let Some(p) = window[from..]
-            .windows(f.len())
-            .position(|w| w == f.as_slice())
-        {
-            hits.push((wlo + from + p, wlo + from + p + f.len()));
-            from += p + 1;
-        }
-        let longest = f.len().saturating_sub(1);
-        if wlo == 0 {
-            if let Some(n) = (KEY_PIECE..=longest)
-                .rev()
-                .find(|&n| text.starts_with(&f[f.len() - n..]))
-            {
-                hits.push((0, n));
-            }
-        }
-        if whi == text.len() {
-            if let Some(n) = (KEY_PIECE..=longest)
-                .rev()
-                .find(|&n| text.ends_with(&f[..n]))
-            {
-                hits.push((whi - n, whi));
-            }
-        }
-    }
-    hits.sort_unstable();
-    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(hits.len());
-    for (s, e) in hits {
-        match merged.last_mut() {
-            Some(last) if s <= last.1 => last.1 = last.1.max(e),
-            _ => merged.push((s, e)),
-        }
-    }
-    let (mut lo, mut hi) = (lo, hi);
-    for &(s, e) in &merged {
-        if s < lo && e > lo {
-            lo = s;
-        }
-        if s < hi && e > hi {
-            hi = e;
-        }
-    }
-    let mut bytes = Vec::with_capacity(hi - lo + 8);
-    let mut mark_at = None;
-    let mut i = lo;
-    for &(s, e) in merged.iter().filter(|(s, e)| *e > lo && *s < hi) {
-        if (i..s).contains(&mark) {
-            mark_at = Some(bytes.len() + mark - i);
-        }
-        bytes.extend_from_slice(&text[i..s]);
-        if (s..e).contains(&mark) {
-            mark_at = Some(bytes.len());
-        }
-        bytes.extend_from_slice(b"***");
-        i = e;
-    }
-    if (i..=hi).contains(&mark) && mark_at.is_none() {
-        mark_at = Some(bytes.len() + mark - i);
-    }
-    bytes.extend_from_slice(&text[i..hi]);
-    Scrubbed {
-        mark: mark_at.unwrap_or(0).min(bytes.len()),
-        bytes,
-        lo,
-        hi,
-    }
 }
 
 /// Reads `r` to its end, or gives `None` as soon as more than `limit` bytes came (reading
@@ -1115,64 +655,12 @@ fn is_loopback(url: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Byte offset of a serde_json error in `text` (its line and column are 1-based).
-fn error_offset(text: &str, e: &serde_json::Error) -> Option<usize> {
-    if e.line() == 0 {
-        return None;
-    }
-    let line_start: usize = text
-        .split_inclusive('\n')
-        .take(e.line() - 1)
-        .map(str::len)
-        .sum();
-    Some((line_start + e.column().saturating_sub(1)).min(text.len()))
-}
-
-/// Up to [`EXCERPT_CHARS`] characters of `text` around byte offset `at`, whitespace
-/// collapsed; led by "..." when it does not start at the beginning (or `more_before`: `text`
-/// is itself a piece of something longer).
-fn excerpt(text: &str, at: usize, more_before: bool) -> String {
-    let mut start = at.saturating_sub(EXCERPT_CHARS / 2).min(text.len());
-    while !text.is_char_boundary(start) {
-        start -= 1;
-    }
-    let collapsed: Vec<&str> = text[start..].split_whitespace().collect();
-    let mut out = String::new();
-    let lead = if start > 0 || more_before { "..." } else { "" };
-    let budget = EXCERPT_CHARS - lead.len();
-    let mut count = 0;
-    let mut truncated = false;
-    'words: for (i, word) in collapsed.iter().enumerate() {
-        if i > 0 {
-            if count + 1 > budget {
-                truncated = true;
-                break;
-            }
-            out.push(' ');
-            count += 1;
-        }
-        for c in word.chars() {
-            if count + 1 > budget {
-                truncated = true;
-                break 'words;
-            }
-            out.push(c);
-            count += 1;
-        }
-    }
-    if truncated {
-        // Make room for the trailing marker inside the budget.
-        let keep = budget.saturating_sub(3);
-        out = out.chars().take(keep).collect();
-        out.push_str("...");
-    }
-    format!("{lead}{out}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rows::{HistoryPage, Metadata};
+    use crate::tautulli::rows::{HistoryPage, Metadata};
+    use answer::excerpt;
+    use serde::Deserialize;
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
     use std::sync::{Arc, Mutex};
@@ -1278,8 +766,11 @@ mod tests {
         TautulliConfig::from_engine_config(&cfg, "").unwrap()
     }
 
+    /// A client of `server` whose pauses between attempts do not wait.
     fn client(server: &Canned, max_retries: u32) -> Client {
-        Client::new(&config(&server.url, 5.0, max_retries)).unwrap()
+        Client::new(&config(&server.url, 5.0, max_retries))
+            .unwrap()
+            .with_clock(Clock::skipping())
     }
 
     #[derive(Debug, Deserialize, PartialEq)]
@@ -1446,13 +937,18 @@ mod tests {
             ),
             ok(r#"{"tautulli_version":"v2"}"#),
         ]);
-        let c = client(&server, 1);
-        let started = Instant::now();
+        let clock = Clock::skipping();
+        let c = client(&server, 1).with_clock(clock.clone());
+        let (wall, started) = (Instant::now(), clock.now());
         assert_eq!(info(&c).unwrap().tautulli_version, "v2");
         assert!(
-            started.elapsed() >= Duration::from_millis(900),
+            clock.since(started) >= Duration::from_secs(1),
             "waited only {:?}",
-            started.elapsed()
+            clock.since(started)
+        );
+        assert!(
+            wall.elapsed() < Duration::from_secs(1),
+            "the wait was a real one"
         );
         assert_eq!(server.requests().len(), 2);
     }
@@ -1726,7 +1222,7 @@ mod tests {
 
     #[test]
     fn history_pages_go_out_with_pinned_parameters() {
-        use crate::history::{ClientPages, HistoryReader};
+        use crate::tautulli::reader::{ClientPages, HistoryReader};
         let page = |rows: &str| {
             ok(&format!(
                 r#"{{"recordsFiltered":3,"recordsTotal":9,"data":[{rows}]}}"#
@@ -1777,7 +1273,7 @@ mod tests {
     /// Reads pages of `per_page` rows from the server at `url` to the end; returns how many
     /// rows were read (or the error) and how many `get_history` requests were sent.
     fn read_history(url: &str, per_page: u32) -> (std::result::Result<usize, Error>, u64) {
-        use crate::history::{ClientPages, HistoryReader};
+        use crate::tautulli::reader::{ClientPages, HistoryReader};
         let cfg = serde_json::json!({"tautulli": {
             "server_url": url, "api_key": KEY, "history": {"per_page": per_page}
         }});
@@ -1932,7 +1428,9 @@ mod tests {
             "server_url": server.url(), "api_key": server.api_key(), "timeout": timeout,
             "max_retries": max_retries, "backoff_ms": 10
         }});
-        Client::new(&TautulliConfig::from_engine_config(&cfg, "").unwrap()).unwrap()
+        Client::new(&TautulliConfig::from_engine_config(&cfg, "").unwrap())
+            .unwrap()
+            .with_clock(Clock::skipping())
     }
 
     /// A fake answering every request with a gzip bomb of `inflated_bytes`.
@@ -2139,7 +1637,8 @@ mod tests {
         let server = Canned::start(vec![json("200 OK", &body)]);
         let c = client(&server, 0);
         let received = c.send(Command::GetHistory, &[]).unwrap();
-        let (result, peak) = crate::test_alloc::peak_bytes(|| c.read::<HistoryPage>(&received));
+        let (result, peak) =
+            crate::testutil::alloc::peak_bytes(|| c.read::<HistoryPage>(&received));
         let e = result.unwrap_err();
         assert!(peak < 1 << 20, "reading the error cost {peak} bytes");
         match &e {
@@ -2179,7 +1678,7 @@ mod tests {
         ]);
         let c = client(&server, 0);
         for _ in 0..3 {
-            let (e, peak) = crate::test_alloc::peak_bytes(|| info(&c).unwrap_err());
+            let (e, peak) = crate::testutil::alloc::peak_bytes(|| info(&c).unwrap_err());
             let text = e.to_string();
             assert!(
                 text.len() < 1000,

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use fake_tautulli::{FakeServer, RecordedRequest, Scenario};
 use serde_json::{json, Value};
-use tautulli_plugin::provider::TautulliSource;
+use tautulli_plugin::TautulliSource;
 
 pub fn scenario(name: &str) -> Scenario {
     let path =

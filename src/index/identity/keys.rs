@@ -5,7 +5,8 @@
 //! - episode: `<show's first id>#s<season>e<episode>`, both at least two digits
 //!   (`tmdb:1396#s01e01`, `tvdb:121361#s10e100`); only with no show ID at all the episode's
 //!   own best ID takes the show's place. Show IDs are never mixed with season or episode IDs
-//!   (known fault 3): whatever [`Item::show_ids`] holds is the show's.
+//!   (a season's ID would key every episode of the season alike): whatever
+//!   [`Item::show_ids`] holds is the show's.
 //! - no ID at all: `movie|title:<title>|year:<year>` (year empty when unknown). For an
 //!   episode with no ID at all (never produced by this plugin: every Tautulli item has a Plex
 //!   rating key) we write `episode|title:<series title>|year:<year>#sXXeYY`, so two shows'
@@ -14,8 +15,9 @@
 //!   the engine does: its own best ID without a suffix, else the title form.
 //! - everything lower-case.
 
-use crate::ids::Ids;
-use crate::item::{Item, MediaKind};
+use crate::index::identity::ids::Ids;
+use crate::index::item::Item;
+use crate::tautulli::rows::MediaKind;
 
 /// The canonical key of an item.
 pub fn canonical_key(item: &Item) -> String {
@@ -39,9 +41,33 @@ pub fn se_suffix(season: u32, episode: u32) -> String {
     format!("s{season:02}e{episode:02}")
 }
 
-/// The key of one play in event (rewatch) mode: `<canonical key>@<epoch seconds>`.
+/// The key of one play in event (rewatch) mode: `<canonical key>@<epoch seconds>`. Written
+/// by hand, not with `format!`: a rewatch index makes one per play.
 pub fn event_key(key: &str, watched_at: i64) -> String {
-    format!("{key}@{watched_at}")
+    let mut out = String::with_capacity(key.len() + 21);
+    out.push_str(key);
+    out.push('@');
+    push_int(&mut out, watched_at);
+    out
+}
+
+/// Writes `i64`s in decimal, as `Display` does.
+fn push_int(out: &mut String, v: i64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&buf[at..]).expect("ASCII digits"));
 }
 
 fn id_key(ids: &Ids) -> Option<String> {
@@ -64,7 +90,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::ids::IdKind;
+    use crate::index::identity::ids::IdKind;
 
     fn movie(ids: &[(IdKind, &str)]) -> Item {
         let mut m = Item::movie("The Matrix", Some(1999), 0);
@@ -238,5 +264,8 @@ mod tests {
     fn event_keys_append_the_epoch() {
         assert_eq!(event_key("tmdb:603", 1_794_349_020), "tmdb:603@1794349020");
         assert_eq!(event_key("tmdb:1396#s01e01", -5), "tmdb:1396#s01e01@-5");
+        for v in [0, -1, 59, 86_400, 1_794_349_020, i64::MAX, i64::MIN] {
+            assert_eq!(event_key("k", v), format!("k@{v}"));
+        }
     }
 }

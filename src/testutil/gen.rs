@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
-/// An int field as Tautulli may send it (each form [`crate::rows::int_opt`] reads): an int,
+/// An int field as Tautulli may send it (each form [`crate::tautulli::rows::int_opt`] reads): an int,
 /// plausible or absurd, a digit string, a whole float, `""` or `null`; rarely (one in 60)
 /// something no int field accepts, which fails the row (and its page).
 pub fn int_value() -> impl Strategy<Value = Value> {

@@ -24,8 +24,7 @@
 //! An incremental read is one window from the day before the checkpoint's cutoff, open at
 //! the top: one request when little is new.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::hash::BuildHasherDefault;
+use std::collections::VecDeque;
 use std::marker::PhantomData;
 
 use jiff::civil::Date;
@@ -35,14 +34,14 @@ use jiff::{Timestamp, ToSpan};
 use super::merge::{Merger, Part};
 use super::plan::{self, Window};
 use crate::error::{Error, Result};
-use crate::history::{
+use crate::hash::{FxHashMap, FxHashSet};
+use crate::tautulli::reader::{
     HistoryReader, PageRows, PagedRow, Query, ReadOutcome, RowsPage, Since, WindowSource,
     MAX_CATCH_UP_PASSES,
 };
-use crate::normalise::IntHasher;
 
-type IntMap<V> = HashMap<i64, V, BuildHasherDefault<IntHasher>>;
-type IntSet = HashSet<i64, BuildHasherDefault<IntHasher>>;
+type IntMap<V> = FxHashMap<i64, V>;
+type IntSet = FxHashSet<i64>;
 
 /// How windows are sized and read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -729,7 +728,8 @@ fn rejects_days(e: &Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{IndexPage, IndexRow, PageSource};
+    use crate::tautulli::reader::PageSource;
+    use crate::tautulli::rows::{HistoryPage, HistoryRow};
     use std::collections::BTreeMap;
 
     const DAY: i64 = 86_400;
@@ -787,7 +787,7 @@ mod tests {
         }
 
         /// The grouped rows whose sessions start on local days `lo..=hi`, newest first.
-        fn rows(&self, lo: Option<i64>, hi: Option<i64>) -> Vec<IndexRow> {
+        fn rows(&self, lo: Option<i64>, hi: Option<i64>) -> Vec<HistoryRow> {
             let mut groups: BTreeMap<i64, Vec<Sess>> = BTreeMap::new();
             for &s in &self.sessions {
                 let day = self.local_day(s.2);
@@ -797,26 +797,26 @@ mod tests {
                 let key = if self.grouped { s.1 } else { s.0 };
                 groups.entry(key).or_default().push(s);
             }
-            let mut rows: Vec<IndexRow> = groups
+            let mut rows: Vec<HistoryRow> = groups
                 .into_values()
-                .map(|g| {
-                    let mut r = IndexRow::default();
-                    r.row_id = g.iter().map(|s| s.0).max();
-                    r.reference_id = Some(g[0].1);
-                    r.date = g.iter().map(|s| s.2).max();
-                    r.started = g.iter().map(|s| s.2).min();
-                    r.stopped = g.iter().map(|s| s.2 + 600).max();
-                    r.group_first = g.iter().map(|s| s.0).min();
-                    r
+                .map(|g| HistoryRow {
+                    row_id: g.iter().map(|s| s.0).max(),
+                    reference_id: Some(g[0].1),
+                    date: g.iter().map(|s| s.2).max(),
+                    started: g.iter().map(|s| s.2).min(),
+                    stopped: g.iter().map(|s| s.2 + 600).max(),
+                    group_first: g.iter().map(|s| s.0).min(),
+                    ..HistoryRow::default()
                 })
                 .collect();
             for &t in &self.nulls {
                 let day = self.local_day(t);
                 if lo.is_none_or(|l| day >= l) && hi.is_none_or(|h| day <= h) {
-                    let mut r = IndexRow::default();
-                    r.date = Some(t);
-                    r.started = Some(t);
-                    rows.push(r);
+                    rows.push(HistoryRow {
+                        date: Some(t),
+                        started: Some(t),
+                        ..HistoryRow::default()
+                    });
                 }
             }
             rows.sort_by_key(|r| std::cmp::Reverse((r.date, r.row_id)));
@@ -824,14 +824,14 @@ mod tests {
         }
     }
 
-    impl PageSource<IndexPage> for Sim {
-        fn fetch(&mut self, start: u64, length: u64) -> Result<IndexPage> {
+    impl PageSource<HistoryPage> for Sim {
+        fn fetch(&mut self, start: u64, length: u64) -> Result<HistoryPage> {
             self.fetch_query(&Query::page(start, length))
         }
     }
 
-    impl WindowSource<IndexPage> for Sim {
-        fn fetch_query(&mut self, q: &Query) -> Result<IndexPage> {
+    impl WindowSource<HistoryPage> for Sim {
+        fn fetch_query(&mut self, q: &Query) -> Result<HistoryPage> {
             let n = self.queries.len();
             for (at, add) in &self.add_before {
                 if *at == n {
@@ -865,14 +865,17 @@ mod tests {
             let take = self
                 .page_cap
                 .map_or(q.length as usize, |c| c.min(q.length as usize));
-            Ok(IndexPage {
+            Ok(HistoryPage {
                 records_filtered: rows.len() as i64,
                 records_total: None,
                 data: rows.into_iter().skip(start).take(take).collect(),
             })
         }
 
-        fn day_counts(&mut self, _days: u32) -> Result<Option<crate::history::DayCounts>> {
+        fn day_counts(
+            &mut self,
+            _days: u32,
+        ) -> Result<Option<crate::tautulli::reader::source::DayCounts>> {
             self.count_calls += 1;
             let Some(from) = self.counted_from else {
                 return Err(Error::BadResponse {
@@ -916,7 +919,7 @@ mod tests {
     type Got = BTreeMap<i64, (Option<i64>, Option<i64>, Option<i64>, Option<i64>)>;
 
     /// Every row the reader yields, to the end of the read.
-    fn drain(r: &mut WindowedReader<Sim, IndexPage>) -> Got {
+    fn drain(r: &mut WindowedReader<Sim, HistoryPage>) -> Got {
         let mut got = Got::new();
         while let Some(p) = r.next_page().unwrap() {
             for row in p.rows {

@@ -1,11 +1,11 @@
 //! The plugin's own state between runs: one SQLite file, `<state_dir>/tautulli-plugin.sqlite`,
 //! holding the **metadata cache**: the IDs `get_metadata` gave for a show or a new-agent
-//! movie, per Tautulli server, so a warm run asks Tautulli nothing it already knows (known
-//! fault 4: the reference module cached for one run only).
+//! movie, per Tautulli server, so a warm run asks Tautulli nothing it already knows (a cache
+//! of one run would ask for every show again on each import).
 //!
 //! Incremental checkpoints used to live here too, saved before the host had committed the
 //! plays they covered; they now travel in the index report to the host, which commits them
-//! with the items (see [`crate::checkpoint`]). An old file's `checkpoints` table is dropped
+//! with the items (see [`crate::index::checkpoint`]). An old file's `checkpoints` table is dropped
 //! on open.
 //!
 //! What is cached, and for how long:
@@ -22,13 +22,13 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::config::TautulliConfig;
-use crate::ids::Ids;
-use crate::normalise::{MetaAnswer, MetaLevel, MetaRequest};
+use crate::index::identity::ids::Ids;
+use crate::index::metadata::{MetaAnswer, MetaLevel, MetaRequest};
 
 /// The state file inside `tautulli.state_dir`.
 pub const FILE_NAME: &str = "tautulli-plugin.sqlite";
@@ -211,7 +211,7 @@ impl State {
     }
 
     /// Stores `answers` for `server`, stamped `now`, in one transaction; returns how many
-    /// were stored (`Failed` answers never are).
+    /// were stored.
     pub fn store(
         &mut self,
         server: &str,
@@ -241,7 +241,6 @@ impl State {
                         serde_json::to_string(ids).unwrap_or_else(|_| "{}".into()),
                     ),
                     MetaAnswer::Deleted => (false, "{}".to_string()),
-                    MetaAnswer::Failed(_) => continue,
                 };
                 stmt.execute(params![
                     server,
@@ -280,18 +279,6 @@ impl State {
             .map_err(self.sql("pruning the metadata cache"))?;
         Ok(n as u64)
     }
-
-    /// Cached answers of `server`, fresh or not.
-    pub fn metadata_count(&self, server: &str) -> StateResult<u64> {
-        self.conn
-            .query_row(
-                "SELECT COUNT(*) FROM metadata_cache WHERE server = ?1",
-                [server],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n as u64)
-            .map_err(self.sql("counting the metadata cache"))
-    }
 }
 
 fn level_name(level: MetaLevel) -> &'static str {
@@ -309,18 +296,25 @@ pub fn cache_scope(cfg: &TautulliConfig) -> String {
     cfg.display_url()
 }
 
-/// Seconds since the epoch, now.
-pub fn now_epoch() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::IdKind;
+    use crate::index::identity::ids::IdKind;
     use std::sync::atomic::{AtomicU32, Ordering};
+
+    impl State {
+        /// Cached answers of `server`, fresh or not.
+        fn metadata_count(&self, server: &str) -> StateResult<u64> {
+            self.conn
+                .query_row(
+                    "SELECT COUNT(*) FROM metadata_cache WHERE server = ?1",
+                    [server],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| n as u64)
+                .map_err(self.sql("counting the metadata cache"))
+        }
+    }
 
     /// A fresh folder under the system temp dir, removed on drop.
     struct TempDir(PathBuf);
@@ -370,18 +364,14 @@ mod tests {
         let dir = TempDir::new();
         let mut s = State::open(&dir.0.join("nested")).unwrap();
         assert!(s.path().ends_with(FILE_NAME));
-        let answers = [
-            (show(1), found("81189")),
-            (show(2), MetaAnswer::Deleted),
-            (show(3), MetaAnswer::Failed("timeout".into())),
-        ];
+        let answers = [(show(1), found("81189")), (show(2), MetaAnswer::Deleted)];
         assert_eq!(s.store("http://a", &answers, 1000).unwrap(), 2);
         drop(s);
         let s = State::open(&dir.0.join("nested")).unwrap();
         let got = s
             .cached("http://a", &[show(1), show(2), show(3)], fresh(0, 0))
             .unwrap();
-        assert_eq!(got.len(), 2, "failures are never cached");
+        assert_eq!(got.len(), 2, "show(3) was never stored");
         assert_eq!(got[&show(1)], found("81189"));
         assert_eq!(got[&show(2)], MetaAnswer::Deleted);
         let movie = MetaRequest {

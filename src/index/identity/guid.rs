@@ -1,11 +1,12 @@
 //! Parsing of Plex/Tautulli guids into IDs, with the level each ID belongs to made explicit.
 //!
 //! Why the level matters: a legacy episode guid (`thetvdb://121361/6/1`) names the **show**,
-//! not the episode, and mixing show, season and episode IDs gives wrong keys (known fault 3).
+//! not the episode, and mixing show, season and episode IDs gives wrong keys (two
+//! episodes of one show would share the show's key).
 //! So a parsed guid says whether its ID names the row's item itself or the show the episode
 //! belongs to, and carries the season/episode found in its path.
 
-use crate::ids::{normalise_value, IdKind, Ids};
+use crate::index::identity::ids::{normalise_value, IdKind, Ids};
 
 /// The level of a `plex://<level>/<id>` guid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -77,15 +78,6 @@ pub struct LegacyGuid {
     /// HAMA's ordering variant: `tvdb3-N` -> 3, `anidb2-N` -> 2; `None` for the plain form.
     /// Informative only: the ID is the same title either way.
     pub ordering: Option<u8>,
-}
-
-impl LegacyGuid {
-    /// The guid's ID as an [`Ids`].
-    pub fn ids(&self) -> Ids {
-        let mut ids = Ids::new();
-        ids.insert(self.kind, &self.value);
-        ids
-    }
 }
 
 /// A parsed guid.
@@ -513,14 +505,14 @@ mod tests {
             serde_json::to_string(&ids).unwrap(),
             r#"{"tmdb":"1396","imdb":"tt0903747","tvdb":"81189","guid":"plex://show/abc"}"#
         );
-        assert!(ids_from_list(&[]).is_empty());
+        assert_eq!(ids_from_list(&[]).best(), None);
     }
 
     mod props {
         use proptest::prelude::*;
 
         use super::*;
-        use crate::testgen::guid_text;
+        use crate::testutil::gen::guid_text;
 
         /// A guid's shape: what it is and the ID it names, not the raw text it kept.
         fn shape(g: &Guid) -> String {

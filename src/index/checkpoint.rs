@@ -18,6 +18,8 @@
 use serde::Serialize;
 
 use crate::config::{self, HistoryConfig, TautulliConfig};
+use crate::index::options::IndexOptions;
+use crate::tautulli::reader::{ReadOutcome, Since};
 
 /// Version of the token format this plugin writes and reads.
 pub const VERSION: u32 = 1;
@@ -191,6 +193,67 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+/// The checkpoint the host gave for this stream and settings, or why there is none to
+/// start from. A token that does not fit is never an error: the read is a full one.
+pub fn given(
+    options: &IndexOptions,
+    stream: &str,
+    settings: &str,
+) -> std::result::Result<Checkpoint, String> {
+    if options.reset_checkpoint {
+        return Err(
+            "the index options asked for reset_checkpoint: the whole history is read, and \
+             its report carries a new checkpoint"
+                .into(),
+        );
+    }
+    let Some(token) = options.checkpoint.as_deref() else {
+        return Err(
+            "no checkpoint yet (the index options gave none): the whole history is read; \
+             once the host has stored this read's checkpoint, the next read is incremental"
+                .into(),
+        );
+    };
+    Checkpoint::decode(token, stream, settings)
+        .map_err(|e| format!("{e}: the whole history is read"))
+}
+
+/// Where an incremental read starts from, or why it cannot be one.
+pub fn since(
+    checkpoint: std::result::Result<&Checkpoint, &String>,
+    overlap_hours: u32,
+) -> std::result::Result<Since, String> {
+    let cp = checkpoint.map_err(String::clone)?;
+    Ok(Since {
+        max_row_id: cp.max_row_id,
+        cutoff_date: cp.max_date.saturating_sub(i64::from(overlap_hours) * 3600),
+        records: cp.records,
+    })
+}
+
+/// The checkpoint a complete read leaves. An incremental read only moves the previous
+/// one forward; a full read replaces it (its ids may have gone down after a restore).
+pub fn next(
+    before: Option<&Checkpoint>,
+    outcome: &ReadOutcome,
+    stream: &str,
+    settings: &str,
+) -> Checkpoint {
+    let row_id = outcome.checkpoint_row_id().unwrap_or(0);
+    let date = outcome.max_date.unwrap_or(0);
+    let (max_row_id, max_date) = match (before, outcome.incremental) {
+        (Some(before), true) => (before.max_row_id.max(row_id), before.max_date.max(date)),
+        _ => (row_id, date),
+    };
+    Checkpoint {
+        stream: stream.to_string(),
+        settings: settings.to_string(),
+        max_row_id,
+        max_date,
+        records: outcome.records_filtered,
+    }
 }
 
 #[cfg(test)]
@@ -377,5 +440,92 @@ mod tests {
         assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
         assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    /// The engine config with this `history` block.
+    fn history(history: Value) -> TautulliConfig {
+        TautulliConfig::from_engine_config(
+            &json!({"tautulli": {"server_url": "http://h:8181", "api_key": "k",
+                "history": history}}),
+            "",
+        )
+        .unwrap()
+    }
+
+    fn token(c: &TautulliConfig) -> String {
+        Checkpoint {
+            stream: stream_id(c),
+            settings: settings_fingerprint(&c.history),
+            max_row_id: 42,
+            max_date: 1_800_000_000,
+            records: 40,
+        }
+        .encode()
+    }
+
+    #[test]
+    fn a_checkpoint_at_the_edge_of_time_gives_a_cutoff_without_overflow() {
+        let c = history(json!({}));
+        let cp = Checkpoint {
+            stream: stream_id(&c),
+            settings: settings_fingerprint(&c.history),
+            max_row_id: 1,
+            max_date: i64::MIN,
+            records: 1,
+        };
+        let since = since(Ok(&cp), 720).unwrap();
+        assert_eq!(since.cutoff_date, i64::MIN);
+    }
+
+    #[test]
+    fn a_checkpoint_that_does_not_fit_becomes_a_full_read_with_the_reason() {
+        let c = history(json!({"mode": "incremental"}));
+        let (stream, settings) = (stream_id(&c), settings_fingerprint(&c.history));
+        let given = |checkpoint: Option<String>, reset: bool| {
+            let o = IndexOptions {
+                checkpoint,
+                reset_checkpoint: reset,
+                ..IndexOptions::default()
+            };
+            given(&o, &stream, &settings)
+        };
+        let good = given(Some(token(&c)), false).unwrap();
+        assert_eq!(good.max_row_id, 42);
+        let s = since(Ok(&good), 6).unwrap();
+        assert_eq!(
+            (s.max_row_id, s.cutoff_date, s.records),
+            (42, 1_800_000_000 - 6 * 3600, 40)
+        );
+        let cases = [
+            (given(None, false), "no checkpoint yet"),
+            (given(Some(token(&c)), true), "reset_checkpoint"),
+            (
+                given(Some("garbage".into()), false),
+                "not one this plugin wrote",
+            ),
+            (
+                given(Some(token(&c).replacen("v1;", "v7;", 1)), false),
+                "version 7",
+            ),
+            (
+                given(
+                    Some(token(&history(
+                        json!({"user_id": 5, "mode": "incremental"}),
+                    ))),
+                    false,
+                ),
+                "another history stream",
+            ),
+            (
+                given(Some(token(&history(json!({"rewatches": true})))), false),
+                "settings changed",
+            ),
+        ];
+        for (got, want) in cases {
+            let why = got.unwrap_err();
+            assert!(why.contains(want), "{why}");
+            assert!(why.contains("history is read"), "{why}");
+            assert!(!why.contains("h:8181"), "{why}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! One index read, driven step by step by the host: each [`HistoryCursor::next`] reads one
+//! One index read, driven step by step by the host: each [`HistoryCursor::step`] reads one
 //! history page (resolving the IDs its new-agent items need), and once the read is over,
 //! hands out the index in bounded batches. The host can show progress between steps, and
 //! the index never crosses the boundary as one giant string.
@@ -14,24 +14,28 @@
 //! holds the previous token, so the next read covers those plays again.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::checkpoint::{self, Checkpoint};
-use crate::client::{Client, Command};
 use crate::config::{self, TautulliConfig};
 use crate::error::{Error, Result};
-use crate::history::{ClientPages, IndexPage, IndexRow, ReadOutcome, Since};
-use crate::index::{GroupRef, Index, IndexBuilder, ReadKind, Report, TemplateId};
-use crate::normalise::{
-    self, Identity, IdentityCache, MetaAnswer, MetaRequest, Play, Policy, SkipReason,
-};
-use crate::reader::{Reader, WindowOptions};
-use crate::rows::Metadata;
-use crate::state::{self, Freshness, State};
+use crate::index::builder::{IndexBuilder, TemplateId};
+use crate::index::checkpoint::{self, Checkpoint};
+use crate::index::emission::Index;
+use crate::index::identity::row::{identity, Identity, IdentityCache};
+use crate::index::item::build_item;
+use crate::index::metadata::{metadata_need, MetaRequest, Resolver};
+use crate::index::options::IndexOptions;
+use crate::index::report::{CacheReport, IncrementalReport, StateReport};
+use crate::index::report::{ReadKind, Report};
+use crate::index::rules::GroupRef;
+use crate::index::rules::{self as rules, Play, Policy, SkipReason};
+use crate::index::state::{self, Freshness, State};
+use crate::tautulli::client::{Client, Command};
+use crate::tautulli::reader::{ClientPages, ReadOutcome};
+use crate::tautulli::reader::{Reader, WindowOptions};
+use crate::tautulli::rows::{HistoryPage, HistoryRow};
 
 /// Entries per emitted batch.
 pub const BATCH: usize = 1000;
@@ -50,124 +54,7 @@ pub struct Step {
     pub done: bool,
 }
 
-/// The normalisation policy from the config's `history` block.
-pub fn policy(cfg: &config::HistoryConfig) -> Policy {
-    Policy {
-        watched_only: cfg.watched_only,
-        min_percent: cfg.min_percent,
-        include_live: cfg.include_live,
-        watched_at: cfg.watched_at,
-        rewatches: cfg.rewatches,
-    }
-}
-
-/// The host's `index` options (a JSON object; unknown keys are ignored).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IndexOptions {
-    /// `clear_metadata_cache`: forget every cached metadata answer of this server first, so
-    /// every show and new-agent movie is asked again (after fixing a match in Plex).
-    pub clear_metadata_cache: bool,
-    /// `reset_checkpoint`: ignore `checkpoint`, so the read is a full one (whose report then
-    /// carries a new checkpoint).
-    pub reset_checkpoint: bool,
-    /// `dry_run`: the host only plans; the plugin's state (metadata cache) is neither read
-    /// nor written, so a dry run changes no file at all. The checkpoint given is used as in
-    /// a real run, so the plan is exactly what that run would import.
-    pub dry_run: bool,
-    /// `checkpoint`: the token of the last committed import's report (`null`/absent: none),
-    /// where `history.mode: incremental` starts.
-    pub checkpoint: Option<String>,
-}
-
-impl IndexOptions {
-    pub fn from_json(options: &Value) -> Result<Self> {
-        let Value::Object(m) = options else {
-            return Err(Error::ConfigInvalid {
-                key: "(index options)".into(),
-                reason: format!("expected a JSON object, found {options}"),
-            });
-        };
-        let flag = |name: &str| match m.get(name) {
-            None | Some(Value::Null) => Ok(false),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(other) => Err(Error::ConfigInvalid {
-                key: format!("(index options).{name}"),
-                reason: format!("found {other}, expected true or false"),
-            }),
-        };
-        let checkpoint = match m.get("checkpoint") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(other) => {
-                return Err(Error::ConfigInvalid {
-                    key: "(index options).checkpoint".into(),
-                    reason: format!(
-                        "found {}, expected the checkpoint string of an index report, or null",
-                        config::describe(other)
-                    ),
-                })
-            }
-        };
-        Ok(Self {
-            clear_metadata_cache: flag("clear_metadata_cache")?,
-            reset_checkpoint: flag("reset_checkpoint")?,
-            dry_run: flag("dry_run")?,
-            checkpoint,
-        })
-    }
-}
-
-/// Where the plugin's state lives, in the report.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct StateReport {
-    /// `tautulli.state_dir`, when set.
-    pub dir: Option<String>,
-    /// The state file, when it could be opened.
-    pub file: Option<String>,
-    /// True when the metadata cache persists between runs.
-    pub persistent: bool,
-    /// Why they do not (no `state_dir`, or the file could not be opened).
-    pub note: Option<String>,
-}
-
-/// The metadata cache, in the report.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct CacheReport {
-    pub enabled: bool,
-    /// `tautulli.metadata_cache_days`.
-    pub days: u32,
-    /// Lookups answered from the cache (no `get_metadata` sent).
-    pub hits: u64,
-    /// Answers stored this run.
-    pub stored: u64,
-    /// Expired answers removed at the start.
-    pub expired_removed: u64,
-    /// Answers removed by `clear_metadata_cache` (null when not asked).
-    pub cleared: Option<u64>,
-    /// The first cache failure, if any (the read went on without it).
-    pub error: Option<String>,
-}
-
-/// Incremental reading and checkpoints, in the report (readable copies; the token the host
-/// keeps is the report's top-level `checkpoint`).
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct IncrementalReport {
-    /// The checkpoint given that this read started from (incremental) or could have (full).
-    pub checkpoint_before: Option<Checkpoint>,
-    /// The checkpoint a complete read leaves (the report's `checkpoint` once the index has
-    /// been handed out).
-    pub checkpoint_after: Option<Checkpoint>,
-    /// An incremental read stopped at rows dated before this (epoch s).
-    pub cutoff_date: Option<i64>,
-    /// `tautulli.history.overlap_hours`.
-    pub overlap_hours: u32,
-    /// Rows read but skipped as unchanged since the checkpoint.
-    pub unchanged_rows: u64,
-    /// Why `mode: incremental` read the whole history instead.
-    pub fallback_reason: Option<String>,
-}
-
-/// What a row identity became (see [`normalise::Identity`]).
+/// What a row identity became (see [`Identity`]).
 #[derive(Debug, Clone, Copy)]
 enum Known {
     Item(TemplateId),
@@ -176,7 +63,7 @@ enum Known {
 
 enum Phase {
     Reading {
-        reader: Box<Reader<ClientPages<IndexPage>, IndexPage>>,
+        reader: Box<Reader<ClientPages<HistoryPage>, HistoryPage>>,
         builder: Box<IndexBuilder>,
         /// What each row identity seen so far became.
         known: Box<IdentityCache<Known>>,
@@ -185,96 +72,6 @@ enum Phase {
         index: Box<Index>,
     },
     Done,
-}
-
-/// Resolves metadata requests: this run's answers, then the persistent cache, then Tautulli.
-struct Resolver {
-    client: Arc<Client>,
-    concurrency: usize,
-    /// Answers by request, for this run: each rating key is asked at most once.
-    answers: HashMap<MetaRequest, MetaAnswer>,
-    /// Answers Tautulli gave this run, and how many of them were empty (`{}`).
-    fresh: u64,
-    fresh_empty: u64,
-    max_in_flight: usize,
-    /// The cache's key for this server.
-    server: String,
-    /// Which cached answers are still good; `None`: no cache.
-    fresh_since: Option<Freshness>,
-    /// Empty answers of this run, cached only once the read got through (see [`state`]).
-    pending_deleted: Vec<MetaRequest>,
-    cache: CacheReport,
-}
-
-impl Resolver {
-    /// Makes sure every request in `wanted` has an answer; returns the `get_metadata` calls
-    /// made. A failed call fails the read, but the IDs that came back are cached first.
-    fn resolve(&mut self, store: Option<&mut State>, wanted: &[MetaRequest]) -> Result<u64> {
-        let mut rest: Vec<MetaRequest> = wanted.to_vec();
-        if let (Some(fresh), Some(st)) = (self.fresh_since, store.as_deref()) {
-            match st.cached(&self.server, wanted, fresh) {
-                Ok(hits) => {
-                    self.cache.hits += hits.len() as u64;
-                    rest.retain(|r| !hits.contains_key(r));
-                    self.answers.extend(hits);
-                }
-                Err(e) => {
-                    self.cache.error.get_or_insert(e.to_string());
-                }
-            }
-        }
-        if rest.is_empty() {
-            return Ok(0);
-        }
-        let fetched = fetch_metadata(&self.client, self.concurrency, &rest);
-        self.max_in_flight = self.max_in_flight.max(fetched.max_in_flight);
-        let mut keep: Vec<(MetaRequest, MetaAnswer)> = Vec::new();
-        for (req, answer) in fetched.answers {
-            self.fresh += 1;
-            match &answer {
-                MetaAnswer::Found(_) => keep.push((req, answer.clone())),
-                MetaAnswer::Deleted => {
-                    self.fresh_empty += 1;
-                    self.pending_deleted.push(req);
-                }
-                MetaAnswer::Failed(_) => {}
-            }
-            self.answers.insert(req, answer);
-        }
-        self.store(store, &keep);
-        match fetched.failure {
-            Some(e) => Err(e),
-            None => Ok(rest.len() as u64),
-        }
-    }
-
-    fn store(&mut self, store: Option<&mut State>, answers: &[(MetaRequest, MetaAnswer)]) {
-        let (Some(_), Some(st)) = (self.fresh_since, store) else {
-            return;
-        };
-        if answers.is_empty() {
-            return;
-        }
-        match st.store(&self.server, answers, state::now_epoch()) {
-            Ok(n) => self.cache.stored += n,
-            Err(e) => {
-                self.cache.error.get_or_insert(e.to_string());
-            }
-        }
-    }
-
-    /// The read got through: cache this run's empty answers, but only if some lookup found
-    /// IDs (a Plex that answers at all), else they may all be a Plex outage.
-    fn store_deleted(&mut self, store: Option<&mut State>) {
-        let deleted = std::mem::take(&mut self.pending_deleted);
-        if self.fresh > self.fresh_empty {
-            let answers: Vec<_> = deleted
-                .into_iter()
-                .map(|r| (r, MetaAnswer::Deleted))
-                .collect();
-            self.store(store, &answers);
-        }
-    }
 }
 
 /// A running index read of Tautulli history.
@@ -315,8 +112,8 @@ impl HistoryCursor {
     /// A read with the host's `index` options. Opening the state never fails the read: a
     /// state that cannot be used is reported and the read goes on without it.
     pub fn with_options(client: Arc<Client>, cfg: TautulliConfig, options: IndexOptions) -> Self {
-        let policy = policy(&cfg.history);
-        let now = state::now_epoch();
+        let policy = Policy::from_config(&cfg.history);
+        let now = client.clock().epoch();
         let mut state_report = StateReport {
             dir: cfg.state_dir.as_ref().map(|d| d.display().to_string()),
             ..StateReport::default()
@@ -375,7 +172,7 @@ impl HistoryCursor {
 
         let stream = checkpoint::stream_id(&cfg);
         let settings = checkpoint::settings_fingerprint(&cfg.history);
-        let given = Self::given_checkpoint(&options, &stream, &settings);
+        let given = checkpoint::given(&options, &stream, &settings);
         let mut incremental = IncrementalReport {
             overlap_hours: cfg.history.overlap_hours,
             checkpoint_before: given.as_ref().ok().cloned(),
@@ -384,7 +181,7 @@ impl HistoryCursor {
         let since = match cfg.history.mode {
             config::Mode::Full => None,
             config::Mode::Incremental => {
-                let since = Self::since(given.as_ref(), cfg.history.overlap_hours);
+                let since = checkpoint::since(given.as_ref(), cfg.history.overlap_hours);
                 match since {
                     Ok(s) => {
                         incremental.cutoff_date = Some(s.cutoff_date);
@@ -444,44 +241,6 @@ impl HistoryCursor {
             records_filtered: 0,
             catch_up_passes: 0,
         }
-    }
-
-    /// The checkpoint the host gave for this stream and settings, or why there is none to
-    /// start from. A token that does not fit is never an error: the read is a full one.
-    fn given_checkpoint(
-        options: &IndexOptions,
-        stream: &str,
-        settings: &str,
-    ) -> std::result::Result<Checkpoint, String> {
-        if options.reset_checkpoint {
-            return Err(
-                "the index options asked for reset_checkpoint: the whole history is read, and \
-                 its report carries a new checkpoint"
-                    .into(),
-            );
-        }
-        let Some(token) = options.checkpoint.as_deref() else {
-            return Err(
-                "no checkpoint yet (the index options gave none): the whole history is read; \
-                 once the host has stored this read's checkpoint, the next read is incremental"
-                    .into(),
-            );
-        };
-        Checkpoint::decode(token, stream, settings)
-            .map_err(|e| format!("{e}: the whole history is read"))
-    }
-
-    /// Where an incremental read starts from, or why it cannot be one.
-    fn since(
-        checkpoint: std::result::Result<&Checkpoint, &String>,
-        overlap_hours: u32,
-    ) -> std::result::Result<Since, String> {
-        let cp = checkpoint.map_err(String::clone)?;
-        Ok(Since {
-            max_row_id: cp.max_row_id,
-            cutoff_date: cp.max_date.saturating_sub(i64::from(overlap_hours) * 3600),
-            records: cp.records,
-        })
     }
 
     /// The most `get_metadata` calls that were in flight at once (at most `concurrency`).
@@ -618,7 +377,7 @@ impl HistoryCursor {
         policy: &Policy,
         builder: &mut IndexBuilder,
         known: &mut IdentityCache<Known>,
-        rows: Vec<IndexRow>,
+        rows: Vec<HistoryRow>,
     ) -> Result<()> {
         /// A play in page order: of an item already built, or to build.
         enum Pending<'a> {
@@ -628,20 +387,20 @@ impl HistoryCursor {
         }
         let mut pending = Vec::with_capacity(rows.len());
         for row in &rows {
-            let accepted = match normalise::precheck(row, policy) {
+            let accepted = match rules::precheck(row, policy) {
                 Ok(a) => a,
                 Err(reason) => {
                     builder.skip(reason);
                     continue;
                 }
             };
-            let id = normalise::identity(row, &accepted);
+            let id = identity(row, &accepted);
             match known.get(&id) {
                 Some(Known::Item(t)) => {
                     pending.push(Pending::Known(t, accepted.watched_at, accepted.group))
                 }
                 Some(Known::Skip(reason)) => builder.skip(reason),
-                None => match normalise::complete(row, accepted) {
+                None => match rules::complete(row, accepted) {
                     Ok(play) => pending.push(Pending::New(Box::new((play, id)))),
                     Err(reason) => {
                         known.insert(&id, Known::Skip(reason));
@@ -655,7 +414,7 @@ impl HistoryCursor {
         for p in &pending {
             let Pending::New(new) = p else { continue };
             let play = &new.0;
-            if let Some(req) = normalise::metadata_need(play) {
+            if let Some(req) = metadata_need(play) {
                 if !resolver.answers.contains_key(&req) && seen.insert(req) {
                     wanted.push(req);
                 }
@@ -681,9 +440,9 @@ impl HistoryCursor {
                         builder.push_play(t, play.watched_at, play.group);
                         continue;
                     }
-                    let need = normalise::metadata_need(&play);
+                    let need = metadata_need(&play);
                     let answer = need.and_then(|r| resolver.answers.get(&r));
-                    let t = match normalise::build_item(&play, answer) {
+                    let t = match build_item(&play, answer) {
                         Ok(item) => builder.template(item, None),
                         Err((item, reason)) => builder.template(item, Some(reason)),
                     };
@@ -745,7 +504,12 @@ impl HistoryCursor {
         };
         if outcome.complete {
             report.mark_complete();
-            let after = self.next_checkpoint(&outcome);
+            let after = checkpoint::next(
+                self.incremental.checkpoint_before.as_ref(),
+                &outcome,
+                &self.stream,
+                &self.settings,
+            );
             self.incremental.checkpoint_after = Some(after.clone());
             self.pending_checkpoint = Some(after);
         } else {
@@ -760,198 +524,5 @@ impl HistoryCursor {
             index: Box::new(index),
         };
         Ok(())
-    }
-
-    /// The checkpoint a complete read leaves. An incremental read only moves the previous
-    /// one forward; a full read replaces it (its ids may have gone down after a restore).
-    fn next_checkpoint(&self, outcome: &crate::history::ReadOutcome) -> Checkpoint {
-        let row_id = outcome.checkpoint_row_id().unwrap_or(0);
-        let date = outcome.max_date.unwrap_or(0);
-        let (max_row_id, max_date) =
-            match (&self.incremental.checkpoint_before, outcome.incremental) {
-                (Some(before), true) => (before.max_row_id.max(row_id), before.max_date.max(date)),
-                _ => (row_id, date),
-            };
-        Checkpoint {
-            stream: self.stream.clone(),
-            settings: self.settings.clone(),
-            max_row_id,
-            max_date,
-            records: outcome.records_filtered,
-        }
-    }
-}
-
-/// What [`fetch_metadata`] got: every answer that came back, the first failure, and the
-/// most calls seen in flight at once.
-struct Fetched {
-    answers: Vec<(MetaRequest, MetaAnswer)>,
-    failure: Option<Error>,
-    max_in_flight: usize,
-}
-
-/// Asks `get_metadata` for each request with at most `concurrency` calls in flight. The
-/// first error (auth, network, bad answer) stops the workers and fails the read: importing
-/// items under the wrong key would leave duplicates in the Tracker for ever.
-fn fetch_metadata(client: &Client, concurrency: usize, wanted: &[MetaRequest]) -> Fetched {
-    let next = AtomicUsize::new(0);
-    let in_flight = AtomicUsize::new(0);
-    let max_in_flight = AtomicUsize::new(0);
-    let results: Mutex<Vec<(MetaRequest, MetaAnswer)>> = Mutex::new(Vec::new());
-    let failure: Mutex<Option<Error>> = Mutex::new(None);
-    let workers = concurrency.min(wanted.len()).max(1);
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| loop {
-                if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
-                    return;
-                }
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(req) = wanted.get(i) else { return };
-                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-                max_in_flight.fetch_max(now, Ordering::SeqCst);
-                let answer: Result<Metadata> = client.call(
-                    Command::GetMetadata,
-                    &[("rating_key", req.rating_key.to_string())],
-                );
-                in_flight.fetch_sub(1, Ordering::SeqCst);
-                match answer {
-                    Ok(meta) => {
-                        let level = req.level;
-                        let a = MetaAnswer::from_metadata(&meta, level);
-                        if let Ok(mut r) = results.lock() {
-                            r.push((*req, a));
-                        }
-                    }
-                    Err(e) => {
-                        if let Ok(mut f) = failure.lock() {
-                            f.get_or_insert(e);
-                        }
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    Fetched {
-        answers: results.into_inner().unwrap_or_default(),
-        failure: failure.into_inner().unwrap_or(None),
-        max_in_flight: max_in_flight.into_inner(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cfg(history: Value) -> TautulliConfig {
-        TautulliConfig::from_engine_config(
-            &json!({"tautulli": {"server_url": "http://h:8181", "api_key": "k",
-                "history": history}}),
-            "",
-        )
-        .unwrap()
-    }
-
-    fn token(c: &TautulliConfig) -> String {
-        Checkpoint {
-            stream: checkpoint::stream_id(c),
-            settings: checkpoint::settings_fingerprint(&c.history),
-            max_row_id: 42,
-            max_date: 1_800_000_000,
-            records: 40,
-        }
-        .encode()
-    }
-
-    #[test]
-    fn a_checkpoint_at_the_edge_of_time_gives_a_cutoff_without_overflow() {
-        let c = cfg(json!({}));
-        let cp = Checkpoint {
-            stream: checkpoint::stream_id(&c),
-            settings: checkpoint::settings_fingerprint(&c.history),
-            max_row_id: 1,
-            max_date: i64::MIN,
-            records: 1,
-        };
-        let since = HistoryCursor::since(Ok(&cp), 720).unwrap();
-        assert_eq!(since.cutoff_date, i64::MIN);
-    }
-
-    #[test]
-    fn the_checkpoint_option_is_a_string_or_null() {
-        let o = IndexOptions::from_json(&json!({"checkpoint": "abc", "dry_run": true})).unwrap();
-        assert_eq!(o.checkpoint.as_deref(), Some("abc"));
-        assert!(o.dry_run);
-        for none in [json!({}), json!({"checkpoint": null})] {
-            assert_eq!(IndexOptions::from_json(&none).unwrap().checkpoint, None);
-        }
-        for bad in [
-            json!(5),
-            json!({"max_row_id": 1}),
-            json!(["x"]),
-            json!(true),
-        ] {
-            match IndexOptions::from_json(&json!({ "checkpoint": bad })) {
-                Err(Error::ConfigInvalid { key, reason }) => {
-                    assert_eq!(key, "(index options).checkpoint");
-                    assert!(reason.contains("checkpoint string"), "{reason}");
-                }
-                other => panic!("{bad}: {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn a_checkpoint_that_does_not_fit_becomes_a_full_read_with_the_reason() {
-        let c = cfg(json!({"mode": "incremental"}));
-        let (stream, settings) = (
-            checkpoint::stream_id(&c),
-            checkpoint::settings_fingerprint(&c.history),
-        );
-        let given = |checkpoint: Option<String>, reset: bool| {
-            let o = IndexOptions {
-                checkpoint,
-                reset_checkpoint: reset,
-                ..IndexOptions::default()
-            };
-            HistoryCursor::given_checkpoint(&o, &stream, &settings)
-        };
-        let good = given(Some(token(&c)), false).unwrap();
-        assert_eq!(good.max_row_id, 42);
-        let s = HistoryCursor::since(Ok(&good), 6).unwrap();
-        assert_eq!(
-            (s.max_row_id, s.cutoff_date, s.records),
-            (42, 1_800_000_000 - 6 * 3600, 40)
-        );
-        let cases = [
-            (given(None, false), "no checkpoint yet"),
-            (given(Some(token(&c)), true), "reset_checkpoint"),
-            (
-                given(Some("garbage".into()), false),
-                "not one this plugin wrote",
-            ),
-            (
-                given(Some(token(&c).replacen("v1;", "v7;", 1)), false),
-                "version 7",
-            ),
-            (
-                given(
-                    Some(token(&cfg(json!({"user_id": 5, "mode": "incremental"})))),
-                    false,
-                ),
-                "another history stream",
-            ),
-            (
-                given(Some(token(&cfg(json!({"rewatches": true})))), false),
-                "settings changed",
-            ),
-        ];
-        for (got, want) in cases {
-            let why = got.unwrap_err();
-            assert!(why.contains(want), "{why}");
-            assert!(why.contains("history is read"), "{why}");
-            assert!(!why.contains("h:8181"), "{why}");
-        }
     }
 }
