@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::analytics::chart::{self, ChartData, ChartKind, Window};
+use crate::analytics::chart::{self, ChartData, ChartKind, ChartOptions, Window, YAxis};
 use crate::analytics::collections::{self, known_libraries, ClientCollections, CollectionSource};
 use crate::analytics::config::{load_time_zone, AnalyticsConfig};
 use crate::analytics::snapshots::{self, CollectReport, RunRef};
-use crate::analytics::store::{bad_argument, Store, StoreCounts};
+use crate::analytics::store::{bad_argument, Store, StoreCounts, STATE_LAST_SYNC};
 use crate::analytics::sync::{self, SyncOptions, SyncReport};
 use crate::client::{Client, Command};
 use crate::config::TautulliConfig;
@@ -138,6 +138,7 @@ impl AnalyticsService {
         now: i64,
     ) -> Result<CollectReport> {
         let mut store = self.lock();
+        require_synced(&store)?;
         let known = known_libraries(&store)?;
         let resolution = collections::resolve(&self.config, source, &known)?;
         let resolved = collections::save(&mut store, &resolution, self.config.discover, now)?;
@@ -244,7 +245,7 @@ impl AnalyticsService {
     /// Computes a chart from the store: `kind` one of [`ChartKind::ALL`] (e.g.
     /// `plays-by-date`), over `days` (0 = all time) ending at `now` (default: the current
     /// time), in `tz` (default `analytics.timezone`), with `top` rows for the top-N charts.
-    /// Answers the serialised [`chart::Chart`].
+    /// Answers the serialised [`chart::Chart`], counting viewings.
     pub fn chart(
         &self,
         kind: &str,
@@ -253,7 +254,32 @@ impl AnalyticsService {
         now: Option<i64>,
         top: usize,
     ) -> Result<Value> {
+        self.chart_on(kind, days, tz, now, top, None)
+    }
+
+    /// [`Self::chart`] on a `y_axis`: `plays` (the default) or `duration` (seconds watched,
+    /// every chart but concurrency, as Tautulli offers it).
+    pub fn chart_on(
+        &self,
+        kind: &str,
+        days: u32,
+        tz: Option<&str>,
+        now: Option<i64>,
+        top: usize,
+        y_axis: Option<&str>,
+    ) -> Result<Value> {
         let kind = ChartKind::parse(kind).map_err(|e| bad_argument("kind", e.to_string()))?;
+        let y_axis = y_axis
+            .map(YAxis::parse)
+            .transpose()
+            .map_err(|r| bad_argument("y_axis", r))?
+            .unwrap_or_default();
+        if !y_axis.fits(kind) {
+            return Err(bad_argument(
+                "y_axis",
+                format!("the {kind} chart counts streams and has no {y_axis} axis; use plays"),
+            ));
+        }
         let (tz, tz_name) = match tz.map(str::trim).filter(|t| !t.is_empty()) {
             None => (self.config.tz.clone(), self.config.timezone.clone()),
             Some(name) => {
@@ -266,12 +292,34 @@ impl AnalyticsService {
             now: now.unwrap_or_else(now_epoch),
             days,
         };
-        let data = ChartData::load(&self.lock(), &window)?;
-        let chart = chart::compute(kind, data, &tz, &tz_name, window, top);
+        let data = {
+            let store = self.lock();
+            require_synced(&store)?;
+            ChartData::load(&store, &window)?
+        };
+        let options = ChartOptions {
+            top_n: top,
+            y_axis,
+            grouping: self.config.grouping.unwrap_or(true),
+        };
+        let chart = chart::compute(kind, data, &tz, &tz_name, window, options);
         serde_json::to_value(chart).map_err(|e| Error::Internal {
             reason: format!("a chart could not be written as JSON: {e}"),
         })
     }
+}
+
+/// Charts and snapshots of a store that was never synced would be all zeros, which reads as
+/// "nobody watched anything": say what is missing instead.
+fn require_synced(store: &Store) -> Result<()> {
+    if store.sync_state(STATE_LAST_SYNC)?.is_some() {
+        return Ok(());
+    }
+    Err(bad_argument(
+        "analytics store",
+        "it is empty: no history was synced into it yet; run `analytics sync` first (it \
+         copies Tautulli's history), then chart or collect",
+    ))
 }
 
 fn now_epoch() -> i64 {

@@ -67,6 +67,10 @@ pub struct ChartRequest {
     pub top: Option<u32>,
     /// IANA time zone; the provider's configured one when not given.
     pub tz: Option<String>,
+    /// What the values measure: `plays` (when not given) or `duration` (seconds watched;
+    /// every chart but concurrency).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub y_axis: Option<String>,
 }
 
 impl ChartRequest {
