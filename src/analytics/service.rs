@@ -472,4 +472,32 @@ mod tests {
             "{e}"
         );
     }
+
+    #[test]
+    fn charts_and_collects_of_a_never_synced_store_say_to_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        // Nothing listens on port 9: a request would fail differently.
+        let cfg = json!({
+            "tautulli": {"server_url": "http://127.0.0.1:9", "api_key": "0123456789abcdef0123456789abcdef"},
+            "analytics": {"data_dir": dir.path()}
+        });
+        let svc = AnalyticsService::open(&cfg.to_string(), "").unwrap();
+        for e in [
+            svc.chart("plays-by-date", 30, None, Some(0), 10)
+                .unwrap_err(),
+            svc.collect(None, Some(0)).unwrap_err(),
+        ] {
+            let text = e.to_string();
+            assert!(text.contains("empty"), "{text}");
+            assert!(text.contains("run `analytics sync` first"), "{text}");
+        }
+        let e = svc
+            .chart_on("concurrency", 30, None, Some(0), 10, Some("duration"))
+            .unwrap_err();
+        assert!(e.to_string().contains("no duration axis"), "{e}");
+        let e = svc
+            .chart_on("plays-by-date", 30, None, Some(0), 10, Some("hours"))
+            .unwrap_err();
+        assert!(e.to_string().contains("plays or duration"), "{e}");
+    }
 }

@@ -19,6 +19,10 @@ pub struct Stats {
 
 /// Counts `sessions` for a collection of `members` over `days` (0 = all time) ending at `now`.
 /// `sessions` may hold anything: those outside the window or the collection are ignored.
+///
+/// A session without a stop time (`stopped` NULL or 0, as imports write) is in no window of
+/// days, only in all time: Tautulli's item stats select `stopped >= now - days` for a
+/// window and every session for all time.
 pub fn stats(sessions: &[Session], members: &[i64], now: i64, days: u32) -> Stats {
     let members: HashSet<i64> = members.iter().copied().collect();
     let window = Window { now, days };
@@ -27,7 +31,7 @@ pub fn stats(sessions: &[Session], members: &[i64], now: i64, days: u32) -> Stat
     let mut items = HashSet::new();
     let mut watch_seconds = 0i64;
     for s in sessions {
-        if !window.contains(s) {
+        if !window.contains(s) || (days > 0 && s.stopped.is_none_or(|t| t <= 0)) {
             continue;
         }
         let keys = [
@@ -91,6 +95,18 @@ mod tests {
         assert_eq!((season.plays, season.items_with_plays), (2, 1));
         let ep = stats(&s, &[202], NOW, 0);
         assert_eq!((ep.plays, ep.items_with_plays), (1, 1));
+    }
+
+    #[test]
+    fn a_session_without_a_stop_counts_for_all_time_only() {
+        let mut s = sessions();
+        // Carol's second episode (30 min before NOW) lost its stop, as an import writes it.
+        s[4].stopped = None;
+        let day = stats(&s, &[199], NOW, 1);
+        assert_eq!((day.plays, day.items_with_plays), (1, 1));
+        s[4].stopped = Some(0);
+        assert_eq!(stats(&s, &[199], NOW, 1).plays, 1);
+        assert_eq!(stats(&s, &[199], NOW, 0).plays, 2);
     }
 
     #[test]
