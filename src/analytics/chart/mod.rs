@@ -1,20 +1,30 @@
 //! Charts computed from the local session store, exactly and offline, in an explicit time
-//! zone: plays by date / hour / weekday, plays by stream type, peak concurrent streams per
-//! day, top users and top platforms.
+//! zone: plays (or watch time) by date / hour / weekday, by stream type, peak concurrent
+//! streams per day, top users and top platforms.
 //!
 //! The rules mirror Tautulli's own graphs (as of Tautulli 2.17) where those are right, so the
 //! numbers agree with `get_plays_by_date` & co. on the same data and time zone:
 //! - A *play* is a viewing: the sessions sharing a `reference_id` count once per bucket
 //!   (Tautulli's `GROUP BY date_played, reference_id`); a viewing split over two days counts
-//!   on both days. The viewing is typed (media, stream decision) by its first session.
+//!   on both days. The viewing is typed (media, stream decision, platform, user) by its
+//!   first session. With grouping off (`analytics.grouping`) every session is a viewing.
+//! - On the duration axis a viewing adds the seconds of its sessions in the bucket
+//!   (`stopped - started - paused`, Tautulli's `y_axis=duration`); concurrency has no such
+//!   axis.
 //! - The window holds the sessions that ended (else started) at or after `now - days * 86400`
 //!   and started at or before `now`. Per-day charts show every local calendar day of the
-//!   window, zeros included.
+//!   window, zeros included. A session without a stop time (NULL or 0, as imports write) is
+//!   in no plays chart, as in Tautulli (its window is `stopped >= ...`); the notes say how
+//!   many.
+//! - Top users and platforms count each viewing once over the window; users Tautulli no
+//!   longer lists are left out, platforms are told apart by raw name and ties ordered as
+//!   Tautulli's SQL returns them (the `top` module says how).
 //! - Series: "TV" (episode), "Movies" (movie), "Music" (track), "Live TV" (any live session),
 //!   plus "Total", their per-bucket sum (never added again). TV and Movies are always
 //!   present; Music and Live TV only when the whole data set has such a session at all
-//!   (Tautulli shows them only for library types that exist). Other media types (clips)
-//!   are left out, as Tautulli does, and the chart says how many.
+//!   (Tautulli shows them when a library of that type exists, which the store does not
+//!   know offline). Other media types (clips) are left out, as Tautulli does, and the chart
+//!   says how many.
 //!
 //! Where Tautulli is wrong we are not: concurrency counts real overlap across midnight (a
 //! stream that began yesterday and still runs counts today), and days are local calendar
