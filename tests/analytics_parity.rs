@@ -1,12 +1,16 @@
 //! The analytics charts against Tautulli's own graph commands (as the fake Tautulli computes
 //! them, quirks included) on the same data and time zone: the reference scenario, the demo
-//! and a generated ~3000-play history, in UTC and in zones with DST changes in the window.
+//! and a generated ~3000-play history, in UTC and in zones with DST changes in the window,
+//! on the plays and duration axes, with grouping on and off, with sessions without a stop
+//! time and a viewing resumed on another platform.
 //!
-//! Agreement is exact except for one documented difference: our concurrency counts streams
-//! still running at local midnight (real overlap), Tautulli only the sessions started that
-//! day. The days where that can matter are computed here from the fake's own sessions (not
-//! from the plugin's code), and there the test checks our answer against a brute-force
-//! overlap count instead.
+//! Agreement is exact except for the differences the README lists ([`DIFFERENCES`], checked
+//! against it): our concurrency counts streams still running at local midnight (real
+//! overlap), Tautulli only the sessions started that day. The days where that can matter are
+//! computed here from the fake's own sessions (not from the plugin's code), and there the
+//! test checks our answer against a brute-force overlap count instead. The other differences
+//! are additions (a Total series where Tautulli has none) or do not arise in these data
+//! (every scenario has the libraries it plays from; grouping is set on both sides).
 //!
 //! Also: properties over the store's data, a re-sync that changes nothing, and reviewed
 //! insta snapshots of every chart of the reference scenario and of the demo's collections.
@@ -694,6 +698,45 @@ fn a_viewing_resumed_on_another_platform_counts_once_as_tautulli_does() {
     let at = |name: &str| c.categories.iter().position(|x| x == name).unwrap();
     assert_eq!(series(&c, "Total")[at("Roku")], 1);
     assert_eq!(series(&c, "Total")[at("Chrome")], 4);
+}
+
+/// The differences from Tautulli the README's analytics section lists, by their bold name.
+const DIFFERENCES: [&str; 4] = [
+    "Concurrency across midnight",
+    "Music and Live TV series",
+    "Additions",
+    "Grouping",
+];
+
+/// The README claims equality with Tautulli's graphs except for a list of differences: that
+/// list is exactly [`DIFFERENCES`], each accounted for in this file.
+#[test]
+fn the_readme_lists_exactly_the_documented_differences() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("\n## ")
+        .find(|s| s.starts_with("Collection analytics"))
+        .expect("a Collection analytics section");
+    let list = section
+        .split_once("The differences, all deliberate:")
+        .expect("the differences are introduced")
+        .1;
+    // The bullets up to the first paragraph after them.
+    let listed: Vec<&str> = list
+        .trim_start()
+        .split("\n\n")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("- **"))
+        .map(|l| l.split_once("**").expect("a bold name").0)
+        .collect();
+    assert_eq!(listed, DIFFERENCES);
+    assert!(
+        section.contains("equal Tautulli's own graphs"),
+        "the claim is made"
+    );
 }
 
 // ---- properties over the store's data --------------------------------------------------

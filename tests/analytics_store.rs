@@ -586,6 +586,35 @@ fn collection_stats_on_the_reference_scenario_are_right() {
     }
 }
 
+/// A play of The Matrix without a stop time (an imported row) a day before `now`: Tautulli's
+/// item stats count it for all time only (a window selects `stopped >= now - days`), and
+/// so do the snapshots.
+#[test]
+fn a_play_without_a_stop_counts_for_all_time_only_as_tautulli_does() {
+    let now = 1_795_200_000;
+    let mut scenario = Scenario::reference();
+    scenario.sessions.push(FakeSession {
+        stopped: 0,
+        ..session(11, 1002, 101, now - 86_400, 0)
+    });
+    let server = FakeServer::start(scenario).unwrap();
+    let dir = temp_dir("no-stop");
+    let svc = open(&server, dir.path(), 1000, reference_collections());
+    svc.sync().unwrap();
+    svc.collect(None, Some(now)).unwrap();
+    let rows = svc.query(&json!({"query": "latest"})).unwrap()["rows"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let plays = |w: u64| row(&rows, "Matrix", w)["plays"].as_i64().unwrap();
+    assert_eq!([plays(1), plays(7), plays(30), plays(0)], [0, 0, 1, 3]);
+    let client = client(&server);
+    server.set_now(now);
+    for (days, _, total_plays) in watch_time(&client, "101", None) {
+        assert_eq!(plays(days as u64), total_plays, "{days} days");
+    }
+}
+
 fn client(server: &FakeServer) -> Client {
     let cfg = json!({"tautulli": {"server_url": server.url(), "api_key": server.api_key(),
         "max_retries": 0}});
