@@ -148,6 +148,7 @@ impl AnalyticsService {
             rotation,
             &self.config.windows,
             &self.config.retention,
+            self.config.grouping.unwrap_or(true),
         )?;
         let mut warnings = resolved.warnings.clone();
         warnings.append(&mut report.warnings);

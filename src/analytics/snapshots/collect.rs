@@ -36,13 +36,15 @@ pub struct CollectReport {
 }
 
 /// Records a snapshot of every active collection for every window, in one transaction, then
-/// applies the retention policy.
+/// applies the retention policy. `grouping`: plays count viewings (sessions sharing a
+/// `reference_id` once), else sessions, as Tautulli's item stats do with grouping off.
 pub fn collect(
     store: &mut Store,
     now: i64,
     rotation: Option<&str>,
     windows: &[u32],
     retention: &Retention,
+    grouping: bool,
 ) -> Result<CollectReport> {
     let rotation = match rotation.map(str::trim) {
         None => None,
@@ -95,7 +97,7 @@ pub fn collect(
         let members = member_keys(&tx, c.id).map_err(err)?;
         let sessions = member_sessions(&tx, c.id, now).map_err(err)?;
         for &days in windows {
-            let s = stats(&sessions, &members, now, days);
+            let s = stats(&sessions, &members, now, days, grouping);
             tx.prepare_cached(
                 "INSERT INTO collection_snapshots (collection_id, window_days, plays, \
                  watch_seconds, unique_users, items_with_plays, total_items, collected_at, \
@@ -221,6 +223,7 @@ mod tests {
             Some("spring"),
             &[1, 7, 0],
             &Retention::default(),
+            true,
         )
         .unwrap();
         assert_eq!(
@@ -249,6 +252,7 @@ mod tests {
             None,
             &[1, 7, 0],
             &Retention::default(),
+            true,
         )
         .unwrap();
         assert_eq!(r2.rotation, None);
@@ -297,6 +301,7 @@ mod tests {
             Some(" launch "),
             &[0],
             &Retention::default(),
+            true,
         )
         .unwrap();
         collect(
@@ -305,6 +310,7 @@ mod tests {
             Some("launch"),
             &[0],
             &Retention::default(),
+            true,
         )
         .unwrap();
         assert_eq!(rotations(&store).unwrap(), ["launch"]);
@@ -328,7 +334,15 @@ mod tests {
             )
             .unwrap_err();
         assert!(e.to_string().contains("FOREIGN KEY"), "{e}");
-        assert!(collect(&mut store, NOW, Some("  "), &[0], &Retention::default()).is_err());
+        assert!(collect(
+            &mut store,
+            NOW,
+            Some("  "),
+            &[0],
+            &Retention::default(),
+            true
+        )
+        .is_err());
     }
 
     #[test]
@@ -339,7 +353,7 @@ mod tests {
             max_per_collection: 3,
         };
         for i in 0..5 {
-            collect(&mut store, NOW + i * DAY, None, &[1, 0], &keep3).unwrap();
+            collect(&mut store, NOW + i * DAY, None, &[1, 0], &keep3, true).unwrap();
         }
         let runs = |store: &Store| -> Vec<i64> {
             let mut st = store
@@ -352,7 +366,7 @@ mod tests {
                 .collect()
         };
         assert_eq!(runs(&store), [NOW + 2 * DAY, NOW + 3 * DAY, NOW + 4 * DAY]);
-        let r = collect(&mut store, NOW + 16 * DAY, None, &[1, 0], &keep3).unwrap();
+        let r = collect(&mut store, NOW + 16 * DAY, None, &[1, 0], &keep3, true).unwrap();
         // Age: runs before NOW + 6 days go (3 runs x 2 collections x 2 windows).
         assert_eq!(r.retention_deleted, 12);
         assert_eq!(runs(&store), [NOW + 16 * DAY]);
@@ -362,7 +376,7 @@ mod tests {
     fn collects_within_one_second_are_runs_of_their_own() {
         let mut store = store_with_collections();
         for _ in 0..3 {
-            collect(&mut store, NOW, None, &[1, 0], &Retention::default()).unwrap();
+            collect(&mut store, NOW, None, &[1, 0], &Retention::default(), true).unwrap();
         }
         let runs: i64 = store
             .conn()
@@ -386,7 +400,7 @@ mod tests {
             max_age_days: 0,
             max_per_collection: 2,
         };
-        let r = collect(&mut store, NOW, None, &[1, 0], &keep2).unwrap();
+        let r = collect(&mut store, NOW, None, &[1, 0], &keep2, true).unwrap();
         assert_eq!(r.retention_deleted, 8);
         assert_eq!(r.rows.len(), 4, "the report shows this run only");
     }
@@ -398,7 +412,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("no collect runs yet"), "{e}");
-        collect(&mut store, NOW, None, &[1, 0], &Retention::default()).unwrap();
+        collect(&mut store, NOW, None, &[1, 0], &Retention::default(), true).unwrap();
         let e = diff(&store, RunRef::Previous, RunRef::Latest, None)
             .unwrap_err()
             .to_string();
@@ -413,7 +427,15 @@ mod tests {
             top(&store, 10, 12345).unwrap().is_empty(),
             "nothing collected yet"
         );
-        collect(&mut store, NOW, None, &[1, 7, 0], &Retention::default()).unwrap();
+        collect(
+            &mut store,
+            NOW,
+            None,
+            &[1, 7, 0],
+            &Retention::default(),
+            true,
+        )
+        .unwrap();
         let e = top(&store, 10, 12345).unwrap_err().to_string();
         assert!(e.contains("no snapshots of a 12345-day window"), "{e}");
         assert!(e.contains("1, 7, 0 (all time)"), "{e}");
