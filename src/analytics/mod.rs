@@ -15,7 +15,7 @@ mod store;
 mod sync;
 mod window;
 
-pub use chart::{Chart, ChartKind, Series, UnknownChartKind};
+pub use chart::{Chart, ChartKind, Series, UnknownChartKind, YAxis};
 pub use collections::ResolveReport;
 pub use service::AnalyticsService;
 pub use session::{MediaType, Session, StreamDecision};
