@@ -183,11 +183,14 @@ impl AnalyticsProvider for Analytics {
         guard(|| {
             let req: ChartRequest = provider::request("chart request", request_json.as_str())?;
             let top = req.top() as usize;
-            answer(
-                &self
-                    .0
-                    .chart(&req.kind, req.days(), req.tz.as_deref(), req.now, top)?,
-            )
+            answer(&self.0.chart_on(
+                &req.kind,
+                req.days(),
+                req.tz.as_deref(),
+                req.now,
+                top,
+                req.y_axis.as_deref(),
+            )?)
         })
     }
 }
@@ -270,14 +273,14 @@ mod tests {
         }
         let e = a.sync(RStr::from_str("[]")).unwrap_err();
         assert!(e.message.contains("(sync request)"), "{e}");
-        // A chart with the days as a number is computed (from the empty store).
-        let chart = a
+        // A chart with the days as a number gets past the request check, to the store,
+        // which was never synced: it says so instead of drawing zeros.
+        let e = a
             .chart(RStr::from_str(
                 r#"{"kind": "concurrency", "days": 7, "now": 0}"#,
             ))
-            .unwrap();
-        let chart: payload::Chart = payload::decode(&chart).unwrap();
-        assert_eq!((chart.kind.as_str(), chart.window.days), ("concurrency", 7));
+            .unwrap_err();
+        assert!(e.message.contains("run `analytics sync` first"), "{e}");
     }
 
     #[test]

@@ -583,6 +583,68 @@ fn collection_stats_on_the_reference_scenario_are_right() {
     }
 }
 
+/// A play of The Matrix without a stop time (an imported row) a day before `now`: Tautulli's
+/// item stats count it for all time only (a window selects `stopped >= now - days`), and
+/// so do the snapshots.
+#[test]
+fn a_play_without_a_stop_counts_for_all_time_only_as_tautulli_does() {
+    let now = 1_795_200_000;
+    let mut scenario = Scenario::reference();
+    scenario.sessions.push(FakeSession {
+        stopped: 0,
+        ..session(11, 1002, 101, now - 86_400, 0)
+    });
+    let server = FakeServer::start(scenario).unwrap();
+    let dir = temp_dir("no-stop");
+    let svc = open(&server, dir.path(), 1000, reference_collections());
+    svc.sync().unwrap();
+    svc.collect(None, Some(now)).unwrap();
+    let rows = svc.query(&json!({"query": "latest"})).unwrap()["rows"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let plays = |w: u64| row(&rows, "Matrix", w)["plays"].as_i64().unwrap();
+    assert_eq!([plays(1), plays(7), plays(30), plays(0)], [0, 0, 1, 3]);
+    let client = client(&server);
+    server.set_now(now);
+    for (days, _, total_plays) in watch_time(&client, "101", None) {
+        assert_eq!(plays(days as u64), total_plays, "{days} days");
+    }
+}
+
+/// With `analytics.grouping` off a collection's plays are its sessions, as Tautulli's item
+/// stats count them with grouping off: Fight Club's resumed viewing (sessions 3 and 4) is two.
+#[test]
+fn grouping_off_counts_every_session_as_tautulli_does() {
+    let now = 1_795_200_000;
+    let collections = json!([
+        {"name": "Fight Club", "library": "Legacy Movies", "rating_key": 5009, "members": [103]}
+    ]);
+    for grouping in [true, false] {
+        let server = FakeServer::start(Scenario::reference()).unwrap();
+        let dir = temp_dir("grouping");
+        let cfg = json!({"grouping": grouping, "collections": collections});
+        let svc = open(&server, dir.path(), 1000, cfg);
+        svc.sync().unwrap();
+        svc.collect(None, Some(now)).unwrap();
+        let rows = svc.query(&json!({"query": "latest"})).unwrap()["rows"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let plays = |w: u64| row(&rows, "Fight Club", w)["plays"].as_i64().unwrap();
+        assert_eq!(plays(0), if grouping { 1 } else { 2 });
+        let client = client(&server);
+        server.set_now(now);
+        for (days, _, total_plays) in watch_time_grouped(&client, "103", None, grouping) {
+            assert_eq!(
+                plays(days as u64),
+                total_plays,
+                "{days} days, grouping {grouping}"
+            );
+        }
+    }
+}
+
 fn client(server: &FakeServer) -> Client {
     let cfg = json!({"tautulli": {"server_url": server.url(), "api_key": server.api_key(),
         "max_retries": 0}});
@@ -591,10 +653,20 @@ fn client(server: &FakeServer) -> Client {
 
 /// `get_item_watch_time_stats` rows as (query_days, total_time, total_plays).
 fn watch_time(client: &Client, key: &str, media_type: Option<&str>) -> Vec<(i64, i64, i64)> {
+    watch_time_grouped(client, key, media_type, true)
+}
+
+/// [`watch_time`] with grouping on or off.
+fn watch_time_grouped(
+    client: &Client,
+    key: &str,
+    media_type: Option<&str>,
+    grouping: bool,
+) -> Vec<(i64, i64, i64)> {
     let mut params = vec![
         ("rating_key", key.to_string()),
         ("query_days", "1,7,30,0".to_string()),
-        ("grouping", "1".to_string()),
+        ("grouping", u8::from(grouping).to_string()),
     ];
     if let Some(m) = media_type {
         params.push(("media_type", m.to_string()));

@@ -335,6 +335,8 @@ pub struct Session {
     pub user_id: i64,
     pub rating_key: i64,
     pub started: i64,
+    /// 0: no stop time, as rows imported from PlexWatch have (Tautulli's graphs and item
+    /// stats leave such a session out of every window of days).
     pub stopped: i64,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub paused_counter: i64,
@@ -628,7 +630,7 @@ impl Scenario {
                 return Err(ScenarioError::DuplicateSession { id: s.id });
             }
             check_play(s.id, s.user_id, s.rating_key, s.client)?;
-            if s.stopped < s.started {
+            if s.stopped != 0 && s.stopped < s.started {
                 return Err(ScenarioError::NegativeDuration {
                     id: s.id,
                     started: s.started,
@@ -797,6 +799,16 @@ mod tests {
             parse(&v),
             Err(ScenarioError::UnknownClient { .. })
         ));
+        let mut v = minimal();
+        v["sessions"][0]["stopped"] = 5.into();
+        assert!(matches!(
+            parse(&v),
+            Err(ScenarioError::NegativeDuration { id: 1, .. })
+        ));
+        // No stop time at all (0), as an import writes it: a valid row.
+        let mut v = minimal();
+        v["sessions"][0]["stopped"] = 0.into();
+        assert_eq!(parse(&v).unwrap().sessions[0].stopped, 0);
         let mut v = minimal();
         v["api_key"] = "short".into();
         assert!(matches!(

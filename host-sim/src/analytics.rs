@@ -71,6 +71,9 @@ pub enum AnalyticsCommand {
         /// Also write the chart as an SVG picture.
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
+        /// plays (default) or duration: seconds watched (every chart but concurrency).
+        #[arg(long = "y-axis", value_name = "AXIS")]
+        y_axis: Option<String>,
     },
     /// One self-contained HTML page: every chart and the collection tables.
     Report {
@@ -146,6 +149,7 @@ pub fn run(analytics: &mut Analytics, args: &AnalyticsArgs, json_out: bool) -> R
             tz,
             top,
             svg,
+            y_axis,
         } => {
             let chart = analytics.chart(&ChartRequest {
                 kind: kind.clone(),
@@ -153,6 +157,7 @@ pub fn run(analytics: &mut Analytics, args: &AnalyticsArgs, json_out: bool) -> R
                 tz: tz.clone(),
                 now,
                 top: Some(u32::try_from(*top).unwrap_or(u32::MAX)),
+                y_axis: y_axis.clone(),
             })?;
             if let Some(path) = svg {
                 write_svg(chart.json(), path)?;

@@ -236,6 +236,7 @@ fn demo_analytics(
             now: Some(now),
             top: Some(10),
             tz: None,
+            y_axis: None,
         })?;
         let path = charts_dir.join(format!("{kind}.svg"));
         crate::analytics::write_svg(chart.json(), &path)?;

@@ -102,6 +102,7 @@ pub fn gather(analytics: &mut Analytics, opts: &ReportOptions) -> Result<ReportD
             tz: opts.tz.clone(),
             now: Some(now),
             top: Some(u32::try_from(opts.top).unwrap_or(u32::MAX)),
+            y_axis: None,
         })?;
         charts.push(chart.into_json());
     }

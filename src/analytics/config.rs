@@ -84,6 +84,11 @@ pub struct AnalyticsConfig {
     /// A re-sync re-reads this many hours below the newest session it holds, for sessions
     /// written late (long plays) or still being grouped.
     pub sync_overlap_hours: u32,
+    /// `analytics.grouping`: count sessions sharing a `reference_id` as one viewing in the
+    /// charts and snapshots. `None` (not set): on, Tautulli's default `group_history_tables`.
+    /// The server's own value is not read: none of the read commands this plugin relies on
+    /// returns it, so a user who turned grouping off in Tautulli sets this to false.
+    pub grouping: Option<bool>,
 }
 
 impl Default for AnalyticsConfig {
@@ -97,6 +102,7 @@ impl Default for AnalyticsConfig {
             discover: true,
             retention: Retention::default(),
             sync_overlap_hours: 24,
+            grouping: None,
         }
     }
 }
@@ -229,6 +235,12 @@ impl AnalyticsConfig {
             24 * 366,
         )? as u32;
 
+        let grouping = match block.get("grouping") {
+            None => None,
+            Some(v) if is_blank(v) => None,
+            Some(_) => Some(boolean(block, "grouping", "analytics.grouping", true)?),
+        };
+
         Ok(AnalyticsConfig {
             data_dir,
             timezone,
@@ -238,6 +250,7 @@ impl AnalyticsConfig {
             discover,
             retention,
             sync_overlap_hours,
+            grouping,
         })
     }
 
@@ -557,6 +570,23 @@ mod tests {
             {"name": "A", "library": 1, "rating_key": 1, "members": []}]}))
         .unwrap();
         assert!(c.discover);
+    }
+
+    #[test]
+    fn grouping_is_the_servers_unless_set() {
+        assert_eq!(parse(json!({})).unwrap().grouping, None);
+        assert_eq!(
+            parse(json!({"grouping": false})).unwrap().grouping,
+            Some(false)
+        );
+        assert_eq!(
+            parse(json!({"grouping": "TRUE"})).unwrap().grouping,
+            Some(true)
+        );
+        assert_eq!(
+            key_of(parse(json!({"grouping": 2})).unwrap_err()),
+            "analytics.grouping"
+        );
     }
 
     #[test]

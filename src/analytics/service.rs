@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::analytics::chart::{self, ChartData, ChartKind, Window};
+use crate::analytics::chart::{self, ChartData, ChartKind, ChartOptions, Window, YAxis};
 use crate::analytics::collections::{self, known_libraries, ClientCollections, CollectionSource};
 use crate::analytics::config::{load_time_zone, AnalyticsConfig};
 use crate::analytics::snapshots::{self, CollectReport, RunRef};
-use crate::analytics::store::{bad_argument, Store, StoreCounts};
+use crate::analytics::store::{bad_argument, Store, StoreCounts, STATE_LAST_SYNC};
 use crate::analytics::sync::{self, SyncOptions, SyncReport};
 use crate::config::TautulliConfig;
 use crate::error::{Error, Result};
@@ -138,6 +138,7 @@ impl AnalyticsService {
         now: i64,
     ) -> Result<CollectReport> {
         let mut store = self.lock();
+        require_synced(&store)?;
         let known = known_libraries(&store)?;
         let resolution = collections::resolve(&self.config, source, &known)?;
         let resolved = collections::save(&mut store, &resolution, self.config.discover, now)?;
@@ -147,6 +148,7 @@ impl AnalyticsService {
             rotation,
             &self.config.windows,
             &self.config.retention,
+            self.config.grouping.unwrap_or(true),
         )?;
         let mut warnings = resolved.warnings.clone();
         warnings.append(&mut report.warnings);
@@ -244,7 +246,7 @@ impl AnalyticsService {
     /// Computes a chart from the store: `kind` one of [`ChartKind::ALL`] (e.g.
     /// `plays-by-date`), over `days` (0 = all time) ending at `now` (default: the current
     /// time), in `tz` (default `analytics.timezone`), with `top` rows for the top-N charts.
-    /// Answers the serialised [`chart::Chart`].
+    /// Answers the serialised [`chart::Chart`], counting viewings.
     pub fn chart(
         &self,
         kind: &str,
@@ -253,7 +255,32 @@ impl AnalyticsService {
         now: Option<i64>,
         top: usize,
     ) -> Result<Value> {
+        self.chart_on(kind, days, tz, now, top, None)
+    }
+
+    /// [`Self::chart`] on a `y_axis`: `plays` (the default) or `duration` (seconds watched,
+    /// every chart but concurrency, as Tautulli offers it).
+    pub fn chart_on(
+        &self,
+        kind: &str,
+        days: u32,
+        tz: Option<&str>,
+        now: Option<i64>,
+        top: usize,
+        y_axis: Option<&str>,
+    ) -> Result<Value> {
         let kind = ChartKind::parse(kind).map_err(|e| bad_argument("kind", e.to_string()))?;
+        let y_axis = y_axis
+            .map(YAxis::parse)
+            .transpose()
+            .map_err(|r| bad_argument("y_axis", r))?
+            .unwrap_or_default();
+        if !y_axis.fits(kind) {
+            return Err(bad_argument(
+                "y_axis",
+                format!("the {kind} chart counts streams and has no {y_axis} axis; use plays"),
+            ));
+        }
         let (tz, tz_name) = match tz.map(str::trim).filter(|t| !t.is_empty()) {
             None => (self.config.tz.clone(), self.config.timezone.clone()),
             Some(name) => {
@@ -266,12 +293,34 @@ impl AnalyticsService {
             now: now.unwrap_or_else(now_epoch),
             days,
         };
-        let data = ChartData::load(&self.lock(), &window)?;
-        let chart = chart::compute(kind, data, &tz, &tz_name, window, top);
+        let data = {
+            let store = self.lock();
+            require_synced(&store)?;
+            ChartData::load(&store, &window)?
+        };
+        let options = ChartOptions {
+            top_n: top,
+            y_axis,
+            grouping: self.config.grouping.unwrap_or(true),
+        };
+        let chart = chart::compute(kind, data, &tz, &tz_name, window, options);
         serde_json::to_value(chart).map_err(|e| Error::Internal {
             reason: format!("a chart could not be written as JSON: {e}"),
         })
     }
+}
+
+/// Charts and snapshots of a store that was never synced would be all zeros, which reads as
+/// "nobody watched anything": say what is missing instead.
+fn require_synced(store: &Store) -> Result<()> {
+    if store.sync_state(STATE_LAST_SYNC)?.is_some() {
+        return Ok(());
+    }
+    Err(bad_argument(
+        "analytics store",
+        "it is empty: no history was synced into it yet; run `analytics sync` first (it \
+         copies Tautulli's history), then chart or collect",
+    ))
 }
 
 fn now_epoch() -> i64 {
@@ -423,5 +472,33 @@ mod tests {
             matches!(e, Error::ConfigInvalid { ref key, .. } if key == "analytics.data_dir"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn charts_and_collects_of_a_never_synced_store_say_to_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        // Nothing listens on port 9: a request would fail differently.
+        let cfg = json!({
+            "tautulli": {"server_url": "http://127.0.0.1:9", "api_key": "0123456789abcdef0123456789abcdef"},
+            "analytics": {"data_dir": dir.path()}
+        });
+        let svc = AnalyticsService::open(&cfg.to_string(), "").unwrap();
+        for e in [
+            svc.chart("plays-by-date", 30, None, Some(0), 10)
+                .unwrap_err(),
+            svc.collect(None, Some(0)).unwrap_err(),
+        ] {
+            let text = e.to_string();
+            assert!(text.contains("empty"), "{text}");
+            assert!(text.contains("run `analytics sync` first"), "{text}");
+        }
+        let e = svc
+            .chart_on("concurrency", 30, None, Some(0), 10, Some("duration"))
+            .unwrap_err();
+        assert!(e.to_string().contains("no duration axis"), "{e}");
+        let e = svc
+            .chart_on("plays-by-date", 30, None, Some(0), 10, Some("hours"))
+            .unwrap_err();
+        assert!(e.to_string().contains("plays or duration"), "{e}");
     }
 }

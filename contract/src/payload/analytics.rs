@@ -67,6 +67,10 @@ pub struct ChartRequest {
     pub top: Option<u32>,
     /// IANA time zone; the provider's configured one when not given.
     pub tz: Option<String>,
+    /// What the values measure: `plays` (when not given) or `duration` (seconds watched;
+    /// every chart but concurrency).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub y_axis: Option<String>,
 }
 
 impl ChartRequest {
@@ -251,6 +255,9 @@ mod tests {
         assert_eq!((r.kind.as_str(), r.days(), r.top()), ("", 30, 10));
         let r: ChartRequest = decode(r#"{"kind": "concurrency", "days": 0, "top": 3}"#).unwrap();
         assert_eq!((r.days(), r.top()), (0, 3));
+        assert_eq!(r.y_axis, None, "plays unless asked");
+        let r: ChartRequest = decode(r#"{"kind": "top-users", "y_axis": "duration"}"#).unwrap();
+        assert_eq!(r.y_axis.as_deref(), Some("duration"));
     }
 
     #[test]

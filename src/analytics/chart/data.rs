@@ -22,6 +22,9 @@ pub(super) struct ChartRow {
     pub(super) started: i64,
     /// [`Session::end`](crate::analytics::Session::end) (meaningful only when `has_end`).
     end: i64,
+    /// Tautulli's `stopped` (meaningful only when `has_stop`).
+    stopped: i64,
+    paused: i64,
     pub(super) user_id: i64,
     /// Index of the user's name (friendly, else user name) in [`ChartData::names`].
     pub(super) user: u32,
@@ -35,6 +38,9 @@ pub(super) struct ChartRow {
     pub(super) live: bool,
     pub(super) decision: StreamDecision,
     has_end: bool,
+    /// Tautulli has a stop time (not NULL, not 0): a session without one is in no plays
+    /// chart, as in Tautulli's graphs (their window is `stopped >= ...`).
+    pub(super) has_stop: bool,
     /// Another session of the window shares the `reference_id` (set by `Input::new`).
     pub(super) shared: bool,
 }
@@ -63,6 +69,8 @@ impl ChartRow {
             reference_id,
             started,
             end: end.unwrap_or(0),
+            stopped: stopped.unwrap_or(0),
+            paused: paused_seconds,
             user_id,
             user,
             platform,
@@ -72,6 +80,7 @@ impl ChartRow {
             live,
             decision,
             has_end: end.is_some(),
+            has_stop: stopped.is_some_and(|t| t > 0),
             shared: false,
         }
     }
@@ -79,6 +88,18 @@ impl ChartRow {
     /// [`Session::end`](crate::analytics::Session::end).
     pub(super) fn end(&self) -> Option<i64> {
         self.has_end.then_some(self.end)
+    }
+
+    /// Seconds the session counts on the duration axis: Tautulli's `CASE WHEN stopped > 0
+    /// THEN (stopped - started) - paused_counter ELSE 0 END`.
+    pub(super) fn graph_seconds(&self) -> i64 {
+        if self.has_stop {
+            self.stopped
+                .saturating_sub(self.started)
+                .saturating_sub(self.paused)
+        } else {
+            0
+        }
     }
 
     pub(super) fn media_series(&self) -> Option<MediaSeries> {
@@ -290,7 +311,7 @@ mod tests {
                     &tz,
                     "Europe/Berlin",
                     w,
-                    3,
+                    crate::analytics::chart::ChartOptions::plays(3),
                 );
                 let b = compute_sessions(kind, &all, &tz, "Europe/Berlin", w, 3);
                 assert_eq!(a, b, "{kind} {days}");

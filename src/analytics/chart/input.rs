@@ -2,7 +2,8 @@
 //! the media series shown, the viewings among the rows, the days shown, and the notes on
 //! what was left out; plus the tally the bucketed charts share.
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hash};
 
 use jiff::civil::Date;
@@ -12,6 +13,7 @@ use jiff::{Span, Timestamp};
 use super::clock::{date_of_day, day_number, local, LocalClock};
 use super::data::{ChartData, ChartRow};
 use super::series::{with_total, MediaSeries, Series};
+use super::{ChartOptions, YAxis};
 use crate::analytics::window::Window;
 use crate::hash::FxHasher;
 
@@ -25,10 +27,21 @@ pub(super) struct Input<'a> {
     pub(super) names: Vec<String>,
     pub(super) media: Vec<MediaSeries>,
     pub(super) notes: Vec<String>,
+    /// Sum seconds instead of counting viewings (Tautulli's `y_axis=duration`).
+    pub(super) duration: bool,
 }
 
 impl<'a> Input<'a> {
-    pub(super) fn new(data: ChartData, tz: &'a TimeZone, window: Window) -> Input<'a> {
+    /// `keep_unstopped`: keep the sessions without a stop time (the concurrency chart, which
+    /// uses their played time when known); every plays chart leaves them out, as Tautulli's
+    /// graphs do, and says how many.
+    pub(super) fn new(
+        data: ChartData,
+        tz: &'a TimeZone,
+        window: Window,
+        options: &ChartOptions,
+        keep_unstopped: bool,
+    ) -> Input<'a> {
         let ChartData {
             mut rows,
             names,
@@ -37,6 +50,11 @@ impl<'a> Input<'a> {
         } = data;
         let media = MediaSeries::shown(has_music, has_live);
         rows.retain(|r| window.contains_span(r.started, r.end()));
+        let before_stop = rows.len();
+        if !keep_unstopped {
+            rows.retain(|r| r.has_stop);
+        }
+        let unstopped = before_stop - rows.len();
         // The range the clock caches: every start and end jiff can convert.
         let valid = Timestamp::MIN.as_second()..=Timestamp::MAX.as_second();
         let (mut lo, mut hi) = (i64::MAX, i64::MIN);
@@ -67,8 +85,16 @@ impl<'a> Input<'a> {
         // Start order makes "the first session of a viewing" well defined (stable: equal
         // keys keep the order they were given in).
         rows.sort_by_key(|r| (r.started, r.id));
-        mark_shared_references(&mut rows);
+        if options.grouping {
+            mark_shared_references(&mut rows);
+        }
         let mut notes = Vec::new();
+        if unstopped > 0 {
+            notes.push(format!(
+                "{} without a stop time left out",
+                count(unstopped, "session", "sessions")
+            ));
+        }
         if out_of_range > 0 {
             notes.push(format!(
                 "{} with a start time out of range left out",
@@ -83,22 +109,53 @@ impl<'a> Input<'a> {
             names,
             media,
             notes,
+            duration: options.y_axis == YAxis::Duration,
         }
     }
 
-    /// Calls `f` once per distinct (bucket, reference_id) viewing, with its first session.
-    /// Only sessions sharing a reference need remembering: a lone one is its own viewing.
+    /// Calls `f` once per distinct (bucket, reference_id) viewing (per session with grouping
+    /// off), with its first session and its value: 1 on the plays axis, on the duration axis
+    /// the [`ChartRow::graph_seconds`] of its sessions in the bucket (Tautulli's
+    /// `SUM(...) GROUP BY bucket, reference_id`). Only sessions sharing a reference need
+    /// remembering: a lone one is its own viewing.
     pub(super) fn viewings<K: Copy + Eq + Hash>(
         &self,
         bucket: impl Fn(&ChartRow) -> K,
-        mut f: impl FnMut(K, &ChartRow),
+        mut f: impl FnMut(K, &ChartRow, i64),
     ) {
-        let mut seen: HashSet<(K, i64), BuildHasherDefault<FxHasher>> = HashSet::default();
-        for r in &self.rows {
-            let k = bucket(r);
-            if !r.shared || seen.insert((k, r.reference_id)) {
-                f(k, r);
+        let value = |r: &ChartRow| if self.duration { r.graph_seconds() } else { 1 };
+        if !self.duration {
+            let mut seen: HashSet<(K, i64), BuildHasherDefault<FxHasher>> = HashSet::default();
+            for r in &self.rows {
+                let k = bucket(r);
+                if !r.shared || seen.insert((k, r.reference_id)) {
+                    f(k, r, 1);
+                }
             }
+            return;
+        }
+        // Duration: a shared viewing's seconds are summed before it is handed on; its first
+        // session (start order) is the one that types it.
+        let mut groups: HashMap<(K, i64), (usize, i64), BuildHasherDefault<FxHasher>> =
+            HashMap::default();
+        let mut order: Vec<(K, i64)> = Vec::new();
+        for (i, r) in self.rows.iter().enumerate() {
+            let k = bucket(r);
+            if !r.shared {
+                f(k, r, value(r));
+                continue;
+            }
+            match groups.entry((k, r.reference_id)) {
+                Entry::Occupied(mut e) => e.get_mut().1 += value(r),
+                Entry::Vacant(e) => {
+                    e.insert((i, value(r)));
+                    order.push((k, r.reference_id));
+                }
+            }
+        }
+        for key in order {
+            let (i, v) = groups[&key];
+            f(key.0, &self.rows[i], v);
         }
     }
 
@@ -214,9 +271,9 @@ pub(super) fn date_labels(days: &[Date]) -> Vec<String> {
     days.iter().map(|d| d.to_string()).collect()
 }
 
-/// Counts the viewings of `input` bucketed by `bucket` into `names.len()` series by `n`
-/// categories, then appends "Total". Returns the series and how many viewings had no
-/// category / no series.
+/// Counts the viewings of `input` (or sums their seconds, on the duration axis) bucketed by
+/// `bucket` into `names.len()` series by `n` categories, then appends "Total". Returns the
+/// series and how many viewings had no category / no series.
 pub(super) fn tally<K: Copy + Eq + Hash>(
     input: &Input,
     bucket: impl Fn(&ChartRow) -> K,
@@ -225,9 +282,9 @@ pub(super) fn tally<K: Copy + Eq + Hash>(
     category: impl Fn(K) -> Option<usize>,
     series: impl Fn(&ChartRow) -> Option<usize>,
 ) -> (Vec<Series>, usize, usize) {
-    let mut data = vec![vec![0u64; n]; names.len()];
+    let mut data = vec![vec![0i64; n]; names.len()];
     let (mut uncategorised, mut unclassified) = (0, 0);
-    input.viewings(bucket, |k, r| {
+    input.viewings(bucket, |k, r, value| {
         let Some(c) = category(k) else {
             uncategorised += 1;
             return;
@@ -236,9 +293,21 @@ pub(super) fn tally<K: Copy + Eq + Hash>(
             unclassified += 1;
             return;
         };
-        data[i][c] += 1;
+        data[i][c] += value;
     });
-    (with_total(names, data), uncategorised, unclassified)
+    (
+        with_total(names, non_negative(data)),
+        uncategorised,
+        unclassified,
+    )
+}
+
+/// Summed values as the series hold them: only a broken row (stopped before started) can
+/// make a sum of seconds negative, and such a sum shows as 0.
+pub(super) fn non_negative(data: Vec<Vec<i64>>) -> Vec<Vec<u64>> {
+    data.into_iter()
+        .map(|row| row.into_iter().map(|v| v.max(0) as u64).collect())
+        .collect()
 }
 
 /// The category of a local day among `days` (consecutive dates).
@@ -289,6 +358,109 @@ mod tests {
         assert_eq!(data(&c, "TV")[20..24], [1, 0, 1, 1]);
         assert_eq!(data(&c, "Total")[20..24], [2, 0, 1, 1]);
         assert_eq!(data(&c, "Total").iter().sum::<u64>(), 4);
+    }
+
+    #[test]
+    fn sessions_without_a_stop_time_are_in_no_plays_chart() {
+        let now = utc(2026, 11, 21, 12, 0);
+        let t = utc(2026, 11, 21, 8, 0);
+        let sessions = vec![
+            s(1, t, t + H),
+            // A PlexWatch import: no stop, but a play time that gives it an end.
+            Session {
+                stopped: None,
+                ..s(2, t + 2 * H, t + 3 * H)
+            },
+            Session {
+                stopped: Some(0),
+                ..s(3, t, t + H)
+            },
+        ];
+        for kind in ChartKind::ALL {
+            let c = utc_chart(kind, &sessions, now, 1);
+            if kind == ChartKind::Concurrency {
+                // Concurrency keeps those whose played time gives an end (3 overlaps 1).
+                assert_eq!(data(&c, MAX_CONCURRENT), [2], "{kind}");
+                continue;
+            }
+            assert_eq!(data(&c, TOTAL).iter().sum::<u64>(), 1, "{kind}");
+            assert_eq!(
+                c.notes,
+                ["2 sessions without a stop time left out"],
+                "{kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn duration_sums_the_seconds_of_a_viewing_in_each_bucket() {
+        let now = utc(2026, 11, 21, 12, 0);
+        let t = utc(2026, 11, 20, 20, 0);
+        let sessions = vec![
+            // One viewing: 20:00-21:00 with 10 min paused, resumed 22:00-22:30, and on the
+            // next day 09:00-09:20.
+            Session {
+                paused_seconds: 600,
+                ..ep(1, t, t + H)
+            },
+            Session {
+                reference_id: 1,
+                ..ep(2, t + 2 * H, t + 2 * H + 1800)
+            },
+            Session {
+                reference_id: 1,
+                ..ep(3, t + 13 * H, t + 13 * H + 1200)
+            },
+            s(4, t, t + 100),
+        ];
+        let options = ChartOptions {
+            y_axis: YAxis::Duration,
+            ..ChartOptions::plays(10)
+        };
+        let w = Window::last_days(now, 2);
+        let c = compute_with(ChartKind::PlaysByDate, &sessions, "UTC", w, options);
+        assert_eq!(c.title, "Watch time by date (last 2 days)");
+        assert_eq!(c.y_axis, YAxis::Duration);
+        assert_eq!(data(&c, "TV"), [3000 + 1800, 1200]);
+        assert_eq!(data(&c, "Movies"), [100, 0]);
+        assert_total_is_sum(&c);
+        let c = compute_with(ChartKind::TopUsers, &sessions, "UTC", w, options);
+        assert_eq!(data(&c, TOTAL), [3000 + 1800 + 1200 + 100]);
+        assert_eq!(c.title, "Top users by watch time (last 2 days)");
+    }
+
+    #[test]
+    fn grouping_off_counts_every_session() {
+        let now = utc(2026, 11, 21, 12, 0);
+        let t = utc(2026, 11, 21, 8, 0);
+        let sessions = vec![
+            ep(1, t, t + H),
+            Session {
+                reference_id: 1,
+                ..ep(2, t + 2 * H, t + 3 * H)
+            },
+        ];
+        let w = Window::last_days(now, 1);
+        let on = compute_with(
+            ChartKind::PlaysByDate,
+            &sessions,
+            "UTC",
+            w,
+            ChartOptions::plays(10),
+        );
+        assert_eq!(data(&on, TOTAL), [1]);
+        let off = ChartOptions {
+            grouping: false,
+            ..ChartOptions::plays(10)
+        };
+        for kind in [
+            ChartKind::PlaysByDate,
+            ChartKind::TopUsers,
+            ChartKind::TopPlatforms,
+        ] {
+            let c = compute_with(kind, &sessions, "UTC", w, off);
+            assert_eq!(data(&c, TOTAL), [2], "{kind}");
+        }
     }
 
     #[test]

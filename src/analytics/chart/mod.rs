@@ -1,20 +1,30 @@
 //! Charts computed from the local session store, exactly and offline, in an explicit time
-//! zone: plays by date / hour / weekday, plays by stream type, peak concurrent streams per
-//! day, top users and top platforms.
+//! zone: plays (or watch time) by date / hour / weekday, by stream type, peak concurrent
+//! streams per day, top users and top platforms.
 //!
 //! The rules mirror Tautulli's own graphs (as of Tautulli 2.17) where those are right, so the
 //! numbers agree with `get_plays_by_date` & co. on the same data and time zone:
 //! - A *play* is a viewing: the sessions sharing a `reference_id` count once per bucket
 //!   (Tautulli's `GROUP BY date_played, reference_id`); a viewing split over two days counts
-//!   on both days. The viewing is typed (media, stream decision) by its first session.
+//!   on both days. The viewing is typed (media, stream decision, platform, user) by its
+//!   first session. With grouping off (`analytics.grouping`) every session is a viewing.
+//! - On the duration axis a viewing adds the seconds of its sessions in the bucket
+//!   (`stopped - started - paused`, Tautulli's `y_axis=duration`); concurrency has no such
+//!   axis.
 //! - The window holds the sessions that ended (else started) at or after `now - days * 86400`
 //!   and started at or before `now`. Per-day charts show every local calendar day of the
-//!   window, zeros included.
+//!   window, zeros included. A session without a stop time (NULL or 0, as imports write) is
+//!   in no plays chart, as in Tautulli (its window is `stopped >= ...`); the notes say how
+//!   many.
+//! - Top users and platforms count each viewing once over the window; users Tautulli no
+//!   longer lists are left out, platforms are told apart by raw name and ties ordered as
+//!   Tautulli's SQL returns them (the `top` module says how).
 //! - Series: "TV" (episode), "Movies" (movie), "Music" (track), "Live TV" (any live session),
 //!   plus "Total", their per-bucket sum (never added again). TV and Movies are always
 //!   present; Music and Live TV only when the whole data set has such a session at all
-//!   (Tautulli shows them only for library types that exist). Other media types (clips)
-//!   are left out, as Tautulli does, and the chart says how many.
+//!   (Tautulli shows them when a library of that type exists, which the store does not
+//!   know offline). Other media types (clips) are left out, as Tautulli does, and the chart
+//!   says how many.
 //!
 //! Where Tautulli is wrong we are not: concurrency counts real overlap across midnight (a
 //! stream that began yesterday and still runs counts today), and days are local calendar
@@ -26,6 +36,7 @@
 //! range, counts viewings remembering only references that several sessions share, and
 //! sweeps the concurrency events sorted once: O(n log n) for n sessions, whatever the days.
 
+mod axis;
 mod by_date;
 mod by_hour_and_weekday;
 mod clock;
@@ -43,6 +54,8 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 pub use crate::analytics::window::Window;
+pub(crate) use axis::ChartOptions;
+pub use axis::YAxis;
 use by_date::plays_by_date;
 use by_hour_and_weekday::{plays_by_hour, plays_by_weekday};
 use concurrency::concurrency;
@@ -67,6 +80,9 @@ pub struct Chart {
     /// The IANA name the days and hours are local to.
     pub timezone: String,
     pub window: Window,
+    /// What the values measure (viewings, or seconds watched).
+    #[serde(default)]
+    pub y_axis: YAxis,
     /// What was left out and why, e.g. "3 sessions without a stop time left out".
     pub notes: Vec<String>,
 }
@@ -77,18 +93,27 @@ impl Chart {
     }
 }
 
-/// Computes one chart from [`ChartData`]. `tz_name` is only recorded in the chart;
-/// `top_n` limits the top-users/top-platforms categories (0 = no limit).
+/// Computes one chart from [`ChartData`]. `tz_name` is only recorded in the chart. A
+/// duration axis on the concurrency chart (which has none) counts streams as always.
 pub(crate) fn compute(
     kind: ChartKind,
     data: ChartData,
     tz: &TimeZone,
     tz_name: &str,
     window: Window,
-    top_n: usize,
+    options: ChartOptions,
 ) -> Chart {
-    let mut input = Input::new(data, tz, window);
-    let (title, x_label, y_label) = match kind {
+    let options = ChartOptions {
+        y_axis: if options.y_axis.fits(kind) {
+            options.y_axis
+        } else {
+            YAxis::Plays
+        },
+        ..options
+    };
+    let top_n = options.top_n;
+    let mut input = Input::new(data, tz, window, &options, kind == ChartKind::Concurrency);
+    let (mut title, x_label, mut y_label) = match kind {
         ChartKind::PlaysByDate => ("Plays by date", "Date", "Plays"),
         ChartKind::PlaysByHour => ("Plays by hour of day", "Hour of day", "Plays"),
         ChartKind::PlaysByWeekday => ("Plays by day of week", "Day of week", "Plays"),
@@ -101,6 +126,15 @@ pub(crate) fn compute(
         ChartKind::TopUsers => ("Top users", "User", "Plays"),
         ChartKind::TopPlatforms => ("Top platforms", "Platform", "Plays"),
     };
+    let duration_title;
+    if options.y_axis == YAxis::Duration {
+        duration_title = match kind {
+            ChartKind::TopUsers | ChartKind::TopPlatforms => format!("{title} by watch time"),
+            _ => title.replacen("Plays", "Watch time", 1),
+        };
+        title = &duration_title;
+        y_label = "Seconds watched";
+    }
     let (categories, series) = match kind {
         ChartKind::PlaysByDate => plays_by_date(&mut input),
         ChartKind::PlaysByHour => plays_by_hour(&mut input),
@@ -119,6 +153,7 @@ pub(crate) fn compute(
         series,
         timezone: tz_name.to_string(),
         window,
+        y_axis: options.y_axis,
         notes: input.notes,
     }
 }
@@ -273,6 +308,7 @@ mod tests {
                 let refs: std::collections::BTreeSet<i64> = sessions
                     .iter()
                     .filter(|s| window.contains(s) && MediaSeries::of(s).is_some())
+                    .filter(|s| s.stopped.is_some_and(|t| t > 0))
                     .map(|s| s.reference_id)
                     .collect();
                 assert_eq!(sum(&users), refs.len() as u64);

@@ -5,7 +5,7 @@ pub(super) use jiff::tz::TimeZone;
 
 use super::data::ChartData;
 pub(super) use super::series::{MAX_CONCURRENT, TOTAL};
-pub(super) use super::{Chart, ChartKind, Window};
+pub(super) use super::{Chart, ChartKind, ChartOptions, Window, YAxis};
 pub(super) use crate::analytics::session::{MediaType, Session, StreamDecision};
 
 /// [`super::compute`] of ungrouped sessions. `tz_name` is only recorded in the chart.
@@ -24,7 +24,25 @@ pub(super) fn compute_sessions(
         tz,
         tz_name,
         window,
-        top_n,
+        ChartOptions::plays(top_n),
+    )
+}
+
+/// [`compute_sessions`] with every option given.
+pub(super) fn compute_with(
+    kind: ChartKind,
+    sessions: &[Session],
+    zone: &str,
+    window: Window,
+    options: ChartOptions,
+) -> Chart {
+    super::compute(
+        kind,
+        ChartData::from_sessions(sessions),
+        &tz(zone),
+        zone,
+        window,
+        options,
     )
 }
 

@@ -1,41 +1,71 @@
-//! The top users and top platforms by viewings, by media series.
+//! The top users and top platforms by viewings (or watch time), by media series, ranked
+//! and tied the way Tautulli's `get_plays_by_top_10_users` / `_platforms` return them.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
 use super::data::ChartRow;
-use super::input::{count, Input};
+use super::input::{count, non_negative, Input};
 use super::series::{with_total, Series};
 use crate::hash::FxHashMap;
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum TopBy {
     User,
     Platform,
 }
 
-/// Users or platforms by viewings (descending, ties by name), top `top_n` (0 = all),
+/// Tautulli's `PLATFORM_NAME_OVERRIDES`: the labels its top-platforms charts show for
+/// these raw platform names.
+const PLATFORM_NAME_OVERRIDES: &[(&str, &str)] = &[
+    ("Konvergo", "Plex Media Player"),
+    ("Mystery 3", "Playstation 3"),
+    ("Mystery 4", "Playstation 4"),
+    ("Mystery 5", "Xbox 360"),
+    ("WebMAF", "Playstation 4"),
+    ("windows", "Windows"),
+    ("osx", "macOS"),
+    ("macos", "macOS"),
+];
+
+/// Users or platforms by viewings (or seconds watched), descending, top `top_n` (0 = all),
 /// with the media series and Total.
+///
+/// As in Tautulli: a viewing counts once, for the user and on the platform of its first
+/// session (a viewing resumed on another device stays on the first one); platforms are
+/// told apart by their raw name and labelled with Tautulli's overrides; plays of a user
+/// Tautulli no longer lists (a blank name: its users table has no row for them) are left
+/// out, and noted. Ties: platforms by raw name (ascending on the plays axis, descending on
+/// the duration axis, as Tautulli's SQL sorts them), users by user id descending.
 pub(super) fn top(input: &mut Input, top_n: usize, by: TopBy) -> (Vec<String>, Vec<Series>) {
-    // Every row's category as an index into `shown` (distinct display names).
-    let (shown, key_of_row) = display_keys(input, by);
-    let mut per_key: Vec<Option<Vec<u64>>> = vec![None; shown.len()];
-    let mut other = 0;
+    let keys = display_keys(input, by);
+    let mut per_key: Vec<Option<Vec<i64>>> = vec![None; keys.shown.len()];
+    let (mut other, mut missing) = (0, 0);
     let media_len = input.media.len();
     input.viewings(
-        |r| key_of_row.of(r),
-        |key, r| match input.media_index(r) {
-            Some(i) => per_key[key as usize].get_or_insert_with(|| vec![0; media_len])[i] += 1,
-            None => other += 1,
+        |_| (),
+        |(), r, value| {
+            let Some(key) = keys.of(r) else {
+                missing += 1;
+                return;
+            };
+            match input.media_index(r) {
+                Some(i) => {
+                    per_key[key as usize].get_or_insert_with(|| vec![0; media_len])[i] += value
+                }
+                None => other += 1,
+            }
         },
     );
-    let mut ranked: Vec<(String, Vec<u64>)> = per_key
+    let mut ranked: Vec<(Shown, Vec<i64>)> = per_key
         .into_iter()
-        .zip(shown)
-        .filter_map(|(counts, name)| counts.map(|c| (name, c)))
+        .zip(keys.shown)
+        .filter_map(|(counts, shown)| counts.map(|c| (shown, c)))
         .collect();
+    let descending_names = input.duration;
     ranked.sort_by(|a, b| {
-        let (ta, tb) = (a.1.iter().sum::<u64>(), b.1.iter().sum::<u64>());
-        tb.cmp(&ta).then_with(|| a.0.cmp(&b.0))
+        let (ta, tb) = (a.1.iter().sum::<i64>(), b.1.iter().sum::<i64>());
+        tb.cmp(&ta).then_with(|| a.0.tie(&b.0, descending_names))
     });
     if top_n > 0 && ranked.len() > top_n {
         let (one, many) = match by {
@@ -48,47 +78,75 @@ pub(super) fn top(input: &mut Input, top_n: usize, by: TopBy) -> (Vec<String>, V
         ));
         ranked.truncate(top_n);
     }
+    if missing > 0 {
+        input.notes.push(format!(
+            "{} by users Tautulli no longer lists (no name) left out, as Tautulli does",
+            count(missing, "viewing", "viewings")
+        ));
+    }
     input.note_other_media(other);
-    let data: Vec<Vec<u64>> = (0..input.media.len())
+    let data: Vec<Vec<i64>> = (0..input.media.len())
         .map(|i| ranked.iter().map(|(_, counts)| counts[i]).collect())
         .collect();
-    let categories = ranked.into_iter().map(|(name, _)| name).collect();
-    (categories, with_total(input.media_labels(), data))
+    let categories = ranked.into_iter().map(|(shown, _)| shown.label).collect();
+    (
+        categories,
+        with_total(input.media_labels(), non_negative(data)),
+    )
 }
 
-/// Which of the shown names a row counts under.
-enum DisplayKeys {
-    /// By user id.
-    Users(FxHashMap<i64, u32>),
-    /// By index into [`ChartData::names`](super::data::ChartData::names).
-    Platforms(Vec<u32>),
+/// One category of a top chart: its label and what orders it among equals.
+struct Shown {
+    label: String,
+    tie: Tie,
 }
 
-impl DisplayKeys {
-    fn of(&self, r: &ChartRow) -> u32 {
-        match self {
-            DisplayKeys::Users(keys) => keys[&r.user_id],
-            DisplayKeys::Platforms(keys) => keys[r.platform as usize],
+enum Tie {
+    /// Tautulli's user id: ties descending.
+    User(i64),
+    /// The raw platform name: ties ascending by bytes (descending on the duration axis).
+    Platform(String),
+}
+
+impl Shown {
+    fn tie(&self, other: &Shown, descending_names: bool) -> Ordering {
+        match (&self.tie, &other.tie) {
+            (Tie::User(a), Tie::User(b)) => b.cmp(a),
+            (Tie::Platform(a), Tie::Platform(b)) if descending_names => b.cmp(a),
+            (Tie::Platform(a), Tie::Platform(b)) => a.cmp(b),
+            _ => Ordering::Equal,
         }
     }
 }
 
-/// The distinct names a top chart shows, and which of them each row counts under.
+/// The categories a top chart may show, and which of them each row counts under.
+struct DisplayKeys {
+    shown: Vec<Shown>,
+    /// By user id (`None`: a user Tautulli no longer lists), or by index into
+    /// [`ChartData::names`](super::data::ChartData::names) for platforms.
+    users: FxHashMap<i64, Option<u32>>,
+    platforms: Vec<u32>,
+    by: TopBy,
+}
+
+impl DisplayKeys {
+    fn of(&self, r: &ChartRow) -> Option<u32> {
+        match self.by {
+            TopBy::User => self.users.get(&r.user_id).copied().flatten(),
+            TopBy::Platform => self.platforms.get(r.platform as usize).copied(),
+        }
+    }
+}
+
+/// The categories of a top chart.
 ///
 /// Users: the name of their latest session, with " (#id)" added when two users would
-/// otherwise share a name. Platforms: the platform, trimmed, "Unknown" when empty.
-fn display_keys(input: &Input, by: TopBy) -> (Vec<String>, DisplayKeys) {
-    let mut shown: Vec<String> = Vec::new();
-    let mut index: HashMap<String, u32> = HashMap::new();
-    let mut intern = |name: String| -> u32 {
-        if let Some(&i) = index.get(&name) {
-            return i;
-        }
-        shown.push(name.clone());
-        let i = (shown.len() - 1) as u32;
-        index.insert(name, i);
-        i
-    };
+/// otherwise share a name; a user whose latest name is blank is not shown. Platforms: one
+/// per raw name, labelled with Tautulli's override, "Unknown" when blank.
+fn display_keys(input: &Input, by: TopBy) -> DisplayKeys {
+    let mut shown: Vec<Shown> = Vec::new();
+    let mut users: FxHashMap<i64, Option<u32>> = FxHashMap::default();
+    let mut platforms: Vec<u32> = Vec::new();
     match by {
         TopBy::User => {
             // Rows are in start order: the last one seen wins.
@@ -96,50 +154,56 @@ fn display_keys(input: &Input, by: TopBy) -> (Vec<String>, DisplayKeys) {
             for r in &input.rows {
                 latest.insert(r.user_id, r.user);
             }
-            let latest: BTreeMap<i64, String> = latest
+            let latest: BTreeMap<i64, &str> = latest
                 .into_iter()
-                .map(|(id, name)| {
-                    let name = input.names[name as usize].trim();
-                    let name = if name.is_empty() {
-                        format!("User {id}")
-                    } else {
-                        name.to_string()
-                    };
-                    (id, name)
-                })
+                .map(|(id, name)| (id, input.names[name as usize].trim()))
                 .collect();
             let mut uses: HashMap<&str, usize> = HashMap::new();
             for name in latest.values() {
-                *uses.entry(name.as_str()).or_default() += 1;
+                *uses.entry(name).or_default() += 1;
             }
-            let keys: FxHashMap<i64, u32> = latest
-                .iter()
-                .map(|(id, name)| {
-                    let show = if uses[name.as_str()] > 1 {
-                        format!("{name} (#{id})")
-                    } else {
-                        name.clone()
-                    };
-                    (*id, intern(show))
-                })
-                .collect();
-            (shown, DisplayKeys::Users(keys))
+            for (&id, &name) in &latest {
+                if name.is_empty() {
+                    users.insert(id, None);
+                    continue;
+                }
+                let label = if uses[name] > 1 {
+                    format!("{name} (#{id})")
+                } else {
+                    name.to_string()
+                };
+                shown.push(Shown {
+                    label,
+                    tie: Tie::User(id),
+                });
+                users.insert(id, Some((shown.len() - 1) as u32));
+            }
         }
         TopBy::Platform => {
-            let keys: Vec<u32> = input
-                .names
-                .iter()
-                .map(|p| {
-                    let p = p.trim();
-                    intern(if p.is_empty() {
-                        "Unknown".to_string()
-                    } else {
-                        p.to_string()
-                    })
-                })
-                .collect();
-            (shown, DisplayKeys::Platforms(keys))
+            // Every name is a candidate (users' names too): only those rows point at count.
+            for raw in &input.names {
+                let label = PLATFORM_NAME_OVERRIDES
+                    .iter()
+                    .find(|(from, _)| from == raw)
+                    .map_or(raw.as_str(), |(_, to)| to);
+                let label = if label.trim().is_empty() {
+                    "Unknown"
+                } else {
+                    label
+                };
+                shown.push(Shown {
+                    label: label.to_string(),
+                    tie: Tie::Platform(raw.clone()),
+                });
+                platforms.push((shown.len() - 1) as u32);
+            }
         }
+    }
+    DisplayKeys {
+        shown,
+        users,
+        platforms,
+        by,
     }
 }
 
@@ -148,7 +212,7 @@ mod tests {
     use crate::analytics::chart::testutil::*;
 
     #[test]
-    fn top_users_by_viewings_with_ties_by_name_and_a_limit() {
+    fn top_users_by_viewings_with_ties_by_id_and_a_limit() {
         let now = utc(2026, 11, 21, 12, 0);
         let t = utc(2026, 11, 20, 10, 0);
         let by = |id, user_id: i64, user: &str, episode: bool| {
@@ -181,13 +245,14 @@ mod tests {
         ];
         let w = Window::last_days(now, 7);
         let c = compute_sessions(ChartKind::TopUsers, &sessions, &tz("UTC"), "UTC", w, 0);
-        assert_eq!(c.categories, ["bob", "dave", "anna", "carol"]);
-        assert_eq!(data(&c, "TV"), [1, 2, 1, 0]);
-        assert_eq!(data(&c, "Movies"), [1, 0, 0, 1]);
+        // Ties as Tautulli returns them: by user id, descending.
+        assert_eq!(c.categories, ["dave", "bob", "anna", "carol"]);
+        assert_eq!(data(&c, "TV"), [2, 1, 1, 0]);
+        assert_eq!(data(&c, "Movies"), [0, 1, 0, 1]);
         assert_eq!(data(&c, "Total"), [2, 2, 1, 1]);
         assert!(c.notes.is_empty());
         let c = compute_sessions(ChartKind::TopUsers, &sessions, &tz("UTC"), "UTC", w, 3);
-        assert_eq!(c.categories, ["bob", "dave", "anna"]);
+        assert_eq!(c.categories, ["dave", "bob", "anna"]);
         assert_eq!(data(&c, "Total"), [2, 2, 1]);
         assert_eq!(c.notes, ["1 user beyond the top 3 not shown"]);
         assert_total_is_sum(&c);
@@ -240,5 +305,75 @@ mod tests {
         assert_eq!(data(&c, "TV"), [3, 2, 1]);
         assert_eq!(data(&c, "Movies"), [0, 0, 0]);
         assert_eq!(c.x_label, "Platform");
+    }
+
+    #[test]
+    fn a_viewing_resumed_on_another_platform_counts_once_on_the_first() {
+        let now = utc(2026, 11, 21, 12, 0);
+        let t = utc(2026, 11, 20, 10, 0);
+        let sessions = vec![
+            Session {
+                platform: "Roku".to_string(),
+                ..ep(1, t, t + H)
+            },
+            Session {
+                reference_id: 1,
+                platform: "Chrome".to_string(),
+                ..ep(2, t + 2 * H, t + 3 * H)
+            },
+        ];
+        let c = utc_chart(ChartKind::TopPlatforms, &sessions, now, 7);
+        assert_eq!(c.categories, ["Roku"]);
+        assert_eq!(data(&c, TOTAL), [1]);
+    }
+
+    #[test]
+    fn users_tautulli_no_longer_lists_are_left_out_and_noted() {
+        let now = utc(2026, 11, 21, 12, 0);
+        let t = utc(2026, 11, 20, 10, 0);
+        let sessions = vec![
+            s(1, t, t + 60),
+            Session {
+                user_id: 9,
+                user: String::new(),
+                ..s(2, t + H, t + H + 60)
+            },
+        ];
+        let c = utc_chart(ChartKind::TopUsers, &sessions, now, 7);
+        assert_eq!(c.categories, ["alice"]);
+        assert_eq!(
+            c.notes,
+            ["1 viewing by users Tautulli no longer lists (no name) left out, as Tautulli does"]
+        );
+        // The plays charts still count them, as Tautulli's do.
+        let c = utc_chart(ChartKind::PlaysByDate, &sessions, now, 2);
+        assert_eq!(data(&c, TOTAL), [2, 0]);
+    }
+
+    #[test]
+    fn platform_ties_go_by_raw_name_with_tautullis_labels() {
+        let now = utc(2026, 11, 21, 12, 0);
+        let t = utc(2026, 11, 20, 10, 0);
+        let on = |id, platform: &str| Session {
+            platform: platform.to_string(),
+            ..ep(id, t + id * H, t + id * H + 60)
+        };
+        let sessions = vec![on(1, "windows"), on(2, "Xbox"), on(3, "Roku")];
+        let c = utc_chart(ChartKind::TopPlatforms, &sessions, now, 7);
+        // Byte order of the raw names: "Roku" < "Xbox" < "windows" (shown as "Windows").
+        assert_eq!(c.categories, ["Roku", "Xbox", "Windows"]);
+        // On the duration axis Tautulli's SQL orders the tied names descending.
+        let c = compute_with(
+            ChartKind::TopPlatforms,
+            &sessions,
+            "UTC",
+            Window::last_days(now, 7),
+            ChartOptions {
+                y_axis: YAxis::Duration,
+                ..ChartOptions::plays(10)
+            },
+        );
+        assert_eq!(c.categories, ["Windows", "Xbox", "Roku"]);
+        assert_eq!(data(&c, TOTAL), [60, 60, 60]);
     }
 }

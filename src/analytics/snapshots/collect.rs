@@ -36,13 +36,15 @@ pub struct CollectReport {
 }
 
 /// Records a snapshot of every active collection for every window, in one transaction, then
-/// applies the retention policy.
+/// applies the retention policy. `grouping`: plays count viewings (sessions sharing a
+/// `reference_id` once), else sessions, as Tautulli's item stats do with grouping off.
 pub fn collect(
     store: &mut Store,
     now: i64,
     rotation: Option<&str>,
     windows: &[u32],
     retention: &Retention,
+    grouping: bool,
 ) -> Result<CollectReport> {
     let rotation = match rotation.map(str::trim) {
         None => None,
@@ -81,16 +83,25 @@ pub fn collect(
             )
         }
     };
+    // This collect's run: the next number, whatever the second (collects within one second
+    // are runs of their own).
+    let run: i64 = tx
+        .query_row(
+            "SELECT COALESCE(MAX(run), 0) + 1 FROM collection_snapshots",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(err)?;
     let mut written = 0usize;
     for c in &collections {
         let members = member_keys(&tx, c.id).map_err(err)?;
         let sessions = member_sessions(&tx, c.id, now).map_err(err)?;
         for &days in windows {
-            let s = stats(&sessions, &members, now, days);
+            let s = stats(&sessions, &members, now, days, grouping);
             tx.prepare_cached(
                 "INSERT INTO collection_snapshots (collection_id, window_days, plays, \
                  watch_seconds, unique_users, items_with_plays, total_items, collected_at, \
-                 rotation_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 rotation_id, run) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
             .and_then(|mut st| {
                 st.execute(params![
@@ -102,7 +113,8 @@ pub fn collect(
                     s.items_with_plays,
                     s.total_items,
                     now,
-                    rotation_id
+                    rotation_id,
+                    run
                 ])
             })
             .map_err(err)?;
@@ -122,8 +134,8 @@ pub fn collect(
     }
     let rows = select_rows(
         store,
-        "s.collected_at = ?1",
-        params![now],
+        "s.run = ?1",
+        params![run],
         "c.library, c.name, c.section_id, c.rating_key, s.id",
     )?;
     Ok(CollectReport {
@@ -185,9 +197,9 @@ fn apply_retention(conn: &Connection, now: i64, r: &Retention) -> rusqlite::Resu
             "DELETE FROM collection_snapshots WHERE id IN ( \
                SELECT id FROM ( \
                  SELECT id, DENSE_RANK() OVER ( \
-                   PARTITION BY collection_id ORDER BY collected_at DESC) AS run \
+                   PARTITION BY collection_id ORDER BY run DESC) AS run_rank \
                  FROM collection_snapshots) \
-               WHERE run > ?1)",
+               WHERE run_rank > ?1)",
             [i64::from(r.max_per_collection)],
         )?;
     }
@@ -211,6 +223,7 @@ mod tests {
             Some("spring"),
             &[1, 7, 0],
             &Retention::default(),
+            true,
         )
         .unwrap();
         assert_eq!(
@@ -239,6 +252,7 @@ mod tests {
             None,
             &[1, 7, 0],
             &Retention::default(),
+            true,
         )
         .unwrap();
         assert_eq!(r2.rotation, None);
@@ -287,6 +301,7 @@ mod tests {
             Some(" launch "),
             &[0],
             &Retention::default(),
+            true,
         )
         .unwrap();
         collect(
@@ -295,6 +310,7 @@ mod tests {
             Some("launch"),
             &[0],
             &Retention::default(),
+            true,
         )
         .unwrap();
         assert_eq!(rotations(&store).unwrap(), ["launch"]);
@@ -318,7 +334,15 @@ mod tests {
             )
             .unwrap_err();
         assert!(e.to_string().contains("FOREIGN KEY"), "{e}");
-        assert!(collect(&mut store, NOW, Some("  "), &[0], &Retention::default()).is_err());
+        assert!(collect(
+            &mut store,
+            NOW,
+            Some("  "),
+            &[0],
+            &Retention::default(),
+            true
+        )
+        .is_err());
     }
 
     #[test]
@@ -329,7 +353,7 @@ mod tests {
             max_per_collection: 3,
         };
         for i in 0..5 {
-            collect(&mut store, NOW + i * DAY, None, &[1, 0], &keep3).unwrap();
+            collect(&mut store, NOW + i * DAY, None, &[1, 0], &keep3, true).unwrap();
         }
         let runs = |store: &Store| -> Vec<i64> {
             let mut st = store
@@ -342,9 +366,79 @@ mod tests {
                 .collect()
         };
         assert_eq!(runs(&store), [NOW + 2 * DAY, NOW + 3 * DAY, NOW + 4 * DAY]);
-        let r = collect(&mut store, NOW + 16 * DAY, None, &[1, 0], &keep3).unwrap();
+        let r = collect(&mut store, NOW + 16 * DAY, None, &[1, 0], &keep3, true).unwrap();
         // Age: runs before NOW + 6 days go (3 runs x 2 collections x 2 windows).
         assert_eq!(r.retention_deleted, 12);
         assert_eq!(runs(&store), [NOW + 16 * DAY]);
+    }
+
+    #[test]
+    fn collects_within_one_second_are_runs_of_their_own() {
+        let mut store = store_with_collections();
+        for _ in 0..3 {
+            collect(&mut store, NOW, None, &[1, 0], &Retention::default(), true).unwrap();
+        }
+        let runs: i64 = store
+            .conn()
+            .query_row(
+                "SELECT COUNT(DISTINCT run) FROM collection_snapshots",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(runs, 3);
+        assert_eq!(
+            latest(&store).unwrap().len(),
+            4,
+            "one run: 2 collections x 2 windows"
+        );
+        let d = diff(&store, RunRef::Previous, RunRef::Latest, None).unwrap();
+        assert_eq!(d.len(), 4);
+        assert!(d.iter().all(|x| x.plays_change == 0));
+        // Retention counts them as runs too.
+        let keep2 = Retention {
+            max_age_days: 0,
+            max_per_collection: 2,
+        };
+        let r = collect(&mut store, NOW, None, &[1, 0], &keep2, true).unwrap();
+        assert_eq!(r.retention_deleted, 8);
+        assert_eq!(r.rows.len(), 4, "the report shows this run only");
+    }
+
+    #[test]
+    fn a_diff_with_one_run_says_two_are_needed() {
+        let mut store = store_with_collections();
+        let e = diff(&store, RunRef::Previous, RunRef::Latest, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no collect runs yet"), "{e}");
+        collect(&mut store, NOW, None, &[1, 0], &Retention::default(), true).unwrap();
+        let e = diff(&store, RunRef::Previous, RunRef::Latest, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("two collect runs"), "{e}");
+        assert!(e.contains("only one is held"), "{e}");
+    }
+
+    #[test]
+    fn top_of_a_window_never_collected_says_which_windows_are_held() {
+        let mut store = store_with_collections();
+        assert!(
+            top(&store, 10, 12345).unwrap().is_empty(),
+            "nothing collected yet"
+        );
+        collect(
+            &mut store,
+            NOW,
+            None,
+            &[1, 7, 0],
+            &Retention::default(),
+            true,
+        )
+        .unwrap();
+        let e = top(&store, 10, 12345).unwrap_err().to_string();
+        assert!(e.contains("no snapshots of a 12345-day window"), "{e}");
+        assert!(e.contains("1, 7, 0 (all time)"), "{e}");
+        assert_eq!(top(&store, 10, 7).unwrap().len(), 2);
     }
 }

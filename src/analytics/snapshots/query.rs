@@ -106,11 +106,10 @@ pub(super) fn select_rows(
         .map_err(|e| store.err(e))
 }
 
-/// Snapshot ids of the newest row per (collection, window) among rows at `collected_at`
-/// condition `run`; used to read one run even when two collects shared a second.
+/// Snapshot ids of the newest row per (collection, window) of each collection's latest run.
 const NEWEST_PER_WINDOW: &str = "s.id IN (SELECT MAX(x.id) FROM collection_snapshots x \
-     WHERE x.collected_at = (SELECT MAX(y.collected_at) FROM collection_snapshots y \
-                             WHERE y.collection_id = x.collection_id) \
+     WHERE x.run = (SELECT MAX(y.run) FROM collection_snapshots y \
+                    WHERE y.collection_id = x.collection_id) \
      GROUP BY x.collection_id, x.window_days)";
 
 /// The latest run of every active collection, by library and name.
@@ -126,17 +125,41 @@ pub fn latest(store: &Store) -> Result<Vec<SnapshotRow>> {
 /// Every snapshot of one collection (name or `SECTION:RATING_KEY`), newest first.
 pub fn history(store: &Store, collection: &str) -> Result<Vec<SnapshotRow>> {
     let c = crate::analytics::collections::find(store, collection)?;
-    select_rows(
-        store,
-        "s.collection_id = ?1",
-        params![c.id],
-        "s.collected_at DESC",
-    )
+    select_rows(store, "s.collection_id = ?1", params![c.id], "s.run DESC")
 }
 
 /// The `n` active collections with the most plays in their latest snapshot of `window_days`.
 pub fn top(store: &Store, n: usize, window_days: u32) -> Result<Vec<SnapshotRow>> {
-    let mut rows: Vec<SnapshotRow> = latest(store)?
+    let all = latest(store)?;
+    let held: std::collections::BTreeSet<u32> = all.iter().map(|r| r.window_days).collect();
+    if !all.is_empty() && !held.contains(&window_days) {
+        // Snapshots exist, just not of this window: "no snapshots yet" would mislead.
+        let name = |d: u32| match d {
+            0 => "0 (all time)".to_string(),
+            d => d.to_string(),
+        };
+        return Err(store::bad_argument(
+            "window",
+            format!(
+                "no snapshots of a {} window: the latest run holds the windows {} (days, \
+                 from analytics.windows); pick one of those, or add {window_days} to \
+                 analytics.windows and collect again",
+                if window_days == 0 {
+                    "all-time".to_string()
+                } else {
+                    format!("{window_days}-day")
+                },
+                held.iter()
+                    .copied()
+                    .filter(|&d| d != 0)
+                    .chain(held.contains(&0).then_some(0))
+                    .map(name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    let mut rows: Vec<SnapshotRow> = all
         .into_iter()
         .filter(|r| r.window_days == window_days)
         .collect();
@@ -181,7 +204,7 @@ pub fn rotation(store: &Store, name: &str) -> Result<Vec<SnapshotRow>> {
         store,
         "s.rotation_id = ?1",
         params![id],
-        "s.collected_at DESC, c.library, c.name, c.section_id, c.rating_key",
+        "s.run DESC, c.library, c.name, c.section_id, c.rating_key",
     )
 }
 
@@ -207,35 +230,32 @@ pub fn diff(
     let only = collection
         .map(|c| crate::analytics::collections::find(store, c))
         .transpose()?;
-    let runs: Vec<i64> = {
-        let (sql, p): (&str, Vec<i64>) = match &only {
-            Some(c) => (
-                "SELECT DISTINCT collected_at FROM collection_snapshots WHERE collection_id = ?1 \
-                 ORDER BY collected_at DESC",
-                vec![c.id],
-            ),
-            None => (
-                "SELECT DISTINCT collected_at FROM collection_snapshots ORDER BY collected_at DESC",
-                vec![],
-            ),
-        };
-        let mut stmt = store.conn().prepare(sql).map_err(|e| store.err(e))?;
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(p), |r| r.get(0))
+    // Runs newest first, each with its time.
+    let runs: Vec<(i64, i64)> = {
+        let mut stmt = store
+            .conn()
+            .prepare(
+                "SELECT run, MAX(collected_at) FROM collection_snapshots \
+                 WHERE ?1 IS NULL OR collection_id = ?1 GROUP BY run ORDER BY run DESC",
+            )
             .map_err(|e| store.err(e))?;
-        rows.collect::<rusqlite::Result<Vec<i64>>>()
+        let rows = stmt
+            .query_map([only.as_ref().map(|c| c.id)], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(|e| store.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<(i64, i64)>>>()
             .map_err(|e| store.err(e))?
     };
-    let ta = run_time(store, &runs, from, "from")?;
-    let tb = run_time(store, &runs, to, "to")?;
-    let side = |t: i64| -> Result<BTreeMap<(i64, i64, u32), SnapshotRow>> {
+    let ta = run_of(store, &runs, from, "from")?;
+    let tb = run_of(store, &runs, to, "to")?;
+    let side = |run: i64| -> Result<BTreeMap<(i64, i64, u32), SnapshotRow>> {
         let rows = select_rows(
             store,
-            "s.collected_at = ?1 AND (?2 IS NULL OR s.collection_id = ?2)",
-            params![t, only.as_ref().map(|c| c.id)],
+            "s.run = ?1 AND (?2 IS NULL OR s.collection_id = ?2)",
+            params![run, only.as_ref().map(|c| c.id)],
             "c.library, c.name, c.section_id, c.rating_key",
         )?;
-        // Newest row per (collection, window) when two collects shared a second.
         Ok(rows
             .into_iter()
             .map(|r| ((r.section_id, r.rating_key, r.window_days), r))
@@ -278,33 +298,42 @@ pub fn diff(
     Ok(out)
 }
 
-fn run_time(store: &Store, runs_desc: &[i64], r: RunRef, side: &str) -> Result<i64> {
+/// The run a diff side means, among `runs_desc` (run, time), newest first.
+fn run_of(store: &Store, runs_desc: &[(i64, i64)], r: RunRef, side: &str) -> Result<i64> {
+    let held = || {
+        runs_desc
+            .iter()
+            .take(10)
+            .map(|&(_, t)| format_utc(t))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let none = || {
-        store::bad_argument(
-            side,
-            format!(
-                "no such snapshot run ({r:?}); runs held: {}",
-                if runs_desc.is_empty() {
-                    "none yet (run `analytics collect`)".to_string()
-                } else {
-                    runs_desc
-                        .iter()
-                        .take(10)
-                        .map(|&t| format_utc(t))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
+        let reason = match (runs_desc.len(), r) {
+            (0, _) => {
+                "no collect runs yet: run `analytics collect` (after `analytics sync`)".to_string()
+            }
+            (1, RunRef::Previous) => format!(
+                "a diff compares two collect runs and only one is held ({}): run \
+                 `analytics collect` again later, then diff",
+                held()
             ),
-        )
+            _ => format!("no such snapshot run ({r:?}); runs held: {}", held()),
+        };
+        store::bad_argument(side, reason)
     };
     match r {
-        RunRef::Latest => runs_desc.first().copied().ok_or_else(none),
-        RunRef::Previous => runs_desc.get(1).copied().ok_or_else(none),
-        RunRef::At(t) => runs_desc.iter().copied().find(|&x| x <= t).ok_or_else(none),
+        RunRef::Latest => runs_desc.first().map(|&(run, _)| run).ok_or_else(none),
+        RunRef::Previous => runs_desc.get(1).map(|&(run, _)| run).ok_or_else(none),
+        RunRef::At(t) => runs_desc
+            .iter()
+            .find(|&&(_, x)| x <= t)
+            .map(|&(run, _)| run)
+            .ok_or_else(none),
         RunRef::Snapshot(id) => store
             .conn()
             .query_row(
-                "SELECT collected_at FROM collection_snapshots WHERE id = ?1",
+                "SELECT run FROM collection_snapshots WHERE id = ?1",
                 [id],
                 |row| row.get(0),
             )

@@ -650,6 +650,37 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_schema_2_stores_snapshots_get_one_run_per_collect_time() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(MIGRATIONS[1]).unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute_batch(
+            "INSERT INTO collections (id, section_id, library, rating_key, name, source, \
+                 updated_at) VALUES (1, 1, 'Movies', 5, 'A', 'config', 0), \
+                 (2, 1, 'Movies', 6, 'B', 'config', 0);
+             INSERT INTO collection_snapshots (collection_id, window_days, plays, \
+                 watch_seconds, unique_users, items_with_plays, total_items, collected_at) \
+                 VALUES (1, 0, 1, 0, 0, 0, 0, 300), (2, 0, 1, 0, 0, 0, 0, 300), \
+                 (1, 0, 1, 0, 0, 0, 0, 100), (2, 0, 1, 0, 0, 0, 0, 100), \
+                 (1, 7, 1, 0, 0, 0, 0, 100);",
+        )
+        .unwrap();
+        let mut store = Store { conn, path: None };
+        store.prepare(false).unwrap();
+        let mut st = store
+            .conn()
+            .prepare("SELECT collected_at, run FROM collection_snapshots ORDER BY id")
+            .unwrap();
+        let runs: Vec<(i64, i64)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(runs, [(300, 2), (300, 2), (100, 1), (100, 1), (100, 1)]);
+    }
+
+    #[test]
     fn a_schema_1_store_is_migrated_with_every_session() {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(MIGRATIONS[0]).unwrap();

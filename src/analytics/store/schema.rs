@@ -155,6 +155,15 @@ CREATE INDEX session_rows_parent ON session_rows(parent_rating_key)
 CREATE INDEX session_rows_grandparent ON session_rows(grandparent_rating_key)
     WHERE grandparent_rating_key IS NOT NULL;
 "#,
+    // Schema 3: every collect is a run of its own, numbered, so collects within one second
+    // stay apart (the second alone merged them). Earlier runs are numbered by their time.
+    r#"
+ALTER TABLE collection_snapshots ADD COLUMN run INTEGER NOT NULL DEFAULT 0;
+UPDATE collection_snapshots SET run = (
+    SELECT COUNT(DISTINCT x.collected_at) FROM collection_snapshots x
+    WHERE x.collected_at <= collection_snapshots.collected_at);
+CREATE INDEX snapshots_run ON collection_snapshots(run);
+"#,
 ];
 
 /// The schema version this build writes.
