@@ -217,7 +217,8 @@ mod tests {
             warnings: vec!["w".into()],
             ..Default::default()
         });
-        let row = crate::analytics::SnapshotRow {
+        // Snapshot rows are the contract's own type; the report that carries them is not.
+        let row = SnapshotRow {
             id: 1,
             collection: "C".into(),
             library: "Movies".into(),
@@ -232,7 +233,6 @@ mod tests {
             collected_at: "2026-01-01T00:00:00Z".into(),
             rotation: Some("r".into()),
         };
-        conforms::<SnapshotRow>(&row);
         conforms::<payload::CollectReport>(&crate::analytics::CollectReport {
             rows: vec![row],
             resolve: Some(Default::default()),

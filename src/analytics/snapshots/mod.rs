@@ -25,6 +25,4 @@ mod testutil;
 
 pub(crate) use collect::collect;
 pub use collect::CollectReport;
-#[cfg(test)]
-pub(crate) use query::SnapshotRow;
 pub(crate) use query::{diff, history, latest, rotation, rotations, top, RunRef};

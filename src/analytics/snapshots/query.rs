@@ -4,54 +4,14 @@
 use std::collections::BTreeMap;
 
 use rusqlite::{params, OptionalExtension};
-use serde::Serialize;
 
 use crate::analytics::store::{self, Store};
 use crate::error::Result;
 use crate::timefmt::format_utc;
 
-/// One stored snapshot, as queries return it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SnapshotRow {
-    pub id: i64,
-    pub collection: String,
-    pub library: String,
-    pub section_id: i64,
-    pub rating_key: i64,
-    /// 0 = all time.
-    pub window_days: u32,
-    pub plays: i64,
-    pub watch_seconds: i64,
-    pub unique_users: i64,
-    pub items_with_plays: i64,
-    pub total_items: i64,
-    /// UTC, `YYYY-MM-DDTHH:MM:SSZ`.
-    pub collected_at: String,
-    pub rotation: Option<String>,
-}
-
-/// The change of one collection and window between two runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Delta {
-    pub collection: String,
-    pub library: String,
-    pub section_id: i64,
-    pub rating_key: i64,
-    pub window_days: u32,
-    pub from: String,
-    pub to: String,
-    pub plays_from: i64,
-    pub plays_to: i64,
-    pub plays_change: i64,
-    pub watch_seconds_from: i64,
-    pub watch_seconds_to: i64,
-    pub watch_seconds_change: i64,
-    pub unique_users_from: i64,
-    pub unique_users_to: i64,
-    pub unique_users_change: i64,
-    pub items_with_plays_change: i64,
-    pub total_items_change: i64,
-}
+// The rows queries return are the contract's payload types themselves: one definition of
+// each shape, so what the plugin writes is what hosts read.
+pub use crosswatch_contract::payload::{DiffRow, SnapshotRow};
 
 /// Which run (all snapshots of one collect) a diff side means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,7 +186,7 @@ pub fn diff(
     from: RunRef,
     to: RunRef,
     collection: Option<&str>,
-) -> Result<Vec<Delta>> {
+) -> Result<Vec<DiffRow>> {
     let only = collection
         .map(|c| crate::analytics::collections::find(store, c))
         .transpose()?;
@@ -263,11 +223,11 @@ pub fn diff(
     };
     let a = side(ta)?;
     let b = side(tb)?;
-    let mut out: Vec<Delta> = b
+    let mut out: Vec<DiffRow> = b
         .iter()
         .filter_map(|(k, rb)| {
             let ra = a.get(k)?;
-            Some(Delta {
+            Some(DiffRow {
                 collection: rb.collection.clone(),
                 library: rb.library.clone(),
                 section_id: rb.section_id,
