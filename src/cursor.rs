@@ -304,6 +304,8 @@ pub struct HistoryCursor {
     report: Option<Report>,
     records_filtered: u64,
     catch_up_passes: u32,
+    /// The config's warnings, restated in the report for the host to show.
+    warnings: Vec<String>,
 }
 
 impl HistoryCursor {
@@ -443,6 +445,7 @@ impl HistoryCursor {
             report: None,
             records_filtered: 0,
             catch_up_passes: 0,
+            warnings: cfg.warnings.clone(),
         }
     }
 
@@ -582,6 +585,9 @@ impl HistoryCursor {
             m.insert("checkpoint".into(), json!(self.checkpoint_token));
             m.insert("metadata_cache".into(), json!(self.resolver.cache));
             m.insert("state".into(), json!(self.state_report));
+            if !self.warnings.is_empty() {
+                m.insert("warnings".into(), json!(self.warnings));
+            }
         }
         v.to_string()
     }

@@ -164,6 +164,7 @@ pub fn run(cli: Cli) -> Result<i32> {
 
 fn load_config(cli: &Cli) -> Result<EngineConfig> {
     let mut cfg = EngineConfig::load(&cli.config)?;
+    crate::report::print_warnings(&cfg.warnings);
     if let Some(dir) = &cli.tracker {
         cfg.root_dir = dir.clone();
     }
@@ -198,6 +199,7 @@ fn health(cli: &Cli) -> Result<i32> {
     let cfg = load_config(cli)?;
     let mut source = open_source(cli, &cfg)?;
     let h = source.health()?;
+    crate::report::print_warnings(&h.warnings);
     if cli.json {
         stdout_json(h.json())?;
     } else {
@@ -264,6 +266,7 @@ fn index(cli: &Cli, feature: &str, with_report: bool, read: sync::ReadOptions) -
     }
     display.finish();
     let report = cursor.report()?;
+    crate::report::print_warnings(&report.warnings);
     if cli.json {
         out.write_all(b"\n}").map_err(w)?;
         if with_report {

@@ -2,6 +2,14 @@
 
 use crosswatch_contract::payload::{IndexReport, ReaderReport};
 
+/// Config warnings (the host's and the plugin's), one `warning:` line each on stderr:
+/// diagnostics, so they never mix with a command's result on stdout.
+pub fn print_warnings(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
 /// A few lines: what was read, what was kept, what was skipped and why, what is unresolved.
 pub fn render_report(r: &IndexReport) -> String {
     let semantics = if r.semantics.is_empty() {

@@ -278,6 +278,7 @@ fn import(source: &mut Source, cfg: &EngineConfig, read: Read<'_>) -> Result<Pai
         (import.finish(now)?, report, action)
     };
     display.finish();
+    crate::report::print_warnings(&report.warnings);
 
     let mut pruned = 0;
     let mut unresolved_file = None;

@@ -8,4 +8,5 @@ mod testutil;
 mod analytics_cli;
 mod compat;
 mod e2e;
+mod first_hour;
 mod loader;

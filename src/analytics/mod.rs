@@ -17,6 +17,7 @@ mod window;
 
 pub use chart::{Chart, ChartKind, Series, UnknownChartKind};
 pub use collections::ResolveReport;
+pub(crate) use config::config_warnings;
 pub use service::AnalyticsService;
 pub use session::{MediaType, Session, StreamDecision};
 pub use snapshots::{CollectReport, SnapshotRow};

@@ -1,0 +1,138 @@
+//! What a new user meets in the first hour: typos in the config are named, a user id that
+//! matches nobody is an error, `health` answers within one timeout and says what is wrong.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use crate::testutil::Env;
+use fake_tautulli::Scenario;
+use serde_json::json;
+
+/// A server on 127.0.0.1 that hands every connection to `serve` on its own thread; its URL.
+fn serve_with(serve: fn(TcpStream)) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            std::thread::spawn(move || serve(s));
+        }
+    });
+    url
+}
+
+#[test]
+fn misspelled_keys_are_named_with_the_key_they_probably_meant() {
+    let env = Env::new(Scenario::demo());
+    env.config_with(|c| {
+        c["crosswatch"]["root_dri"] = json!("elsewhere");
+        c["crosswatch"]["_cw_private"] = json!(1);
+        c["tautulli"]["history"] = json!({"watched_onyl": false});
+        c["tautulli"]["_cw_history_rewatches"] = json!(true);
+        c["analytics"] = json!({"windws": [7]});
+        c["plex"] = json!({"tokken": "x"});
+    });
+    let wanted = [
+        "warning: unknown config key `crosswatch.root_dri` (ignored): did you mean root_dir?",
+        "warning: unknown config key `tautulli.history.watched_onyl` (ignored): did you mean \
+         watched_only?",
+        "warning: unknown config key `analytics.windws` (ignored): did you mean windows?",
+    ];
+    for args in [&["sync"][..], &["--json", "health"], &["index"]] {
+        let run = env.run(args).expect_ok();
+        for w in wanted {
+            assert!(run.stderr.contains(w), "{w}\n{run}");
+        }
+        assert!(
+            !run.stderr.contains("_cw_") && !run.stderr.contains("tokken"),
+            "{run}"
+        );
+    }
+    // The JSON answers carry the plugin's warnings too, for hosts that read them.
+    let health = env.run(&["--json", "health"]).expect_ok().json();
+    assert_eq!(
+        health["warnings"].as_array().map(Vec::len),
+        Some(2),
+        "{health}"
+    );
+    // A clean config warns about nothing.
+    env.write_config(&env.base_config());
+    let run = env.run(&["health"]).expect_ok();
+    assert!(!run.stderr.contains("warning"), "{run}");
+}
+
+#[test]
+fn a_user_id_that_matches_nobody_fails_and_lists_the_users() {
+    let env = Env::new(Scenario::demo());
+    env.config_with(|c| c["tautulli"]["history"] = json!({"user_id": 4242}));
+    for args in [&["index"][..], &["sync"]] {
+        let run = env.run(args).expect_err();
+        assert!(run.stderr.contains("tautulli.history.user_id"), "{run}");
+        assert!(run.stderr.contains("no Tautulli user has id 4242"), "{run}");
+        assert!(
+            run.stderr.contains("Alice A. (1001), Bob B. (1002)"),
+            "{run}"
+        );
+    }
+    let snaps = env.run(&["tracker", "snapshots"]).expect_ok();
+    assert!(
+        snaps.stdout.contains("no snapshots yet"),
+        "nothing imported\n{snaps}"
+    );
+    // A user that exists reads that user's plays.
+    env.config_with(|c| c["tautulli"]["history"] = json!({"user_id": 1001}));
+    env.run(&["sync"]).expect_ok();
+}
+
+#[test]
+fn health_against_a_host_that_never_answers_is_down_within_one_timeout() {
+    let url = serve_with(|mut s| {
+        // Read the request, then say nothing until the client gives up.
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf);
+        std::thread::sleep(Duration::from_secs(30));
+    });
+    let env = Env::new(Scenario::demo());
+    env.config_with(|c| {
+        c["tautulli"]["server_url"] = json!(url);
+        c["tautulli"]["timeout"] = json!(1);
+        c["tautulli"]["max_retries"] = json!(3);
+    });
+    let began = Instant::now();
+    let run = env.run(&["health"]).expect_err();
+    let took = began.elapsed();
+    // Four attempts would take over 4 s; one is 1 s and the start of the process.
+    assert!(took < Duration::from_millis(3500), "took {took:?}\n{run}");
+    assert!(run.stdout.starts_with("down ("), "{run}");
+    assert!(run.stdout.contains("unreachable"), "{run}");
+}
+
+#[test]
+fn health_says_config_when_a_web_page_answers_where_the_api_should_be() {
+    let url = serve_with(|mut s| {
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf);
+        let page = "<!DOCTYPE html><html><body>Router login</body></html>";
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{page}",
+            page.len()
+        );
+    });
+    let env = Env::new(Scenario::demo());
+    env.config_with(|c| c["tautulli"]["server_url"] = json!(url));
+    let v = env.run(&["--json", "health"]).expect_err().json();
+    assert_eq!(v["status"], "config", "{v}");
+    assert_eq!(v["details"]["code"], "bad_response", "{v}");
+
+    // Nothing listening at all: down.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    env.config_with(|c| c["tautulli"]["server_url"] = json!(format!("http://127.0.0.1:{port}")));
+    let v = env.run(&["--json", "health"]).expect_err().json();
+    assert_eq!(v["status"], "down", "{v}");
+}
