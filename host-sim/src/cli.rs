@@ -61,6 +61,13 @@ pub enum Command {
         /// Where to put the demo Tracker (default: a new temporary directory, kept).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Keep the demo library served on 127.0.0.1 (until Ctrl-C) and write a ready config
+        /// for it (DIR/config.json) instead of the walk-through.
+        #[arg(long)]
+        serve: bool,
+        /// The port to serve on (default: any free one).
+        #[arg(long, value_name = "N", requires = "serve")]
+        port: Option<u16>,
     },
     /// Check that Tautulli answers and accepts the API key.
     Health,
@@ -134,14 +141,18 @@ pub enum TrackerCommand {
 /// Runs a parsed command line; the caller turns the error into an exit code.
 pub fn run(cli: Cli) -> Result<i32> {
     match &cli.command {
-        Command::Demo { out } => {
+        Command::Demo { out, serve, port } => {
             let options = demo::Options {
                 plugin: plugin_path(&cli)?,
                 instance: cli.instance.clone(),
                 json: cli.json,
                 progress: progress_enabled(&cli),
             };
-            demo::run(&options, out.as_deref())
+            if *serve {
+                demo::serve(&options, out.as_deref(), port.unwrap_or(0))
+            } else {
+                demo::run(&options, out.as_deref())
+            }
         }
         Command::Health => health(&cli),
         Command::Index {

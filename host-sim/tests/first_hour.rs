@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::testutil::Env;
+use crate::testutil::{self, wait_until, Env};
 use fake_tautulli::Scenario;
 use serde_json::json;
 
@@ -135,4 +135,52 @@ fn health_says_config_when_a_web_page_answers_where_the_api_should_be() {
     env.config_with(|c| c["tautulli"]["server_url"] = json!(format!("http://127.0.0.1:{port}")));
     let v = env.run(&["--json", "health"]).expect_err().json();
     assert_eq!(v["status"], "down", "{v}");
+}
+
+#[test]
+fn demo_serve_keeps_the_demo_library_served_with_a_ready_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (out_arg, port_arg) = (out.display().to_string(), port.to_string());
+    let args = ["demo", "--serve", "--port", &port_arg, "--out", &out_arg];
+    let mut served = testutil::spawn_host_sim(dir.path(), &args);
+    let config = out.join("config.json");
+    wait_until("the demo's config", || config.exists());
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    assert_eq!(
+        v["tautulli"]["server_url"],
+        format!("http://127.0.0.1:{port}")
+    );
+
+    // Every README command works against it, with nothing else to set up.
+    let cfg = config.display().to_string();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--config", cfg.as_str()];
+        all.extend_from_slice(args);
+        testutil::host_sim(dir.path(), &all)
+    };
+    assert!(run(&["health"]).expect_ok().stdout.starts_with("ok ("));
+    run(&["sync", "--dry-run"]).expect_ok();
+    run(&["sync"]).expect_ok();
+    let snaps = run(&["tracker", "snapshots"]).expect_ok();
+    assert!(!snaps.stdout.contains("no snapshots yet"), "{snaps}");
+    assert!(
+        out.join("tracker").is_dir(),
+        "the Tracker is beside the config"
+    );
+    assert!(served.try_wait().unwrap().is_none(), "still serving");
+
+    served.kill().unwrap();
+    let done = testutil::collect(&args, served);
+    assert!(done.stdout.contains("until Ctrl-C"), "{done}");
+    assert!(
+        done.stdout
+            .contains(&format!("./run --config {cfg} sync --dry-run")),
+        "{done}"
+    );
 }
