@@ -324,6 +324,17 @@ impl HistoryCursor {
             ..StateReport::default()
         };
         let mut store = match &cfg.state_dir {
+            // A dry run uses the cache read-only (unless asked to forget it): it writes none
+            // of the plugin's state, but need not ask Tautulli for every answer again.
+            Some(dir) if options.dry_run && !options.clear_metadata_cache => {
+                let opened = State::open_read_only(dir);
+                state_report.note = Some(match &opened {
+                    Ok(Some(_)) => "dry run: the metadata cache is read, never written".into(),
+                    Ok(None) => "dry run: no metadata cache yet, and none is written".into(),
+                    Err(e) => format!("dry run: {e}; this read goes on without the cache"),
+                });
+                opened.ok().flatten()
+            }
             Some(_) if options.dry_run => {
                 state_report.note = Some(
                     "dry run: the plugin's state (metadata cache) is neither read nor written"

@@ -296,6 +296,15 @@ fn index(cli: &Cli, feature: &str, with_report: bool, read: sync::ReadOptions) -
 
 fn sync_cmd(cli: &Cli, dry_run: bool, read: sync::ReadOptions) -> Result<i32> {
     let cfg = load_config(cli)?;
+    if cfg.pairs.is_empty() {
+        // Running nothing and exiting 0 would look like a sync that found nothing new.
+        return Err(HostError::Config(format!(
+            "{}: `pairs` is empty, so sync has nothing to run; add {{\"source\": \"TAUTULLI\", \
+             \"target\": \"CROSSWATCH\", \"feature\": \"history\"}} (or leave `pairs` out for \
+             that import)",
+            cli.config.display()
+        )));
+    }
     let mut source = open_source(cli, &cfg)?;
     let results = sync::run_pairs_with(
         &mut source,
@@ -325,7 +334,7 @@ fn tracker_dir(cli: &Cli) -> Result<PathBuf> {
 
 fn open_tracker(dir: &Path) -> Result<Tracker> {
     Tracker::open_existing_read_only(dir)?.ok_or_else(|| {
-        HostError::ConfigInvalid(format!(
+        HostError::Config(format!(
             "no Tracker at {}: run `host-sim sync` first (or pass --tracker DIR)",
             dir.display()
         ))

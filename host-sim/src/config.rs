@@ -46,7 +46,7 @@ impl EngineConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| HostError::ConfigFile {
             path: path.to_owned(),
-            reason: format!("{e} (pass --config FILE; see README \"Configuration\")"),
+            reason: format!("{e} (pass --config FILE; see README \"Configuration reference\")"),
         })?;
         let raw: Value = serde_json::from_str(&text).map_err(|e| HostError::ConfigFile {
             path: path.to_owned(),

@@ -69,7 +69,7 @@ pub fn run(options: &Options, out: Option<&Path>) -> Result<i32> {
         "crosswatch": { "root_dir": tracker_dir.display().to_string() },
         "pairs": [ { "source": "TAUTULLI", "target": "CROSSWATCH", "feature": "history" } ]
     });
-    let cfg = EngineConfig::from_value(raw, &root).map_err(HostError::ConfigInvalid)?;
+    let cfg = EngineConfig::from_value(raw, &root).map_err(HostError::Config)?;
     let instance = options.instance.as_str();
     let mut source = sync::open_source(&options.plugin, &cfg, instance)?;
     let health = source.health()?;
@@ -81,7 +81,7 @@ pub fn run(options: &Options, out: Option<&Path>) -> Result<i32> {
     let first = sync::run_pairs(&mut source, &cfg, instance, false, progress, &clock)?;
     let again = sync::run_pairs(&mut source, &cfg, instance, false, progress, &clock)?;
     let tracker = Tracker::open_existing_read_only(&tracker_dir)?.ok_or_else(|| {
-        HostError::ConfigInvalid(format!(
+        HostError::Config(format!(
             "the demo Tracker at {} is missing",
             tracker_dir.display()
         ))

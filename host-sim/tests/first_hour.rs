@@ -184,3 +184,145 @@ fn demo_serve_keeps_the_demo_library_served_with_a_ready_config() {
         "{done}"
     );
 }
+
+#[test]
+fn empty_pairs_say_there_is_nothing_to_run() {
+    let env = Env::new(Scenario::demo());
+    env.config_with(|c| c["pairs"] = json!([]));
+    let run = env.run(&["sync"]).expect_err();
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(run.stderr.contains("`pairs` is empty"), "{run}");
+    // Found by host-sim, not the plugin, and labelled so.
+    assert!(
+        run.stderr.contains("(host-sim error code: config_invalid)"),
+        "{run}"
+    );
+    assert!(!run.stderr.contains("plugin error code"), "{run}");
+    // health and index do not run pairs.
+    env.run(&["health"]).expect_ok();
+}
+
+#[test]
+fn host_errors_are_labelled_as_host_sim_errors_and_usage_errors_exit_2() {
+    let env = Env::new(Scenario::demo());
+    let missing = env.path().join("no-tracker-here").display().to_string();
+    let run = env
+        .run(&["--tracker", &missing, "tracker", "snapshots"])
+        .expect_err();
+    assert!(run.stderr.contains("no Tracker at"), "{run}");
+    assert!(
+        run.stderr.contains("(host-sim error code: config_invalid)"),
+        "{run}"
+    );
+    assert!(!run.stderr.contains("plugin error code"), "{run}");
+
+    // The plugin's own errors keep their label.
+    env.config_with(|c| c["tautulli"]["timeout"] = json!("soon"));
+    let run = env.run(&["health"]).expect_err();
+    assert!(
+        run.stderr.contains("(plugin error code: config_invalid)"),
+        "{run}"
+    );
+
+    let usage = testutil::host_sim(env.path(), &["--no-such-flag", "health"]);
+    assert_eq!(usage.code, Some(2), "{usage}");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    assert!(
+        readme.contains("a command line it cannot parse exits with status 2"),
+        "the README says what usage errors exit with"
+    );
+}
+
+#[test]
+fn a_missing_config_names_the_readme_section_that_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = testutil::host_sim(dir.path(), &["--config", "nope.json", "health"]).expect_err();
+    assert!(
+        run.stderr
+            .contains("see README \"Configuration reference\""),
+        "{run}"
+    );
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    assert!(readme.contains("\n## Configuration reference\n"));
+}
+
+#[test]
+fn svg_charts_create_missing_parent_folders() {
+    let env = Env::new(Scenario::demo());
+    env.run(&["analytics", "sync"]).expect_ok();
+    let svg = env.path().join("charts/new/plays.svg");
+    let arg = svg.display().to_string();
+    env.run(&["analytics", "chart", "plays-by-hour", "--svg", &arg])
+        .expect_ok();
+    let text = std::fs::read_to_string(&svg).expect("the chart was written");
+    assert!(
+        text.starts_with("<svg") || text.starts_with("<?xml"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_human_index_output_says_why_the_cache_is_off() {
+    let env = Env::new(Scenario::demo());
+    // A file where the state folder should be: it cannot be created, even by root.
+    let blocker = env.path().join("blocker");
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let state_dir = blocker.join("state").display().to_string();
+    env.config_with(|c| c["tautulli"]["state_dir"] = json!(state_dir));
+    let run = env.run(&["index"]).expect_ok();
+    assert!(
+        run.stderr
+            .contains("  note: cannot create the state folder"),
+        "{run}"
+    );
+    assert!(run.stderr.contains("without the metadata cache"), "{run}");
+}
+
+#[test]
+fn a_dry_run_uses_the_metadata_cache_without_writing_it() {
+    let env = Env::new(Scenario::demo());
+    let state = env.path().join("state");
+    let state_arg = state.display().to_string();
+    env.config_with(|c| c["tautulli"]["state_dir"] = json!(state_arg));
+    let first = env.sync();
+    let calls = first["report"]["metadata_calls"].as_u64().unwrap();
+    assert!(calls > 0, "{first}");
+    let file = state.join("tautulli-plugin.sqlite");
+    let before = std::fs::read(&file).expect("the cache file");
+    let files_before = testutil::file_names(&state);
+
+    let run = env.run(&["--json", "sync", "--dry-run"]).expect_ok();
+    let report = &run.json()["pairs"][0]["report"];
+    assert_eq!(report["metadata_calls"], 0, "{report}");
+    assert!(
+        report["metadata_cache"]["hits"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    assert_eq!(report["metadata_cache"]["stored"], 0, "{report}");
+    let note = report["state"]["note"].as_str().unwrap_or("");
+    assert!(note.contains("read, never written"), "{report}");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "the cache file changed"
+    );
+    assert_eq!(testutil::file_names(&state), files_before);
+    let gets = env
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.cmd.as_deref() == Some("get_metadata"))
+        .count();
+    assert_eq!(gets as u64, calls, "the dry run asked get_metadata again");
+
+    // The human plan says so too.
+    let human = env.run(&["sync", "--dry-run"]).expect_ok();
+    assert!(
+        human
+            .stdout
+            .contains("note: dry run: the metadata cache is read"),
+        "{human}"
+    );
+}
