@@ -3,7 +3,9 @@
 //! The engine hands over its whole config; we read only `tautulli` (and
 //! `tautulli.instances.<id>` for a named instance). Every wrong value is reported with the exact
 //! key path, what was found and what is expected, because a user fixing a config file needs all
-//! three. Unknown keys are ignored: the engine's block carries more than we read.
+//! three. An unknown key is no error (the engine may add its own, `_cw_*`) but gets a
+//! warning naming the closest known key: a misspelled optional key would otherwise be
+//! silently ignored, and the setting it meant silently left at its default.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -230,6 +232,10 @@ pub struct TautulliConfig {
     /// Days a cached metadata answer stays valid; 0 turns the cache off.
     pub metadata_cache_days: u32,
     pub history: HistoryConfig,
+    /// The key path `history.user_id` was read from, so errors about it name the right key.
+    pub user_id_key: String,
+    /// One line per unknown key in the block (`did you mean ...?`), for the host to show.
+    pub warnings: Vec<String>,
 }
 
 impl fmt::Debug for TautulliConfig {
@@ -247,6 +253,8 @@ impl fmt::Debug for TautulliConfig {
             .field("state_dir", &self.state_dir)
             .field("metadata_cache_days", &self.metadata_cache_days)
             .field("history", &self.history)
+            .field("user_id_key", &self.user_id_key)
+            .field("warnings", &self.warnings)
             .finish()
     }
 }
@@ -336,7 +344,9 @@ impl TautulliConfig {
             map: base,
             prefix: "tautulli".to_string(),
         });
-        Self::from_layers(&Layers(layers), instance)
+        let mut cfg = Self::from_layers(&Layers(layers), instance)?;
+        cfg.warnings = block_warnings(base);
+        Ok(cfg)
     }
 
     fn from_layers(l: &Layers<'_>, instance: &str) -> Result<Self> {
@@ -460,6 +470,8 @@ impl TautulliConfig {
             state_dir,
             metadata_cache_days,
             history,
+            user_id_key: ukey,
+            warnings: Vec::new(),
         })
     }
 }
@@ -611,6 +623,114 @@ impl Layers<'_> {
                 )
             })
     }
+}
+
+/// Keys of the `tautulli` block (and of each instance, bar `instances`).
+const BLOCK_KEYS: &[&str] = &[
+    "api_key",
+    "backoff_ms",
+    "concurrency",
+    "history",
+    "instances",
+    "max_retries",
+    "metadata_cache_days",
+    "server",
+    "server_url",
+    "state_dir",
+    "timeout",
+    "verify_ssl",
+];
+/// Keys of `tautulli.history`.
+const HISTORY_KEYS: &[&str] = &[
+    "include_live",
+    "max_pages",
+    "min_percent",
+    "mode",
+    "overlap_hours",
+    "per_page",
+    "read",
+    "rewatches",
+    "user_id",
+    "watched_at",
+    "watched_only",
+    "window_rows",
+];
+
+/// Warnings for the unknown keys of the base block, its `history` and every instance.
+fn block_warnings(base: &Map<String, Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut check = |map: &Map<String, Value>, prefix: &str, known: &[&str]| {
+        out.extend(unknown_keys(map, prefix, known));
+        if let Some(Value::Object(h)) = map.get("history") {
+            out.extend(unknown_keys(h, &format!("{prefix}.history"), HISTORY_KEYS));
+        }
+    };
+    check(base, "tautulli", BLOCK_KEYS);
+    if let Some(Value::Object(instances)) = base.get("instances") {
+        let known: Vec<&str> = BLOCK_KEYS
+            .iter()
+            .copied()
+            .filter(|k| *k != "instances")
+            .collect();
+        for (id, inst) in instances {
+            if let Value::Object(m) = inst {
+                check(m, &format!("tautulli.instances.{id}"), &known);
+            }
+        }
+    }
+    out
+}
+
+/// One warning per key of `map` (at `prefix`) that is not in `known`, naming the closest
+/// known key when one is near. Host-private keys (`_cw_*`) are the host's business.
+pub(crate) fn unknown_keys(map: &Map<String, Value>, prefix: &str, known: &[&str]) -> Vec<String> {
+    map.keys()
+        .filter(|k| !k.starts_with("_cw_") && !known.contains(&k.as_str()))
+        .map(|k| match closest(k, known) {
+            Some(near) => {
+                format!("unknown config key `{prefix}.{k}` (ignored): did you mean {near}?")
+            }
+            None => format!(
+                "unknown config key `{prefix}.{k}` (ignored); known keys: {}",
+                known.join(", ")
+            ),
+        })
+        .collect()
+}
+
+/// The known key nearest to `key` in edits, if it is near enough to be a typo of it.
+pub(crate) fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    let key = key.to_ascii_lowercase();
+    known
+        .iter()
+        .map(|k| (edit_distance(&key, k), *k))
+        .filter(|(d, k)| *d <= (k.len() / 3).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance with a swap of neighbours counted as one edit (`windws`, `onyl`).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    d[0] = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 pub(crate) fn invalid(key: &str, reason: impl Into<String>) -> Error {
@@ -1272,5 +1392,40 @@ mod tests {
         let cfg = json!({"tautulli": {"server_url": "https://u@h.example/tt", "api_key": KEY}});
         let c = TautulliConfig::from_engine_config(&cfg, "").unwrap();
         assert_eq!(c.server_url, "https://h.example/tt");
+    }
+
+    #[test]
+    fn unknown_keys_are_warned_with_the_closest_known_one() {
+        let cfg = json!({"tautulli": {
+            "server_url": "http://127.0.0.1:8181", "api_key": KEY, "_cw_readonly": true,
+            "timout": 5, "history": {"watched_onyl": false, "user_id": 3},
+            "instances": {"b": {"history": {"rewaches": true}, "zzzzzzzz": 1}}
+        }, "plex": {"anything": 1}});
+        let c = TautulliConfig::from_engine_config(&cfg, "").unwrap();
+        assert_eq!(c.warnings.len(), 4, "{:?}", c.warnings);
+        let all = c.warnings.join("\n");
+        for want in [
+            "`tautulli.timout` (ignored): did you mean timeout?",
+            "`tautulli.history.watched_onyl` (ignored): did you mean watched_only?",
+            "`tautulli.instances.b.history.rewaches` (ignored): did you mean rewatches?",
+            "`tautulli.instances.b.zzzzzzzz` (ignored); known keys: api_key,",
+        ] {
+            assert!(all.contains(want), "{want} not in {all}");
+        }
+        assert!(!all.contains("_cw_") && !all.contains("plex"), "{all}");
+        assert!(!all.contains(KEY));
+        let clean = TautulliConfig::from_engine_config(&base(json!({})), "").unwrap();
+        assert!(clean.warnings.is_empty(), "{:?}", clean.warnings);
+    }
+
+    #[test]
+    fn typos_are_near_and_other_words_are_not() {
+        assert_eq!(closest("windws", &["windows", "timezone"]), Some("windows"));
+        assert_eq!(
+            closest("root_dri", &["root_dir", "snapshots"]),
+            Some("root_dir")
+        );
+        assert_eq!(closest("Timeout", &["timeout"]), Some("timeout"));
+        assert_eq!(closest("colour", &["read", "mode"]), None);
     }
 }

@@ -93,7 +93,11 @@ impl TautulliSource {
             key: "(config)".into(),
             reason: format!("not valid JSON: {e}"),
         })?;
-        let cfg = TautulliConfig::from_engine_config(&cfg, instance)?;
+        let mut tautulli = TautulliConfig::from_engine_config(&cfg, instance)?;
+        tautulli
+            .warnings
+            .extend(crate::analytics::config_warnings(&cfg));
+        let cfg = tautulli;
         let client = Arc::new(Client::new(&cfg)?);
         Ok(Self { cfg, client })
     }
@@ -102,11 +106,21 @@ impl TautulliSource {
         &self.cfg
     }
 
-    /// `status`: `ok`, `auth_failed` (the engine then skips the pair), `down` (unreachable)
-    /// or `degraded` (it answers, but not as Tautulli should).
+    /// `status`: `ok`, `auth_failed` (the engine then skips the pair), `down` (no answer:
+    /// refused, unknown host, timed out, or a gateway in front saying so), `config` (an
+    /// answer that is not Tautulli's API: a wrong address or path root) or `degraded`
+    /// (Tautulli answers, but with an error).
+    ///
+    /// One attempt, no retries: a host that accepts but never answers gets `down` after
+    /// one `timeout`, not after every retry's.
     pub fn health(&self) -> Health {
+        let once = TautulliConfig {
+            max_retries: 0,
+            ..self.cfg.clone()
+        };
+        let client = Client::new(&once).map_or_else(|_| self.client.clone(), Arc::new);
         let started = Instant::now();
-        let answer: Result<TautulliInfo> = self.client.call(Command::GetTautulliInfo, &[]);
+        let answer: Result<TautulliInfo> = client.call(Command::GetTautulliInfo, &[]);
         let latency_ms = started.elapsed().as_millis() as u64;
         let (ok, status, details) = match answer {
             Ok(info) => (
@@ -121,6 +135,7 @@ impl TautulliSource {
                     Error::ServerError {
                         status: 502..=504, ..
                     } => "down",
+                    Error::ConfigInvalid { .. } | Error::BadResponse { .. } => "config",
                     _ => "degraded",
                 };
                 (
@@ -136,6 +151,7 @@ impl TautulliSource {
             latency_ms,
             details: details.as_object().cloned(),
             features: Some(features()),
+            warnings: self.cfg.warnings.clone(),
         }
     }
 
@@ -150,11 +166,54 @@ impl TautulliSource {
             dry_run: options.dry_run,
             checkpoint: options.checkpoint,
         };
+        self.check_user()?;
         Ok(HistoryCursor::with_options(
             self.client.clone(),
             self.cfg.clone(),
             options,
         ))
+    }
+
+    /// A `history.user_id` that matches nobody reads an empty history and would report it
+    /// complete: checked against `get_users`, so the error can say which users exist.
+    fn check_user(&self) -> Result<()> {
+        let Some(id) = self.cfg.history.user_id else {
+            return Ok(());
+        };
+        let users: Vec<Value> = self.client.call(Command::GetUsers, &[])?;
+        let id_of = |u: &Value| crate::config::integer(&u["user_id"]);
+        if users.iter().any(|u| id_of(u) == Some(id)) {
+            return Ok(());
+        }
+        const SHOWN: usize = 20;
+        let mut known: Vec<String> = users
+            .iter()
+            .take(SHOWN)
+            .map(|u| {
+                let name = ["friendly_name", "username"]
+                    .iter()
+                    .find_map(|k| u[*k].as_str().filter(|s| !s.trim().is_empty()))
+                    .unwrap_or("?");
+                match id_of(u) {
+                    Some(n) => format!("{name} ({n})"),
+                    None => name.to_string(),
+                }
+            })
+            .collect();
+        if users.len() > SHOWN {
+            known.push(format!("and {} more", users.len() - SHOWN));
+        }
+        let known = if known.is_empty() {
+            "Tautulli lists no users".to_string()
+        } else {
+            format!("Tautulli's users are: {}", known.join(", "))
+        };
+        Err(Error::ConfigInvalid {
+            key: self.cfg.user_id_key.clone(),
+            reason: self.cfg.api_key.scrub(&format!(
+                "no Tautulli user has id {id}; {known} (or set \"\" for every user)"
+            )),
+        })
     }
 
     /// `add` and `remove`: always refused, for every feature, before anything is parsed or

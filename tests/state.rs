@@ -450,6 +450,8 @@ fn incremental_picks_up_grown_groups_and_plays_that_finished_late() {
 #[test]
 fn settings_changes_and_reset_checkpoint_force_a_full_read() {
     let scenario = big_history(500);
+    // A user filter must name a user Tautulli has (else the read fails `config_invalid`).
+    let a_user = scenario.users[0].user_id;
     let server = FakeServer::start(scenario).unwrap();
     let dir = temp_dir();
     let strict = config(
@@ -495,7 +497,7 @@ fn settings_changes_and_reset_checkpoint_force_a_full_read() {
         &server,
         Some(dir.path()),
         json!({}),
-        json!({"mode": "incremental", "watched_only": false, "user_id": 1}),
+        json!({"mode": "incremental", "watched_only": false, "user_id": a_user}),
     );
     let r = run(&other_user, &from(&loose_token));
     assert_eq!(r.report["read"], "full");

@@ -73,12 +73,13 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds 127.0.0.1 on an ephemeral port and serves each connection on its own thread.
-    pub fn start<F>(handler: F) -> io::Result<Server>
+    /// Binds 127.0.0.1 on `port` (0: an ephemeral one) and serves each connection on its
+    /// own thread.
+    pub fn start_on<F>(port: u16, handler: F) -> io::Result<Server>
     where
         F: Fn(Request) -> Response + Send + Sync + 'static,
     {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -348,7 +349,7 @@ mod tests {
 
     #[test]
     fn serves_get_and_form_post_with_content_length() {
-        let server = Server::start(|r: Request| Response {
+        let server = Server::start_on(0, |r: Request| Response {
             status: 200,
             headers: vec![("Content-Type".into(), "text/plain".into())],
             body: format!(
@@ -377,7 +378,7 @@ mod tests {
 
     #[test]
     fn keeps_the_connection_alive_between_requests() {
-        let server = Server::start(|_r: Request| Response {
+        let server = Server::start_on(0, |_r: Request| Response {
             status: 500,
             headers: vec![],
             body: b"x".to_vec(),

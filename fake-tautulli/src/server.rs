@@ -143,7 +143,17 @@ impl FakeServer {
     }
 
     /// Starts a fake serving under an HTTP root, e.g. `/tautulli` (reverse-proxy setups).
-    pub fn start_with_root(mut scenario: Scenario, http_root: &str) -> std::io::Result<FakeServer> {
+    pub fn start_with_root(scenario: Scenario, http_root: &str) -> std::io::Result<FakeServer> {
+        FakeServer::start_at(scenario, http_root, 0)
+    }
+
+    /// Starts a fake on a chosen port of 127.0.0.1 (0: an ephemeral one), for a fake that
+    /// people point a config at.
+    pub fn start_on_port(scenario: Scenario, port: u16) -> std::io::Result<FakeServer> {
+        FakeServer::start_at(scenario, "", port)
+    }
+
+    fn start_at(mut scenario: Scenario, http_root: &str, port: u16) -> std::io::Result<FakeServer> {
         let catalog = Catalog::new(&scenario);
         let sessions = std::mem::take(&mut scenario.sessions);
         let activity = std::mem::take(&mut scenario.activity);
@@ -179,7 +189,7 @@ impl FakeServer {
         });
         let http = {
             let shared = Arc::clone(&shared);
-            crate::http::Server::start(move |request| serve(&shared, request))?
+            crate::http::Server::start_on(port, move |request| serve(&shared, request))?
         };
         let addr = http.addr();
         Ok(FakeServer {

@@ -61,6 +61,13 @@ pub enum Command {
         /// Where to put the demo Tracker (default: a new temporary directory, kept).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Keep the demo library served on 127.0.0.1 (until Ctrl-C) and write a ready config
+        /// for it (DIR/config.json) instead of the walk-through.
+        #[arg(long)]
+        serve: bool,
+        /// The port to serve on (default: any free one).
+        #[arg(long, value_name = "N", requires = "serve")]
+        port: Option<u16>,
     },
     /// Check that Tautulli answers and accepts the API key.
     Health,
@@ -134,14 +141,18 @@ pub enum TrackerCommand {
 /// Runs a parsed command line; the caller turns the error into an exit code.
 pub fn run(cli: Cli) -> Result<i32> {
     match &cli.command {
-        Command::Demo { out } => {
+        Command::Demo { out, serve, port } => {
             let options = demo::Options {
                 plugin: plugin_path(&cli)?,
                 instance: cli.instance.clone(),
                 json: cli.json,
                 progress: progress_enabled(&cli),
             };
-            demo::run(&options, out.as_deref())
+            if *serve {
+                demo::serve(&options, out.as_deref(), port.unwrap_or(0))
+            } else {
+                demo::run(&options, out.as_deref())
+            }
         }
         Command::Health => health(&cli),
         Command::Index {
@@ -164,6 +175,7 @@ pub fn run(cli: Cli) -> Result<i32> {
 
 fn load_config(cli: &Cli) -> Result<EngineConfig> {
     let mut cfg = EngineConfig::load(&cli.config)?;
+    crate::report::print_warnings(&cfg.warnings);
     if let Some(dir) = &cli.tracker {
         cfg.root_dir = dir.clone();
     }
@@ -198,6 +210,7 @@ fn health(cli: &Cli) -> Result<i32> {
     let cfg = load_config(cli)?;
     let mut source = open_source(cli, &cfg)?;
     let h = source.health()?;
+    crate::report::print_warnings(&h.warnings);
     if cli.json {
         stdout_json(h.json())?;
     } else {
@@ -264,6 +277,7 @@ fn index(cli: &Cli, feature: &str, with_report: bool, read: sync::ReadOptions) -
     }
     display.finish();
     let report = cursor.report()?;
+    crate::report::print_warnings(&report.warnings);
     if cli.json {
         out.write_all(b"\n}").map_err(w)?;
         if with_report {
@@ -282,6 +296,15 @@ fn index(cli: &Cli, feature: &str, with_report: bool, read: sync::ReadOptions) -
 
 fn sync_cmd(cli: &Cli, dry_run: bool, read: sync::ReadOptions) -> Result<i32> {
     let cfg = load_config(cli)?;
+    if cfg.pairs.is_empty() {
+        // Running nothing and exiting 0 would look like a sync that found nothing new.
+        return Err(HostError::Config(format!(
+            "{}: `pairs` is empty, so sync has nothing to run; add {{\"source\": \"TAUTULLI\", \
+             \"target\": \"CROSSWATCH\", \"feature\": \"history\"}} (or leave `pairs` out for \
+             that import)",
+            cli.config.display()
+        )));
+    }
     let mut source = open_source(cli, &cfg)?;
     let results = sync::run_pairs_with(
         &mut source,
@@ -311,7 +334,7 @@ fn tracker_dir(cli: &Cli) -> Result<PathBuf> {
 
 fn open_tracker(dir: &Path) -> Result<Tracker> {
     Tracker::open_existing_read_only(dir)?.ok_or_else(|| {
-        HostError::ConfigInvalid(format!(
+        HostError::Config(format!(
             "no Tracker at {}: run `host-sim sync` first (or pass --tracker DIR)",
             dir.display()
         ))

@@ -24,6 +24,9 @@ pub struct EngineConfig {
     pub root_dir: PathBuf,
     pub retention: Retention,
     pub pairs: Vec<Pair>,
+    /// Unknown keys in the `crosswatch` block, one line each (`did you mean root_dir?`): a
+    /// misspelled `root_dir` would otherwise put the Tracker elsewhere without a word.
+    pub warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for EngineConfig {
@@ -33,6 +36,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("root_dir", &self.root_dir)
             .field("retention", &self.retention)
             .field("pairs", &self.pairs)
+            .field("warnings", &self.warnings)
             .finish()
     }
 }
@@ -42,7 +46,7 @@ impl EngineConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| HostError::ConfigFile {
             path: path.to_owned(),
-            reason: format!("{e} (pass --config FILE; see README \"Configuration\")"),
+            reason: format!("{e} (pass --config FILE; see README \"Configuration reference\")"),
         })?;
         let raw: Value = serde_json::from_str(&text).map_err(|e| HostError::ConfigFile {
             path: path.to_owned(),
@@ -104,11 +108,14 @@ impl EngineConfig {
                 .collect::<Result<_, _>>()?,
             Some(other) => return Err(format!("`pairs` must be a list, found {other}")),
         };
+        let mut warnings = unknown_keys(&cw, "crosswatch", CROSSWATCH_KEYS);
+        warnings.extend(unknown_keys(&snaps, "crosswatch.snapshots", SNAPSHOT_KEYS));
         Ok(Self {
             raw,
             root_dir,
             retention,
             pairs,
+            warnings,
         })
     }
 }
@@ -148,6 +155,65 @@ fn uint(obj: &Value, key: &str, path: &str, default: u32) -> Result<u32, String>
             .and_then(|n| u32::try_from(n).ok())
             .ok_or_else(|| format!("`{path}` must be a whole number >= 0, found {v}")),
     }
+}
+
+/// The keys host-sim reads from the `crosswatch` block and from `crosswatch.snapshots`.
+const CROSSWATCH_KEYS: &[&str] = &["root_dir", "snapshots"];
+const SNAPSHOT_KEYS: &[&str] = &["max_age_days", "max_count"];
+
+/// One warning per key of the object `obj` (at `prefix`) that is not in `known`, naming the
+/// closest known key when one is near. Host-private keys (`_cw_*`) are left alone.
+fn unknown_keys(obj: &Value, prefix: &str, known: &[&str]) -> Vec<String> {
+    let Value::Object(map) = obj else {
+        return Vec::new();
+    };
+    map.keys()
+        .filter(|k| !k.starts_with("_cw_") && !known.contains(&k.as_str()))
+        .map(|k| match closest(k, known) {
+            Some(near) => {
+                format!("unknown config key `{prefix}.{k}` (ignored): did you mean {near}?")
+            }
+            None => format!(
+                "unknown config key `{prefix}.{k}` (ignored); host-sim reads {}",
+                known.join(", ")
+            ),
+        })
+        .collect()
+}
+
+/// The known key nearest to `key` in edits, if near enough to be a typo of it.
+fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    let key = key.to_ascii_lowercase();
+    known
+        .iter()
+        .map(|k| (edit_distance(&key, k), *k))
+        .filter(|(d, k)| *d <= (k.len() / 3).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance with a swap of neighbours counted as one edit (`root_dri`).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    d[0] = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 fn parse_pair(i: usize, p: &Value) -> Result<Pair, String> {
@@ -261,5 +327,26 @@ mod tests {
         )
         .unwrap();
         assert!(!format!("{c:?}").contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn unknown_crosswatch_keys_are_warned() {
+        let c = EngineConfig::from_value(
+            json!({"crosswatch": {"root_dri": "x", "_cw_private": 1,
+                "snapshots": {"max_cont": 3}}, "plex": {"whatever": 1}}),
+            Path::new("/"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.warnings,
+            [
+                "unknown config key `crosswatch.root_dri` (ignored): did you mean root_dir?",
+                "unknown config key `crosswatch.snapshots.max_cont` (ignored): did you mean \
+                 max_count?"
+            ]
+        );
+        let c = EngineConfig::from_value(json!({"crosswatch": {"root_dir": "x"}}), Path::new("/"))
+            .unwrap();
+        assert!(c.warnings.is_empty());
     }
 }

@@ -1,6 +1,8 @@
 //! `host-sim demo`: the whole path on a bundled library, with nothing to set up. A fake
 //! Tautulli starts on 127.0.0.1 with the demo scenario, and the real plugin imports it into a
 //! fresh Tracker: dry run first, then the import, then a re-run that must change nothing.
+//! `demo --serve` keeps the demo library served instead, with a ready config beside it, so
+//! every command of the README can be tried against it.
 
 use std::path::{Path, PathBuf};
 
@@ -27,8 +29,9 @@ pub struct Options {
     pub progress: bool,
 }
 
-pub fn run(options: &Options, out: Option<&Path>) -> Result<i32> {
-    let root = match out {
+/// `--out DIR` (created), or a new temporary folder that is kept.
+fn demo_root(out: Option<&Path>) -> Result<PathBuf> {
+    Ok(match out {
         Some(p) => {
             std::fs::create_dir_all(p)
                 .map_err(|e| HostError::io(format!("cannot create {}", p.display()), e))?;
@@ -39,7 +42,11 @@ pub fn run(options: &Options, out: Option<&Path>) -> Result<i32> {
             .tempdir()
             .map_err(|e| HostError::io("cannot create a temporary directory", e))?
             .keep(),
-    };
+    })
+}
+
+pub fn run(options: &Options, out: Option<&Path>) -> Result<i32> {
+    let root = demo_root(out)?;
     let tracker_dir = root.join("tracker");
     let scenario = Scenario::demo();
     // The demo's "now": one day after its last play, so its analytics read the same
@@ -62,7 +69,7 @@ pub fn run(options: &Options, out: Option<&Path>) -> Result<i32> {
         "crosswatch": { "root_dir": tracker_dir.display().to_string() },
         "pairs": [ { "source": "TAUTULLI", "target": "CROSSWATCH", "feature": "history" } ]
     });
-    let cfg = EngineConfig::from_value(raw, &root).map_err(HostError::ConfigInvalid)?;
+    let cfg = EngineConfig::from_value(raw, &root).map_err(HostError::Config)?;
     let instance = options.instance.as_str();
     let mut source = sync::open_source(&options.plugin, &cfg, instance)?;
     let health = source.health()?;
@@ -74,7 +81,7 @@ pub fn run(options: &Options, out: Option<&Path>) -> Result<i32> {
     let first = sync::run_pairs(&mut source, &cfg, instance, false, progress, &clock)?;
     let again = sync::run_pairs(&mut source, &cfg, instance, false, progress, &clock)?;
     let tracker = Tracker::open_existing_read_only(&tracker_dir)?.ok_or_else(|| {
-        HostError::ConfigInvalid(format!(
+        HostError::Config(format!(
             "the demo Tracker at {} is missing",
             tracker_dir.display()
         ))
@@ -161,10 +168,77 @@ pub fn run(options: &Options, out: Option<&Path>) -> Result<i32> {
         charts_dir.display()
     );
     println!(
-        "Next:     host-sim --tracker {} tracker snapshots",
+        "Next:     ./run --tracker {} tracker snapshots",
         shell_path(&tracker_dir)
     );
+    println!(
+        "          ./run demo --serve    (keeps the demo library served, with a ready config for \
+         every README command)"
+    );
     Ok(0)
+}
+
+/// `demo --serve`: serves the demo library on 127.0.0.1:`port` (0: any free port) until the
+/// process is stopped, and writes a ready config for it (`<out>/config.json`, its Tracker in
+/// `<out>/tracker`). The config holds the demo's API key, so it is named, never printed.
+pub fn serve(options: &Options, out: Option<&Path>, port: u16) -> Result<i32> {
+    let root = demo_root(out)?;
+    let server = FakeServer::start_on_port(Scenario::demo(), port).map_err(|e| {
+        HostError::io(
+            format!("cannot serve the demo library on 127.0.0.1:{port}"),
+            e,
+        )
+    })?;
+    let config = json!({
+        "tautulli": { "server_url": server.url(), "api_key": server.api_key() },
+        "crosswatch": { "root_dir": "tracker" },
+        "pairs": [ { "source": "TAUTULLI", "target": "CROSSWATCH", "feature": "history" } ]
+    });
+    let path = root.join("config.json");
+    let text = serde_json::to_string_pretty(&config).unwrap_or_default() + "\n";
+    std::fs::write(&path, text)
+        .map_err(|e| HostError::io(format!("cannot write {}", path.display()), e))?;
+    let shown = shell_path(&path);
+    if options.json {
+        let v = json!({
+            "server_url": server.url(),
+            "config": path.display().to_string(),
+            "tracker": root.join("tracker").display().to_string(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        println!(
+            "host-sim demo --serve: the bundled demo library is served on {} until Ctrl-C",
+            server.url()
+        );
+        println!(
+            "Config:   {shown} (its Tracker: {})",
+            shell_path(&root.join("tracker"))
+        );
+        println!("Try, in another terminal:");
+        for cmd in [
+            "health",
+            "sync --dry-run",
+            "sync",
+            "index",
+            "tracker snapshots",
+            "analytics sync",
+            "analytics chart plays-by-date",
+        ] {
+            println!("  ./run --config {shown} {cmd}");
+        }
+        println!(
+            "  ./run --config {shown} tracker export --out {}",
+            shell_path(&root.join("export"))
+        );
+    }
+    use std::io::Write;
+    std::io::stdout()
+        .flush()
+        .map_err(|e| HostError::io("cannot write to stdout", e))?;
+    loop {
+        std::thread::park();
+    }
 }
 
 fn shell_path(p: &Path) -> String {

@@ -34,6 +34,11 @@ pub enum HostError {
     #[error("plugin error with unknown code {code}: {message}")]
     PluginUnknown { code: u32, message: String },
 
+    /// A config or request problem host-sim found itself (the plugin never saw it); it is
+    /// labelled as host-sim's, not as the plugin's.
+    #[error("{0}")]
+    Config(String),
+
     #[error("the plugin sent malformed {what}: {reason}")]
     Protocol { what: &'static str, reason: String },
 
@@ -65,6 +70,14 @@ impl HostError {
             Self::PluginUnknown { code, .. } => ErrorCode(*code),
             _ => return None,
         })
+    }
+
+    /// The contract code of an error host-sim raised itself, for the same label.
+    pub fn host_code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Config(_) | Self::ConfigFile { .. } => Some(ErrorCode::CONFIG_INVALID),
+            _ => None,
+        }
     }
 
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
@@ -106,8 +119,11 @@ pub fn exit_code(result: Result<i32>) -> std::process::ExitCode {
                 eprintln!("  caused by: {s}");
                 source = s.source();
             }
+            // Labelled by where the error came from: a user fixing it looks there.
             if let Some(code) = e.plugin_code() {
                 eprintln!("  (plugin error code: {code})");
+            } else if let Some(code) = e.host_code() {
+                eprintln!("  (host-sim error code: {code})");
             }
             std::process::ExitCode::from(1)
         }

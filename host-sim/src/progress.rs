@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use crosswatch_contract::Progress;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 pub struct ProgressDisplay {
     bar: Option<ProgressBar>,
@@ -37,13 +37,15 @@ impl ProgressDisplay {
                 other => other,
             };
             let template = if p.total > 0 {
-                format!(
-                    "{{spinner}} {what:>16} [{{bar:30}}] {{pos}}/{{len}} ({{per_sec}}, {{eta}})"
-                )
+                format!("{{spinner}} {what:>16} [{{bar:30}}] {{pos}}/{{len}} ({{rate}}, {{eta}})")
             } else {
-                format!("{{spinner}} {what:>16} {{pos}} ({{per_sec}})")
+                format!("{{spinner}} {what:>16} {{pos}} ({{rate}})")
             };
             if let Ok(style) = ProgressStyle::with_template(&template) {
+                let style =
+                    style.with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = w.write_str(&rate(s.per_sec()));
+                    });
                 bar.set_style(style.progress_chars("=> "));
             }
         }
@@ -60,8 +62,43 @@ impl ProgressDisplay {
     }
 }
 
+/// Items a second for people: whole numbers with thousands separators (`5,759/s`), one
+/// decimal below 10 (indicatif's own `per_sec` prints `5,758.9955/s`).
+fn rate(per_sec: f64) -> String {
+    if !per_sec.is_finite() || per_sec < 0.0 {
+        return "?/s".into();
+    }
+    if per_sec < 10.0 {
+        return format!("{per_sec:.1}/s");
+    }
+    let digits = format!("{:.0}", per_sec);
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out + "/s"
+}
+
 impl Drop for ProgressDisplay {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate;
+
+    #[test]
+    fn rates_are_rounded_for_people() {
+        assert_eq!(rate(5758.9955), "5,759/s");
+        assert_eq!(rate(1_234_567.4), "1,234,567/s");
+        assert_eq!(rate(999.5), "1,000/s");
+        assert_eq!(rate(42.0), "42/s");
+        assert_eq!(rate(2.345), "2.3/s");
+        assert_eq!(rate(f64::NAN), "?/s");
     }
 }

@@ -2,6 +2,14 @@
 
 use crosswatch_contract::payload::{IndexReport, ReaderReport};
 
+/// Config warnings (the host's and the plugin's), one `warning:` line each on stderr:
+/// diagnostics, so they never mix with a command's result on stdout.
+pub fn print_warnings(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
 /// A few lines: what was read, what was kept, what was skipped and why, what is unresolved.
 pub fn render_report(r: &IndexReport) -> String {
     let semantics = if r.semantics.is_empty() {
@@ -23,6 +31,14 @@ pub fn render_report(r: &IndexReport) -> String {
     );
     if let Some(reader) = &r.reader {
         out += &render_reader(reader);
+    }
+    // Why the plugin's state did not persist (an unwritable folder: no cache) is worth a
+    // line: the next runs are slower for it.
+    if let Some(note) = r.state.as_ref().and_then(|s| s.note.as_ref()) {
+        out += &format!("  note: {note}\n");
+    }
+    if let Some(e) = r.metadata_cache.as_ref().and_then(|c| c.error.as_ref()) {
+        out += &format!("  warning: metadata cache: {e}\n");
     }
     if !r.complete {
         if let Some(why) = &r.incomplete_reason {
@@ -107,5 +123,21 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("note: get_plays_by_date failed"), "{text}");
+    }
+
+    #[test]
+    fn renders_why_the_state_does_not_persist() {
+        let r = json!({"complete": true, "semantics": "present",
+            "state": {"persistent": false, "note": "cannot create the state folder /x: denied"},
+            "metadata_cache": {"error": "disk full"}});
+        let text = render_report(&payload::from_value(r).unwrap());
+        assert!(
+            text.contains("  note: cannot create the state folder /x: denied\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  warning: metadata cache: disk full\n"),
+            "{text}"
+        );
     }
 }

@@ -188,7 +188,7 @@ fn run_pair(
         (TAUTULLI, CROSSWATCH) => import(source, cfg, read)?,
         (CROSSWATCH, TAUTULLI) => write_into_source(source, cfg, &pair.feature, dry_run)?,
         (s, t) => {
-            return Err(HostError::ConfigInvalid(format!(
+            return Err(HostError::Config(format!(
                 "pair {s} -> {t} is not something this host runs: use TAUTULLI -> CROSSWATCH \
                  (import), or CROSSWATCH -> TAUTULLI (refused: Tautulli is read-only)"
             )))
@@ -278,6 +278,7 @@ fn import(source: &mut Source, cfg: &EngineConfig, read: Read<'_>) -> Result<Pai
         (import.finish(now)?, report, action)
     };
     display.finish();
+    crate::report::print_warnings(&report.warnings);
 
     let mut pruned = 0;
     let mut unresolved_file = None;

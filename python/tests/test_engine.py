@@ -115,9 +115,10 @@ def test_crosswatch_to_tautulli_is_refused_and_sends_nothing(engine, fake):
     (imported,) = engine(cfg, [{"pairs": [pair()]}])
     assert imported["tracker"]
     fake.stats()  # clears the fake's request log
-    # Tautulli read for a user with no plays: every Tracker item is then one to add to it.
+    # Tautulli read for a user with no plays (the fake's `Local`, id 0; an id Tautulli does
+    # not know fails the read): every Tracker item is then one to add to it.
     (back,) = engine(cfg, [{"pairs": [pair(source="CROSSWATCH", target="TAUTULLI")],
-                            "tautulli": {"history": {"user_id": "424242"}}}])
+                            "tautulli": {"history": {"user_id": "0"}}}])
     n = len(imported["tracker"])
     assert [e["adds"] for e in _events(back, "one:plan")] == [n]
     done = _events(back, "apply:add:done")
@@ -125,5 +126,6 @@ def test_crosswatch_to_tautulli_is_refused_and_sends_nothing(engine, fake):
     assert not _events(back, "feature:error")
     # Reads only (health, and the target's index): Tautulli was asked to change nothing.
     commands = set(fake.stats())
-    assert commands <= {"get_tautulli_info", "get_history", "get_metadata", "get_plays_by_date"}, commands
+    assert commands <= {"get_tautulli_info", "get_users", "get_history", "get_metadata",
+                        "get_plays_by_date"}, commands
     assert back["tracker"] == imported["tracker"]

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use jiff::tz::TimeZone;
 use serde_json::{Map, Value};
 
-use crate::config::{describe, integer, invalid, is_blank};
+use crate::config::{describe, integer, invalid, is_blank, unknown_keys};
 use crate::error::Result;
 
 /// The default snapshot windows: 1, 7 and 30 days and all time (0).
@@ -105,6 +105,40 @@ impl Default for AnalyticsConfig {
             grouping: None,
         }
     }
+}
+
+/// Keys of the `analytics` block, of `analytics.retention` and of a collection.
+const BLOCK_KEYS: &[&str] = &[
+    "collections",
+    "data_dir",
+    "discover",
+    "retention",
+    "sync_overlap_hours",
+    "timezone",
+    "windows",
+];
+const RETENTION_KEYS: &[&str] = &["max_age_days", "max_per_collection"];
+const COLLECTION_KEYS: &[&str] = &["library", "members", "name", "rating_key"];
+
+/// One warning per unknown key of the `analytics` block (`did you mean windows?`): a
+/// misspelled optional key would otherwise leave its setting at the default without a word.
+pub fn config_warnings(cfg: &Value) -> Vec<String> {
+    let Some(Value::Object(block)) = cfg.get("analytics") else {
+        return Vec::new();
+    };
+    let mut out = unknown_keys(block, "analytics", BLOCK_KEYS);
+    if let Some(Value::Object(r)) = block.get("retention") {
+        out.extend(unknown_keys(r, "analytics.retention", RETENTION_KEYS));
+    }
+    if let Some(Value::Array(list)) = block.get("collections") {
+        for (i, c) in list.iter().enumerate() {
+            if let Value::Object(c) = c {
+                let prefix = format!("analytics.collections[{i}]");
+                out.extend(unknown_keys(c, &prefix, COLLECTION_KEYS));
+            }
+        }
+    }
+    out
 }
 
 impl AnalyticsConfig {
@@ -667,5 +701,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("99999") && e.contains("36500"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_warned() {
+        let cfg = json!({"analytics": {"windws": [7], "retention": {"max_age_day": 3},
+            "collections": [{"name": "a", "library": 1, "rating_key": 2, "member": []}]}});
+        let w = config_warnings(&cfg).join("\n");
+        assert!(
+            w.contains("`analytics.windws` (ignored): did you mean windows?"),
+            "{w}"
+        );
+        assert!(
+            w.contains("`analytics.retention.max_age_day` (ignored): did you mean max_age_days?"),
+            "{w}"
+        );
+        assert!(
+            w.contains("`analytics.collections[0].member` (ignored): did you mean members?"),
+            "{w}"
+        );
+        assert!(config_warnings(&json!({"analytics": {"windows": [1]}})).is_empty());
+        assert!(config_warnings(&json!({"tautulli": {"x": 1}})).is_empty());
     }
 }

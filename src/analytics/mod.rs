@@ -16,6 +16,7 @@ mod sync;
 mod window;
 
 pub use chart::{Chart, ChartKind};
+pub(crate) use config::config_warnings;
 pub use service::AnalyticsService;
 pub use session::Session;
 pub use store::Store;

@@ -101,6 +101,8 @@ pub struct HistoryCursor {
     report: Option<Report>,
     records_filtered: u64,
     catch_up_passes: u32,
+    /// The config's warnings, restated in the report for the host to show.
+    warnings: Vec<String>,
 }
 
 impl HistoryCursor {
@@ -119,6 +121,17 @@ impl HistoryCursor {
             ..StateReport::default()
         };
         let mut store = match &cfg.state_dir {
+            // A dry run uses the cache read-only (unless asked to forget it): it writes none
+            // of the plugin's state, but need not ask Tautulli for every answer again.
+            Some(dir) if options.dry_run && !options.clear_metadata_cache => {
+                let opened = State::open_read_only(dir);
+                state_report.note = Some(match &opened {
+                    Ok(Some(_)) => "dry run: the metadata cache is read, never written".into(),
+                    Ok(None) => "dry run: no metadata cache yet, and none is written".into(),
+                    Err(e) => format!("dry run: {e}; this read goes on without the cache"),
+                });
+                opened.ok().flatten()
+            }
             Some(_) if options.dry_run => {
                 state_report.note = Some(
                     "dry run: the plugin's state (metadata cache) is neither read nor written"
@@ -240,6 +253,7 @@ impl HistoryCursor {
             report: None,
             records_filtered: 0,
             catch_up_passes: 0,
+            warnings: cfg.warnings.clone(),
         }
     }
 
@@ -341,6 +355,9 @@ impl HistoryCursor {
             m.insert("checkpoint".into(), json!(self.checkpoint_token));
             m.insert("metadata_cache".into(), json!(self.resolver.cache));
             m.insert("state".into(), json!(self.state_report));
+            if !self.warnings.is_empty() {
+                m.insert("warnings".into(), json!(self.warnings));
+            }
         }
         v.to_string()
     }

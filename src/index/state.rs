@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::config::TautulliConfig;
 use crate::index::identity::ids::Ids;
@@ -111,6 +111,8 @@ impl Freshness {
 pub struct State {
     conn: Connection,
     path: PathBuf,
+    /// Opened by [`State::open_read_only`]: every write is skipped.
+    read_only: bool,
 }
 
 impl State {
@@ -146,7 +148,48 @@ impl State {
         conn.execute_batch(SCHEMA).map_err(open_err)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(open_err)?;
-        Ok(State { conn, path })
+        Ok(State {
+            conn,
+            path,
+            read_only: false,
+        })
+    }
+
+    /// Opens an existing state file for reading only: a dry run uses the cached answers
+    /// (it would otherwise ask Tautulli for every one again) but changes nothing; every
+    /// write is skipped. `None` when there is no file yet, or one of another schema.
+    pub fn open_read_only(dir: &Path) -> StateResult<Option<State>> {
+        let path = dir.join(FILE_NAME);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let open_err = |e: rusqlite::Error| StateError::Open {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        // `immutable`: a read-only connection to a WAL file would still leave `-wal` and
+        // `-shm` files behind. A run writing the cache meanwhile can at worst make a lookup
+        // fail (then asked of Tautulli) or miss its newest answers: it is only a cache.
+        let uri = format!(
+            "file:{}?immutable=1",
+            path.display()
+                .to_string()
+                .replace('%', "%25")
+                .replace('?', "%3f")
+                .replace('#', "%23")
+        );
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(uri, flags).map_err(open_err)?;
+        let found: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(open_err)?;
+        Ok((found == SCHEMA_VERSION).then_some(State {
+            conn,
+            path,
+            read_only: true,
+        }))
     }
 
     /// The state file.
@@ -218,6 +261,9 @@ impl State {
         answers: &[(MetaRequest, MetaAnswer)],
         now: i64,
     ) -> StateResult<u64> {
+        if self.read_only {
+            return Ok(0);
+        }
         let path = self.path.display().to_string();
         let err = |e: rusqlite::Error| StateError::Sql {
             path: path.clone(),
@@ -260,6 +306,9 @@ impl State {
 
     /// Removes every cached answer of `server`; returns how many there were.
     pub fn clear_metadata(&mut self, server: &str) -> StateResult<u64> {
+        if self.read_only {
+            return Ok(0);
+        }
         let n = self
             .conn
             .execute("DELETE FROM metadata_cache WHERE server = ?1", [server])
@@ -269,6 +318,9 @@ impl State {
 
     /// Removes answers (of every server) that are no longer fresh; returns how many.
     pub fn prune_metadata(&mut self, fresh: Freshness) -> StateResult<u64> {
+        if self.read_only {
+            return Ok(0);
+        }
         let n = self
             .conn
             .execute(

@@ -86,6 +86,10 @@ pub struct IndexReport {
     pub superseded: u64,
     /// Items in the index without an external ID, sorted by key.
     pub unresolved: Vec<Unresolved>,
+    /// Problems with the config that did not stop the read (an unknown key, with the known
+    /// one it probably meant), one line each, for people. Absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// How the service was asked for the history.

@@ -66,8 +66,13 @@ pub struct Health {
     pub latency_ms: u64,
     pub ok: bool,
     /// `ok`, `auth_failed` (the engine skips the pair), `down` (unreachable: the engine
-    /// skips writes to it) or `degraded` (it answers, but not as it should).
+    /// skips writes to it), `config` (something answers at the configured address, but not
+    /// the service's API: fix the config) or `degraded` (it answers, but not as it should).
     pub status: String,
+    /// Problems with the config that did not stop it (an unknown key, with the known one it
+    /// probably meant), one line each, for people. Absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The engine's write result map (`add`/`remove`). A read-only source never answers one:

@@ -1151,10 +1151,10 @@ fn looks_unavailable(stderr: &str) -> bool {
 
 /// Runs the bench and prints the table (JSON with `json`).
 pub fn run(args: &BenchArgs, plugin: Option<&Path>, json_out: bool) -> Result<i32> {
-    let phases = args.phase_list().map_err(HostError::ConfigInvalid)?;
-    let readers = args.reader_list().map_err(HostError::ConfigInvalid)?;
+    let phases = args.phase_list().map_err(HostError::Config)?;
+    let readers = args.reader_list().map_err(HostError::Config)?;
     if phases.is_empty() && readers.is_empty() {
-        return Err(HostError::ConfigInvalid(
+        return Err(HostError::Config(
             "nothing to run: give --phases or --readers".into(),
         ));
     }
@@ -1259,7 +1259,20 @@ pub fn run(args: &BenchArgs, plugin: Option<&Path>, json_out: bool) -> Result<i3
     if args.keep {
         eprintln!("bench: kept {}", tmp.keep().display());
     }
-    Ok(0)
+    Ok(exit_status(&out.phases, &out.readers))
+}
+
+/// 1 when a phase or a reader run failed (the table still shows every row), else 0: a
+/// script or CI running the bench must not take a failed phase for a result.
+fn exit_status(phases: &[PhaseResult], readers: &[ReaderResult]) -> i32 {
+    let failed = |o: &Outcome| matches!(o, Outcome::Failed(_));
+    let phases = phases.iter().filter(|r| failed(&r.outcome)).count();
+    let readers = readers.iter().filter(|r| failed(&r.run.outcome)).count();
+    if phases + readers == 0 {
+        return 0;
+    }
+    eprintln!("bench: {phases} phase(s) and {readers} reader run(s) failed (see the table)");
+    1
 }
 
 fn scenario_json(s: &ScenarioArgs) -> Value {
@@ -1563,6 +1576,17 @@ mod tests {
             assert!(l[..col].ends_with(|c: char| c.is_ascii_digit()), "{text}");
         }
         assert!(text.lines().all(|l| l == l.trim_end()));
+    }
+
+    #[test]
+    fn a_failed_phase_fails_the_bench_and_a_missing_one_does_not() {
+        let ok = row("index", 4.0, Some(10), None);
+        let mut missing = row("chart concurrency", 0.5, None, None);
+        missing.outcome = Outcome::NotAvailable("not built".into());
+        assert_eq!(exit_status(&[ok.clone(), missing.clone()], &[]), 0);
+        let mut failed = row("sync", 1.0, None, None);
+        failed.outcome = Outcome::Failed("error: boom".into());
+        assert_eq!(exit_status(&[ok, missing, failed], &[]), 1);
     }
 
     #[test]
