@@ -198,9 +198,21 @@ def _refuse(cfg: Mapping[str, Any], feature: str, items: Iterable[Mapping[str, A
     }
 
 
+# The statuses the engine acts on; the plugin's `config` (a web page or 404 where the API
+# should be) means the same to the engine as `down`: nothing to read, skip the pair's reads.
+_ENGINE_STATUSES = ("ok", "degraded", "down", "auth_failed")
+
+
 def _health(cfg: Mapping[str, Any]) -> dict[str, Any]:
     try:
-        return dict(_open(cfg).health())
+        answer = dict(_open(cfg).health())
+        status = answer.get("status")
+        if status not in _ENGINE_STATUSES:
+            details = answer.get("details")
+            details = dict(details) if isinstance(details, Mapping) else {"details": details}
+            details["plugin_status"] = status
+            answer.update(status="down", details=details)
+        return answer
     except PluginError as e:
         code = getattr(e, "code", "internal")
         status = {"auth_failed": "auth_failed", "unreachable": "down"}.get(code, "down")

@@ -103,3 +103,34 @@ def test_the_readmes_one_line_module_installs_this_provider(tmp_path):
              "from providers.sync import _mod_TAUTULLI as again;"
              "assert m is ours and again is ours and m.OPS.name() == 'TAUTULLI', m")
     subprocess.run([sys.executable, "-c", check], cwd=tmp_path, check=True)
+
+
+def test_a_web_page_where_the_api_should_be_is_down_for_the_engine():
+    """The plugin says `config` for an HTML page where the API should be; the engine only
+    acts on ok/degraded/down/auth_failed, so the provider answers `down` and keeps the
+    plugin's own status in the details."""
+    import http.server
+    import threading
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"<html><body>Welcome to nginx!</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        h = mod.OPS.health({"tautulli": {"server_url": url, "api_key": "k" * 32, "max_retries": 0, "timeout": 2}})
+    finally:
+        server.shutdown()
+    assert h["ok"] is False
+    assert h["status"] == "down"
+    assert h["details"]["plugin_status"] == "config"
