@@ -121,6 +121,8 @@ def test_a_web_page_where_the_api_should_be_is_down_for_the_engine():
             self.end_headers()
             self.wfile.write(body)
 
+        do_POST = do_GET  # the client sends its commands as a form
+
         def log_message(self, *args):
             pass
 
