@@ -9,4 +9,5 @@ mod analytics_cli;
 mod analytics_report;
 mod compat;
 mod e2e;
+mod export;
 mod loader;
