@@ -124,12 +124,20 @@ pub struct TrackerArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum TrackerCommand {
-    /// Write history.json and snapshots/<stamp>-history.json, the files CrossWatch's Editor imports.
+    /// Write history.json and snapshots/<stamp>-history.json, the files CrossWatch's Editor
+    /// imports, and the ZIP its "Import tracker archive" takes.
     Export {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
         #[arg(long, default_value = "history")]
         feature: String,
+        /// Where to write the ZIP [default: <DIR>/crosswatch-tracker.zip].
+        #[arg(long, value_name = "FILE")]
+        zip: Option<PathBuf>,
+        /// Merge onto this copy of CrossWatch's own history.json (newer watched_at per key),
+        /// so importing loses nothing CrossWatch already had.
+        #[arg(long, value_name = "FILE")]
+        base: Option<PathBuf>,
     },
     /// List snapshots, newest first, with counts.
     Snapshots {
@@ -162,7 +170,18 @@ pub fn run(cli: Cli) -> Result<i32> {
         } => index(&cli, feature, *report, (*read).into()),
         Command::Sync { dry_run, read } => sync_cmd(&cli, *dry_run, (*read).into()),
         Command::Tracker(t) => match &t.command {
-            TrackerCommand::Export { out, feature } => export(&cli, out, feature),
+            TrackerCommand::Export {
+                out,
+                feature,
+                zip,
+                base,
+            } => {
+                let zip = zip
+                    .clone()
+                    .unwrap_or_else(|| out.join("crosswatch-tracker.zip"));
+                let options = crate::tracker::ExportOptions::new(Some(zip), base.clone());
+                export(&cli, out, feature, &options)
+            }
             TrackerCommand::Snapshots { feature } => snapshots(&cli, feature),
         },
         Command::Analytics(args) => {
@@ -341,9 +360,14 @@ fn open_tracker(dir: &Path) -> Result<Tracker> {
     })
 }
 
-fn export(cli: &Cli, out: &Path, feature: &str) -> Result<i32> {
+fn export(
+    cli: &Cli,
+    out: &Path,
+    feature: &str,
+    options: &crate::tracker::ExportOptions,
+) -> Result<i32> {
     let tracker = open_tracker(&tracker_dir(cli)?)?;
-    let summary = tracker.export(feature, out, SystemClock.now_epoch())?;
+    let summary = tracker.export_with(feature, out, SystemClock.now_epoch(), options)?;
     if cli.json {
         stdout_json(&serde_json::to_value(&summary).unwrap_or(Value::Null))?;
     } else {
@@ -353,6 +377,21 @@ fn export(cli: &Cli, out: &Path, feature: &str) -> Result<i32> {
             summary.snapshot_files.len(),
             out.display()
         );
+        if let Some(base) = &summary.base {
+            println!(
+                "merged onto {}: kept {} item(s) only it had, {} newer there, {} replaced",
+                base.file.display(),
+                base.kept_from_base,
+                base.base_newer,
+                base.replaced
+            );
+        }
+        if let Some(zip) = &summary.archive_file {
+            println!(
+                "archive for CrossWatch's \"Import tracker archive\": {}",
+                zip.display()
+            );
+        }
     }
     Ok(0)
 }

@@ -9,5 +9,6 @@ mod analytics_cli;
 mod analytics_report;
 mod compat;
 mod e2e;
+mod export;
 mod first_hour;
 mod loader;

@@ -32,6 +32,11 @@ pub enum TrackerError {
     #[error("item {key:?} rejected: {reason}; the whole import was rolled back\n  hint: the source plugin produced a malformed item: fix or report it, then run the import again")]
     BadItem { key: String, reason: String },
 
+    /// The `--base` file of an export is not CrossWatch's `{"ts", "items": {key: item}}`;
+    /// the export wrote nothing.
+    #[error("cannot merge onto {}: {reason}; nothing was written\n  hint: pass the history.json of CrossWatch's Tracker (its Editor exports it)", path.display())]
+    BadBase { path: PathBuf, reason: String },
+
     #[error("invalid feature name {feature:?}\n  hint: use a lower-case name made of letters, digits and '_', such as \"history\"")]
     BadFeature { feature: String },
 

@@ -50,6 +50,7 @@ use rusqlite::{Connection, OpenFlags, Statement};
 pub use checkpoint::CheckpointUpdate;
 use error::SqlContext;
 pub use error::{Result, TrackerError, BUSY_TIMEOUT};
+pub use export::ExportOptions;
 pub use import::ImportOutcome;
 pub use snapshots::{Retention, SnapshotInfo};
 pub use utc::{format_stamp, format_watched_at, parse_watched_at};
