@@ -42,16 +42,18 @@ pub(crate) enum ServerGrouping {
 impl ServerGrouping {
     /// Asks Tautulli once (`get_settings`, `key=General`). Only `group_history_tables` is
     /// kept: the section also holds secrets (the API key among them), so no other field is
-    /// parsed and no piece of the answer is quoted.
-    pub(crate) fn read(client: &Client) -> ServerGrouping {
+    /// parsed and no piece of the answer is quoted. A server that does not answer at all is
+    /// the sync's error: its history read would only wait for it a second time.
+    pub(crate) fn read(client: &Client) -> Result<ServerGrouping> {
         #[derive(Deserialize)]
         struct General {
             #[serde(default)]
             group_history_tables: Option<Value>,
         }
         match client.call::<General>(Command::GetSettings, &[("key", "General".to_string())]) {
-            Ok(g) => ServerGrouping::from_value(g.group_history_tables.as_ref()),
-            Err(e) => ServerGrouping::Unread { reason: brief(&e) },
+            Ok(g) => Ok(ServerGrouping::from_value(g.group_history_tables.as_ref())),
+            Err(e @ Error::Unreachable { .. }) => Err(e),
+            Err(e) => Ok(ServerGrouping::Unread { reason: brief(&e) }),
         }
     }
 

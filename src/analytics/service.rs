@@ -98,11 +98,10 @@ impl AnalyticsService {
             overlap_seconds: i64::from(self.config.sync_overlap_hours) * 3600,
         };
         // Tautulli's own grouping, read once per sync unless the config chooses.
-        let server_grouping = self
-            .config
-            .grouping
-            .is_none()
-            .then(|| ServerGrouping::read(&self.client));
+        let server_grouping = match self.config.grouping {
+            None => Some(ServerGrouping::read(&self.client)?),
+            Some(_) => None,
+        };
         let before = self.history_requests();
         // The read can take minutes: it runs on a connection of its own, not behind the
         // shared store's mutex, so this provider's other calls (from other threads) use the
