@@ -629,6 +629,96 @@ fn duration_axis_and_top_charts_equal_tautulli() {
     check_axis(&w, REFERENCE_NOW, 30, "duration", &[]);
 }
 
+/// The `get_settings` requests the fake received.
+fn settings_requests(server: &FakeServer) -> Vec<fake_tautulli::RecordedRequest> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.cmd.as_deref() == Some("get_settings"))
+        .collect()
+}
+
+/// With `analytics.grouping` unset, the charts follow Tautulli's own `group_history_tables`
+/// (each sync reads it once with `get_settings`) and equal its graphs asked without a
+/// `grouping`, as its own pages ask them; the notes say where the choice came from.
+#[test]
+fn grouping_follows_the_servers_setting_when_not_set() {
+    let mut off = generated();
+    off.server.grouping = false;
+    let w = world(off, "UTC");
+    let asked = settings_requests(&w.server);
+    assert_eq!(asked.len(), 1, "one read per sync");
+    assert_eq!(
+        asked[0].params.get("key").map(String::as_str),
+        Some("General")
+    );
+    for days in [7, 30] {
+        check_axis(&w, GEN_NOW, days, "plays", &[]);
+        check_axis(&w, GEN_NOW, days, "duration", &[]);
+    }
+    let c = w.ours_on(ChartKind::TopUsers, 30, GEN_NOW, "duration");
+    assert!(
+        c.notes.contains(
+            &"grouping off: every session counts (Tautulli's group_history_tables is off)".into()
+        ),
+        "{:?}",
+        c.notes
+    );
+    // Charts read the store only: no request for a chart.
+    w.server.clear_requests();
+    w.ours_on(ChartKind::PlaysByDate, 7, GEN_NOW, "plays");
+    assert!(w.server.requests().is_empty());
+
+    // The config wins, and then nothing is asked.
+    let mut off = Scenario::reference();
+    off.server.grouping = false;
+    let w = world_with(off, "UTC", json!({"grouping": true}));
+    assert!(settings_requests(&w.server).is_empty());
+    check_axis(&w, REFERENCE_NOW, 30, "plays", &[("grouping", "1")]);
+    let c = w.ours_on(ChartKind::PlaysByHour, 30, REFERENCE_NOW, "plays");
+    assert!(
+        c.notes
+            .contains(&"viewings grouped (analytics.grouping is true)".into()),
+        "{:?}",
+        c.notes
+    );
+}
+
+/// A server that refuses `get_settings` leaves grouping on, Tautulli's default: the sync
+/// report warns (without a word of the answer) and the charts' notes say it.
+#[test]
+fn grouping_stays_on_and_says_so_when_the_settings_are_refused() {
+    let mut refused = Scenario::reference();
+    refused.server.grouping = false;
+    refused.server.quirks.settings_refused = true;
+    let w = world(refused, "UTC");
+    check_axis(&w, REFERENCE_NOW, 30, "plays", &[("grouping", "1")]);
+    let c = w.ours_on(ChartKind::PlaysByDate, 30, REFERENCE_NOW, "plays");
+    assert!(
+        c.notes
+            .iter()
+            .any(|n| n.starts_with("viewings grouped (Tautulli's default")),
+        "{:?}",
+        c.notes
+    );
+    let again = w.svc.sync().expect("a re-sync");
+    let warnings = again.warnings.join("\n");
+    assert!(
+        warnings.contains("group_history_tables could not be read")
+            && warnings.contains("refused")
+            && warnings.contains("analytics.grouping"),
+        "{warnings}"
+    );
+    assert!(!warnings.contains(&w.server.api_key()), "{warnings}");
+    // The concurrency chart counts streams: no grouping note.
+    let c = w.ours_on(ChartKind::Concurrency, 30, REFERENCE_NOW, "plays");
+    assert!(
+        !c.notes.iter().any(|n| n.contains("group")),
+        "{:?}",
+        c.notes
+    );
+}
+
 #[test]
 fn grouping_off_equals_tautulli_with_grouping_off() {
     let w = world_with(generated(), "UTC", json!({"grouping": false}));

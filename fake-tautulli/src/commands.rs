@@ -26,6 +26,7 @@ pub enum Read {
     ChildrenMetadata,
     ItemWatchTimeStats,
     ItemUserStats,
+    Settings,
 }
 
 impl Read {
@@ -42,6 +43,7 @@ impl Read {
             "get_children_metadata" => Read::ChildrenMetadata,
             "get_item_watch_time_stats" => Read::ItemWatchTimeStats,
             "get_item_user_stats" => Read::ItemUserStats,
+            "get_settings" => Read::Settings,
             _ => return GraphKind::parse(cmd).map(Read::Graph),
         })
     }
@@ -433,6 +435,41 @@ fn content_rating(ctx: &Ctx, rating_key: i64) -> String {
     }
 }
 
+/// `get_settings`: Tautulli's config sections (`key`: one section, `None` when there is no
+/// such section, which the server answers as an error). The sections hold what the scenario
+/// models, as 2.17 answers them: int settings as numbers (`group_history_tables: 0`), the
+/// two keys it blanks (`pms_token`, `jwt_secret`) as null, and, as it does, the API key.
+pub fn settings(ctx: &Ctx, key: Option<&str>) -> Option<Value> {
+    let server = &ctx.scenario.server;
+    let int = |b: bool| u8::from(b);
+    let all = json!({
+        "General": {
+            "api_enabled": 1,
+            "api_key": ctx.scenario.api_key.expose(),
+            "date_format": "YYYY-MM-DD",
+            "group_history_tables": int(server.grouping),
+            "history_table_activity": int(server.include_activity),
+            "http_root": "",
+            "interface": "/opt/Tautulli/data/interfaces/",
+            "interface_list": ["default"],
+            "jwt_secret": null,
+            "time_format": "HH:mm",
+        },
+        "Monitoring": {
+            "movie_watched_percent": server.watched_percent.movie,
+            "tv_watched_percent": server.watched_percent.episode,
+        },
+        "PMS": {
+            "pms_identifier": server.pms_identifier,
+            "pms_token": null,
+        },
+    });
+    match key.map(str::trim).filter(|k| !k.is_empty()) {
+        None => Some(all),
+        Some(k) => all.get(k).cloned(),
+    }
+}
+
 /// `status`: Tautulli's own health answer.
 pub fn status() -> Value {
     json!({"result": "success", "message": "Ok"})
@@ -460,6 +497,10 @@ mod tests {
         assert_eq!(
             classify("get_plays_by_source_resolution"),
             Some(Command::NotImplemented)
+        );
+        assert_eq!(
+            classify("get_settings"),
+            Some(Command::Read(Read::Settings))
         );
         assert_eq!(classify("get_everything"), None);
         assert!(unknown_command_message("x").starts_with("Unknown command: x. "));

@@ -153,6 +153,10 @@ impl Default for WatchedPercent {
 pub struct Quirks {
     /// Integer fields of history rows arrive as digit strings (`"rating_key": "201"`).
     pub digit_strings: bool,
+    /// `get_settings` is refused (HTTP 400 `Invalid apikey`), as by a proxy that lets only
+    /// the history commands through or a key without admin rights.
+    #[serde(skip_serializing_if = "is_false")]
+    pub settings_refused: bool,
 }
 
 /// A Tautulli user (`users` table).

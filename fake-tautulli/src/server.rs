@@ -677,6 +677,17 @@ impl Shared {
                 )
             }
             Read::Status => light(Answer::success(&commands::status())),
+            Read::Settings => {
+                if self.scenario.server.quirks.settings_refused {
+                    return light(Answer::error(400, Some("Invalid apikey")));
+                }
+                let key = p.get("key").map(String::as_str);
+                light(match commands::settings(&ctx, key) {
+                    Some(s) => Answer::success(&s),
+                    // An unknown section: Tautulli's `None` answer, an error without a message.
+                    None => Answer::error(400, None),
+                })
+            }
             Read::Graph(kind) => {
                 let params = GraphParams::parse(p, kind, self.scenario.server.grouping);
                 let now = self.now();

@@ -187,6 +187,41 @@ fn info_and_status_answer() {
     assert_eq!(api(&s, "status", &[]).data()["message"], "Ok");
 }
 
+/// `get_settings` as 2.17 answers it: every section, or one with `key`; int settings as
+/// 0/1; an unknown section an error without a message; the `settings_refused` quirk a 400.
+#[test]
+fn settings_answer_group_history_tables_like_tautulli() {
+    let s = server();
+    let all = api(&s, "get_settings", &[]).data();
+    assert_eq!(all["General"]["group_history_tables"], 1);
+    assert!(
+        all["PMS"]["pms_token"].is_null(),
+        "blanked as Tautulli does"
+    );
+    let general = api(&s, "get_settings", &[("key", "General")]).data();
+    assert_eq!(general, all["General"]);
+    assert_eq!(general["history_table_activity"], 1);
+    let unknown = api(&s, "get_settings", &[("key", "Nope")]);
+    assert_eq!(unknown.status, 400);
+    assert_eq!(unknown.json()["response"]["result"], "error");
+    assert!(unknown.message().is_null());
+
+    let edge = FakeServer::start(scenario("edge.json")).unwrap();
+    let general = api(&edge, "get_settings", &[("key", "General")]).data();
+    assert_eq!(
+        general["group_history_tables"], 0,
+        "edge.json: grouping off"
+    );
+    assert_eq!(general["history_table_activity"], 0);
+
+    let mut refused = scenario("reference.json");
+    refused.server.quirks.settings_refused = true;
+    let refused = FakeServer::start(refused).unwrap();
+    let r = api(&refused, "get_settings", &[("key", "General")]);
+    assert_eq!((r.status, r.message()), (400, json!("Invalid apikey")));
+    assert_eq!(api(&refused, "status", &[]).data()["message"], "Ok");
+}
+
 fn body_of(s: &FakeServer, cmd: &str) -> testutil::Resp {
     api(s, cmd, &[("rating_key", "101")])
 }

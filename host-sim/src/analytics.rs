@@ -71,7 +71,7 @@ pub enum AnalyticsCommand {
         /// Also write the chart as an SVG picture.
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
-        /// plays (default) or duration: seconds watched (every chart but concurrency).
+        /// plays (default) or duration: time watched, shown as 3h 20m (every chart but concurrency).
         #[arg(long = "y-axis", value_name = "AXIS")]
         y_axis: Option<String>,
     },
@@ -165,7 +165,8 @@ pub fn run(analytics: &mut Analytics, args: &AnalyticsArgs, json_out: bool) -> R
                     eprintln!("wrote {}", path.display());
                 }
             }
-            let text = human.then(|| render_chart(&chart));
+            let duration_axis = chart.json()["y_axis"] == "duration";
+            let text = human.then(|| render_chart(&chart, duration_axis));
             (chart.into_json(), text)
         }
         AnalyticsCommand::Report {
@@ -241,7 +242,11 @@ fn render_sync(r: &SyncReport) -> String {
         r.unchanged,
         if bad > 0 { format!(", {bad} left out (times out of range)") } else { String::new() },
         r.total_sessions,
-    )
+    ) + &r
+        .warnings
+        .iter()
+        .map(|w| format!("  warning: {w}\n"))
+        .collect::<String>()
 }
 
 fn render_collect(r: &CollectReport) -> String {
@@ -375,8 +380,9 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-/// A chart as a table: one row per category, one column per series.
-pub fn render_chart(c: &Chart) -> String {
+/// A chart as a table: one row per category, one column per series; on the duration axis
+/// (`duration_axis`: seconds watched) every value reads as `3h 20m`, not seconds.
+pub fn render_chart(c: &Chart, duration_axis: bool) -> String {
     let title = if c.title.is_empty() {
         "chart"
     } else {
@@ -394,19 +400,39 @@ pub fn render_chart(c: &Chart) -> String {
         .max()
         .unwrap_or(4)
         .max(8);
+    let value = |v: u64| {
+        if duration_axis {
+            crate::svg::duration_label(v)
+        } else {
+            v.to_string()
+        }
+    };
+    // Each series' cells, and its column as wide as its name or its widest cell.
+    let columns: Vec<(Vec<String>, usize)> = c
+        .series
+        .iter()
+        .map(|s| {
+            let cells: Vec<String> = (0..c.categories.len())
+                .map(|i| value(s.data.get(i).copied().unwrap_or(0)))
+                .collect();
+            let w = cells
+                .iter()
+                .map(|v| v.chars().count())
+                .chain([s.name.chars().count(), 6])
+                .max()
+                .unwrap_or(6);
+            (cells, w)
+        })
+        .collect();
     let mut out = format!("{title} ({tz})\n{:<width$}", "");
-    for s in &c.series {
-        out += &format!(" {:>w$}", s.name, w = s.name.chars().count().max(6));
+    for (s, (_, w)) in c.series.iter().zip(&columns) {
+        out += &format!(" {:>w$}", s.name);
     }
     out += "\n";
     for (i, cat) in c.categories.iter().enumerate() {
         out += &format!("{:<width$}", truncate(cat, width));
-        for s in &c.series {
-            out += &format!(
-                " {:>w$}",
-                s.data.get(i).copied().unwrap_or(0),
-                w = s.name.chars().count().max(6)
-            );
+        for (cells, w) in &columns {
+            out += &format!(" {:>w$}", cells[i]);
         }
         out += "\n";
     }
@@ -442,7 +468,7 @@ mod tests {
             "categories": ["2026-11-20", "2026-11-21"],
             "series": [{"name": "Movies", "data": [1, 0]}, {"name": "Total", "data": [1, 2]}],
             "notes": ["1 session without a stop time left out"]});
-        let t = render_chart(&payload::from_value(c).unwrap());
+        let t = render_chart(&payload::from_value(c).unwrap(), false);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines[0], "Plays by date (Europe/Berlin)");
         assert!(lines[1].contains("Movies") && lines[1].contains("Total"));
@@ -452,6 +478,38 @@ mod tests {
         );
         assert!(lines[3].ends_with(" 2"), "{t}");
         assert!(t.contains("note: 1 session"));
+    }
+
+    #[test]
+    fn a_duration_chart_table_reads_in_hours_and_minutes() {
+        let c = json!({"title": "Watch time by date", "y_axis": "duration",
+            "categories": ["2026-11-20", "2026-11-21"],
+            "series": [{"name": "Movies", "data": [12_000, 0]},
+                       {"name": "Total", "data": [1_234_567, 45]}]});
+        let t = render_chart(&payload::from_value(c).unwrap(), true);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(
+            lines[2].contains(" 3h 20m ") && lines[2].ends_with(" 342h"),
+            "{t}"
+        );
+        assert!(
+            lines[3].contains(" 0 ") && lines[3].ends_with(" 45s"),
+            "{t}"
+        );
+        assert!(!t.contains("12000") && !t.contains("1234567"), "{t}");
+        // Columns line up: every row as wide as the header.
+        assert!(lines[1..].iter().all(|l| l.len() == lines[1].len()), "{t}");
+    }
+
+    #[test]
+    fn a_sync_report_shows_its_warnings() {
+        let r = json!({"pages": 1, "rows_seen": 1, "inserted": 1, "total_sessions": 1,
+            "warnings": ["Tautulli's group_history_tables could not be read"]});
+        let text = render_sync(&payload::from_value(r).unwrap());
+        assert!(
+            text.ends_with("\n  warning: Tautulli's group_history_tables could not be read\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -18,7 +18,8 @@ use crate::analytics::duration;
 use crate::error::{HostError, Result};
 use crate::plugin::Analytics;
 
-/// The charts of a report, in reading order: when, then how, then who.
+/// The charts of a report, in reading order: when, then how, then who. Each counts plays,
+/// and each but concurrency comes a second time counting watch time (see [`has_duration`]).
 pub const CHART_KINDS: [&str; 7] = [
     "plays-by-date",
     "plays-by-weekday",
@@ -28,6 +29,12 @@ pub const CHART_KINDS: [&str; 7] = [
     "top-users",
     "top-platforms",
 ];
+
+/// Whether a chart kind also comes on the duration axis: Tautulli offers `y_axis=duration`
+/// for every chart but concurrency, which counts streams.
+pub fn has_duration(kind: &str) -> bool {
+    kind != "concurrency"
+}
 
 /// What a report covers.
 #[derive(Debug, Clone)]
@@ -70,7 +77,8 @@ pub struct ReportData {
     pub now: i64,
     pub days: u32,
     pub window: u32,
-    /// The charts' JSON (the plugin's `Chart`).
+    /// The charts' JSON (the plugin's `Chart`): each kind's plays chart, followed by its
+    /// duration chart when it has one.
     pub charts: Vec<Value>,
     pub latest: Vec<SnapshotRow>,
     pub top: Vec<SnapshotRow>,
@@ -94,17 +102,24 @@ pub fn gather(analytics: &mut Analytics, opts: &ReportOptions) -> Result<ReportD
     let now = opts
         .now
         .unwrap_or_else(|| jiff::Timestamp::now().as_second());
-    let mut charts = Vec::with_capacity(CHART_KINDS.len());
+    let mut charts = Vec::with_capacity(2 * CHART_KINDS.len());
     for kind in CHART_KINDS {
-        let chart = analytics.chart(&ChartRequest {
-            kind: kind.to_string(),
-            days: Some(opts.days),
-            tz: opts.tz.clone(),
-            now: Some(now),
-            top: Some(u32::try_from(opts.top).unwrap_or(u32::MAX)),
-            y_axis: None,
-        })?;
-        charts.push(chart.into_json());
+        let axes: &[Option<&str>] = if has_duration(kind) {
+            &[None, Some("duration")]
+        } else {
+            &[None]
+        };
+        for y_axis in axes {
+            let chart = analytics.chart(&ChartRequest {
+                kind: kind.to_string(),
+                days: Some(opts.days),
+                tz: opts.tz.clone(),
+                now: Some(now),
+                top: Some(u32::try_from(opts.top).unwrap_or(u32::MAX)),
+                y_axis: y_axis.map(str::to_string),
+            })?;
+            charts.push(chart.into_json());
+        }
     }
     let latest: Vec<SnapshotRow> = rows(analytics, &QueryRequest::new("latest"))?;
     let top: Vec<SnapshotRow> = rows(
@@ -287,16 +302,25 @@ pub fn render(data: &ReportData) -> Result<String> {
          <a href=\"#rotations\">Rotations</a></nav>\n<main>\n",
     );
 
-    out.push_str("<h2 id=\"charts\">Charts</h2>\n");
+    out.push_str(
+        "<h2 id=\"charts\">Charts</h2>\n<p class=\"hint\">Each chart counts plays; the one \
+         after it shows the time watched (every chart but concurrency, which counts \
+         streams).</p>\n",
+    );
     for chart in &data.charts {
         let svg = crate::svg::render_inline(chart).map_err(|reason| HostError::Protocol {
             what: "chart",
             reason,
         })?;
         let kind = chart["kind"].as_str().unwrap_or("chart");
+        let axis = if chart["y_axis"] == "duration" {
+            "-duration"
+        } else {
+            ""
+        };
         let _ = write!(
             out,
-            "<figure class=\"card chart\" id=\"chart-{}\">\n{svg}</figure>\n",
+            "<figure class=\"card chart\" id=\"chart-{}{axis}\">\n{svg}</figure>\n",
             esc(kind)
         );
     }
@@ -780,6 +804,27 @@ mod tests {
         ] {
             assert!(!html.contains(banned), "{banned}");
         }
+    }
+
+    #[test]
+    fn a_duration_chart_has_its_own_figure_in_hours_and_minutes() {
+        let mut d = data();
+        let mut watch = chart("plays-by-date", vec![3600, 0, 12_000]);
+        watch["y_axis"] = json!("duration");
+        watch["title"] = json!("Watch time by date");
+        d.charts.insert(1, watch);
+        let html = render(&d).unwrap();
+        assert_eq!(html.matches("<figure class=\"card chart\"").count(), 3);
+        let plays = html.split("id=\"chart-plays-by-date\">").nth(1).unwrap();
+        let watch = html
+            .split("id=\"chart-plays-by-date-duration\">")
+            .nth(1)
+            .unwrap();
+        let watch = &watch[..watch.find("</figure>").unwrap()];
+        assert!(plays.find("</figure>") < plays.find("Watch time by date"));
+        assert!(watch.contains("Total 3h 20m</title>"), "{watch}");
+        assert!(!watch.contains("12000"), "{watch}");
+        assert!(has_duration("top-users") && !has_duration("concurrency"));
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! Streams") drawn distinctly as a dark line with markers over them. Type bars are stacked
 //! only when the sum series really is their sum (plays); for concurrency, whose maximum is
 //! not a sum, they stand side by side, or become lines when there are too many to read.
+//! A chart on the duration axis (`y_axis: "duration"`, seconds watched) is labelled in
+//! hours and minutes (`3h 20m`), its axis stepped in round durations, never raw seconds.
 
 use std::fmt::Write as _;
 
@@ -29,6 +31,24 @@ struct ChartData {
     window: Option<WindowData>,
     #[serde(default)]
     notes: Vec<String>,
+    /// `plays` (also when absent) or `duration`: seconds watched.
+    #[serde(default)]
+    y_axis: String,
+}
+
+impl ChartData {
+    fn is_duration(&self) -> bool {
+        self.y_axis == "duration"
+    }
+
+    /// A value as people read it: a count, or a duration.
+    fn value_label(&self, v: u64) -> String {
+        if self.is_duration() {
+            duration_label(v)
+        } else {
+            v.to_string()
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -208,7 +228,9 @@ fn periods(chart: ChartData) -> ChartData {
     };
     let mut notes = vec![format!(
         "each bar is {what} (labelled with its first day; the oldest may be shorter){}",
-        if adds_up {
+        if adds_up && chart.is_duration() {
+            ": the watch time of its days added up"
+        } else if adds_up {
             ": the plays of its days added up"
         } else {
             ": the highest of its days"
@@ -258,7 +280,11 @@ fn draw(chart: &ChartData) -> String {
         .flat_map(|s| s.data.iter().copied())
         .max()
         .unwrap_or(0);
-    let (y_top, y_step) = nice_scale(max_value);
+    let (y_top, y_step) = if chart.is_duration() {
+        nice_duration_scale(max_value)
+    } else {
+        nice_scale(max_value)
+    };
 
     let labels = XLabels::new(&chart.categories);
     // The legend column is as wide as its longest name, so no name is cut off.
@@ -322,10 +348,11 @@ fn draw(chart: &ChartData) -> String {
         let _ = writeln!(
             out,
             "<line x1=\"{LEFT}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"{}\" stroke-width=\"1\"/>\
-             <text x=\"{}\" y=\"{y}\" text-anchor=\"end\" dominant-baseline=\"middle\">{tick}</text>",
+             <text x=\"{}\" y=\"{y}\" text-anchor=\"end\" dominant-baseline=\"middle\">{}</text>",
             LEFT + PLOT_WIDTH,
             if tick == 0 { "#888888" } else { "#e4e4e4" },
             LEFT - 8.0,
+            chart.value_label(tick),
         );
         tick += y_step;
     }
@@ -406,7 +433,12 @@ fn draw(chart: &ChartData) -> String {
                         width,
                         y1 - y0,
                         colour(p),
-                        &format!("{}: {} {v}", chart.categories[c], s.name),
+                        &format!(
+                            "{}: {} {}",
+                            chart.categories[c],
+                            s.name,
+                            chart.value_label(v)
+                        ),
                     );
                     base += v;
                 }
@@ -431,7 +463,12 @@ fn draw(chart: &ChartData) -> String {
                         width,
                         y_of(0) - y_of(v),
                         colour(p),
-                        &format!("{}: {} {v}", chart.categories[c], s.name),
+                        &format!(
+                            "{}: {} {}",
+                            chart.categories[c],
+                            s.name,
+                            chart.value_label(v)
+                        ),
                     );
                 }
             }
@@ -458,14 +495,20 @@ fn draw(chart: &ChartData) -> String {
                     out,
                     "<circle cx=\"{x}\" cy=\"{y}\" r=\"3.5\" fill=\"#ffffff\" stroke=\"{SUM_COLOUR}\" \
                      stroke-width=\"1.5\"><title>{}</title></circle>",
-                    esc(&format!("{}: {} {v}", categories[c], total.name))
+                    esc(&format!(
+                        "{}: {} {}",
+                        categories[c],
+                        total.name,
+                        chart.value_label(v)
+                    ))
                 );
                 if !ordered {
                     let _ = writeln!(
                         out,
                         "<text x=\"{x}\" y=\"{}\" font-size=\"12\" font-weight=\"bold\" \
-                         fill=\"{SUM_COLOUR}\" text-anchor=\"middle\">{v}</text>",
-                        fmt(y_of(v) - 9.0)
+                         fill=\"{SUM_COLOUR}\" text-anchor=\"middle\">{}</text>",
+                        fmt(y_of(v) - 9.0),
+                        chart.value_label(v)
                     );
                 }
             }
@@ -653,6 +696,50 @@ fn nice_scale(max: u64) -> (u64, u64) {
         .unwrap_or(10.0 * magnitude);
     let step = (step.round() as u64).max(1);
     (max.div_ceil(step) * step, step)
+}
+
+/// Round durations a watch-time axis steps by, in seconds: minutes, hours, days.
+const DURATION_STEPS: [u64; 14] = [
+    60, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800, 432_000, 864_000,
+];
+
+/// [`nice_scale`] for seconds watched: about five steps of a round duration (see
+/// [`DURATION_STEPS`]; past ten days, a round number of ten-day steps).
+fn nice_duration_scale(max: u64) -> (u64, u64) {
+    if max == 0 {
+        return (3600, 3600);
+    }
+    let raw = max.div_ceil(5);
+    let step = DURATION_STEPS
+        .iter()
+        .copied()
+        .find(|&s| s >= raw)
+        .unwrap_or_else(|| {
+            // 10, 20, 50, 100, 200, ... days.
+            let units = raw.div_ceil(864_000);
+            let mut magnitude = 1;
+            loop {
+                if let Some(f) = [1, 2, 5].into_iter().find(|f| f * magnitude >= units) {
+                    break f * magnitude * 864_000;
+                }
+                magnitude *= 10;
+            }
+        });
+    (max.div_ceil(step) * step, step)
+}
+
+/// Seconds as people read a watch time: `0`, `45s`, `12m`, `3h`, `3h 20m`; whole hours past
+/// a hundred (`250h`), where the minutes no longer matter.
+pub fn duration_label(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    match (h, m) {
+        (0, 0) if s == 0 => "0".to_string(),
+        (0, 0) => format!("{s}s"),
+        (0, m) => format!("{m}m"),
+        (h, _) if h >= 100 => format!("{h}h"),
+        (h, 0) => format!("{h}h"),
+        (h, m) => format!("{h}h {m}m"),
+    }
 }
 
 fn shorten(label: &str) -> String {
@@ -1132,6 +1219,50 @@ mod tests {
             err.contains("\"TV\" has 1 values for 2 categories"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn watch_time_reads_as_hours_and_minutes() {
+        assert_eq!(duration_label(0), "0");
+        assert_eq!(duration_label(45), "45s");
+        assert_eq!(duration_label(12 * 60 + 5), "12m");
+        assert_eq!(duration_label(3 * 3600), "3h");
+        assert_eq!(duration_label(3 * 3600 + 20 * 60 + 59), "3h 20m");
+        assert_eq!(duration_label(250 * 3600 + 60), "250h");
+        assert_eq!(nice_duration_scale(0), (3600, 3600));
+        assert_eq!(nice_duration_scale(200), (240, 60));
+        assert_eq!(nice_duration_scale(3 * 3600 + 1), (4 * 3600, 3600));
+        assert_eq!(nice_duration_scale(50 * 3600), (60 * 3600, 43_200));
+        let (top, step) = nice_duration_scale(200 * 86_400);
+        assert!(top >= 200 * 86_400 && step % 864_000 == 0, "{top} {step}");
+        assert!(top / step <= 10);
+    }
+
+    #[test]
+    fn a_duration_chart_labels_its_axis_and_values_in_hours_and_minutes() {
+        let mut chart = plays_chart(days(3));
+        chart["y_axis"] = json!("duration");
+        chart["title"] = json!("Watch time by date");
+        chart["series"] = json!([
+            {"name": "Movies", "data": [7200, 0, 12_000]},
+            {"name": "TV", "data": [0, 1800, 0]},
+            {"name": "Total", "data": [7200, 1800, 12_000]},
+        ]);
+        let svg = render(&chart).unwrap();
+        check_xml(&svg).unwrap();
+        let ticks: Vec<&str> = svg
+            .split("dominant-baseline=\"middle\">")
+            .skip(1)
+            .map(|t| &t[..t.find('<').unwrap()])
+            .take_while(|t| !t.is_empty() && t.chars().next().unwrap().is_ascii_digit())
+            .collect();
+        assert_eq!(ticks, ["0", "1h", "2h", "3h", "4h"], "{svg}");
+        assert!(
+            svg.contains("<title>2026-01-03: Movies 3h 20m</title>"),
+            "{svg}"
+        );
+        assert!(svg.contains("Total 30m</title>"), "{svg}");
+        assert!(!svg.contains("12000"), "no raw seconds: {svg}");
     }
 
     #[test]

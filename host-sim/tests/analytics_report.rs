@@ -18,8 +18,17 @@ use serde_json::{json, Value};
 /// 2026-11-22T00:00:00Z: after every demo play.
 const DEMO_NOW: i64 = 1_795_305_600;
 const DAY: i64 = 86_400;
-/// Every chart a report holds.
-const CHARTS: usize = 7;
+/// Every chart a report holds: seven on plays, six of them again on watch time.
+const CHARTS: usize = 13;
+/// The charts Tautulli also offers on the duration axis (all but concurrency).
+const DURATION_KINDS: [&str; 6] = [
+    "plays-by-date",
+    "plays-by-weekday",
+    "plays-by-hour",
+    "stream-types",
+    "top-users",
+    "top-platforms",
+];
 
 /// The demo synced, then collected three times: two days before "now" without a rotation,
 /// then a day before and at "now" under the rotation "spring".
@@ -108,6 +117,24 @@ fn a_report_holds_every_chart_and_table_and_renders_in_chromium() {
         assert!(figure.starts_with("\n<svg xmlns="), "{kind}");
         assert!(figure.contains("Time zone: Europe/Berlin"), "{kind}");
     }
+    // The watch-time version of each, right after its plays chart, in hours and minutes.
+    for kind in DURATION_KINDS {
+        let figure = section(
+            &html,
+            &format!("id=\"chart-{kind}-duration\">"),
+            "</figure>",
+        );
+        assert!(figure.starts_with("\n<svg xmlns="), "{kind}");
+        assert!(figure.contains("atch time"), "{kind}: titled as watch time");
+        let plays = html.find(&format!("id=\"chart-{kind}\">")).unwrap();
+        let watch = html
+            .find(&format!("id=\"chart-{kind}-duration\">"))
+            .unwrap();
+        let between = &html[plays..watch];
+        assert_eq!(between.matches("<figure").count(), 1, "{kind}: next to it");
+        check_duration_ticks(figure, kind);
+    }
+    assert!(!html.contains("id=\"chart-concurrency-duration\""));
 
     // The collection tables name every collection the plugin reports, in each of them.
     let collections = collection_names(&env);
@@ -188,6 +215,27 @@ fn a_year_reads_as_weeks_and_an_empty_window_says_no_plays() {
 }
 
 // ---- without a browser --------------------------------------------------------------------------
+
+/// The y-axis ticks of a watch-time chart read as durations (`0`, `30m`, `2h`, `1h 30m`),
+/// never as raw seconds, and go past zero.
+fn check_duration_ticks(figure: &str, kind: &str) {
+    let axis = section(figure, "<g class=\"y-axis\"", "</g>");
+    let ticks: Vec<&str> = axis
+        .split("dominant-baseline=\"middle\">")
+        .skip(1)
+        .map(|t| &t[..t.find('<').unwrap()])
+        .collect();
+    assert!(ticks.len() >= 2, "{kind}: {axis}");
+    for t in &ticks {
+        let human = *t == "0"
+            || t.split(' ').all(|part| {
+                part.len() >= 2
+                    && part[..part.len() - 1].chars().all(|c| c.is_ascii_digit())
+                    && matches!(part.chars().last(), Some('h' | 'm' | 's'))
+            });
+        assert!(human, "{kind}: tick {t:?} is not a duration");
+    }
+}
 
 /// Names of the collections, as `analytics collections --json` lists them (30-day window).
 fn collection_names(env: &Env) -> Vec<String> {

@@ -85,9 +85,8 @@ pub struct AnalyticsConfig {
     /// written late (long plays) or still being grouped.
     pub sync_overlap_hours: u32,
     /// `analytics.grouping`: count sessions sharing a `reference_id` as one viewing in the
-    /// charts and snapshots. `None` (not set): on, Tautulli's default `group_history_tables`.
-    /// The server's own value is not read: none of the read commands this plugin relies on
-    /// returns it, so a user who turned grouping off in Tautulli sets this to false.
+    /// charts and snapshots. `None` (not set): Tautulli's own `group_history_tables`, read
+    /// at each sync (on when the server does not tell; see the `grouping` module).
     pub grouping: Option<bool>,
 }
 

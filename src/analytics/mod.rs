@@ -8,6 +8,7 @@
 mod chart;
 mod collections;
 mod config;
+mod grouping;
 mod service;
 mod session;
 mod snapshots;

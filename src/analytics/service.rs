@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use crate::analytics::chart::{self, ChartData, ChartKind, ChartOptions, Window, YAxis};
 use crate::analytics::collections::{self, known_libraries, ClientCollections, CollectionSource};
 use crate::analytics::config::{load_time_zone, AnalyticsConfig};
+use crate::analytics::grouping::{Grouping, ServerGrouping};
 use crate::analytics::snapshots::{self, CollectReport, RunRef};
 use crate::analytics::store::{bad_argument, Store, StoreCounts, STATE_LAST_SYNC};
 use crate::analytics::sync::{self, SyncOptions, SyncReport};
@@ -96,6 +97,11 @@ impl AnalyticsService {
             max_pages: self.tautulli.history.max_pages,
             overlap_seconds: i64::from(self.config.sync_overlap_hours) * 3600,
         };
+        // Tautulli's own grouping, read once per sync unless the config chooses.
+        let server_grouping = match self.config.grouping {
+            None => Some(ServerGrouping::read(&self.client)?),
+            Some(_) => None,
+        };
         let before = self.history_requests();
         // The read can take minutes: it runs on a connection of its own, not behind the
         // shared store's mutex, so this provider's other calls (from other threads) use the
@@ -107,6 +113,10 @@ impl AnalyticsService {
         pages.settle();
         let mut report = report?;
         report.requests = self.history_requests().saturating_sub(before);
+        if let Some(g) = server_grouping {
+            g.save(&store)?;
+            report.warnings.extend(g.warning());
+        }
         Ok(report)
     }
 
@@ -142,13 +152,14 @@ impl AnalyticsService {
         let known = known_libraries(&store)?;
         let resolution = collections::resolve(&self.config, source, &known)?;
         let resolved = collections::save(&mut store, &resolution, self.config.discover, now)?;
+        let grouping = Grouping::resolve(self.config.grouping, &store)?;
         let mut report = snapshots::collect(
             &mut store,
             now,
             rotation,
             &self.config.windows,
             &self.config.retention,
-            self.config.grouping.unwrap_or(true),
+            grouping.on,
         )?;
         let mut warnings = resolved.warnings.clone();
         warnings.append(&mut report.warnings);
@@ -228,6 +239,7 @@ impl AnalyticsService {
                     "store": store.path().map(|p| p.display().to_string()),
                     "timezone": self.config.timezone,
                     "windows": self.config.windows,
+                    "grouping": Grouping::resolve(self.config.grouping, &store)?.note(),
                 }));
             }
             other => {
@@ -293,17 +305,24 @@ impl AnalyticsService {
             now: now.unwrap_or_else(now_epoch),
             days,
         };
-        let data = {
+        let (data, grouping) = {
             let store = self.lock();
             require_synced(&store)?;
-            ChartData::load(&store, &window)?
+            (
+                ChartData::load(&store, &window)?,
+                Grouping::resolve(self.config.grouping, &store)?,
+            )
         };
         let options = ChartOptions {
             top_n: top,
             y_axis,
-            grouping: self.config.grouping.unwrap_or(true),
+            grouping: grouping.on,
         };
-        let chart = chart::compute(kind, data, &tz, &tz_name, window, options);
+        let mut chart = chart::compute(kind, data, &tz, &tz_name, window, options);
+        // Concurrency counts streams, whatever the grouping.
+        if kind != ChartKind::Concurrency {
+            chart.notes.push(grouping.note());
+        }
         serde_json::to_value(chart).map_err(|e| Error::Internal {
             reason: format!("a chart could not be written as JSON: {e}"),
         })

@@ -82,12 +82,14 @@ pub enum Command {
     GetConcurrentStreamsByStreamType,
     GetItemWatchTimeStats,
     GetItemUserStats,
+    /// Tautulli's config sections; the analytics read `group_history_tables` from `General`.
+    GetSettings,
     Status,
 }
 
 impl Command {
     /// Every allowed command, in declaration order.
-    pub const ALL: [Command; 16] = [
+    pub const ALL: [Command; 17] = [
         Self::GetHistory,
         Self::GetMetadata,
         Self::GetTautulliInfo,
@@ -103,6 +105,7 @@ impl Command {
         Self::GetConcurrentStreamsByStreamType,
         Self::GetItemWatchTimeStats,
         Self::GetItemUserStats,
+        Self::GetSettings,
         Self::Status,
     ];
 
@@ -124,6 +127,7 @@ impl Command {
             Self::GetConcurrentStreamsByStreamType => "get_concurrent_streams_by_stream_type",
             Self::GetItemWatchTimeStats => "get_item_watch_time_stats",
             Self::GetItemUserStats => "get_item_user_stats",
+            Self::GetSettings => "get_settings",
             Self::Status => "status",
         }
     }
