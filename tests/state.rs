@@ -590,7 +590,9 @@ fn metadata_lookups_run_with_bounded_concurrency() {
         ..GenSpec::default()
     });
     let server = FakeServer::start(scenario).unwrap();
-    server.set_latency(Some("get_metadata"), Duration::from_millis(50));
+    // Enough latency that four workers overlap, little enough that one worker's ~200
+    // lookups in a row take two seconds.
+    server.set_latency(Some("get_metadata"), Duration::from_millis(10));
     let mut elapsed = Vec::new();
     for concurrency in [4, 1] {
         server.clear_requests();
@@ -612,5 +614,5 @@ fn metadata_lookups_run_with_bounded_concurrency() {
             assert_eq!(r.max_in_flight, 1);
         }
     }
-    eprintln!("(concurrency, lookups, time) at 50 ms per lookup: {elapsed:?}");
+    eprintln!("(concurrency, lookups, time) at 10 ms per lookup: {elapsed:?}");
 }

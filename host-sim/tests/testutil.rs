@@ -170,7 +170,14 @@ impl Drop for Spawned {
 /// Starts `host-sim` like [`host_sim`] without waiting, for a test that kills it or runs
 /// something beside it; collect it with [`collect`].
 pub fn spawn_host_sim(cwd: &Path, args: &[&str]) -> Spawned {
-    let child = host_sim_command(cwd, args)
+    spawn_command(host_sim_command(cwd, args))
+}
+
+/// The lock wait, in seconds, of a run started by [`Env::spawn_impatient`].
+pub const SHORT_LOCK_WAIT_SECS: u64 = 1;
+
+fn spawn_command(mut cmd: Command) -> Spawned {
+    let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -359,6 +366,20 @@ impl Env {
         let mut all = vec!["--config", config.as_str()];
         all.extend_from_slice(args);
         spawn_host_sim(self.dir.path(), &all)
+    }
+
+    /// [`Env::spawn`] with the Tracker's and the analytics store's lock waits cut to
+    /// [`SHORT_LOCK_WAIT_SECS`] through the hidden variables host-sim and the plugin read for
+    /// this alone: a test that holds a lock on purpose proves the wait without waiting 15 s.
+    pub fn spawn_impatient(&self, args: &[&str]) -> Spawned {
+        let config = self.config.display().to_string();
+        let mut all = vec!["--config", config.as_str()];
+        all.extend_from_slice(args);
+        let mut cmd = host_sim_command(self.dir.path(), &all);
+        let wait = SHORT_LOCK_WAIT_SECS.to_string();
+        cmd.env("HOST_SIM_LOCK_WAIT_SECS", &wait)
+            .env("TAUTULLI_PLUGIN_LOCK_WAIT_SECS", &wait);
+        spawn_command(cmd)
     }
 
     /// `sync --json`, which must succeed; returns the first pair's result.
