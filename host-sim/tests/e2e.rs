@@ -1523,34 +1523,71 @@ fn incremental_sync_imports_exactly_the_new_plays_with_fewer_requests() {
     assert_only_reads(&env.server);
 }
 
-/// Sets up the kill and failure tests: `env` (incremental) and a baseline Tracker both
-/// import the reference scenario; two new plays arrive; the baseline imports them without
-/// interruption. Returns the baseline folder, the baseline's second result, and `env`'s
-/// state before its own second run.
-fn interrupted_setup(env: &Env, scenario: &Scenario) -> (std::path::PathBuf, Value, EndState) {
+/// The kill and failure tests' start: an incremental `Env` (its config changed by `tweak`)
+/// and a baseline Tracker both import the reference scenario; two new plays arrive; the
+/// baseline imports them without interruption. The test then interrupts `env`'s own second
+/// run and checks [`Interrupted::assert_nothing_lost`].
+fn interrupted_setup(tweak: impl FnOnce(&mut Value)) -> (Env, Interrupted) {
+    let scenario = Scenario::reference();
+    let env = Env::new(scenario.clone());
+    let mut config = incremental_config(&env);
+    tweak(&mut config);
+    env.write_config(&config);
     let baseline = env.path().join("baseline");
     env.sync();
-    sync_into(env, &baseline);
-    let before = end_state(env, &env.root());
+    sync_into(&env, &baseline);
+    let before = end_state(&env, &env.root());
     assert!(before.checkpoint.is_some());
-    env.server.add_sessions(two_new_plays(scenario));
-    let second = sync_into(env, &baseline);
+    env.server.add_sessions(two_new_plays(&scenario));
+    let second = sync_into(&env, &baseline);
     assert_eq!(second["report"]["read"], "incremental", "{second}");
     assert_eq!((u(&second["added"]), u(&second["updated"])), (1, 1));
-    (baseline, second, before)
+    let pages = u(&second["report"]["requests"]["get_history"]) as usize;
+    let interrupted = Interrupted {
+        baseline,
+        pages,
+        before,
+    };
+    (env, interrupted)
+}
+
+/// What [`interrupted_setup`] leaves for the test to check against.
+struct Interrupted {
+    /// The Tracker that imported the two new plays without interruption.
+    baseline: std::path::PathBuf,
+    /// History pages the baseline's second (incremental) read asked for.
+    pages: usize,
+    /// `env`'s state before its own second run.
+    before: EndState,
+}
+
+impl Interrupted {
+    /// After `env`'s interrupted (`how`: "killed", "failed") run: its Tracker and checkpoint
+    /// are as they were, and the next (incremental) run ends exactly where the uninterrupted
+    /// baseline did.
+    fn assert_nothing_lost(&self, env: &Env, how: &str) {
+        assert_eq!(
+            end_state(env, &env.root()),
+            self.before,
+            "the {how} run moved the checkpoint or changed items"
+        );
+        let rerun = env.sync();
+        assert_eq!(rerun["report"]["read"], "incremental", "{rerun}");
+        assert_eq!(
+            (u(&rerun["added"]), u(&rerun["updated"])),
+            (1, 1),
+            "{rerun}"
+        );
+        assert_eq!(end_state(env, &env.root()), end_state(env, &self.baseline));
+    }
 }
 
 /// kill -9 while a history page is being read: the Tracker and its checkpoint are as they
 /// were, and the next run ends exactly where an uninterrupted one did.
 #[test]
 fn a_sync_killed_during_the_read_loses_nothing() {
-    let scenario = Scenario::reference();
-    let env = Env::new(scenario.clone());
-    let mut config = incremental_config(&env);
     // The slowed page must hold the run until it is killed, not time out and retry.
-    config["tautulli"]["timeout"] = json!(60);
-    env.write_config(&config);
-    let (baseline, _, before) = interrupted_setup(&env, &scenario);
+    let (env, interrupted) = interrupted_setup(|config| config["tautulli"]["timeout"] = json!(60));
 
     let seen = history_requests(&env.server);
     // The first page is answered; the second one stalls.
@@ -1574,30 +1611,15 @@ fn a_sync_killed_during_the_read_loses_nothing() {
     assert_eq!(killed.code, None, "killed by a signal:\n{killed}");
     env.server.clear_faults();
 
-    assert_eq!(
-        end_state(&env, &env.root()),
-        before,
-        "the killed run changed the Tracker"
-    );
-    let rerun = env.sync();
-    assert_eq!(rerun["report"]["read"], "incremental", "{rerun}");
-    assert_eq!(
-        (u(&rerun["added"]), u(&rerun["updated"])),
-        (1, 1),
-        "{rerun}"
-    );
-    assert_eq!(end_state(&env, &env.root()), end_state(&env, &baseline));
+    interrupted.assert_nothing_lost(&env, "killed");
 }
 
 /// kill -9 after the whole read, while the import is being written (the moment the plugin
 /// used to have saved its checkpoint already): nothing is lost either.
 #[test]
 fn a_sync_killed_after_the_read_but_before_the_commit_loses_nothing() {
-    let scenario = Scenario::reference();
-    let env = Env::new(scenario.clone());
-    env.write_config(&incremental_config(&env));
-    let (baseline, second, before) = interrupted_setup(&env, &scenario);
-    let pages = u(&second["report"]["requests"]["get_history"]) as usize;
+    let (env, interrupted) = interrupted_setup(|_| ());
+    let pages = interrupted.pages;
 
     // Writing the first changed item stalls the import's transaction for hours.
     tracker_db(&env.root())
@@ -1633,29 +1655,15 @@ fn a_sync_killed_after_the_read_but_before_the_commit_loses_nothing() {
     tracker_db(&env.root())
         .execute_batch("DROP TRIGGER stall_items; DROP TABLE stall;")
         .unwrap();
-    assert_eq!(
-        end_state(&env, &env.root()),
-        before,
-        "the killed run changed the Tracker"
-    );
-    let rerun = env.sync();
-    assert_eq!(
-        (u(&rerun["added"]), u(&rerun["updated"])),
-        (1, 1),
-        "{rerun}"
-    );
-    assert_eq!(end_state(&env, &env.root()), end_state(&env, &baseline));
+    interrupted.assert_nothing_lost(&env, "killed");
 }
 
 /// An import whose transaction fails after the whole read (the Tracker refuses to write an
 /// item) keeps the old checkpoint; once the cause is gone the next run imports those plays.
 #[test]
 fn a_failed_import_keeps_the_old_checkpoint_and_the_rerun_loses_nothing() {
-    let scenario = Scenario::reference();
-    let env = Env::new(scenario.clone());
-    env.write_config(&incremental_config(&env));
-    let (baseline, second, before) = interrupted_setup(&env, &scenario);
-    let pages = u(&second["report"]["requests"]["get_history"]) as usize;
+    let (env, interrupted) = interrupted_setup(|_| ());
+    let pages = interrupted.pages;
 
     tracker_db(&env.root())
         .execute_batch(
@@ -1674,23 +1682,10 @@ fn a_failed_import_keeps_the_old_checkpoint_and_the_rerun_loses_nothing() {
         pages,
         "it failed after the whole read:\n{failed}"
     );
-    assert_eq!(
-        end_state(&env, &env.root()),
-        before,
-        "the failed run moved the checkpoint or changed items"
-    );
-
     tracker_db(&env.root())
         .execute_batch("DROP TRIGGER refuse")
         .unwrap();
-    let rerun = env.sync();
-    assert_eq!(rerun["report"]["read"], "incremental", "{rerun}");
-    assert_eq!(
-        (u(&rerun["added"]), u(&rerun["updated"])),
-        (1, 1),
-        "{rerun}"
-    );
-    assert_eq!(end_state(&env, &env.root()), end_state(&env, &baseline));
+    interrupted.assert_nothing_lost(&env, "failed");
 }
 
 /// A dry run and `index` start from the stored checkpoint (the plan is what the real run
