@@ -871,16 +871,7 @@ fn kill_analytics_sync(env: &Env, at: KillAt, baseline: &std::path::Path, uninte
         KillAt::Read { skip } => Some(env.hold_history(skip)),
         KillAt::Write => {
             // Writing the first session stalls the sync's write for hours.
-            rusqlite::Connection::open(store_file(env))
-                .unwrap()
-                .execute_batch(
-                    "CREATE TABLE stall (x INTEGER);
-                     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
-                     INSERT INTO stall SELECT i FROM n;
-                     CREATE TRIGGER stall_rows BEFORE INSERT ON session_rows
-                     BEGIN SELECT count(*) FROM stall a, stall b, stall c; END;",
-                )
-                .unwrap();
+            testutil::stall_inserts(&store_file(env), "session_rows");
             None
         }
     };
@@ -914,10 +905,7 @@ fn kill_analytics_sync(env: &Env, at: KillAt, baseline: &std::path::Path, uninte
     }
     env.server.clear_faults();
     if matches!(at, KillAt::Write) {
-        rusqlite::Connection::open(store_file(env))
-            .unwrap()
-            .execute_batch("DROP TRIGGER stall_rows; DROP TABLE stall;")
-            .unwrap();
+        testutil::unstall_inserts(&store_file(env));
     }
     assert_eq!(
         store_contents(&env.root()),

@@ -1622,15 +1622,8 @@ fn a_sync_killed_after_the_read_but_before_the_commit_loses_nothing() {
     let pages = interrupted.pages;
 
     // Writing the first changed item stalls the import's transaction for hours.
-    tracker_db(&env.root())
-        .execute_batch(
-            "CREATE TABLE stall (x INTEGER);
-             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
-             INSERT INTO stall SELECT i FROM n;
-             CREATE TRIGGER stall_items BEFORE INSERT ON items
-             BEGIN SELECT count(*) FROM stall a, stall b, stall c; END;",
-        )
-        .unwrap();
+    let db = env.root().join("tracker.sqlite");
+    testutil::stall_inserts(&db, "items");
     let seen = history_requests(&env.server);
     let args = ["--json", "sync"];
     let mut child = env.spawn(&args);
@@ -1652,9 +1645,7 @@ fn a_sync_killed_after_the_read_but_before_the_commit_loses_nothing() {
         "the read was whole"
     );
 
-    tracker_db(&env.root())
-        .execute_batch("DROP TRIGGER stall_items; DROP TABLE stall;")
-        .unwrap();
+    testutil::unstall_inserts(&db);
     interrupted.assert_nothing_lost(&env, "killed");
 }
 

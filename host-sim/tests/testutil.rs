@@ -277,6 +277,34 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
+/// Makes the first insert into `table` of the SQLite file `db` stall for hours (a trigger
+/// counts a 3000³ cross join), so a test can kill a run in the middle of its write; undone
+/// by [`unstall_inserts`].
+pub fn stall_inserts(db: &Path, table: &str) {
+    let sql = format!(
+        "CREATE TABLE stall (x INTEGER);
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+         INSERT INTO stall SELECT i FROM n;
+         CREATE TRIGGER stall_inserts BEFORE INSERT ON {table}
+         BEGIN SELECT count(*) FROM stall a, stall b, stall c; END;"
+    );
+    stall_db(db).execute_batch(&sql).expect("stall inserts");
+}
+
+/// Removes what [`stall_inserts`] added to `db`.
+pub fn unstall_inserts(db: &Path) {
+    stall_db(db)
+        .execute_batch("DROP TRIGGER stall_inserts; DROP TABLE stall;")
+        .expect("unstall inserts");
+}
+
+fn stall_db(db: &Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(db).expect("open the database");
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .expect("busy timeout");
+    conn
+}
+
 /// A scenario answering to [`KEY`].
 pub fn keyed(mut scenario: Scenario) -> Scenario {
     scenario.api_key = ApiKey::new(KEY);
