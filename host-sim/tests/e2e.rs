@@ -1416,12 +1416,7 @@ fn a_windowed_incremental_sync_asks_one_day_filtered_request() {
     env.server.add_sessions(two_new_plays(&scenario));
     env.server.clear_requests();
     let second = env.sync();
-    assert_eq!(second["report"]["read"], "incremental", "{second}");
-    assert_eq!(
-        (u(&second["added"]), u(&second["updated"])),
-        (1, 1),
-        "{second}"
-    );
+    assert_read_two_new_plays(&second);
     let reqs = env.server.requests();
     let history: Vec<_> = reqs
         .iter()
@@ -1523,6 +1518,17 @@ fn incremental_sync_imports_exactly_the_new_plays_with_fewer_requests() {
     assert_only_reads(&env.server);
 }
 
+/// `result` (a pair's sync result) read incrementally and imported [`two_new_plays`]: one
+/// new item, and one that grew.
+fn assert_read_two_new_plays(result: &Value) {
+    assert_eq!(result["report"]["read"], "incremental", "{result}");
+    assert_eq!(
+        (u(&result["added"]), u(&result["updated"])),
+        (1, 1),
+        "{result}"
+    );
+}
+
 /// The kill and failure tests' start: an incremental `Env` (its config changed by `tweak`)
 /// and a baseline Tracker both import the reference scenario; two new plays arrive; the
 /// baseline imports them without interruption. The test then interrupts `env`'s own second
@@ -1540,8 +1546,7 @@ fn interrupted_setup(tweak: impl FnOnce(&mut Value)) -> (Env, Interrupted) {
     assert!(before.checkpoint.is_some());
     env.server.add_sessions(two_new_plays(&scenario));
     let second = sync_into(&env, &baseline);
-    assert_eq!(second["report"]["read"], "incremental", "{second}");
-    assert_eq!((u(&second["added"]), u(&second["updated"])), (1, 1));
+    assert_read_two_new_plays(&second);
     let pages = u(&second["report"]["requests"]["get_history"]) as usize;
     let interrupted = Interrupted {
         baseline,
@@ -1572,12 +1577,7 @@ impl Interrupted {
             "the {how} run moved the checkpoint or changed items"
         );
         let rerun = env.sync();
-        assert_eq!(rerun["report"]["read"], "incremental", "{rerun}");
-        assert_eq!(
-            (u(&rerun["added"]), u(&rerun["updated"])),
-            (1, 1),
-            "{rerun}"
-        );
+        assert_read_two_new_plays(&rerun);
         assert_eq!(end_state(env, &env.root()), end_state(env, &self.baseline));
     }
 }
