@@ -452,7 +452,15 @@ fn incremental_picks_up_grown_groups_and_plays_that_finished_late() {
 
 #[test]
 fn settings_changes_and_reset_checkpoint_force_a_full_read() {
-    let (_, server, dir, strict) = incremental_setup(500, json!({"mode": "incremental"}));
+    let scenario = big_history(500);
+    let server = FakeServer::start(scenario).unwrap();
+    let dir = temp_dir();
+    let strict = config(
+        &server,
+        Some(dir.path()),
+        json!({}),
+        json!({"mode": "incremental"}),
+    );
     let first = run(&strict, "{}");
     let strict_token = first.report["checkpoint"].clone();
     let inc = run(&strict, &from(&strict_token));
