@@ -278,6 +278,19 @@ fn big_history(plays: usize) -> Scenario {
     })
 }
 
+/// The incremental tests' start: a fake serving [`big_history`] of `plays`, a state folder,
+/// and the config that reads them with `history`.
+fn incremental_setup(
+    plays: usize,
+    history: Value,
+) -> (Scenario, FakeServer, tempfile::TempDir, String) {
+    let scenario = big_history(plays);
+    let server = FakeServer::start(scenario.clone()).unwrap();
+    let dir = temp_dir();
+    let cfg = config(&server, Some(dir.path()), json!({}), history);
+    (scenario, server, dir, cfg)
+}
+
 /// `n` new watched single-session plays after everything in `scenario`, one every 10 min,
 /// copying the items and users of the newest watched sessions.
 fn new_plays(scenario: &Scenario, n: usize) -> Vec<Session> {
@@ -305,15 +318,8 @@ fn new_plays(scenario: &Scenario, n: usize) -> Vec<Session> {
 
 #[test]
 fn incremental_reads_only_the_new_plays_with_few_requests() {
-    let scenario = big_history(20_000);
-    let server = FakeServer::start(scenario.clone()).unwrap();
-    let dir = temp_dir();
-    let cfg = config(
-        &server,
-        Some(dir.path()),
-        json!({}),
-        json!({"per_page": 1000, "mode": "incremental"}),
-    );
+    let (scenario, server, dir, cfg) =
+        incremental_setup(20_000, json!({"per_page": 1000, "mode": "incremental"}));
 
     // No checkpoint yet: a full read, complete and `present`, whose report carries one.
     let full = run(&cfg, "{}");
@@ -388,11 +394,8 @@ fn incremental_reads_only_the_new_plays_with_few_requests() {
 
 #[test]
 fn incremental_picks_up_grown_groups_and_plays_that_finished_late() {
-    let scenario = big_history(2_000);
-    let server = FakeServer::start(scenario.clone()).unwrap();
-    let dir = temp_dir();
     let history = json!({"per_page": 100, "mode": "incremental", "overlap_hours": 6});
-    let cfg = config(&server, Some(dir.path()), json!({}), history.clone());
+    let (scenario, server, _dir, cfg) = incremental_setup(2_000, history.clone());
     let full = run(&cfg, "{}");
     let token = full.report["checkpoint"].clone();
     let max_date = full.report["incremental"]["checkpoint_after"]["max_date"]
@@ -543,15 +546,8 @@ fn settings_changes_and_reset_checkpoint_force_a_full_read() {
 /// reports the same checkpoint; an incomplete read reports none.
 #[test]
 fn a_dry_run_reads_from_the_checkpoint_and_an_incomplete_read_gives_none() {
-    let scenario = big_history(1_000);
-    let server = FakeServer::start(scenario.clone()).unwrap();
-    let dir = temp_dir();
-    let cfg = config(
-        &server,
-        Some(dir.path()),
-        json!({}),
-        json!({"mode": "incremental", "per_page": 100}),
-    );
+    let (scenario, server, dir, cfg) =
+        incremental_setup(1_000, json!({"mode": "incremental", "per_page": 100}));
     let token = run(&cfg, "{}").report["checkpoint"].clone();
     server.add_sessions(new_plays(&scenario, 30));
     let real = run(&cfg, &from(&token));
@@ -592,7 +588,9 @@ fn metadata_lookups_run_with_bounded_concurrency() {
         ..GenSpec::default()
     });
     let server = FakeServer::start(scenario).unwrap();
-    server.set_latency(Some("get_metadata"), Duration::from_millis(50));
+    // Enough latency that four workers overlap, little enough that one worker's ~200
+    // lookups in a row take two seconds.
+    server.set_latency(Some("get_metadata"), Duration::from_millis(10));
     let mut elapsed = Vec::new();
     for concurrency in [4, 1] {
         server.clear_requests();
@@ -614,5 +612,5 @@ fn metadata_lookups_run_with_bounded_concurrency() {
             assert_eq!(r.max_in_flight, 1);
         }
     }
-    eprintln!("(concurrency, lookups, time) at 50 ms per lookup: {elapsed:?}");
+    eprintln!("(concurrency, lookups, time) at 10 ms per lookup: {elapsed:?}");
 }

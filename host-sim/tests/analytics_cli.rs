@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::testutil::{self, Env, Run};
+use crate::testutil::{self, Env, Run, SHORT_LOCK_WAIT_SECS};
 use fake_tautulli::{FakeServer, Fault, FaultRule, Scenario, Session};
 use serde_json::{json, Value};
 
@@ -816,17 +816,23 @@ fn collect_and_sync_kept_from_the_lock_wait_then_say_the_store_is_busy() {
     let now = now_arg();
     let collect_args = ["analytics", "--now", now.as_str(), "collect"];
     let sync_args = ["--json", "analytics", "sync"];
-    let runs = [env.spawn(&collect_args), env.spawn(&sync_args)];
+    // Both wait SHORT_LOCK_WAIT_SECS instead of the store's 15 s (the message names it).
+    let started = std::time::Instant::now();
+    let runs = [
+        env.spawn_impatient(&collect_args),
+        env.spawn_impatient(&sync_args),
+    ];
     let (during, _) = analytics_json(&env, &["chart", "plays-by-date", "--days", "30"]);
     assert_eq!(during, chart);
     let [collect, sync] = runs;
     let collect = testutil::collect(&collect_args, collect);
     let sync = testutil::collect(&sync_args, sync);
+    assert!(started.elapsed() >= Duration::from_secs(SHORT_LOCK_WAIT_SECS));
     for run in [&collect, &sync] {
         assert_eq!(run.code, Some(1), "{run}");
         let wanted = format!(
-            "error: another run is writing the analytics store {}; waited 15 s; try again \
-             when it has finished",
+            "error: another run is writing the analytics store {}; waited {SHORT_LOCK_WAIT_SECS} \
+             s; try again when it has finished",
             store_file(&env).display()
         );
         assert!(run.stderr.starts_with(&wanted), "{run}");
@@ -865,16 +871,7 @@ fn kill_analytics_sync(env: &Env, at: KillAt, baseline: &std::path::Path, uninte
         KillAt::Read { skip } => Some(env.hold_history(skip)),
         KillAt::Write => {
             // Writing the first session stalls the sync's write for hours.
-            rusqlite::Connection::open(store_file(env))
-                .unwrap()
-                .execute_batch(
-                    "CREATE TABLE stall (x INTEGER);
-                     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
-                     INSERT INTO stall SELECT i FROM n;
-                     CREATE TRIGGER stall_rows BEFORE INSERT ON session_rows
-                     BEGIN SELECT count(*) FROM stall a, stall b, stall c; END;",
-                )
-                .unwrap();
+            testutil::stall_inserts(&store_file(env), "session_rows");
             None
         }
     };
@@ -908,10 +905,7 @@ fn kill_analytics_sync(env: &Env, at: KillAt, baseline: &std::path::Path, uninte
     }
     env.server.clear_faults();
     if matches!(at, KillAt::Write) {
-        rusqlite::Connection::open(store_file(env))
-            .unwrap()
-            .execute_batch("DROP TRIGGER stall_rows; DROP TABLE stall;")
-            .unwrap();
+        testutil::unstall_inserts(&store_file(env));
     }
     assert_eq!(
         store_contents(&env.root()),

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::testutil::{
-    self, cpu_seconds, file_names, host_sim, wait_until, Env, Run, KEY, WRONG_KEY,
+    self, cpu_seconds, file_names, host_sim, wait_until, Env, Run, KEY, SHORT_LOCK_WAIT_SECS,
+    WRONG_KEY,
 };
 use fake_tautulli::{FakeServer, Fault, FaultRule, Scenario, Session};
 use serde_json::{json, Value};
@@ -1415,12 +1416,7 @@ fn a_windowed_incremental_sync_asks_one_day_filtered_request() {
     env.server.add_sessions(two_new_plays(&scenario));
     env.server.clear_requests();
     let second = env.sync();
-    assert_eq!(second["report"]["read"], "incremental", "{second}");
-    assert_eq!(
-        (u(&second["added"]), u(&second["updated"])),
-        (1, 1),
-        "{second}"
-    );
+    assert_read_two_new_plays(&second);
     let reqs = env.server.requests();
     let history: Vec<_> = reqs
         .iter()
@@ -1522,34 +1518,76 @@ fn incremental_sync_imports_exactly_the_new_plays_with_fewer_requests() {
     assert_only_reads(&env.server);
 }
 
-/// Sets up the kill and failure tests: `env` (incremental) and a baseline Tracker both
-/// import the reference scenario; two new plays arrive; the baseline imports them without
-/// interruption. Returns the baseline folder, the baseline's second result, and `env`'s
-/// state before its own second run.
-fn interrupted_setup(env: &Env, scenario: &Scenario) -> (std::path::PathBuf, Value, EndState) {
+/// `result` (a pair's sync result) read incrementally and imported [`two_new_plays`]: one
+/// new item, and one that grew.
+fn assert_read_two_new_plays(result: &Value) {
+    assert_eq!(result["report"]["read"], "incremental", "{result}");
+    assert_eq!(
+        (u(&result["added"]), u(&result["updated"])),
+        (1, 1),
+        "{result}"
+    );
+}
+
+/// The kill and failure tests' start: an incremental `Env` (its config changed by `tweak`)
+/// and a baseline Tracker both import the reference scenario; two new plays arrive; the
+/// baseline imports them without interruption. The test then interrupts `env`'s own second
+/// run and checks [`Interrupted::assert_nothing_lost`].
+fn interrupted_setup(tweak: impl FnOnce(&mut Value)) -> (Env, Interrupted) {
+    let scenario = Scenario::reference();
+    let env = Env::new(scenario.clone());
+    let mut config = incremental_config(&env);
+    tweak(&mut config);
+    env.write_config(&config);
     let baseline = env.path().join("baseline");
     env.sync();
-    sync_into(env, &baseline);
-    let before = end_state(env, &env.root());
+    sync_into(&env, &baseline);
+    let before = end_state(&env, &env.root());
     assert!(before.checkpoint.is_some());
-    env.server.add_sessions(two_new_plays(scenario));
-    let second = sync_into(env, &baseline);
-    assert_eq!(second["report"]["read"], "incremental", "{second}");
-    assert_eq!((u(&second["added"]), u(&second["updated"])), (1, 1));
-    (baseline, second, before)
+    env.server.add_sessions(two_new_plays(&scenario));
+    let second = sync_into(&env, &baseline);
+    assert_read_two_new_plays(&second);
+    let pages = u(&second["report"]["requests"]["get_history"]) as usize;
+    let interrupted = Interrupted {
+        baseline,
+        pages,
+        before,
+    };
+    (env, interrupted)
+}
+
+/// What [`interrupted_setup`] leaves for the test to check against.
+struct Interrupted {
+    /// The Tracker that imported the two new plays without interruption.
+    baseline: std::path::PathBuf,
+    /// History pages the baseline's second (incremental) read asked for.
+    pages: usize,
+    /// `env`'s state before its own second run.
+    before: EndState,
+}
+
+impl Interrupted {
+    /// After `env`'s interrupted (`how`: "killed", "failed") run: its Tracker and checkpoint
+    /// are as they were, and the next (incremental) run ends exactly where the uninterrupted
+    /// baseline did.
+    fn assert_nothing_lost(&self, env: &Env, how: &str) {
+        assert_eq!(
+            end_state(env, &env.root()),
+            self.before,
+            "the {how} run moved the checkpoint or changed items"
+        );
+        let rerun = env.sync();
+        assert_read_two_new_plays(&rerun);
+        assert_eq!(end_state(env, &env.root()), end_state(env, &self.baseline));
+    }
 }
 
 /// kill -9 while a history page is being read: the Tracker and its checkpoint are as they
 /// were, and the next run ends exactly where an uninterrupted one did.
 #[test]
 fn a_sync_killed_during_the_read_loses_nothing() {
-    let scenario = Scenario::reference();
-    let env = Env::new(scenario.clone());
-    let mut config = incremental_config(&env);
     // The slowed page must hold the run until it is killed, not time out and retry.
-    config["tautulli"]["timeout"] = json!(60);
-    env.write_config(&config);
-    let (baseline, _, before) = interrupted_setup(&env, &scenario);
+    let (env, interrupted) = interrupted_setup(|config| config["tautulli"]["timeout"] = json!(60));
 
     let seen = history_requests(&env.server);
     // The first page is answered; the second one stalls.
@@ -1573,41 +1611,19 @@ fn a_sync_killed_during_the_read_loses_nothing() {
     assert_eq!(killed.code, None, "killed by a signal:\n{killed}");
     env.server.clear_faults();
 
-    assert_eq!(
-        end_state(&env, &env.root()),
-        before,
-        "the killed run changed the Tracker"
-    );
-    let rerun = env.sync();
-    assert_eq!(rerun["report"]["read"], "incremental", "{rerun}");
-    assert_eq!(
-        (u(&rerun["added"]), u(&rerun["updated"])),
-        (1, 1),
-        "{rerun}"
-    );
-    assert_eq!(end_state(&env, &env.root()), end_state(&env, &baseline));
+    interrupted.assert_nothing_lost(&env, "killed");
 }
 
 /// kill -9 after the whole read, while the import is being written (the moment the plugin
 /// used to have saved its checkpoint already): nothing is lost either.
 #[test]
 fn a_sync_killed_after_the_read_but_before_the_commit_loses_nothing() {
-    let scenario = Scenario::reference();
-    let env = Env::new(scenario.clone());
-    env.write_config(&incremental_config(&env));
-    let (baseline, second, before) = interrupted_setup(&env, &scenario);
-    let pages = u(&second["report"]["requests"]["get_history"]) as usize;
+    let (env, interrupted) = interrupted_setup(|_| ());
+    let pages = interrupted.pages;
 
     // Writing the first changed item stalls the import's transaction for hours.
-    tracker_db(&env.root())
-        .execute_batch(
-            "CREATE TABLE stall (x INTEGER);
-             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
-             INSERT INTO stall SELECT i FROM n;
-             CREATE TRIGGER stall_items BEFORE INSERT ON items
-             BEGIN SELECT count(*) FROM stall a, stall b, stall c; END;",
-        )
-        .unwrap();
+    let db = env.root().join("tracker.sqlite");
+    testutil::stall_inserts(&db, "items");
     let seen = history_requests(&env.server);
     let args = ["--json", "sync"];
     let mut child = env.spawn(&args);
@@ -1629,32 +1645,16 @@ fn a_sync_killed_after_the_read_but_before_the_commit_loses_nothing() {
         "the read was whole"
     );
 
-    tracker_db(&env.root())
-        .execute_batch("DROP TRIGGER stall_items; DROP TABLE stall;")
-        .unwrap();
-    assert_eq!(
-        end_state(&env, &env.root()),
-        before,
-        "the killed run changed the Tracker"
-    );
-    let rerun = env.sync();
-    assert_eq!(
-        (u(&rerun["added"]), u(&rerun["updated"])),
-        (1, 1),
-        "{rerun}"
-    );
-    assert_eq!(end_state(&env, &env.root()), end_state(&env, &baseline));
+    testutil::unstall_inserts(&db);
+    interrupted.assert_nothing_lost(&env, "killed");
 }
 
 /// An import whose transaction fails after the whole read (the Tracker refuses to write an
 /// item) keeps the old checkpoint; once the cause is gone the next run imports those plays.
 #[test]
 fn a_failed_import_keeps_the_old_checkpoint_and_the_rerun_loses_nothing() {
-    let scenario = Scenario::reference();
-    let env = Env::new(scenario.clone());
-    env.write_config(&incremental_config(&env));
-    let (baseline, second, before) = interrupted_setup(&env, &scenario);
-    let pages = u(&second["report"]["requests"]["get_history"]) as usize;
+    let (env, interrupted) = interrupted_setup(|_| ());
+    let pages = interrupted.pages;
 
     tracker_db(&env.root())
         .execute_batch(
@@ -1673,23 +1673,10 @@ fn a_failed_import_keeps_the_old_checkpoint_and_the_rerun_loses_nothing() {
         pages,
         "it failed after the whole read:\n{failed}"
     );
-    assert_eq!(
-        end_state(&env, &env.root()),
-        before,
-        "the failed run moved the checkpoint or changed items"
-    );
-
     tracker_db(&env.root())
         .execute_batch("DROP TRIGGER refuse")
         .unwrap();
-    let rerun = env.sync();
-    assert_eq!(rerun["report"]["read"], "incremental", "{rerun}");
-    assert_eq!(
-        (u(&rerun["added"]), u(&rerun["updated"])),
-        (1, 1),
-        "{rerun}"
-    );
-    assert_eq!(end_state(&env, &env.root()), end_state(&env, &baseline));
+    interrupted.assert_nothing_lost(&env, "failed");
 }
 
 /// A dry run and `index` start from the stored checkpoint (the plan is what the real run
@@ -2083,10 +2070,11 @@ fn assert_busy(run: &Run, root: &Path) {
         root.join("tracker.sqlite").display()
     );
     assert!(run.stderr.contains(&wanted), "{run}");
-    assert!(
-        run.stderr.contains("try again when it has finished"),
-        "{run}"
+    let waited = format!(
+        "waited {} s; try again when it has finished",
+        SHORT_LOCK_WAIT_SECS
     );
+    assert!(run.stderr.contains(&waited), "{run}");
     for wrong in ["move it aside", "disk", "internal", "database is locked"] {
         assert!(!run.stderr.contains(wrong), "{wrong:?} in:\n{run}");
     }
@@ -2182,13 +2170,18 @@ fn a_sync_kept_from_the_lock_waits_then_says_another_run_is_using_the_tracker() 
     let old_arg = old.display().to_string();
     let at_merge = ["--json", "sync"];
     let at_open = ["--tracker", old_arg.as_str(), "--json", "sync"];
-    let runs = [env.spawn(&at_merge), env.spawn(&at_open)];
+    // Both wait SHORT_LOCK_WAIT_SECS instead of BUSY_TIMEOUT (the message names the wait).
+    let started = std::time::Instant::now();
+    let runs = [
+        env.spawn_impatient(&at_merge),
+        env.spawn_impatient(&at_open),
+    ];
     let [merge, open] = runs;
     let merge = testutil::collect(&at_merge, merge);
     let open = testutil::collect(&at_open, open);
+    assert!(started.elapsed() >= Duration::from_secs(SHORT_LOCK_WAIT_SECS));
     assert_busy(&merge, &env.root());
     assert_busy(&open, &old);
-    assert!(merge.stderr.contains("waited 15 s"), "{merge}");
     assert!(merge.stdout.is_empty() && open.stdout.is_empty());
     assert!(
         history_requests(&env.server) > seen,

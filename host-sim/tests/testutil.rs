@@ -170,7 +170,14 @@ impl Drop for Spawned {
 /// Starts `host-sim` like [`host_sim`] without waiting, for a test that kills it or runs
 /// something beside it; collect it with [`collect`].
 pub fn spawn_host_sim(cwd: &Path, args: &[&str]) -> Spawned {
-    let child = host_sim_command(cwd, args)
+    spawn_command(host_sim_command(cwd, args))
+}
+
+/// The lock wait, in seconds, of a run started by [`Env::spawn_impatient`].
+pub const SHORT_LOCK_WAIT_SECS: u64 = 1;
+
+fn spawn_command(mut cmd: Command) -> Spawned {
+    let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -270,6 +277,34 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
+/// Makes the first insert into `table` of the SQLite file `db` stall for hours (a trigger
+/// counts a 3000³ cross join), so a test can kill a run in the middle of its write; undone
+/// by [`unstall_inserts`].
+pub fn stall_inserts(db: &Path, table: &str) {
+    let sql = format!(
+        "CREATE TABLE stall (x INTEGER);
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+         INSERT INTO stall SELECT i FROM n;
+         CREATE TRIGGER stall_inserts BEFORE INSERT ON {table}
+         BEGIN SELECT count(*) FROM stall a, stall b, stall c; END;"
+    );
+    stall_db(db).execute_batch(&sql).expect("stall inserts");
+}
+
+/// Removes what [`stall_inserts`] added to `db`.
+pub fn unstall_inserts(db: &Path) {
+    stall_db(db)
+        .execute_batch("DROP TRIGGER stall_inserts; DROP TABLE stall;")
+        .expect("unstall inserts");
+}
+
+fn stall_db(db: &Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(db).expect("open the database");
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .expect("busy timeout");
+    conn
+}
+
 /// A scenario answering to [`KEY`].
 pub fn keyed(mut scenario: Scenario) -> Scenario {
     scenario.api_key = ApiKey::new(KEY);
@@ -359,6 +394,20 @@ impl Env {
         let mut all = vec!["--config", config.as_str()];
         all.extend_from_slice(args);
         spawn_host_sim(self.dir.path(), &all)
+    }
+
+    /// [`Env::spawn`] with the Tracker's and the analytics store's lock waits cut to
+    /// [`SHORT_LOCK_WAIT_SECS`] through the hidden variables host-sim and the plugin read for
+    /// this alone: a test that holds a lock on purpose proves the wait without waiting 15 s.
+    pub fn spawn_impatient(&self, args: &[&str]) -> Spawned {
+        let config = self.config.display().to_string();
+        let mut all = vec!["--config", config.as_str()];
+        all.extend_from_slice(args);
+        let mut cmd = host_sim_command(self.dir.path(), &all);
+        let wait = SHORT_LOCK_WAIT_SECS.to_string();
+        cmd.env("HOST_SIM_LOCK_WAIT_SECS", &wait)
+            .env("TAUTULLI_PLUGIN_LOCK_WAIT_SECS", &wait);
+        spawn_command(cmd)
     }
 
     /// `sync --json`, which must succeed; returns the first pair's result.

@@ -108,7 +108,7 @@ impl AnalyticsService {
         // store meanwhile, as other processes do; SQLite's lock orders the writes.
         let mut store = Store::open(self.config.require_data_dir()?)?;
         let mut pages = sync::session_pages(Arc::clone(&self.client));
-        let report = sync::sync(&mut store, &mut pages, &opts, now_epoch());
+        let report = sync::sync(&mut store, &mut pages, &opts, self.now());
         // A guess still in flight is counted before the figures are read.
         pages.settle();
         let mut report = report?;
@@ -118,6 +118,12 @@ impl AnalyticsService {
             report.warnings.extend(g.warning());
         }
         Ok(report)
+    }
+
+    /// Now, in epoch seconds, on the crate's one clock: the client's, so a test that gives
+    /// the client a test clock moves this one too.
+    fn now(&self) -> i64 {
+        self.client.clock().epoch()
     }
 
     fn history_requests(&self) -> u64 {
@@ -136,7 +142,7 @@ impl AnalyticsService {
         self.collect_with(
             &mut source,
             rotation.as_deref(),
-            now.unwrap_or_else(now_epoch),
+            now.unwrap_or_else(|| self.now()),
         )
     }
 
@@ -302,7 +308,7 @@ impl AnalyticsService {
             }
         };
         let window = Window {
-            now: now.unwrap_or_else(now_epoch),
+            now: now.unwrap_or_else(|| self.now()),
             days,
         };
         let (data, grouping) = {
@@ -340,12 +346,6 @@ fn require_synced(store: &Store) -> Result<()> {
         "it is empty: no history was synced into it yet; run `analytics sync` first (it \
          copies Tautulli's history), then chart or collect",
     ))
-}
-
-fn now_epoch() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn to_json<T: Serialize>(v: T) -> Value {

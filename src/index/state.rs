@@ -33,6 +33,11 @@ use crate::index::metadata::{MetaAnswer, MetaLevel, MetaRequest};
 /// The state file inside `tautulli.state_dir`.
 pub const FILE_NAME: &str = "tautulli-plugin.sqlite";
 
+/// How long opening or writing the state waits for another run's lock (a host and a CLI at
+/// once wait for each other instead of failing); host-sim's tests may shorten it (see
+/// [`crate::clock::lock_wait`]).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Empty (`{}`) answers are trusted for a day at most.
 pub const DELETED_TTL_SECS: i64 = 86_400;
 
@@ -129,8 +134,7 @@ impl State {
             reason: e.to_string(),
         };
         let conn = Connection::open(&path).map_err(open_err)?;
-        // Two runs at once (a host and a CLI) wait for each other instead of failing.
-        conn.busy_timeout(Duration::from_secs(10))
+        conn.busy_timeout(crate::clock::lock_wait(BUSY_TIMEOUT))
             .map_err(open_err)?;
         let _mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))

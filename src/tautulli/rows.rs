@@ -325,6 +325,22 @@ fn int_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
         .collect())
 }
 
+/// The visits every lenient reader here shares: `null` (unit, or none) is what `$null`
+/// makes of the visitor, and a present optional value is read by the visitor itself.
+macro_rules! null_visits {
+    ($de:lifetime, $null:expr) => {
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(($null)(self))
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(($null)(self))
+        }
+        fn visit_some<D: Deserializer<$de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    };
+}
+
 /// Reads an int that may arrive as an int, a float with no fraction, a digit string, `""`
 /// or `null`. Anything else is an error naming what was found.
 pub fn int_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
@@ -371,15 +387,7 @@ pub fn time_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error
             }
             de::Visitor::visit_str(IntVisitor, v)
         }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(self)
-        }
+        null_visits!('de, |_| None);
     }
     d.deserialize_any(V)
 }
@@ -426,15 +434,7 @@ where
         fn visit_f64<E: de::Error>(self, _: f64) -> Result<T, E> {
             Ok((self.0)(Text::Number))
         }
-        fn visit_unit<E: de::Error>(self) -> Result<T, E> {
-            Ok((self.0)(Text::Null))
-        }
-        fn visit_none<E: de::Error>(self) -> Result<T, E> {
-            Ok((self.0)(Text::Null))
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
-            d.deserialize_any(self)
-        }
+        null_visits!('de, |v: Self| (v.0)(Text::Null));
     }
     d.deserialize_any(V(f))
 }
@@ -476,15 +476,7 @@ impl<'de> de::Visitor<'de> for IntVisitor {
             .map(Some)
             .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
+    null_visits!('de, |_| None);
 }
 
 /// Reads a float that may arrive as a number, a numeric string, `""` or `null`.
@@ -513,15 +505,7 @@ pub fn float_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Erro
                 .map(Some)
                 .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
         }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(self)
-        }
+        null_visits!('de, |_| None);
     }
     d.deserialize_any(V)
 }
@@ -564,15 +548,7 @@ pub fn string_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
             Ok(Some(v.to_string()))
         }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(self)
-        }
+        null_visits!('de, |_| None);
     }
     d.deserialize_any(V)
 }

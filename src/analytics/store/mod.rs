@@ -37,6 +37,13 @@ pub const FILE_NAME: &str = "analytics.sqlite";
 /// stuck run is reported rather than waited for forever.
 pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
+/// The wait this process uses: [`BUSY_TIMEOUT`], or the shorter one host-sim's tests set
+/// (see [`crate::clock::lock_wait`]). Read where the wait is set and where it is reported,
+/// so the error always names the wait that happened.
+fn busy_timeout() -> std::time::Duration {
+    crate::clock::lock_wait(BUSY_TIMEOUT)
+}
+
 /// Every column of the `sessions` view, in [`session_from_row`] order.
 pub(crate) const SESSION_COLUMNS: &str = "id, reference_id, user_id, user, started, stopped, \
      paused_seconds, play_seconds, media_type, live, rating_key, parent_rating_key, \
@@ -116,7 +123,7 @@ impl Store {
     fn prepare(&mut self, wal: bool) -> Result<()> {
         let path = self.path.clone();
         let err = |e| db_error(path.as_deref(), e);
-        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        self.conn.busy_timeout(busy_timeout()).map_err(err)?;
         if wal {
             // Returns the mode as a row, so it is queried rather than executed.
             let _: String = self
@@ -306,7 +313,7 @@ pub(crate) fn db_error(path: Option<&Path>, e: rusqlite::Error) -> Error {
     if busy {
         return Error::StoreBusy {
             path: at,
-            waited_secs: BUSY_TIMEOUT.as_secs(),
+            waited_secs: busy_timeout().as_secs(),
         };
     }
     Error::Store {
