@@ -48,6 +48,13 @@ fn misspelled_keys_are_named_with_the_key_they_probably_meant() {
             "{run}"
         );
     }
+    // The analytics commands that use the config say so too, in their reports.
+    for args in [&["analytics", "sync"][..], &["analytics", "collect"]] {
+        let run = env.run(args).expect_ok();
+        let w = "unknown config key `analytics.windws` (ignored): did you mean windows?";
+        assert!(run.stdout.contains(w), "{args:?}: {w}\n{run}");
+        assert!(!run.stdout.contains("tokken"), "{run}");
+    }
     // The JSON answers carry the plugin's warnings too, for hosts that read them.
     let health = env.run(&["--json", "health"]).expect_ok().json();
     assert_eq!(

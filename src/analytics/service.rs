@@ -42,6 +42,10 @@ pub struct AnalyticsService {
     config: AnalyticsConfig,
     client: Arc<Client>,
     store: Mutex<Store>,
+    /// Unknown keys in the `tautulli` and `analytics` blocks, named once at open: the sync
+    /// and collect reports carry them, so an `analytics.windws` typo is said where the
+    /// windows it meant are used.
+    config_warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for AnalyticsService {
@@ -71,6 +75,8 @@ impl AnalyticsService {
                 reason: format!("not valid JSON: {e}"),
             })?;
         let tautulli = TautulliConfig::from_engine_config(&cfg, instance)?;
+        let mut config_warnings = tautulli.warnings.clone();
+        config_warnings.extend(crate::analytics::config::config_warnings(&cfg));
         let config = AnalyticsConfig::from_engine_config(&cfg)?;
         let store = Store::open(config.require_data_dir()?)?;
         let client = Arc::new(Client::new(&tautulli)?);
@@ -79,6 +85,7 @@ impl AnalyticsService {
             config,
             client,
             store: Mutex::new(store),
+            config_warnings,
         })
     }
 
@@ -117,6 +124,9 @@ impl AnalyticsService {
             g.save(&store)?;
             report.warnings.extend(g.warning());
         }
+        report
+            .warnings
+            .splice(0..0, self.config_warnings.iter().cloned());
         Ok(report)
     }
 
@@ -167,7 +177,8 @@ impl AnalyticsService {
             &self.config.retention,
             grouping.on,
         )?;
-        let mut warnings = resolved.warnings.clone();
+        let mut warnings = self.config_warnings.clone();
+        warnings.extend(resolved.warnings.iter().cloned());
         warnings.append(&mut report.warnings);
         report.warnings = warnings;
         report.resolve = Some(resolved);
