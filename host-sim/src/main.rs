@@ -1,4 +1,5 @@
 //! `host-sim`: thin entry point; everything lives in the library.
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 

@@ -5,6 +5,7 @@
 //! The Python side (`crosswatch_tautulli.provider`) speaks the engine's module surface; this
 //! layer only crosses the boundary: JSON strings in, Python objects out, the GIL released while
 //! the plugin waits on Tautulli, and every `PluginError` raised as `PluginError` with its code.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::sync::Mutex;

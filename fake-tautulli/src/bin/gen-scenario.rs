@@ -2,6 +2,7 @@
 //!
 //! `gen-scenario demo` prints the demo library (`fixtures/scenarios/demo.json`);
 //! `gen-scenario [PLAYS [SEED]]` prints a generated one (defaults: the 1M-play benchmark).
+#![forbid(unsafe_code)]
 
 use fake_tautulli::{generate, generated_demo, GenSpec};
 

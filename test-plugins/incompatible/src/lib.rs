@@ -3,6 +3,7 @@
 //! the prefix marker), as a plugin compiled against a diverged copy of the contract would.
 //! Hosts must refuse it at load time with an error naming what differs.
 #![allow(non_camel_case_types, non_local_definitions)]
+#![forbid(unsafe_code)]
 
 use abi_stable::{
     declare_root_module_statics, export_root_module,

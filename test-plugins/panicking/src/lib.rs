@@ -5,6 +5,7 @@
 //! Its panics are deliberate and must print nothing in a passing test run; an unexpected panic
 //! in this file (a bug in the test plugin itself) still prints as usual.
 #![allow(non_local_definitions)]
+#![forbid(unsafe_code)]
 
 use abi_stable::{
     export_root_module,
