@@ -23,4 +23,4 @@ pub use session::Session;
 pub use store::Store;
 // The FFI's tests check these against the contract's payload types.
 #[cfg(test)]
-pub(crate) use {snapshots::CollectReport, sync::SyncReport};
+pub(crate) use snapshots::CollectReport;

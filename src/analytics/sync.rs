@@ -36,7 +36,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::analytics::session::{MediaType, Session, StreamDecision};
 use crate::analytics::store::{
@@ -93,36 +93,9 @@ pub struct SyncOptions {
     pub overlap_seconds: i64,
 }
 
-/// What a sync did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct SyncReport {
-    /// True when the store had never been synced: every page was read.
-    pub first_sync: bool,
-    /// Pages read (catch-up passes included).
-    pub pages: u64,
-    /// `get_history` HTTP requests sent (retries included); equals `pages` when the source
-    /// does not count requests.
-    pub requests: u64,
-    /// Rows received, repeats included.
-    pub rows_seen: u64,
-    pub inserted: u64,
-    /// Held sessions whose Tautulli copy changed (e.g. a new `reference_id`).
-    pub updated: u64,
-    pub unchanged: u64,
-    /// Rows without a session id or a start time, left out.
-    pub skipped: u64,
-    /// Sessions left out because a time they carry is garbage (see `session_times`); a
-    /// copy held from an earlier sync is kept as it was. Counted once per session.
-    pub bad_time: u64,
-    /// Passes from the top after the main pass.
-    pub catch_up_passes: u32,
-    /// Tautulli's `recordsFiltered` at the end of the read.
-    pub records_filtered: u64,
-    /// Sessions held after the sync.
-    pub total_sessions: u64,
-    /// Things the user should know (e.g. sessions deleted in Tautulli but kept here).
-    pub warnings: Vec<String>,
-}
+/// What a sync did: the contract's payload type itself, so the plugin and hosts share one
+/// definition of the report.
+pub use crosswatch_contract::payload::SyncReport;
 
 /// `data` of `get_history` as the sync reads it: its rows as [`SessionRow`]s.
 pub type SessionPage = HistoryPage<SessionRow>;

@@ -92,20 +92,30 @@ impl ChartRequest {
 pub struct SyncReport {
     /// The store had never been synced: the whole history was read.
     pub first_sync: bool,
+    /// Pages read (catch-up passes included).
     pub pages: u64,
+    /// `get_history` HTTP requests sent (retries included); equals `pages` when the source
+    /// does not count requests.
     pub requests: u64,
+    /// Rows received, repeats included.
     pub rows_seen: u64,
     pub inserted: u64,
+    /// Held sessions whose Tautulli copy changed (e.g. a new `reference_id`).
     pub updated: u64,
     pub unchanged: u64,
     /// Rows without a session id or a start time, left out.
     pub skipped: u64,
-    /// Sessions left out because a time they carry is out of range.
+    /// Sessions left out because a time they carry is out of range; a copy held from an
+    /// earlier sync is kept as it was. Counted once per session.
     pub bad_time: u64,
+    /// Passes from the top after the main pass.
     pub catch_up_passes: u32,
+    /// Tautulli's `recordsFiltered` at the end of the read.
     pub records_filtered: u64,
     /// Sessions held after the sync.
     pub total_sessions: u64,
+    /// Things the user should know (e.g. sessions deleted in Tautulli but kept here, keys
+    /// in the config that mean nothing).
     pub warnings: Vec<String>,
 }
 
