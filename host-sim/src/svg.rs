@@ -361,7 +361,12 @@ fn draw(chart: &ChartData) -> String {
         out,
         "<text x=\"22\" y=\"{cy}\" font-size=\"13\" fill=\"#333333\" text-anchor=\"middle\" \
          transform=\"rotate(-90 22 {cy})\">{}</text>",
-        esc(&chart.y_label),
+        // The data are seconds, but the axis reads in hours and minutes.
+        esc(if chart.is_duration() {
+            "Time watched"
+        } else {
+            &chart.y_label
+        }),
         cy = fmt(TOP + PLOT_HEIGHT / 2.0),
     );
 
@@ -1243,6 +1248,7 @@ mod tests {
         let mut chart = plays_chart(days(3));
         chart["y_axis"] = json!("duration");
         chart["title"] = json!("Watch time by date");
+        chart["y_label"] = json!("Seconds watched");
         chart["series"] = json!([
             {"name": "Movies", "data": [7200, 0, 12_000]},
             {"name": "TV", "data": [0, 1800, 0]},
@@ -1263,6 +1269,9 @@ mod tests {
         );
         assert!(svg.contains("Total 30m</title>"), "{svg}");
         assert!(!svg.contains("12000"), "no raw seconds: {svg}");
+        // The axis says what it shows: time, not the seconds the data carry.
+        assert!(svg.contains(">Time watched</text>"), "{svg}");
+        assert!(!svg.contains("Seconds watched"), "{svg}");
     }
 
     #[test]
