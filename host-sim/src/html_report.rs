@@ -11,6 +11,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crosswatch_contract::payload::{ChartRequest, DiffRow, QueryRequest, SnapshotRow};
+
+use crate::svg::esc;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
@@ -673,23 +675,6 @@ fn local_time(epoch: i64, tz: &str) -> String {
         return utc_time(epoch);
     };
     t.to_zoned(zone).strftime("%Y-%m-%d %H:%M %Z").to_string()
-}
-
-/// HTML-escapes text and attribute values.
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() && !matches!(c, '\n' | '\t') => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

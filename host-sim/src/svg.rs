@@ -767,8 +767,10 @@ fn fmt(v: f64) -> String {
     s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
 }
 
-/// XML-escapes text and attribute values; characters XML 1.0 forbids become U+FFFD.
-fn esc(text: &str) -> String {
+/// Escapes text and attribute values for XML and HTML alike (the SVG files and the HTML
+/// report share it); control characters and the non-characters XML 1.0 forbids become
+/// U+FFFD, so server text can never break the markup.
+pub(crate) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for ch in text.chars() {
         match ch {
@@ -776,9 +778,9 @@ fn esc(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
+            '\'' => out.push_str("&#39;"),
             '\t' | '\n' | '\r' => out.push(ch),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c if c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
@@ -1152,7 +1154,7 @@ mod tests {
         });
         let svg = render(&chart).unwrap();
         check_xml(&svg).unwrap();
-        assert!(svg.contains("Top &lt;users&gt; &amp; &quot;friends&quot; &apos;n&apos; co"));
+        assert!(svg.contains("Top &lt;users&gt; &amp; &quot;friends&quot; &#39;n&#39; co"));
         assert!(svg.contains(">A&lt;&amp;&gt;&quot;B</text>"));
         assert!(svg.contains(">&lt;script&gt;</text>"));
         assert!(svg.contains(">Tom &amp; Jerry</text>"));
