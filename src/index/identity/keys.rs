@@ -240,7 +240,7 @@ mod tests {
     }
 
     #[test]
-    fn known_fault_season_tmdb_is_never_the_show_key() {
+    fn a_seasons_tmdb_id_is_never_the_show_key() {
         // A show lacking TMDb whose season has TMDb 66001: the season ID is simply not a
         // show ID, so the key is the show's TVDB ID.
         let e = episode(
