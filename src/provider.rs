@@ -159,13 +159,7 @@ impl TautulliSource {
     /// ignored): [`payload::IndexOptions`].
     pub fn index(&self, feature: &str, options_json: &str) -> Result<HistoryCursor> {
         check_feature(feature)?;
-        let options: payload::IndexOptions = request("index options", options_json)?;
-        let options = IndexOptions {
-            clear_metadata_cache: options.clear_metadata_cache,
-            reset_checkpoint: options.reset_checkpoint,
-            dry_run: options.dry_run,
-            checkpoint: options.checkpoint,
-        };
+        let options: IndexOptions = request("index options", options_json)?;
         self.check_user()?;
         Ok(HistoryCursor::with_options(
             self.client.clone(),
@@ -292,6 +286,33 @@ mod tests {
         match request::<payload::ChartRequest>("chart request", "[]") {
             Err(Error::ConfigInvalid { key, .. }) => assert_eq!(key, "(chart request)"),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_checkpoint_option_is_a_string_or_null() {
+        let o: IndexOptions =
+            request("index options", r#"{"checkpoint": "abc", "dry_run": true}"#).unwrap();
+        assert_eq!(o.checkpoint.as_deref(), Some("abc"));
+        assert!(o.dry_run);
+        for none in [json!({}), json!({"checkpoint": null})] {
+            let o: IndexOptions = request("index options", &none.to_string()).unwrap();
+            assert_eq!(o.checkpoint, None);
+        }
+        for bad in [
+            json!(5),
+            json!({"max_row_id": 1}),
+            json!(["x"]),
+            json!(true),
+        ] {
+            let text = json!({ "checkpoint": bad }).to_string();
+            match request::<IndexOptions>("index options", &text) {
+                Err(Error::ConfigInvalid { key, reason }) => {
+                    assert_eq!(key, "(index options).checkpoint");
+                    assert!(reason.contains("checkpoint string"), "{reason}");
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
         }
     }
 
